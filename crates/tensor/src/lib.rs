@@ -1,0 +1,49 @@
+//! # descent-tensor
+//!
+//! N-dimensional `f32`/`f64` tensors: strided views over shared, pooled storage; NumPy
+//! broadcasting; element-wise, reduction, softmax and matrix-product kernels that run in
+//! parallel (rayon) above a size threshold. Every shape error is a [`TensorError`] naming
+//! the op and the shapes; no public function panics on user input (the `+ - * /` operator
+//! impls excepted, which forward to the methods and panic with their error).
+//!
+//! ```
+//! use descent_tensor::Tensor;
+//! let x = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[2, 2])?;
+//! let b = Tensor::<f32>::from_vec(vec![10., 20.], &[2])?;
+//! let y = x.add(&b)?.relu();                                  // broadcasting
+//! assert_eq!(y.to_vec(), vec![11., 22., 13., 24.]);
+//! let err = x.matmul(&Tensor::zeros(&[3, 1])).unwrap_err();
+//! assert_eq!(err.to_string(), "matmul: inner dimensions differ: [2, 2] x [3, 1]");
+//! # Ok::<(), descent_tensor::TensorError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod display;
+mod error;
+mod float;
+pub mod layout;
+mod ops;
+pub mod pool;
+mod tensor;
+mod views;
+
+pub use error::{Result, Shape, TensorError};
+pub use float::Float;
+pub use tensor::Tensor;
+
+/// Sets the number of threads kernels use (the default follows `RAYON_NUM_THREADS`, else
+/// the number of cores). Effective only before the first parallel kernel runs.
+///
+/// # Errors
+/// Returns the message of rayon's error if the global pool was already started.
+pub fn set_num_threads(n: usize) -> std::result::Result<(), String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| e.to_string())
+}
+
+/// The number of threads kernels use.
+pub fn num_threads() -> usize {
+    rayon::current_num_threads()
+}

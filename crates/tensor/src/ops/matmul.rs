@@ -1,0 +1,312 @@
+//! Matrix products: 2-D and batched (batch axes broadcast), any strides. This is the one
+//! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides,
+//! never copied. Large single products are split across threads along the larger of the
+//! output's two axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread
+//! from packing the whole weight matrix).
+
+use crate::error::{Result, TensorError};
+use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
+use crate::{Float, Tensor};
+use rayon::prelude::*;
+
+/// Below this many multiply-adds a product runs on one thread.
+const PAR_FLOPS: usize = 1 << 21;
+
+/// A raw output pointer that may be shared by tasks writing disjoint blocks.
+#[derive(Clone, Copy)]
+struct OutPtr<F>(*mut F);
+// SAFETY: tasks write disjoint elements of the output, which outlives them (scoped joins).
+unsafe impl<F> Send for OutPtr<F> {}
+unsafe impl<F> Sync for OutPtr<F> {}
+
+impl<F> OutPtr<F> {
+    /// The pointer (a method, so closures capture the `Send` wrapper, not the field).
+    fn get(self) -> *mut F {
+        self.0
+    }
+}
+
+/// One `m×k · k×n` product: operand offsets and strides (in elements) into their storage.
+#[derive(Clone, Copy)]
+struct Gemm {
+    m: usize,
+    k: usize,
+    n: usize,
+    rsa: isize,
+    csa: isize,
+    rsb: isize,
+    csb: isize,
+}
+
+impl<F: Float> Tensor<F> {
+    /// Matrix product over the last two axes, broadcasting the leading (batch) axes:
+    /// `[..., m, k] · [..., k, n] → [..., m, n]`.
+    ///
+    /// # Errors
+    /// [`TensorError::Rank`] if an operand has fewer than 2 axes;
+    /// [`TensorError::MatmulInner`] if the inner sizes differ;
+    /// [`TensorError::Broadcast`] if the batch axes do not broadcast.
+    pub fn matmul(&self, rhs: &Self) -> Result<Self> {
+        for t in [self, rhs] {
+            if t.ndim() < 2 {
+                return Err(TensorError::Rank {
+                    op: "matmul",
+                    expected: "at least 2 dims (use unsqueeze for vectors)",
+                    shape: t.shape.clone(),
+                });
+            }
+        }
+        let (na, nb) = (self.ndim(), rhs.ndim());
+        let (m, k, k2, n) = (
+            self.shape[na - 2],
+            self.shape[na - 1],
+            rhs.shape[nb - 2],
+            rhs.shape[nb - 1],
+        );
+        if k != k2 {
+            return Err(TensorError::MatmulInner {
+                lhs: self.shape.clone(),
+                rhs: rhs.shape.clone(),
+            });
+        }
+        let batch = broadcast_shapes("matmul", &self.shape[..na - 2], &rhs.shape[..nb - 2])?;
+        let sa = broadcast_strides(
+            "matmul",
+            &self.shape[..na - 2],
+            &self.strides[..na - 2],
+            &batch,
+        )?;
+        let sb = broadcast_strides(
+            "matmul",
+            &rhs.shape[..nb - 2],
+            &rhs.strides[..nb - 2],
+            &batch,
+        )?;
+        let g = Gemm {
+            m,
+            k,
+            n,
+            rsa: self.strides[na - 2] as isize,
+            csa: self.strides[na - 1] as isize,
+            rsb: rhs.strides[nb - 2] as isize,
+            csb: rhs.strides[nb - 1] as isize,
+        };
+        let nbatch = numel(&batch);
+        let mut offsets = Vec::with_capacity(nbatch);
+        walk(
+            &batch,
+            [&sa, &sb],
+            [self.offset, rhs.offset],
+            0,
+            nbatch,
+            |_, o| offsets.push(o),
+        );
+
+        let mut shape = batch;
+        shape.extend([m, n]);
+        let total = nbatch * m * n;
+        let mut v = F::pool().take(total);
+        let out = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<F>());
+        let (a, b) = (
+            OutPtr(self.data.0.as_ptr().cast_mut()),
+            OutPtr(rhs.data.0.as_ptr().cast_mut()),
+        );
+        let threads = rayon::current_num_threads();
+        let big = m * n * k >= PAR_FLOPS && threads > 1;
+        let run = |i: usize, split: Option<usize>| {
+            let [oa, ob] = offsets[i];
+            // SAFETY: offsets and strides come from valid tensors; batch `i` writes only its
+            // own `m×n` block of the output buffer, which has room for `total` elements.
+            unsafe {
+                gemm_block(
+                    g,
+                    a.get().add(oa),
+                    b.get().add(ob),
+                    out.get().add(i * m * n),
+                    split,
+                )
+            }
+        };
+        if big && nbatch >= threads {
+            (0..nbatch).into_par_iter().for_each(|i| run(i, None));
+        } else {
+            (0..nbatch).for_each(|i| run(i, big.then_some(threads)));
+        }
+        if k == 0 {
+            // matrixmultiply leaves C untouched for k = 0: the empty sum is zero.
+            v.spare_capacity_mut()[..total]
+                .iter_mut()
+                .for_each(|x| _ = x.write(F::zero()));
+        }
+        // SAFETY: every output element was written by a gemm call (β = 0 means C is written
+        // without being read) or by the zero fill for k = 0.
+        unsafe { v.set_len(total) };
+        Ok(Tensor::from_parts(v, shape))
+    }
+}
+
+/// `C = A·B` for one matrix, split across `split` threads if given.
+///
+/// # Safety
+/// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements.
+unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
+    let Gemm {
+        m,
+        k,
+        n,
+        rsa,
+        csa,
+        rsb,
+        csb,
+    } = g;
+    let ldc = n as isize;
+    let Some(threads) = split else {
+        F::gemm(
+            m,
+            k,
+            n,
+            F::one(),
+            a,
+            rsa,
+            csa,
+            b,
+            rsb,
+            csb,
+            F::zero(),
+            c,
+            ldc,
+            1,
+        );
+        return;
+    };
+    let (a, b, c) = (OutPtr(a as *mut F), OutPtr(b as *mut F), OutPtr(c));
+    if n >= m {
+        // Split the columns of C (and of B) into blocks that are multiples of 16.
+        let block = n.div_ceil(threads).next_multiple_of(16).min(n);
+        (0..n.div_ceil(block)).into_par_iter().for_each(|j| {
+            let (j0, nj) = (j * block, block.min(n - j * block));
+            F::gemm(
+                m,
+                k,
+                nj,
+                F::one(),
+                a.get(),
+                rsa,
+                csa,
+                b.get().offset(j0 as isize * csb),
+                rsb,
+                csb,
+                F::zero(),
+                c.get().add(j0),
+                ldc,
+                1,
+            );
+        });
+    } else {
+        let block = m.div_ceil(threads).next_multiple_of(8).min(m);
+        (0..m.div_ceil(block)).into_par_iter().for_each(|i| {
+            let (i0, mi) = (i * block, block.min(m - i * block));
+            F::gemm(
+                mi,
+                k,
+                n,
+                F::one(),
+                a.get().offset(i0 as isize * rsa),
+                rsa,
+                csa,
+                b.get(),
+                rsb,
+                csb,
+                F::zero(),
+                c.get().add(i0 * n),
+                ldc,
+                1,
+            );
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {
+        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    c[i * n + j] += a.get(&[i, p]).unwrap() * b.get(&[p, j]).unwrap();
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_loop_on_odd_sizes_and_transposes() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 33, 1),
+            (33, 7, 257),
+            (257, 33, 7),
+            (0, 3, 2),
+            (2, 0, 3),
+        ] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mk = |r: usize, c: usize, t: bool, rng: &mut rand::rngs::StdRng| {
+                    let shape = if t { [c, r] } else { [r, c] };
+                    let x = Tensor::<f64>::from_vec(
+                        (0..r * c).map(|_| rng.random_range(-1.0..1.0)).collect(),
+                        &shape,
+                    )
+                    .unwrap();
+                    if t {
+                        x.t().unwrap()
+                    } else {
+                        x
+                    }
+                };
+                let a = mk(m, k, ta, &mut rng);
+                let b = mk(k, n, tb, &mut rng);
+                let c = a.matmul(&b).unwrap();
+                assert_eq!(c.shape(), &[m, n]);
+                for (x, y) in c.to_vec().iter().zip(naive(&a, &b)) {
+                    assert!((x - y).abs() < 1e-12, "{m}x{k}x{n} t={ta},{tb}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_broadcasts_batch_axes() {
+        let a =
+            Tensor::<f32>::from_vec((0..12).map(|i| i as f32).collect(), &[2, 1, 2, 3]).unwrap();
+        let b = Tensor::<f32>::from_vec((0..18).map(|i| i as f32).collect(), &[3, 3, 2]).unwrap();
+        let c = a.matmul(&b).unwrap();
+        assert_eq!(c.shape(), &[2, 3, 2, 2]);
+        let a1 = a.narrow(0, 1, 1).unwrap().reshape(&[2, 3]).unwrap();
+        let b2 = b.narrow(0, 2, 1).unwrap().reshape(&[3, 2]).unwrap();
+        let want = a1.matmul(&b2).unwrap().to_vec();
+        assert_eq!(
+            c.narrow(0, 1, 1).unwrap().narrow(1, 2, 1).unwrap().to_vec(),
+            want
+        );
+    }
+
+    #[test]
+    fn errors_name_the_shapes() {
+        let e = Tensor::<f32>::zeros(&[128, 784])
+            .matmul(&Tensor::zeros(&[512, 256]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "matmul: inner dimensions differ: [128, 784] x [512, 256]"
+        );
+        assert!(Tensor::<f32>::zeros(&[3])
+            .matmul(&Tensor::zeros(&[3, 1]))
+            .is_err());
+    }
+}

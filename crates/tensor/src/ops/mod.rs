@@ -1,0 +1,8 @@
+//! Tensor ops, one file per family.
+
+mod binary;
+mod matmul;
+mod random;
+mod reduce;
+mod softmax;
+mod unary;

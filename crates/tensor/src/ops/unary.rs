@@ -1,0 +1,192 @@
+//! Element-wise unary maps `y[i] = f(x[i])`, and comparisons that return 0/1 masks.
+
+use crate::error::Result;
+use crate::{Float, Tensor};
+
+impl<F: Float> Tensor<F> {
+    /// `−x`.
+    pub fn neg(&self) -> Self {
+        self.map(|x| -x)
+    }
+    /// `|x|`.
+    pub fn abs(&self) -> Self {
+        self.map(F::abs)
+    }
+    /// `−1`, `0` or `1` by the sign of `x` (0 at 0, as `torch.sign`).
+    pub fn sign(&self) -> Self {
+        self.map(|x| {
+            if x > F::zero() {
+                F::one()
+            } else if x < F::zero() {
+                -F::one()
+            } else {
+                x
+            }
+        })
+    }
+    /// `eˣ`.
+    pub fn exp(&self) -> Self {
+        self.map(F::exp)
+    }
+    /// Natural logarithm.
+    pub fn ln(&self) -> Self {
+        self.map(F::ln)
+    }
+    /// `√x`.
+    pub fn sqrt(&self) -> Self {
+        self.map(F::sqrt)
+    }
+    /// `x²`.
+    pub fn square(&self) -> Self {
+        self.map(|x| x * x)
+    }
+    /// `xᵖ`.
+    pub fn powf(&self, p: F) -> Self {
+        self.map(|x| x.powf(p))
+    }
+    /// `1/x`.
+    pub fn recip(&self) -> Self {
+        self.map(F::recip)
+    }
+    /// `sin x`.
+    pub fn sin(&self) -> Self {
+        self.map(F::sin)
+    }
+    /// `cos x`.
+    pub fn cos(&self) -> Self {
+        self.map(F::cos)
+    }
+    /// `tanh x`.
+    pub fn tanh(&self) -> Self {
+        self.map(F::tanh)
+    }
+    /// `1/(1 + e⁻ˣ)`, computed without overflow for large `|x|`.
+    pub fn sigmoid(&self) -> Self {
+        self.map(sigmoid)
+    }
+    /// `max(x, 0)`.
+    pub fn relu(&self) -> Self {
+        self.map(|x| if x > F::zero() { x } else { F::zero() })
+    }
+    /// `x` limited to `[lo, hi]` (NaN stays NaN).
+    pub fn clamp(&self, lo: F, hi: F) -> Self {
+        self.map(|x| {
+            if x < lo {
+                lo
+            } else if x > hi {
+                hi
+            } else {
+                x
+            }
+        })
+    }
+    /// `ln(1 + eˣ)`, stable for large `|x|`.
+    pub fn softplus(&self) -> Self {
+        self.map(softplus)
+    }
+    /// `1` where `x > 0`, else `0`: the derivative of `relu` (0 at the kink).
+    pub fn step(&self) -> Self {
+        self.map(|x| if x > F::zero() { F::one() } else { F::zero() })
+    }
+    /// Whether any element is NaN or infinite.
+    pub fn has_non_finite(&self) -> bool {
+        self.to_vec().iter().any(|x| !x.is_finite())
+    }
+
+    /// `1` where `self == rhs` (broadcasting), else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn eq(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("eq", rhs, |a, b| mask(a == b))
+    }
+    /// `1` where `self != rhs`, else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn ne(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("ne", rhs, |a, b| mask(a != b))
+    }
+    /// `1` where `self < rhs`, else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn lt(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("lt", rhs, |a, b| mask(a < b))
+    }
+    /// `1` where `self <= rhs`, else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn le(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("le", rhs, |a, b| mask(a <= b))
+    }
+    /// `1` where `self > rhs`, else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn gt(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("gt", rhs, |a, b| mask(a > b))
+    }
+    /// `1` where `self >= rhs`, else `0`.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::Broadcast`].
+    pub fn ge(&self, rhs: &Self) -> Result<Self> {
+        self.zip_map("ge", rhs, |a, b| mask(a >= b))
+    }
+    /// `1` where `self > c`, else `0`.
+    pub fn gt_scalar(&self, c: F) -> Self {
+        self.map(|a| mask(a > c))
+    }
+    /// `1` where `self < c`, else `0`.
+    pub fn lt_scalar(&self, c: F) -> Self {
+        self.map(|a| mask(a < c))
+    }
+}
+
+fn mask<F: Float>(b: bool) -> F {
+    if b {
+        F::one()
+    } else {
+        F::zero()
+    }
+}
+
+/// Logistic function, evaluated so that `e^x` never overflows.
+pub(crate) fn sigmoid<F: Float>(x: F) -> F {
+    if x >= F::zero() {
+        F::one() / (F::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::one() + e)
+    }
+}
+
+/// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|)`.
+pub(crate) fn softplus<F: Float>(x: F) -> F {
+    x.max(F::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_functions_survive_extremes() {
+        let x = Tensor::<f32>::from_vec(vec![-1e4, -1.0, 0.0, 1.0, 1e4], &[5]).unwrap();
+        let s = x.sigmoid().to_vec();
+        assert_eq!((s[0], s[2], s[4]), (0.0, 0.5, 1.0));
+        let p = x.softplus().to_vec();
+        assert_eq!((p[0], p[4]), (0.0, 1e4));
+        assert!((p[2] - std::f32::consts::LN_2).abs() < 1e-7);
+    }
+
+    #[test]
+    fn comparisons_broadcast() {
+        let a = Tensor::<f64>::from_vec(vec![1., 2., 3.], &[3, 1]).unwrap();
+        let b = Tensor::<f64>::from_vec(vec![2., 2.], &[2]).unwrap();
+        assert_eq!(a.lt(&b).unwrap().to_vec(), vec![1., 1., 0., 0., 0., 0.]);
+        assert_eq!(a.ge(&b).unwrap().shape(), &[3, 2]);
+    }
+}

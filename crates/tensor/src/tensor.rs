@@ -1,0 +1,546 @@
+//! `Tensor<F>`: a shape, strides and an offset over shared, pooled storage, and the three
+//! traversal helpers (`map`, `zip_map`, `reduce`) that are the only code touching strides,
+//! chunking and threads. Every element-wise op elsewhere is a one-liner over them.
+
+use crate::error::{Result, TensorError};
+use crate::layout::{
+    broadcast_shapes, broadcast_strides, contiguous_strides, normalize_dims, numel, walk,
+};
+use crate::pool::Buffer;
+use crate::Float;
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+
+/// Below this many elements a kernel runs on the calling thread: forking costs more.
+pub(crate) const PAR_MIN: usize = 1 << 15;
+
+/// An N-dimensional array of `f32` or `f64`.
+///
+/// Cloning is cheap (the storage is shared); views such as [`Tensor::transpose`] or
+/// [`Tensor::broadcast_to`] copy nothing. In-place methods copy the storage first only if
+/// another tensor shares it.
+///
+/// ```
+/// use descent_tensor::Tensor;
+/// let a = Tensor::<f32>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
+/// let b = a.transpose(0, 1)?;              // a view: [3, 2]
+/// assert_eq!(b.to_vec(), vec![1., 4., 2., 5., 3., 6.]);
+/// assert_eq!(a.sum(&[1], false)?.to_vec(), vec![6., 15.]);
+/// # Ok::<(), descent_tensor::TensorError>(())
+/// ```
+#[derive(Clone)]
+pub struct Tensor<F: Float> {
+    pub(crate) data: Arc<Buffer<F>>,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) strides: Vec<usize>,
+    pub(crate) offset: usize,
+}
+
+impl<F: Float> Tensor<F> {
+    // ----- construction ------------------------------------------------------------------
+
+    /// A tensor owning `data`, laid out row-major as `shape`.
+    ///
+    /// # Errors
+    /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
+    pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Result<Self> {
+        let n = numel(shape);
+        if data.len() != n {
+            return Err(TensorError::Length {
+                op: "from_vec",
+                len: data.len(),
+                shape: shape.to_vec(),
+                numel: n,
+            });
+        }
+        Ok(Self::from_parts(data, shape.to_vec()))
+    }
+
+    /// A tensor holding a copy of `data`, laid out row-major as `shape`.
+    ///
+    /// # Errors
+    /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
+    pub fn from_slice(data: &[F], shape: &[usize]) -> Result<Self> {
+        let n = numel(shape);
+        if data.len() != n {
+            return Err(TensorError::Length {
+                op: "from_slice",
+                len: data.len(),
+                shape: shape.to_vec(),
+                numel: n,
+            });
+        }
+        let mut v = F::pool().take(n);
+        v.extend_from_slice(data);
+        Ok(Self::from_parts(v, shape.to_vec()))
+    }
+
+    pub(crate) fn from_parts(data: Vec<F>, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(data.len(), numel(&shape));
+        Tensor {
+            data: Arc::new(Buffer(data)),
+            strides: contiguous_strides(&shape),
+            shape,
+            offset: 0,
+        }
+    }
+
+    /// A 0-dimensional tensor holding `x`.
+    pub fn scalar(x: F) -> Self {
+        Self::from_parts(vec![x], vec![])
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: F) -> Self {
+        Self::build(shape.to_vec(), |_, out| {
+            out.iter_mut().for_each(|o| _ = o.write(value))
+        })
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, F::zero())
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, F::one())
+    }
+
+    /// Zeros with `other`'s shape.
+    pub fn zeros_like(other: &Self) -> Self {
+        Self::zeros(other.shape())
+    }
+
+    /// `[start, start + step, …]` up to but excluding `end`, as NumPy's `arange`.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] if `step` is zero or not finite.
+    pub fn arange(start: F, end: F, step: F) -> Result<Self> {
+        if step == F::zero() || !step.is_finite() {
+            return Err(TensorError::InvalidArgument {
+                op: "arange",
+                arg: "step",
+                value: step.to_string(),
+                why: "must be finite and non-zero",
+            });
+        }
+        let n = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
+        Ok(Self::build(vec![n], |s, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                o.write(start + step * F::of_usize(s + i));
+            }
+        }))
+    }
+
+    /// `n` evenly spaced points from `start` to `end` inclusive.
+    pub fn linspace(start: F, end: F, n: usize) -> Self {
+        let step = if n > 1 {
+            (end - start) / F::of_usize(n - 1)
+        } else {
+            F::zero()
+        };
+        Self::build(vec![n], |s, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                let k = s + i;
+                o.write(if k + 1 == n && n > 1 {
+                    end
+                } else {
+                    start + step * F::of_usize(k)
+                });
+            }
+        })
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        Self::build(vec![n, n], |s, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                let k = s + i;
+                o.write(if k / n == k % n { F::one() } else { F::zero() });
+            }
+        })
+    }
+
+    /// A contiguous tensor of `shape` whose element `i` is written by `fill(start, chunk)`
+    /// for chunks of the flat output, in parallel for large outputs. `fill` must write every
+    /// element of its chunk.
+    pub(crate) fn build(
+        shape: Vec<usize>,
+        fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
+    ) -> Self {
+        let n = numel(&shape);
+        let mut v = F::pool().take(n);
+        let spare = &mut v.spare_capacity_mut()[..n];
+        if n >= PAR_MIN && rayon::current_num_threads() > 1 {
+            let chunk = n
+                .div_ceil(rayon::current_num_threads() * 2)
+                .max(PAR_MIN / 2);
+            spare
+                .par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(c, out)| fill(c * chunk, out));
+        } else {
+            fill(0, spare);
+        }
+        // SAFETY: `fill` wrote every element of `spare[..n]` (the contract above).
+        unsafe { v.set_len(n) };
+        Self::from_parts(v, shape)
+    }
+
+    // ----- accessors ---------------------------------------------------------------------
+
+    /// The size of each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The step, in elements, between neighbours along each axis (0 on broadcast axes).
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// Size of axis `dim` (negative counts from the end).
+    ///
+    /// # Errors
+    /// [`TensorError::DimOutOfRange`].
+    pub fn dim(&self, dim: isize) -> Result<usize> {
+        Ok(self.shape[crate::layout::normalize_dim("dim", dim, &self.shape)?])
+    }
+
+    /// Whether the elements are laid out row-major with no gaps.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expect = 1;
+        for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
+            if d != 1 && s != expect {
+                return false;
+            }
+            expect *= d;
+        }
+        true
+    }
+
+    /// The elements in row-major order, if the tensor is contiguous.
+    pub fn as_slice(&self) -> Option<&[F]> {
+        self.is_contiguous()
+            .then(|| &self.data.0[self.offset..self.offset + self.numel()])
+    }
+
+    /// Whether `self` and `other` view the same storage.
+    pub fn shares_storage(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<F> {
+        match self.as_slice() {
+            Some(s) => s.to_vec(),
+            None => self
+                .contiguous()
+                .as_slice()
+                .map(<[F]>::to_vec)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The single element of a one-element tensor.
+    ///
+    /// # Errors
+    /// [`TensorError::Length`] if the tensor does not hold exactly one element.
+    pub fn item(&self) -> Result<F> {
+        if self.numel() != 1 {
+            return Err(TensorError::Length {
+                op: "item",
+                len: self.numel(),
+                shape: self.shape.clone(),
+                numel: 1,
+            });
+        }
+        Ok(self.data.0[self.offset])
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Errors
+    /// [`TensorError::Rank`] or [`TensorError::IndexOutOfRange`].
+    pub fn get(&self, index: &[usize]) -> Result<F> {
+        if index.len() != self.ndim() {
+            return Err(TensorError::Rank {
+                op: "get",
+                expected: "one index per axis",
+                shape: self.shape.clone(),
+            });
+        }
+        let mut off = self.offset;
+        for (d, (&i, (&n, &s))) in index
+            .iter()
+            .zip(self.shape.iter().zip(&self.strides))
+            .enumerate()
+        {
+            if i >= n {
+                return Err(TensorError::IndexOutOfRange {
+                    op: "get",
+                    index: i as i64,
+                    size: n,
+                    dim: d,
+                    shape: self.shape.clone(),
+                });
+            }
+            off += i * s;
+        }
+        Ok(self.data.0[off])
+    }
+
+    /// A contiguous tensor with the same elements: `self` itself (no copy) if it already is.
+    pub fn contiguous(&self) -> Self {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        self.map(|x| x)
+    }
+
+    /// Converts to another element type.
+    pub fn cast<G: Float>(&self) -> Tensor<G> {
+        let src = self.contiguous();
+        let s = src.as_slice().unwrap_or_default();
+        Tensor::build(self.shape.clone(), |start, out| {
+            for (o, &x) in out.iter_mut().zip(&s[start..]) {
+                o.write(G::of(x.as_f64()));
+            }
+        })
+    }
+
+    // ----- traversal helpers -------------------------------------------------------------
+
+    /// `y[i] = f(x[i])` into a new contiguous tensor.
+    pub fn map(&self, f: impl Fn(F) -> F + Sync) -> Self {
+        let data = &self.data.0;
+        match self.as_slice() {
+            Some(src) => Self::build(self.shape.clone(), |start, out| {
+                for (o, &x) in out.iter_mut().zip(&src[start..]) {
+                    o.write(f(x));
+                }
+            }),
+            None => Self::build(self.shape.clone(), |start, out| {
+                walk(
+                    &self.shape,
+                    [&self.strides],
+                    [self.offset],
+                    start,
+                    out.len(),
+                    |i, [o]| {
+                        out[i].write(f(data[o]));
+                    },
+                )
+            }),
+        }
+    }
+
+    /// `z[i] = f(x[i], y[i])` with NumPy broadcasting, into a new contiguous tensor.
+    ///
+    /// # Errors
+    /// [`TensorError::Broadcast`] naming `op` if the shapes do not broadcast.
+    pub fn zip_map(
+        &self,
+        op: &'static str,
+        rhs: &Self,
+        f: impl Fn(F, F) -> F + Sync,
+    ) -> Result<Self> {
+        if self.shape == rhs.shape {
+            if let (Some(a), Some(b)) = (self.as_slice(), rhs.as_slice()) {
+                return Ok(Self::build(self.shape.clone(), |start, out| {
+                    for ((o, &x), &y) in out.iter_mut().zip(&a[start..]).zip(&b[start..]) {
+                        o.write(f(x, y));
+                    }
+                }));
+            }
+        }
+        let shape = broadcast_shapes(op, &self.shape, &rhs.shape)?;
+        let sa = broadcast_strides(op, &self.shape, &self.strides, &shape)?;
+        let sb = broadcast_strides(op, &rhs.shape, &rhs.strides, &shape)?;
+        let (da, db) = (&self.data.0, &rhs.data.0);
+        Ok(Self::build(shape.clone(), |start, out| {
+            walk(
+                &shape,
+                [&sa, &sb],
+                [self.offset, rhs.offset],
+                start,
+                out.len(),
+                |i, [oa, ob]| {
+                    out[i].write(f(da[oa], db[ob]));
+                },
+            )
+        }))
+    }
+
+    /// `w[i] = f(x[i], y[i], z[i])` with the three operands broadcast together.
+    pub(crate) fn zip3_map(
+        op: &'static str,
+        x: &Self,
+        y: &Self,
+        z: &Self,
+        f: impl Fn(F, F, F) -> F + Sync,
+    ) -> Result<Self> {
+        let shape = broadcast_shapes(op, &broadcast_shapes(op, &x.shape, &y.shape)?, &z.shape)?;
+        let sx = broadcast_strides(op, &x.shape, &x.strides, &shape)?;
+        let sy = broadcast_strides(op, &y.shape, &y.strides, &shape)?;
+        let sz = broadcast_strides(op, &z.shape, &z.strides, &shape)?;
+        let (dx, dy, dz) = (&x.data.0, &y.data.0, &z.data.0);
+        Ok(Self::build(shape.clone(), |start, out| {
+            walk(
+                &shape,
+                [&sx, &sy, &sz],
+                [x.offset, y.offset, z.offset],
+                start,
+                out.len(),
+                |i, [a, b, c]| {
+                    out[i].write(f(dx[a], dy[b], dz[c]));
+                },
+            )
+        }))
+    }
+
+    /// Folds the axes `dims` (all axes if empty) with `fold`, starting each output element
+    /// at `init` and finishing it with `finish(acc, count)`.
+    ///
+    /// # Errors
+    /// [`TensorError::DimOutOfRange`] naming `op`.
+    pub fn reduce(
+        &self,
+        op: &'static str,
+        dims: &[isize],
+        keepdim: bool,
+        init: F,
+        fold: impl Fn(F, F) -> F + Sync,
+        finish: impl Fn(F, usize) -> F + Sync,
+    ) -> Result<Self> {
+        let mask = normalize_dims(op, dims, &self.shape)?;
+        let split = |keep: bool| -> (Vec<usize>, Vec<usize>) {
+            (0..self.ndim())
+                .filter(|&d| mask[d] != keep)
+                .map(|d| (self.shape[d], self.strides[d]))
+                .unzip()
+        };
+        let (outer_shape, outer_strides) = split(true);
+        let (inner_shape, inner_strides) = split(false);
+        let count = numel(&inner_shape);
+        let out_shape: Vec<usize> = if keepdim {
+            self.shape
+                .iter()
+                .zip(&mask)
+                .map(|(&d, &m)| if m { 1 } else { d })
+                .collect()
+        } else {
+            outer_shape.clone()
+        };
+        let data = &self.data.0;
+        let inner_contiguous = inner_strides == contiguous_strides(&inner_shape);
+        Ok(Self::build(out_shape, |start, out| {
+            walk(
+                &outer_shape,
+                [&outer_strides],
+                [self.offset],
+                start,
+                out.len(),
+                |i, [base]| {
+                    let acc = if inner_contiguous {
+                        data[base..base + count]
+                            .iter()
+                            .fold(init, |a, &x| fold(a, x))
+                    } else {
+                        let mut acc = init;
+                        walk(
+                            &inner_shape,
+                            [&inner_strides],
+                            [base],
+                            0,
+                            count,
+                            |_, [o]| acc = fold(acc, data[o]),
+                        );
+                        acc
+                    };
+                    out[i].write(finish(acc, count));
+                },
+            )
+        }))
+    }
+
+    // ----- in place ------------------------------------------------------------------------
+
+    /// The elements as a mutable row-major slice, copying the storage first if it is shared
+    /// or not contiguous (copy-on-write).
+    pub fn data_mut(&mut self) -> &mut [F] {
+        let n = self.numel();
+        let whole = self.offset == 0
+            && self.data.0.len() == n
+            && self.is_contiguous()
+            && !self.strides.contains(&0);
+        if !whole || Arc::get_mut(&mut self.data).is_none() {
+            *self = self.map(|x| x);
+        }
+        let buf = Arc::get_mut(&mut self.data).map(|b| &mut b.0[..]);
+        buf.unwrap_or_default()
+    }
+
+    /// `x[i] = f(x[i])` in place.
+    pub fn map_inplace(&mut self, f: impl Fn(F) -> F + Sync) {
+        let data = self.data_mut();
+        if data.len() >= PAR_MIN {
+            data.par_chunks_mut(PAR_MIN / 2)
+                .for_each(|c| c.iter_mut().for_each(|x| *x = f(*x)));
+        } else {
+            data.iter_mut().for_each(|x| *x = f(*x));
+        }
+    }
+
+    /// `x[i] = f(x[i], y[i])` in place, `rhs` broadcast to `self`'s shape.
+    ///
+    /// # Errors
+    /// [`TensorError::Broadcast`] naming `op` if `rhs` does not broadcast to `self`.
+    pub fn zip_inplace(
+        &mut self,
+        op: &'static str,
+        rhs: &Self,
+        f: impl Fn(F, F) -> F + Sync,
+    ) -> Result<()> {
+        let rhs = rhs
+            .broadcast_to(&self.shape)
+            .map_err(|_| TensorError::Broadcast {
+                op,
+                lhs: self.shape.clone(),
+                rhs: rhs.shape.clone(),
+            })?;
+        let rhs = rhs.contiguous();
+        let src = rhs.as_slice().unwrap_or_default();
+        let dst = self.data_mut();
+        if dst.len() >= PAR_MIN {
+            dst.par_chunks_mut(PAR_MIN / 2)
+                .zip(src.par_chunks(PAR_MIN / 2))
+                .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(x, &y)| *x = f(*x, y)));
+        } else {
+            dst.iter_mut().zip(src).for_each(|(x, &y)| *x = f(*x, y));
+        }
+        Ok(())
+    }
+
+    /// Whether every pair of elements satisfies `|a − b| ≤ atol + rtol·|b|` (NumPy's rule;
+    /// NaNs never match). Shapes must be equal.
+    pub fn allclose(&self, other: &Self, rtol: f64, atol: f64) -> bool {
+        self.shape == other.shape
+            && self.to_vec().iter().zip(other.to_vec()).all(|(&a, b)| {
+                let (a, b) = (a.as_f64(), b.as_f64());
+                (a - b).abs() <= atol + rtol * b.abs() || (a == b)
+            })
+    }
+}
