@@ -50,7 +50,7 @@ impl<F: Float> Tensor<F> {
         let n = self.numel();
         let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(i) = inferred {
-            if known == 0 || n % known != 0 {
+            if known == 0 || !n.is_multiple_of(known) {
                 return Err(TensorError::Length {
                     op: "reshape",
                     len: n,

@@ -22,7 +22,7 @@ impl<F: Float> Tensor<F> {
     /// # Errors
     /// [`TensorError::InvalidArgument`] unless `low < high`, both finite.
     pub fn rand(shape: &[usize], low: F, high: F, rng: &mut impl Rng) -> Result<Self> {
-        if !(low < high) || !low.is_finite() || !high.is_finite() {
+        if low >= high || !low.is_finite() || !high.is_finite() {
             return Err(TensorError::InvalidArgument {
                 op: "rand",
                 arg: "low..high",
