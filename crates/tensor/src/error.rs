@@ -83,6 +83,18 @@ pub enum TensorError {
         /// The tensor's shape.
         shape: Shape,
     },
+    /// A class label outside `0..classes`.
+    #[error("{op}: label {label} at position {position} is out of range for {classes} classes")]
+    Label {
+        /// The op that was called.
+        op: &'static str,
+        /// Where the label is in the list.
+        position: usize,
+        /// The label given.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
     /// A hyper-parameter or argument outside its domain.
     #[error("{op}: invalid {arg} = {value}: {why}")]
     InvalidArgument {

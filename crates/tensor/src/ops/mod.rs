@@ -1,6 +1,7 @@
 //! Tensor ops, one file per family.
 
 mod binary;
+mod index;
 mod matmul;
 mod random;
 mod reduce;
