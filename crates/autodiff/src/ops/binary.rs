@@ -1,0 +1,153 @@
+//! Binary elementwise ops with NumPy broadcasting, and their scalar variants. A gradient
+//! flows back to an operand summed over the axes broadcasting stretched (`sum_to`).
+
+use crate::error::Result;
+use crate::tape::{Ctx, Var};
+use descent_tensor::{Float, Tensor};
+
+/// `g`-shaped contribution reduced to input `i`'s shape.
+fn to_input<'a, F: Float>(c: &Ctx<'a, F>, i: usize, grad: Var<'a, F>) -> Result<Var<'a, F>> {
+    grad.sum_to(&c.x(i).shape())
+}
+
+// The std::ops traits cannot return a Result: these are fallible methods of the same names.
+#[allow(clippy::should_implement_trait)]
+impl<'t, F: Float> Var<'t, F> {
+    /// Records a broadcasting binary op whose rule gives, for each operand, the gradient at
+    /// the output's shape (reduced to the operand's shape here).
+    fn binary(
+        self,
+        label: &'static str,
+        value: Tensor<F>,
+        rhs: Var<'t, F>,
+        partials: impl for<'a> Fn(&Ctx<'a, F>, usize) -> Result<Var<'a, F>> + 'static,
+    ) -> Result<Var<'t, F>> {
+        self.tape.record(label, value, &[self, rhs], move |c| {
+            let a = c.need(0, || to_input(c, 0, partials(c, 0)?))?;
+            let b = c.need(1, || to_input(c, 1, partials(c, 1)?))?;
+            Ok(vec![a, b])
+        })
+    }
+
+    /// `self + rhs`.
+    pub fn add(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.add(&rhs.value()?)?;
+        self.binary("add", v, rhs, |c, _| Ok(c.g))
+    }
+
+    /// `self − rhs`.
+    pub fn sub(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.sub(&rhs.value()?)?;
+        self.binary(
+            "sub",
+            v,
+            rhs,
+            |c, i| if i == 0 { Ok(c.g) } else { c.g.neg() },
+        )
+    }
+
+    /// `self · rhs`.
+    pub fn mul(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.mul(&rhs.value()?)?;
+        self.binary("mul", v, rhs, |c, i| c.g.mul(c.x(1 - i)))
+    }
+
+    /// `self / rhs`.
+    pub fn div(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.div(&rhs.value()?)?;
+        self.binary("div", v, rhs, |c, i| {
+            let g_over_b = c.g.div(c.x(1))?;
+            if i == 0 {
+                Ok(g_over_b)
+            } else {
+                g_over_b.mul(c.out)?.neg() // −g·a/b²
+            }
+        })
+    }
+
+    /// `selfʳʰˢ`; the exponent's gradient uses `ln(self)`, so it is NaN for a non-positive base.
+    pub fn pow(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.pow(&rhs.value()?)?;
+        self.binary("pow", v, rhs, |c, i| {
+            let (a, b) = (c.x(0), c.x(1));
+            if i == 0 {
+                c.g.mul(b)?.mul(a.pow(b.add_scalar(-F::one())?)?)
+            } else {
+                c.g.mul(c.out)?.mul(a.ln()?)
+            }
+        })
+    }
+
+    /// Elementwise maximum; at ties each operand gets half the gradient (as PyTorch).
+    pub fn maximum(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.maximum(&rhs.value()?)?;
+        self.binary("maximum", v, rhs, |c, i| {
+            c.g.mul(c.g.constant(winner_share(c, i, Tensor::gt)?))
+        })
+    }
+
+    /// Elementwise minimum; at ties each operand gets half the gradient (as PyTorch).
+    pub fn minimum(self, rhs: Var<'t, F>) -> Result<Self> {
+        let v = self.value()?.minimum(&rhs.value()?)?;
+        self.binary("minimum", v, rhs, |c, i| {
+            c.g.mul(c.g.constant(winner_share(c, i, Tensor::lt)?))
+        })
+    }
+
+    /// `mask ? on_true : on_false` elementwise (non-zero mask elements are true); the
+    /// gradient goes to the branch that was taken. The mask is a constant.
+    pub fn where_(mask: &Tensor<F>, on_true: Var<'t, F>, on_false: Var<'t, F>) -> Result<Self> {
+        let v = Tensor::where_(mask, &on_true.value()?, &on_false.value()?)?;
+        let taken = mask.map(|m| if m != F::zero() { F::one() } else { F::zero() });
+        on_true.binary("where_", v, on_false, move |c, i| {
+            let share = if i == 0 {
+                taken.clone()
+            } else {
+                taken.rsub_scalar(F::one())
+            };
+            c.g.mul(c.g.constant(share))
+        })
+    }
+
+    /// `self + c`.
+    pub fn add_scalar(self, c: F) -> Result<Self> {
+        self.unary_op("add_scalar", self.value()?.add_scalar(c), |c| {
+            Ok(vec![Some(c.g)])
+        })
+    }
+
+    /// `self · k`.
+    pub fn mul_scalar(self, k: F) -> Result<Self> {
+        self.unary_op("mul_scalar", self.value()?.mul_scalar(k), move |c| {
+            Ok(vec![Some(c.g.mul_scalar(k)?)])
+        })
+    }
+
+    /// `self / k`.
+    pub fn div_scalar(self, k: F) -> Result<Self> {
+        self.unary_op("div_scalar", self.value()?.div_scalar(k), move |c| {
+            Ok(vec![Some(c.g.div_scalar(k)?)])
+        })
+    }
+
+    /// `k − self`.
+    pub fn rsub_scalar(self, k: F) -> Result<Self> {
+        self.unary_op("rsub_scalar", self.value()?.rsub_scalar(k), |c| {
+            Ok(vec![Some(c.g.neg()?)])
+        })
+    }
+}
+
+/// Operand `i`'s share of the gradient of `maximum` (`wins = gt`) or `minimum` (`wins = lt`):
+/// 1 where it wins, ½ at ties, 0 where it loses, at the output's shape.
+fn winner_share<F: Float>(
+    c: &Ctx<'_, F>,
+    i: usize,
+    wins: fn(&Tensor<F>, &Tensor<F>) -> descent_tensor::Result<Tensor<F>>,
+) -> Result<Tensor<F>> {
+    let (mine, other) = (c.x(i).value()?, c.x(1 - i).value()?);
+    let half = F::of(0.5);
+    let won = wins(&mine, &other)?;
+    let tied = mine.eq(&other)?;
+    Ok(won.add(&tied.mul_scalar(half))?)
+}
