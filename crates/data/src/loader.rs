@@ -1,0 +1,293 @@
+//! In-memory datasets and mini-batches: a [`Dataset`] pairs a tensor of items with their
+//! labels; a [`DataLoader`] cuts it into batches, in a fresh seeded order each epoch.
+//!
+//! The order of epoch `e` is a pure function of `(seed, e)`, so a run resumed at epoch `e`
+//! sees exactly the batches an uninterrupted run would: the loader has no hidden RNG state
+//! to checkpoint.
+
+use descent_tensor::{Float, Tensor};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::error::{DataError, Result};
+
+/// Items (a tensor whose first axis indexes them) and one class label per item.
+#[derive(Debug, Clone)]
+pub struct Dataset<F: Float> {
+    images: Tensor<F>,
+    labels: Vec<usize>,
+}
+
+impl<F: Float> Dataset<F> {
+    /// Pairs `images` (`[N, ...]`) with `labels` (`N` of them). The tensor is made contiguous.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidArgument`] if `images` is 0-d or its first size is not `labels.len()`.
+    pub fn new(images: Tensor<F>, labels: Vec<usize>) -> Result<Self> {
+        if images.shape().first() != Some(&labels.len()) {
+            return Err(DataError::InvalidArgument {
+                op: "Dataset::new",
+                arg: "labels",
+                value: format!("{} labels", labels.len()),
+                why: format!("images of shape {:?} need one per item", images.shape()),
+            });
+        }
+        Ok(Dataset {
+            images: images.contiguous(),
+            labels,
+        })
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no items.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The items, `[len, ...]`, contiguous.
+    pub fn images(&self) -> &Tensor<F> {
+        &self.images
+    }
+
+    /// The labels, one per item.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// Replaces the items by `f(items)` (a transform), keeping the labels.
+    ///
+    /// # Errors
+    /// `f`'s error, or as [`Dataset::new`] if `f` changed the number of items.
+    pub fn map_images(self, f: impl FnOnce(&Tensor<F>) -> Result<Tensor<F>>) -> Result<Self> {
+        let images = f(&self.images)?;
+        Dataset::new(images, self.labels)
+    }
+
+    /// The items at `indices`, in that order (copied).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidArgument`] naming the first index ≥ `len`.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(DataError::InvalidArgument {
+                op: "Dataset::subset",
+                arg: "index",
+                value: bad.to_string(),
+                why: format!("the dataset holds {} items", self.len()),
+            });
+        }
+        let (images, labels) = gather(&self.images, &self.labels, indices);
+        Ok(Dataset { images, labels })
+    }
+
+    /// The first `n` items (all of them if there are fewer), sharing storage.
+    ///
+    /// # Errors
+    /// Only a tensor view error, which the invariants rule out.
+    pub fn take(&self, n: usize) -> Result<Self> {
+        let n = n.min(self.len());
+        Ok(Dataset {
+            images: self.images.narrow(0, 0, n)?,
+            labels: self.labels[..n].to_vec(),
+        })
+    }
+
+    /// Holds out `n_val` items chosen at random (seeded) as a validation set; returns
+    /// `(train, validation)`, each in the original relative order.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidArgument`] if `n_val > len`.
+    pub fn split(&self, n_val: usize, seed: u64) -> Result<(Self, Self)> {
+        if n_val > self.len() {
+            return Err(DataError::InvalidArgument {
+                op: "Dataset::split",
+                arg: "n_val",
+                value: n_val.to_string(),
+                why: format!("the dataset holds only {} items", self.len()),
+            });
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let (val, train) = order.split_at_mut(n_val);
+        val.sort_unstable();
+        train.sort_unstable();
+        Ok((self.subset(train)?, self.subset(val)?))
+    }
+}
+
+/// Copies the rows `indices` of a contiguous `[N, ...]` tensor into a new tensor (whose
+/// buffer comes from the tensor pool, so a loop of equal batches reuses memory).
+fn gather<F: Float>(
+    images: &Tensor<F>,
+    labels: &[usize],
+    indices: &[usize],
+) -> (Tensor<F>, Vec<usize>) {
+    let mut shape = images.shape().to_vec();
+    let row = shape[1..].iter().product::<usize>();
+    shape[0] = indices.len();
+    let mut out = Tensor::zeros(&shape);
+    let src = images.as_slice().unwrap_or(&[]);
+    let dst = out.data_mut();
+    for (d, &i) in dst.chunks_exact_mut(row.max(1)).zip(indices) {
+        d.copy_from_slice(&src[i * row..(i + 1) * row]);
+    }
+    (out, indices.iter().map(|&i| labels[i]).collect())
+}
+
+/// Mini-batches over a [`Dataset`]: `batch_size` items at a time, optionally shuffled with
+/// a seeded RNG (a new order every epoch), optionally dropping a short last batch.
+///
+/// ```
+/// use descent_data::{DataLoader, Dataset};
+/// use descent_tensor::Tensor;
+/// let x = Tensor::<f32>::arange(0., 10., 1.)?.reshape(&[5, 2])?;
+/// let data = Dataset::new(x, vec![0, 1, 2, 3, 4])?;
+/// let loader = DataLoader::new(data, 2)?.shuffle(7).drop_last(true);
+/// assert_eq!(loader.num_batches(), 2);
+/// for (xb, yb) in loader.epoch(0) {
+///     assert_eq!(xb.shape(), &[2, 2]);
+///     assert_eq!(xb.get(&[0, 0])?, 2.0 * yb[0] as f32); // rows stay with their labels
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataLoader<F: Float> {
+    data: Dataset<F>,
+    batch_size: usize,
+    seed: Option<u64>,
+    drop_last: bool,
+}
+
+impl<F: Float> DataLoader<F> {
+    /// Batches of `batch_size` in the dataset's order, the last one possibly shorter.
+    ///
+    /// # Errors
+    /// [`DataError::InvalidArgument`] if `batch_size` is 0.
+    pub fn new(data: Dataset<F>, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(DataError::InvalidArgument {
+                op: "DataLoader::new",
+                arg: "batch_size",
+                value: "0".into(),
+                why: "must be at least 1".into(),
+            });
+        }
+        Ok(DataLoader {
+            data,
+            batch_size,
+            seed: None,
+            drop_last: false,
+        })
+    }
+
+    /// Visits the items in a random order each epoch, drawn from `StdRng` seeded by
+    /// `seed` and the epoch number.
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Whether to skip the last batch when it is shorter than `batch_size` (keeps every
+    /// batch the same shape, e.g. for batch norm).
+    pub fn drop_last(mut self, drop: bool) -> Self {
+        self.drop_last = drop;
+        self
+    }
+
+    /// The dataset batched over.
+    pub fn dataset(&self) -> &Dataset<F> {
+        &self.data
+    }
+
+    /// The batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Batches per epoch.
+    pub fn num_batches(&self) -> usize {
+        if self.drop_last {
+            self.data.len() / self.batch_size
+        } else {
+            self.data.len().div_ceil(self.batch_size)
+        }
+    }
+
+    /// Items visited per epoch.
+    pub fn num_samples(&self) -> usize {
+        if self.drop_last {
+            self.num_batches() * self.batch_size
+        } else {
+            self.data.len()
+        }
+    }
+
+    /// The item order of epoch `epoch` (identity when not shuffling).
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.data.len()).collect();
+        if let Some(seed) = self.seed {
+            // Mix the epoch in (a SplitMix64 step) so nearby seeds and epochs are unrelated.
+            let mix = epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            order.shuffle(&mut StdRng::seed_from_u64(seed ^ mix));
+        }
+        order
+    }
+
+    /// The batches of epoch `epoch`: `(items [B, ...], labels)`. The same epoch number
+    /// always gives the same batches.
+    pub fn epoch(&self, epoch: u64) -> Batches<'_, F> {
+        Batches {
+            loader: self,
+            order: if self.seed.is_some() {
+                Some(self.order(epoch))
+            } else {
+                None
+            },
+            next: 0,
+            end: self.num_samples(),
+        }
+    }
+}
+
+/// The iterator of one epoch's batches; see [`DataLoader::epoch`].
+#[derive(Debug)]
+pub struct Batches<'a, F: Float> {
+    loader: &'a DataLoader<F>,
+    order: Option<Vec<usize>>,
+    next: usize,
+    end: usize,
+}
+
+impl<F: Float> Iterator for Batches<'_, F> {
+    type Item = (Tensor<F>, Vec<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let start = self.next;
+        let stop = (start + self.loader.batch_size).min(self.end);
+        self.next = stop;
+        let data = &self.loader.data;
+        match &self.order {
+            Some(order) => Some(gather(&data.images, &data.labels, &order[start..stop])),
+            // In order: a view of the dataset's rows, no copy.
+            None => {
+                let x = data.images.narrow(0, start, stop - start).ok()?;
+                Some((x, data.labels[start..stop].to_vec()))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.end - self.next).div_ceil(self.loader.batch_size);
+        (left, Some(left))
+    }
+}
+
+impl<F: Float> ExactSizeIterator for Batches<'_, F> {}

@@ -1,0 +1,357 @@
+//! MNIST: the real files (MNIST_DIR, else shared/data/mnist — never skipped), corrupted
+//! copies in a temporary directory, and the download path against a local HTTP server.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use descent_data::idx::{IdxArray, IdxType};
+use descent_data::mnist::{locate_with, Fetch, Mnist, Source, Split, FILES};
+use descent_data::DataError;
+
+const SHARED: &str = "/work/shared/data/mnist";
+
+fn real_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(SHARED));
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file()
+            || dir.join("train-images-idx3-ubyte").is_file(),
+        "MNIST not found in {} (set MNIST_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+/// A fresh, empty temporary directory for one test.
+fn tmpdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("descent-data-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn real_mnist_has_the_published_counts_and_labels() {
+    let m = Mnist::load(real_dir()).unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
+    assert_eq!(m.train.item_shape, vec![28, 28]);
+    assert_eq!(m.train.images.len(), 60_000 * 784);
+    // First labels, as `python3 -c "import gzip; print(list(gzip.open(f).read()[8:18]))"` prints.
+    assert_eq!(m.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert_eq!(m.test.labels[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    // Per-class counts from shared/data/README.md.
+    let counts = |labels: &[usize]| {
+        let mut c = [0usize; 10];
+        labels.iter().for_each(|&l| c[l] += 1);
+        c
+    };
+    assert_eq!(
+        counts(&m.train.labels),
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
+    assert_eq!(
+        counts(&m.test.labels),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+    let d = m.test.to_dataset::<f32>().unwrap();
+    assert_eq!(d.images().shape(), &[10_000, 784]);
+    let px = d.images().as_slice().unwrap();
+    assert!(px.iter().all(|&p| (0.0..=1.0).contains(&p)));
+    assert_eq!(px.iter().cloned().fold(0.0, f32::max), 1.0);
+}
+
+/// Writes a tiny dataset in MNIST's layout (raw IDX files) with `n_train` items.
+fn write_tiny(dir: &Path, n_train: u32, train_labels: &[u8]) {
+    let images = |n: u32| {
+        IdxArray::new(IdxType::U8, vec![n as usize, 2, 2], vec![7; 4 * n as usize]).unwrap()
+    };
+    let labels = |l: &[u8]| IdxArray::new(IdxType::U8, vec![l.len()], l.to_vec()).unwrap();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        images(n_train).to_bytes(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        labels(train_labels).to_bytes(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), images(2).to_bytes()).unwrap();
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte"),
+        labels(&[1, 2]).to_bytes(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_small_dataset_in_the_layout_loads() {
+    let dir = tmpdir("tiny");
+    write_tiny(&dir, 3, &[0, 9, 4]);
+    let m = Mnist::load(&dir).unwrap();
+    assert_eq!(m.train.labels, vec![0, 9, 4]);
+    assert_eq!(m.train.features(), 4);
+    assert_eq!(m.test.images::<f64>().unwrap().to_vec(), vec![7.0; 8]);
+    // Named directories are used as given, without checksums (Fashion-MNIST et al.).
+    let (found, source) = locate_with(Some(&dir), None, &offline()).unwrap();
+    assert_eq!((found, source), (dir.clone(), Source::Explicit));
+    let (_, source) = locate_with(None, Some(&dir), &offline()).unwrap();
+    assert_eq!(source, Source::Env);
+}
+
+#[test]
+fn label_ten_names_the_file_item_and_offset() {
+    let dir = tmpdir("label10");
+    write_tiny(&dir, 3, &[0, 10, 4]);
+    let e = Mnist::load(&dir).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::Label {
+                index: 1,
+                offset: 9,
+                label: 10,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("train-labels-idx1-ubyte: label 10 of item 1 (byte offset 9) is not below 10"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn count_mismatch_names_both_files() {
+    let dir = tmpdir("count");
+    write_tiny(&dir, 4, &[0, 1, 2]);
+    let msg = Mnist::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("train-images-idx3-ubyte holds 4 images but"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("train-labels-idx1-ubyte holds 3 labels"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn truncated_and_wrong_magic_real_files() {
+    let dir = tmpdir("corrupt");
+    let src = real_dir();
+    for f in FILES {
+        let from = f.find_in(&src, "").unwrap();
+        let raw = IdxArray::read(&from).unwrap().to_bytes();
+        std::fs::write(dir.join(f.stem), raw).unwrap();
+    }
+    // Truncate the test images in the middle of image 5000.
+    let path = dir.join("t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..16 + 5000 * 784 + 100]).unwrap();
+    let msg = Mnist::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte: not a valid IDX file at byte offset 3920116"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("truncated: dims [10000, 28, 28] of U8 need 7840000 data bytes"),
+        "{msg}"
+    );
+    // Images and labels swapped: a labels file where images are expected.
+    std::fs::write(
+        &path,
+        std::fs::read(dir.join("t10k-labels-idx1-ubyte")).unwrap(),
+    )
+    .unwrap();
+    let msg = Mnist::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("images must have at least 2 (count, rows, cols) dims, found 1"),
+        "{msg}"
+    );
+    // Wrong magic.
+    let mut b = bytes.clone();
+    b[..4].copy_from_slice(&2051u32.to_le_bytes());
+    std::fs::write(&path, &b).unwrap();
+    let msg = Mnist::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("byte offset 0: magic number is 03 08 00 00"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_missing_file_in_a_named_directory_is_an_error_not_a_download() {
+    let dir = tmpdir("missing");
+    write_tiny(&dir, 1, &[3]);
+    std::fs::remove_file(dir.join("t10k-labels-idx1-ubyte")).unwrap();
+    let msg = locate_with(Some(&dir), None, &offline())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("no t10k-labels-idx1-ubyte (looked for t10k-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte,"), "{msg}");
+    assert!(msg.contains("given with --data"), "{msg}");
+    let msg = locate_with(None, Some(&dir), &offline())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("MNIST_DIR"), "{msg}");
+}
+
+/// Download settings that can reach nothing.
+fn offline() -> Fetch {
+    Fetch {
+        mirrors: vec![],
+        cache_dir: None,
+        progress: false,
+    }
+}
+
+/// Serves `files` (name → bytes) over HTTP/1.1 on 127.0.0.1; anything else is a 404.
+fn serve(files: Vec<(String, Vec<u8>)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&req)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let path = line
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_string();
+            let body = files
+                .iter()
+                .find(|(n, _)| *n == path)
+                .map(|(_, b)| b.clone());
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b),
+                None => ("404 Not Found", b"not here".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s
+                .write_all(head.as_bytes())
+                .and_then(|_| s.write_all(&body));
+        }
+    });
+    base
+}
+
+fn real_gz_files() -> Vec<(String, Vec<u8>)> {
+    FILES
+        .iter()
+        .map(|f| {
+            (
+                f.gz_name(),
+                std::fs::read(Path::new(SHARED).join(f.gz_name())).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn downloads_with_the_wrong_checksum_are_deleted_and_reported() {
+    let cache = tmpdir("badsum");
+    // Right names, wrong bytes (one flipped bit in the first file).
+    let mut files = real_gz_files();
+    files[0].1[1000] ^= 1;
+    let base = serve(files);
+    let fetch = Fetch {
+        mirrors: vec![base.clone()],
+        cache_dir: Some(cache.clone()),
+        progress: false,
+    };
+    let e = locate_with(None, None, &fetch).unwrap_err();
+    let DataError::Download { file, attempts } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(*file, "train-images-idx3-ubyte");
+    assert!(matches!(&attempts[..], [DataError::Checksum { .. }]), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("{base}train-images-idx3-ubyte.gz: SHA-256 is ")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "expected {}; the download was deleted",
+            FILES[0].sha256
+        )),
+        "{msg}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert!(left.is_empty(), "bad bytes were kept: {left:?}");
+}
+
+#[test]
+fn download_falls_back_to_the_next_mirror_then_uses_the_cache() {
+    let cache = tmpdir("download");
+    let empty = serve(vec![]); // every file 404s here
+    let good = serve(real_gz_files());
+    let fetch = Fetch {
+        mirrors: vec![empty, good],
+        cache_dir: Some(cache.clone()),
+        progress: false,
+    };
+    let (dir, source) = locate_with(None, None, &fetch).unwrap();
+    assert_eq!(
+        (dir.as_path(), source),
+        (cache.as_path(), Source::Downloaded)
+    );
+    // Downloaded bytes are the canonical files, verified.
+    for f in FILES {
+        assert_eq!(
+            descent_data::mnist::sha256_file(&cache.join(f.gz_name())).unwrap(),
+            f.sha256
+        );
+    }
+    // Second time: found in the cache, no network (no mirrors at all).
+    let fetch = Fetch {
+        mirrors: vec![],
+        ..fetch
+    };
+    assert_eq!(locate_with(None, None, &fetch).unwrap().1, Source::Cache);
+    let m = Mnist::load(&dir).unwrap();
+    assert_eq!(m.test.len(), 10_000);
+    // A corrupted cache file is not used: it is fetched again (and here, with no mirror, fails).
+    let path = cache.join(FILES[3].gz_name());
+    std::fs::write(&path, b"garbage").unwrap();
+    let e = locate_with(None, None, &fetch).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::Download {
+                file: "t10k-labels-idx1-ubyte",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(!path.exists(), "the corrupted cache file was kept");
+}
+
+#[test]
+fn split_read_checks_both_files_exist() {
+    let e = Split::read(Path::new("/nope/a"), Path::new("/nope/b")).unwrap_err();
+    assert!(e.to_string().starts_with("/nope/a: "), "{e}");
+}
