@@ -9,6 +9,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A recording or differentiation error from the tape.
+    #[error(transparent)]
+    Autodiff(#[from] descent_autodiff::Error),
     /// A tensor op failed outside the tape (initializers, buffers).
     #[error(transparent)]
     Tensor(#[from] TensorError),

@@ -31,6 +31,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use descent_autodiff::Param;
 use descent_tensor::{Float, Tensor};
 use rand::Rng;
 use std::fmt;
@@ -191,6 +192,15 @@ impl Init {
             Init::KaimingNormal { gain } => normal(shape, 0.0, gain / fan()?.0.sqrt(), rng),
             Init::Orthogonal { gain } => orthogonal(shape, gain, rng),
         }
+    }
+
+    /// Re-draws a parameter's value in place, keeping its id (hence its optimizer state).
+    ///
+    /// # Errors
+    /// As [`Init::tensor`] for the parameter's shape.
+    pub fn fill<F: Float>(&self, param: &mut Param<F>, rng: &mut impl Rng) -> Result<()> {
+        param.value = self.tensor(param.value.shape(), rng)?;
+        Ok(())
     }
 }
 

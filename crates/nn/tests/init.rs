@@ -237,3 +237,19 @@ fn bad_names_list_the_allowed_ones() {
     let err = "normal:std=abc".parse::<Init>().unwrap_err().to_string();
     assert!(err.contains("abc"), "{err}");
 }
+
+#[test]
+fn fill_redraws_a_param_and_keeps_its_id() {
+    let mut p = descent_autodiff::Param::new(Tensor::<f32>::zeros(&[4, 3]));
+    let id = p.id();
+    Init::LecunUniform
+        .fill(&mut p, &mut StdRng::seed_from_u64(3))
+        .unwrap();
+    assert_eq!(p.id(), id);
+    assert_eq!(p.value.shape(), &[4, 3]);
+    assert!(p
+        .value
+        .to_vec()
+        .iter()
+        .all(|x| x.abs() <= 1.0 / 3f32.sqrt() && *x != 0.0));
+}
