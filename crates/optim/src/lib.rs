@@ -1,1 +1,42 @@
-//! placeholder
+//! # descent-optim
+//!
+//! Optimizers over [`descent_autodiff::Param`]s and the [`descent_autodiff::Gradients`] a
+//! tape returns; they never see layers.
+//!
+//! - First-order methods with torch.optim's update rules, argument names and defaults
+//!   ([`Sgd`], [`Adagrad`], [`RmsProp`], [`Adadelta`], [`Adam`] / AdamW, [`Adamax`],
+//!   [`NAdam`], [`Rprop`] and its four variants), driven by [`FirstOrder`] behind the
+//!   [`Optimizer`] trait: parameter groups, state saved to safetensors ([`StateDict`]).
+//! - One spec-string parser for all of them ([`Spec`], [`build`]):
+//!   `"sgd:lr=0.1,momentum=0.9,nesterov=true"`.
+//!
+//! ```
+//! use descent_autodiff::{Param, Tape};
+//! use descent_tensor::Tensor;
+//!
+//! // Minimize ½‖w − 3‖² with Adam.
+//! let mut w = Param::new(Tensor::<f64>::zeros(&[2]));
+//! let mut opt = descent_optim::build::<f64>("adam:lr=0.1")?;
+//! for _ in 0..300 {
+//!     let tape = Tape::new();
+//!     let loss = tape.param(&w).add_scalar(-3.0)?.square()?.sum(&[], false)?.mul_scalar(0.5)?;
+//!     opt.step(&mut [&mut w], &loss.backward()?)?;
+//! }
+//! assert!(w.value.allclose(&Tensor::full(&[2], 3.0), 1e-3, 1e-3));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod optimizer;
+mod rules;
+mod spec;
+mod state;
+
+pub use error::{Error, Result};
+pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMIZERS};
+pub use rules::{
+    Adadelta, Adagrad, Adam, Adamax, MomentumForm, NAdam, RmsProp, Rprop, RpropVariant, Sgd,
+};
+pub use spec::{Allowed, Spec};
+pub use state::{write_atomic, StateDict};

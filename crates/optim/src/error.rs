@@ -1,0 +1,135 @@
+//! The optim error type: every message names the optimizer (or schedule), the key, the value
+//! and what is allowed, so a bad `--optimizer` flag is fixed from the message alone.
+
+use descent_tensor::{Shape, TensorError};
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// What can go wrong when building, stepping, saving or loading an optimizer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor op failed.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    /// Recording or differentiating on the tape failed.
+    #[error(transparent)]
+    Autodiff(#[from] descent_autodiff::Error),
+    /// A hyper-parameter outside its allowed range (a negative lr, betas outside [0, 1), ...).
+    #[error("{name}: {key}={value} is invalid; allowed: {allowed}")]
+    Hyperparameter {
+        /// The optimizer or schedule.
+        name: String,
+        /// The hyper-parameter (torch's argument name).
+        key: String,
+        /// The value given, as written.
+        value: String,
+        /// What is allowed, e.g. `a number in [0, 1)`.
+        allowed: String,
+    },
+    /// A spec named an optimizer or schedule that does not exist.
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    UnknownName {
+        /// `optimizer` or `schedule`.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
+    /// A spec had keys the optimizer or schedule does not take.
+    #[error("{name}: unknown key{} {keys}; allowed keys: {allowed}", if .keys.contains(',') { "s" } else { "" })]
+    UnknownKey {
+        /// The optimizer or schedule.
+        name: String,
+        /// The unknown keys, comma-separated.
+        keys: String,
+        /// The keys it takes, comma-separated.
+        allowed: String,
+    },
+    /// A spec string that does not parse (`name:key=value,...`).
+    #[error("spec `{spec}`: {why}")]
+    Spec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong, and where.
+        why: String,
+    },
+    /// A gradient whose shape differs from its parameter's.
+    #[error("{name}: the gradient of parameter {index} has shape {grad:?} but the parameter has shape {param:?}")]
+    GradShape {
+        /// The optimizer.
+        name: String,
+        /// The parameter's position in the slice given to `step`.
+        index: usize,
+        /// The parameter's shape.
+        param: Shape,
+        /// The gradient's shape.
+        grad: Shape,
+    },
+    /// A gradient holding NaN or infinity; the step changed no parameter and no state.
+    #[error("{name}: the gradient of parameter {index} (shape {shape:?}) is not finite (NaN or infinity); no parameter was updated")]
+    NonFiniteGradient {
+        /// The optimizer.
+        name: String,
+        /// The parameter's position in the slice given to `step`.
+        index: usize,
+        /// The parameter's shape.
+        shape: Shape,
+    },
+    /// A rule that compares losses (iRprop+, reduce-on-plateau) was stepped without one.
+    #[error("{name}: needs the loss of each step; call step_with_loss")]
+    NeedsLoss {
+        /// The optimizer or schedule.
+        name: String,
+    },
+    /// Saved state that does not belong to this optimizer or these parameters.
+    #[error("loading state: {why}")]
+    State {
+        /// What differs (the optimizer name, a count, a shape, a dtype), with both values.
+        why: String,
+    },
+    /// A state file that cannot be read or written.
+    #[error("{path}: {why}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system or format error.
+        why: String,
+    },
+    /// A parameter group index that does not exist.
+    #[error("{name}: no parameter group {group}; there are {groups}")]
+    Group {
+        /// The optimizer.
+        name: String,
+        /// The group asked for.
+        group: usize,
+        /// How many there are.
+        groups: usize,
+    },
+}
+
+/// `Result` with the optim [`enum@Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A [`Error::Hyperparameter`] from displayable parts.
+    pub fn hyper(
+        name: &str,
+        key: &str,
+        value: impl std::fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::Hyperparameter {
+            name: name.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// A [`Error::State`] from a message.
+    pub fn state(why: impl Into<String>) -> Self {
+        Error::State { why: why.into() }
+    }
+}

@@ -1,0 +1,543 @@
+//! The [`Optimizer`] trait every first-order method implements, the generic driver
+//! [`FirstOrder`] that owns per-parameter state and parameter groups, and [`build`], which
+//! makes any optimizer from a spec string.
+//!
+//! The math of one method is an [`UpdateRule`]: a config struct (torch's argument names and
+//! defaults) whose `update` applies one step to one parameter, element by element, in
+//! place. Everything that is the same for every method lives once in [`FirstOrder`]:
+//! looking up each parameter's gradient by [`ParamId`], shape and finiteness checks (a NaN
+//! gradient changes nothing), lazy state, step counting, groups, save/load.
+//!
+//! Why element loops rather than chains of tensor in-place ops: one pass over memory per
+//! step instead of five, no temporaries at all (torch's `denom = v.sqrt().add_(eps)`
+//! allocates), and each formula is written in the order torch evaluates it, so f64
+//! trajectories match torch.optim to the last few bits.
+
+use crate::error::{Error, Result};
+use crate::spec::Spec;
+use crate::state::StateDict;
+use descent_autodiff::{Gradients, Param, ParamId};
+use descent_tensor::{Float, Tensor};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::path::Path;
+
+/// A first-order optimizer: updates parameters in place from their gradients.
+///
+/// `params` is the slice a model hands out (`model.params_mut()`); each parameter's
+/// gradient is looked up in `grads` by its [`ParamId`], and parameters without a gradient
+/// are skipped (torch skips `p.grad is None`). State is keyed by `ParamId`, so the same
+/// parameters may be passed in any order and on any tape.
+///
+/// ```
+/// use descent_autodiff::{Param, Tape};
+/// use descent_optim::build;
+/// use descent_tensor::Tensor;
+///
+/// let mut w = Param::new(Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2])?);
+/// let mut opt = build::<f64>("sgd:lr=0.1,momentum=0.9")?;
+/// for _ in 0..3 {
+///     let tape = Tape::new();
+///     let loss = tape.param(&w).square()?.sum(&[], false)?;      // ‖w‖²
+///     let grads = loss.backward()?;
+///     opt.step(&mut [&mut w], &grads)?;
+/// }
+/// assert!(w.value.to_vec()[0].abs() < 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Optimizer<F: Float>: Send {
+    /// The spec name (`sgd`, `adam`, ...), also stored in saved state.
+    fn name(&self) -> &'static str;
+
+    /// One step for every parameter that has a gradient.
+    ///
+    /// # Errors
+    /// [`Error::GradShape`] if a gradient's shape differs from its parameter's,
+    /// [`Error::NonFiniteGradient`] if one holds NaN or infinity (then nothing changed),
+    /// [`Error::NeedsLoss`] for rules that compare losses (use
+    /// [`Optimizer::step_with_loss`]).
+    fn step(&mut self, params: &mut [&mut Param<F>], grads: &Gradients<F>) -> Result<()>;
+
+    /// As [`Optimizer::step`], also giving the loss at the current parameters (iRprop+
+    /// backtracks only when the loss went up). Other rules ignore it.
+    ///
+    /// # Errors
+    /// As [`Optimizer::step`].
+    fn step_with_loss(
+        &mut self,
+        params: &mut [&mut Param<F>],
+        grads: &Gradients<F>,
+        loss: f64,
+    ) -> Result<()>;
+
+    /// Number of parameter groups (1 + those added with [`Optimizer::add_group`]).
+    fn num_groups(&self) -> usize;
+
+    /// The learning rate of `group` (0 is the default group), if it exists.
+    fn lr(&self, group: usize) -> Option<f64>;
+
+    /// Sets the learning rate of `group` (what schedules do).
+    ///
+    /// # Errors
+    /// [`Error::Group`] for a group that does not exist, [`Error::Hyperparameter`] for a
+    /// negative or non-finite lr.
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()>;
+
+    /// Puts the parameters `ids` in a new group whose hyper-parameters are the default
+    /// group's with `overrides` (`"lr=0.01,weight_decay=0"`) applied. Returns its index.
+    ///
+    /// # Errors
+    /// [`Error::UnknownKey`] / [`Error::Hyperparameter`] for bad overrides.
+    fn add_group(&mut self, ids: &[ParamId], overrides: &str) -> Result<usize>;
+
+    /// The state (per-parameter buffers, step counts, learning rates) with parameters
+    /// numbered by their position in `ids`, so it can be loaded into another process
+    /// whose parameters have other ids.
+    ///
+    /// # Errors
+    /// Never for the built-in optimizers; the `Result` is for implementations that may.
+    fn state_dict(&self, ids: &[ParamId]) -> Result<StateDict<F>>;
+
+    /// Restores what [`Optimizer::state_dict`] returned, parameter `i` of the state going
+    /// to `ids[i]`.
+    ///
+    /// # Errors
+    /// [`Error::State`] if the state is from another optimizer, another dtype, another
+    /// number of parameters or groups, or lacks a buffer.
+    fn load_state_dict(&mut self, state: &StateDict<F>, ids: &[ParamId]) -> Result<()>;
+
+    /// Writes [`Optimizer::state_dict`] to a safetensors file, atomically.
+    ///
+    /// # Errors
+    /// [`Error::File`] if it cannot be written.
+    fn save(&self, path: &Path, ids: &[ParamId]) -> Result<()> {
+        self.state_dict(ids)?.save(path)
+    }
+
+    /// Reads a file written by [`Optimizer::save`] and loads it.
+    ///
+    /// # Errors
+    /// [`Error::File`] if it cannot be read or parsed, else as
+    /// [`Optimizer::load_state_dict`].
+    fn load(&mut self, path: &Path, ids: &[ParamId]) -> Result<()> {
+        let state = StateDict::load(path)?;
+        self.load_state_dict(&state, ids)
+    }
+}
+
+/// The per-parameter state of a rule: its step count, buffers of the parameter's size
+/// (named by [`UpdateRule::buffers`]) and a few scalars (NAdam's `mu_product`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct State<F> {
+    /// Steps taken for this parameter (torch's `state['step']`); 1 during the first update.
+    pub step: u64,
+    /// The parameter's shape (the shape of every buffer).
+    pub shape: Vec<usize>,
+    /// One flat buffer per name in [`UpdateRule::buffers`], in that order.
+    pub bufs: Vec<Vec<F>>,
+    /// Rule-specific scalars.
+    pub scalars: Vec<f64>,
+}
+
+/// What an update may need besides the parameter, its gradient and its state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ctx {
+    /// Whether the loss went up since the previous step (`false` when unknown).
+    pub loss_increased: bool,
+}
+
+/// The math of one first-order method, applied to one parameter at a time.
+///
+/// Implementors are config structs with torch's argument names and defaults; [`FirstOrder`]
+/// does everything else.
+pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
+    /// The spec name and the name stored in saved state.
+    fn name(&self) -> &'static str;
+
+    /// Reads this rule's keys from `spec`, `base`'s values as defaults, and validates.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] for a value out of range.
+    fn from_spec(spec: &mut Spec, base: &Self) -> Result<Self>;
+
+    /// Checks every hyper-parameter's range.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] naming the first bad one.
+    fn validate(&self) -> Result<()>;
+
+    /// The learning rate.
+    fn lr(&self) -> f64;
+
+    /// Sets the learning rate (already validated).
+    fn set_lr(&mut self, lr: f64);
+
+    /// Names of the per-parameter buffers this configuration keeps, in `State::bufs` order.
+    fn buffers(&self) -> &'static [&'static str];
+
+    /// Fresh state for a parameter of `numel` elements (`step` 0).
+    fn init<F: Float>(&self, numel: usize) -> (Vec<Vec<F>>, Vec<f64>) {
+        (
+            self.buffers()
+                .iter()
+                .map(|_| vec![F::zero(); numel])
+                .collect(),
+            Vec::new(),
+        )
+    }
+
+    /// Whether each step needs the loss ([`Optimizer::step_with_loss`]).
+    fn needs_loss(&self) -> bool {
+        false
+    }
+
+    /// One step: `param` and `grad` have the same length, `state.step` already counts this
+    /// step, and `state.bufs` holds [`UpdateRule::buffers`].
+    ///
+    /// # Errors
+    /// [`Error::State`] if `state` has the wrong number of buffers.
+    fn update<F: Float>(
+        &self,
+        param: &mut [F],
+        grad: &[F],
+        state: &mut State<F>,
+        ctx: Ctx,
+    ) -> Result<()>;
+}
+
+/// Drives an [`UpdateRule`]: parameter groups, per-parameter state keyed by [`ParamId`],
+/// checks, and save/load. `FirstOrder<F, Adam>` is torch's `Adam`.
+///
+/// ```
+/// use descent_autodiff::Param;
+/// use descent_optim::{Adam, FirstOrder, Optimizer};
+/// use descent_tensor::Tensor;
+///
+/// let w = Param::new(Tensor::<f32>::zeros(&[3]));
+/// let b = Param::new(Tensor::<f32>::zeros(&[1]));
+/// let mut opt = FirstOrder::<f32, _>::new(Adam { lr: 1e-2, ..Adam::default() })?;
+/// opt.add_group(&[b.id()], "lr=0.1,weight_decay=0")?;   // the bias: its own lr
+/// assert_eq!(opt.lr(1), Some(0.1));
+/// assert!(FirstOrder::<f32, _>::new(Adam { betas: (1.0, 0.999), ..Adam::default() }).is_err());
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FirstOrder<F: Float, R: UpdateRule> {
+    groups: Vec<R>,
+    group_of: HashMap<ParamId, usize>,
+    states: HashMap<ParamId, State<F>>,
+    last_loss: Option<f64>,
+}
+
+impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
+    /// An optimizer whose default group has the hyper-parameters `rule`.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if one is out of range.
+    pub fn new(rule: R) -> Result<Self> {
+        rule.validate()?;
+        Ok(FirstOrder {
+            groups: vec![rule],
+            group_of: HashMap::new(),
+            states: HashMap::new(),
+            last_loss: None,
+        })
+    }
+
+    /// The hyper-parameters of `group`.
+    pub fn group(&self, group: usize) -> Option<&R> {
+        self.groups.get(group)
+    }
+
+    /// The state of one parameter, once it has taken a step.
+    pub fn state(&self, id: ParamId) -> Option<&State<F>> {
+        self.states.get(&id)
+    }
+
+    fn run(
+        &mut self,
+        params: &mut [&mut Param<F>],
+        grads: &Gradients<F>,
+        loss: Option<f64>,
+    ) -> Result<()> {
+        let name = self.groups[0].name();
+        // Check everything before touching anything: a bad gradient changes nothing.
+        for (index, p) in params.iter().enumerate() {
+            let Some(g) = grads.by_id(p.id()) else {
+                continue;
+            };
+            if g.shape() != p.shape() {
+                return Err(Error::GradShape {
+                    name: name.to_string(),
+                    index,
+                    param: p.shape().to_vec(),
+                    grad: g.shape().to_vec(),
+                });
+            }
+            if g.has_non_finite() {
+                return Err(Error::NonFiniteGradient {
+                    name: name.to_string(),
+                    index,
+                    shape: p.shape().to_vec(),
+                });
+            }
+            let rule = &self.groups[self.group_of.get(&p.id()).copied().unwrap_or(0)];
+            if rule.needs_loss() && loss.is_none() {
+                return Err(Error::NeedsLoss {
+                    name: name.to_string(),
+                });
+            }
+            if let Some(st) = self.states.get(&p.id()) {
+                if st.shape != p.shape() {
+                    return Err(Error::state(format!(
+                        "{name}: the state of parameter {index} has shape {:?} but the parameter has shape {:?}",
+                        st.shape,
+                        p.shape()
+                    )));
+                }
+            }
+        }
+        let ctx = Ctx {
+            loss_increased: matches!((self.last_loss, loss), (Some(a), Some(b)) if b > a),
+        };
+        for p in params.iter_mut() {
+            let id = p.id();
+            let Some(g) = grads.by_id(id) else {
+                continue;
+            };
+            let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
+            let state = self.states.entry(id).or_insert_with(|| {
+                let (bufs, scalars) = rule.init::<F>(g.numel());
+                State {
+                    step: 0,
+                    shape: g.shape().to_vec(),
+                    bufs,
+                    scalars,
+                }
+            });
+            state.step += 1;
+            let g: Cow<'_, [F]> = match g.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(g.to_vec()),
+            };
+            rule.update(p.value.data_mut(), &g, state, ctx)?;
+        }
+        if loss.is_some() {
+            self.last_loss = loss;
+        }
+        Ok(())
+    }
+
+    fn check_group(&self, group: usize) -> Result<()> {
+        if group < self.groups.len() {
+            Ok(())
+        } else {
+            Err(Error::Group {
+                name: self.groups[0].name().to_string(),
+                group,
+                groups: self.groups.len(),
+            })
+        }
+    }
+}
+
+impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
+    fn name(&self) -> &'static str {
+        self.groups[0].name()
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<F>], grads: &Gradients<F>) -> Result<()> {
+        self.run(params, grads, None)
+    }
+
+    fn step_with_loss(
+        &mut self,
+        params: &mut [&mut Param<F>],
+        grads: &Gradients<F>,
+        loss: f64,
+    ) -> Result<()> {
+        self.run(params, grads, Some(loss))
+    }
+
+    fn num_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn lr(&self, group: usize) -> Option<f64> {
+        self.groups.get(group).map(UpdateRule::lr)
+    }
+
+    fn set_lr(&mut self, group: usize, lr: f64) -> Result<()> {
+        self.check_group(group)?;
+        let rule = &mut self.groups[group];
+        crate::spec::Allowed::NonNegative.check(rule.name(), "lr", lr)?;
+        rule.set_lr(lr);
+        Ok(())
+    }
+
+    fn add_group(&mut self, ids: &[ParamId], overrides: &str) -> Result<usize> {
+        let base = &self.groups[0];
+        let mut spec = Spec::parse_args(base.name(), overrides)?;
+        let rule = R::from_spec(&mut spec, base)?;
+        spec.finish()?;
+        self.groups.push(rule);
+        let group = self.groups.len() - 1;
+        for &id in ids {
+            self.group_of.insert(id, group);
+        }
+        Ok(group)
+    }
+
+    fn state_dict(&self, ids: &[ParamId]) -> Result<StateDict<F>> {
+        let mut sd = StateDict::new(self.name());
+        sd.set_meta("groups", self.groups.len());
+        for (g, rule) in self.groups.iter().enumerate() {
+            sd.set_meta(&format!("group.{g}.lr"), format!("{:?}", rule.lr()));
+        }
+        if let Some(loss) = self.last_loss {
+            sd.set_meta("last_loss", format!("{loss:?}"));
+        }
+        sd.set_meta("params", ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let Some(st) = self.states.get(id) else {
+                continue;
+            };
+            let rule = &self.groups[self.group_of.get(id).copied().unwrap_or(0)];
+            sd.set_meta(&format!("param.{i}.step"), st.step);
+            let scalars: Vec<String> = st.scalars.iter().map(|x| format!("{x:?}")).collect();
+            sd.set_meta(&format!("param.{i}.scalars"), scalars.join(","));
+            for (name, buf) in rule.buffers().iter().zip(&st.bufs) {
+                let t = Tensor::from_slice(buf, &st.shape)?;
+                sd.tensors.insert(format!("param.{i}.{name}"), t);
+            }
+        }
+        Ok(sd)
+    }
+
+    fn load_state_dict(&mut self, sd: &StateDict<F>, ids: &[ParamId]) -> Result<()> {
+        let name = self.name();
+        if sd.optimizer != name {
+            return Err(Error::state(format!(
+                "the state was saved by `{}` and cannot be loaded into `{name}`",
+                sd.optimizer
+            )));
+        }
+        let groups: usize = sd.meta_parse("groups")?;
+        if groups != self.groups.len() {
+            return Err(Error::state(format!(
+                "the state has {groups} parameter groups but this {name} has {}",
+                self.groups.len()
+            )));
+        }
+        let params: usize = sd.meta_parse("params")?;
+        if params != ids.len() {
+            return Err(Error::state(format!(
+                "the state is for {params} parameters but {} were given",
+                ids.len()
+            )));
+        }
+        let mut states = HashMap::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let key = format!("param.{i}.step");
+            if !sd.meta.contains_key(&key) {
+                continue;
+            }
+            let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
+            let mut bufs = Vec::new();
+            let mut shape = None;
+            for buf in rule.buffers() {
+                let t = sd.tensors.get(&format!("param.{i}.{buf}")).ok_or_else(|| {
+                    Error::state(format!(
+                        "parameter {i}: buffer `{buf}` of {name} is missing"
+                    ))
+                })?;
+                if shape.is_some_and(|s: &[usize]| s != t.shape()) {
+                    return Err(Error::state(format!(
+                        "parameter {i}: buffers of different shapes"
+                    )));
+                }
+                shape = Some(t.shape());
+                bufs.push(t.to_vec());
+            }
+            let scalars = sd
+                .meta_str(&format!("param.{i}.scalars"))?
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<f64>()
+                        .map_err(|_| Error::state(format!("parameter {i}: bad scalar `{s}`")))
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            let state = State {
+                step: sd.meta_parse(&key)?,
+                shape: shape.map(<[usize]>::to_vec).unwrap_or_default(),
+                bufs,
+                scalars,
+            };
+            states.insert(id, state);
+        }
+        let mut lrs = Vec::with_capacity(groups);
+        for g in 0..groups {
+            lrs.push(sd.meta_parse::<f64>(&format!("group.{g}.lr"))?);
+        }
+        let last_loss = match sd.meta.get("last_loss") {
+            Some(_) => Some(sd.meta_parse::<f64>("last_loss")?),
+            None => None,
+        };
+        for (g, lr) in lrs.into_iter().enumerate() {
+            self.set_lr(g, lr)?;
+        }
+        self.states = states;
+        self.last_loss = last_loss;
+        Ok(())
+    }
+}
+
+/// Every optimizer [`build`] knows, with the spec keys each takes in its docs.
+pub const OPTIMIZERS: &[&str] = &[
+    "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax", "nadam", "rprop",
+];
+
+/// Makes an optimizer from a spec string: `"sgd:lr=0.1,momentum=0.9,nesterov=true"`,
+/// `"adam:lr=1e-3,betas=0.9/0.999,eps=1e-8"`, `"rprop:variant=irprop-,etas=0.5/1.2"`.
+/// Names and keys are torch.optim's; absent keys take torch's defaults.
+///
+/// ```
+/// let opt = descent_optim::build::<f32>("adamw:lr=3e-4,weight_decay=0.1")?;
+/// assert_eq!((opt.name(), opt.lr(0)), ("adamw", Some(3e-4)));
+/// let err = descent_optim::build::<f32>("adam:betas=0.9/1.5").err().unwrap();
+/// assert_eq!(err.to_string(), "adam: betas=1.5 is invalid; allowed: a number in [0, 1)");
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::UnknownName`], [`Error::UnknownKey`], [`Error::Hyperparameter`],
+/// [`Error::Spec`].
+pub fn build<F: Float>(spec: &str) -> Result<Box<dyn Optimizer<F>>> {
+    use crate::rules::*;
+    let s = Spec::parse(spec)?;
+    let name = s.name().to_string();
+    match name.as_str() {
+        "sgd" => boxed(s, &Sgd::default()),
+        "adagrad" => boxed(s, &Adagrad::default()),
+        "rmsprop" => boxed(s, &RmsProp::default()),
+        "adadelta" => boxed(s, &Adadelta::default()),
+        "adam" => boxed(s, &Adam::default()),
+        "adamw" => boxed(s, &Adam::adamw()),
+        "adamax" => boxed(s, &Adamax::default()),
+        "nadam" => boxed(s, &NAdam::default()),
+        "rprop" => boxed(s, &Rprop::default()),
+        other => Err(Error::UnknownName {
+            kind: "optimizer",
+            name: other.to_string(),
+            known: OPTIMIZERS.join(", "),
+        }),
+    }
+}
+
+fn boxed<F: Float, R: UpdateRule>(mut spec: Spec, base: &R) -> Result<Box<dyn Optimizer<F>>> {
+    let rule = R::from_spec(&mut spec, base)?;
+    spec.finish()?;
+    Ok(Box::new(FirstOrder::<F, R>::new(rule)?))
+}

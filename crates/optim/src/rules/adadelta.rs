@@ -1,0 +1,93 @@
+//! Adadelta (torch.optim.Adadelta; Zeiler 2012).
+//!
+//! `g ← ∇ + λθ`, `v ← ρ·v + (1 − ρ)·g²`, `Δ = √(u + ε) / √(v + ε) · g`,
+//! `u ← ρ·u + (1 − ρ)·Δ²`, `θ ← θ − lr·Δ`.
+
+use super::{grad_l2, Bufs};
+use crate::error::Result;
+use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::spec::{Allowed, Spec};
+use descent_tensor::Float;
+
+/// torch.optim.Adadelta's hyper-parameters (same names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adadelta {
+    /// Scale of the update (default 1.0).
+    pub lr: f64,
+    /// Decay of both running averages (default 0.9).
+    pub rho: f64,
+    /// Added inside both roots (default 1e-6).
+    pub eps: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for Adadelta {
+    fn default() -> Self {
+        Adadelta {
+            lr: 1.0,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            maximize: false,
+        }
+    }
+}
+
+impl UpdateRule for Adadelta {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
+        let rule = Adadelta {
+            lr: s.f64("lr", base.lr)?,
+            rho: s.f64("rho", base.rho)?,
+            eps: s.f64("eps", base.eps)?,
+            weight_decay: s.f64("weight_decay", base.weight_decay)?,
+            maximize: s.bool("maximize", base.maximize)?,
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    fn validate(&self) -> Result<()> {
+        Allowed::NonNegative.check("adadelta", "lr", self.lr)?;
+        Allowed::Unit.check("adadelta", "rho", self.rho)?;
+        Allowed::NonNegative.check("adadelta", "eps", self.eps)?;
+        Allowed::NonNegative.check("adadelta", "weight_decay", self.weight_decay)?;
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        &["square_avg", "acc_delta"]
+    }
+
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+        let n = p.len();
+        let g = &g[..n];
+        let mut bufs = Bufs::new(&mut st.bufs);
+        let v = bufs.req("square_avg", n)?;
+        let u = bufs.req("acc_delta", n)?;
+        let (neg_lr, wd, eps) = (F::of(-self.lr), F::of(self.weight_decay), F::of(self.eps));
+        let (rho, keep) = (F::of(self.rho), F::of(1.0 - self.rho));
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], self.maximize, wd);
+            v[i] = v[i] * rho + keep * d * d;
+            let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
+            u[i] = u[i] * rho + keep * delta * delta;
+            p[i] += neg_lr * delta;
+        }
+        Ok(())
+    }
+}

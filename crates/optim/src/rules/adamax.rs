@@ -1,0 +1,100 @@
+//! Adamax (torch.optim.Adamax; Kingma & Ba 2015, §7.1): Adam with the infinity norm.
+//!
+//! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
+//! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
+
+use super::{grad_l2, lerp, Bufs};
+use crate::error::Result;
+use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::spec::{Allowed, Spec};
+use descent_tensor::Float;
+
+/// torch.optim.Adamax's hyper-parameters (same names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adamax {
+    /// Learning rate (default 2e-3).
+    pub lr: f64,
+    /// Decays (β₁, β₂) (default 0.9, 0.999).
+    pub betas: (f64, f64),
+    /// Added to |g| (default 1e-8).
+    pub eps: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for Adamax {
+    fn default() -> Self {
+        Adamax {
+            lr: 2e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            maximize: false,
+        }
+    }
+}
+
+impl UpdateRule for Adamax {
+    fn name(&self) -> &'static str {
+        "adamax"
+    }
+
+    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
+        let rule = Adamax {
+            lr: s.f64("lr", base.lr)?,
+            betas: s.pair("betas", base.betas)?,
+            eps: s.f64("eps", base.eps)?,
+            weight_decay: s.f64("weight_decay", base.weight_decay)?,
+            maximize: s.bool("maximize", base.maximize)?,
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    fn validate(&self) -> Result<()> {
+        Allowed::NonNegative.check("adamax", "lr", self.lr)?;
+        Allowed::UnitOpenRight.check("adamax", "betas", self.betas.0)?;
+        Allowed::UnitOpenRight.check("adamax", "betas", self.betas.1)?;
+        Allowed::NonNegative.check("adamax", "eps", self.eps)?;
+        Allowed::NonNegative.check("adamax", "weight_decay", self.weight_decay)?;
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_inf"]
+    }
+
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+        let n = p.len();
+        let g = &g[..n];
+        let mut bufs = Bufs::new(&mut st.bufs);
+        let m = bufs.req("exp_avg", n)?;
+        let u = bufs.req("exp_inf", n)?;
+        let (b1, b2) = self.betas;
+        let neg_clr = F::of(-(self.lr / (1.0 - b1.powf(st.step as f64))));
+        let (w1, b2, eps, wd) = (
+            F::of(1.0 - b1),
+            F::of(b2),
+            F::of(self.eps),
+            F::of(self.weight_decay),
+        );
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], self.maximize, wd);
+            m[i] = lerp(m[i], d, w1);
+            let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
+            u[i] = if decayed > fresh { decayed } else { fresh };
+            p[i] += neg_clr * m[i] / u[i];
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! The first-order update rules, one file per family, each a config struct with torch.optim's
+//! argument names and defaults implementing [`crate::UpdateRule`].
+//!
+//! The element-wise formulas are written in the order torch's single-tensor implementation
+//! (`foreach=False`) evaluates them (`addcmul` is `x + (c·a)·b`, `addcdiv` is `x + (c·a)/b`,
+//! `lerp` switches form at weight ½), so f64 runs match torch to the last bits.
+
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+mod nadam;
+mod rmsprop;
+mod rprop;
+mod sgd;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use adamax::Adamax;
+pub use nadam::NAdam;
+pub use rmsprop::RmsProp;
+pub use rprop::{Rprop, RpropVariant};
+pub use sgd::{MomentumForm, Sgd};
+
+use crate::error::{Error, Result};
+use descent_tensor::Float;
+
+/// torch's `lerp(a, b, w)` on CPU: `a + w·(b − a)` for `|w| < ½`, else `b − (b − a)·(1 − w)`
+/// (the second form is exact at `w = 1`).
+#[inline]
+pub(crate) fn lerp<F: Float>(a: F, b: F, w: F) -> F {
+    if w.abs() < F::of(0.5) {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * (F::one() - w)
+    }
+}
+
+/// torch's `sign`: −1, 0 or 1 (`signum` would give 1 for +0).
+#[inline]
+pub(crate) fn sign<F: Float>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else if x < F::zero() {
+        -F::one()
+    } else {
+        F::zero()
+    }
+}
+
+/// The gradient torch's rules start from: negated under `maximize`, plus `weight_decay·p`
+/// (L2 penalty) when that is non-zero.
+#[inline]
+pub(crate) fn grad_l2<F: Float>(g: F, p: F, maximize: bool, weight_decay: F) -> F {
+    let g = if maximize { -g } else { g };
+    if weight_decay != F::zero() {
+        g + weight_decay * p
+    } else {
+        g
+    }
+}
+
+/// Splits weight decay λ into the L2 coefficient added to the gradient and, when
+/// decoupled (AdamW), the factor `1 − lr·λ` the weights are multiplied by first.
+#[inline]
+pub(crate) fn weight_decay<F: Float>(lr: f64, wd: f64, decoupled: bool) -> (F, Option<F>) {
+    if decoupled && wd != 0.0 {
+        (F::zero(), Some(F::of(1.0 - lr * wd)))
+    } else {
+        (F::of(wd), None)
+    }
+}
+
+/// Hands out a state's buffers one by one as disjoint mutable slices.
+pub(crate) struct Bufs<'a, F>(&'a mut [Vec<F>]);
+
+impl<'a, F> Bufs<'a, F> {
+    pub(crate) fn new(bufs: &'a mut [Vec<F>]) -> Self {
+        Bufs(bufs)
+    }
+
+    /// The next buffer, if `want`; an error if it should be there and is not.
+    pub(crate) fn next(
+        &mut self,
+        want: bool,
+        name: &str,
+        len: usize,
+    ) -> Result<Option<&'a mut [F]>> {
+        if !want {
+            return Ok(None);
+        }
+        let all = std::mem::take(&mut self.0);
+        let Some((first, rest)) = all.split_first_mut() else {
+            return Err(Error::state(format!(
+                "buffer `{name}` is missing from the state"
+            )));
+        };
+        self.0 = rest;
+        if first.len() != len {
+            return Err(Error::state(format!(
+                "buffer `{name}` has {} elements but the parameter has {len}",
+                first.len()
+            )));
+        }
+        Ok(Some(first.as_mut_slice()))
+    }
+
+    /// The next buffer, which must be there.
+    pub(crate) fn req(&mut self, name: &str, len: usize) -> Result<&'a mut [F]> {
+        self.next(true, name, len)?
+            .ok_or_else(|| Error::state(format!("buffer `{name}` is missing from the state")))
+    }
+}

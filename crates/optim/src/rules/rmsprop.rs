@@ -1,0 +1,134 @@
+//! RMSprop (torch.optim.RMSprop; Hinton's lecture 6e, Graves 2013 for the centered form).
+//!
+//! `g ← ∇ + λθ`, `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`, `v' = v − ḡ²`;
+//! `d = √v' + ε`; with momentum `b ← μ·b + g/d`, `θ ← θ − lr·b`, else `θ ← θ − lr·g/d`.
+//! `eps_inside=true` uses `d = √(v' + ε)` (Goodfellow et al., Algorithm 8.5).
+
+use super::{grad_l2, lerp, Bufs};
+use crate::error::Result;
+use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::spec::{Allowed, Spec};
+use descent_tensor::Float;
+
+/// torch.optim.RMSprop's hyper-parameters (same names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmsProp {
+    /// Learning rate (default 1e-2).
+    pub lr: f64,
+    /// Smoothing constant α (default 0.99).
+    pub alpha: f64,
+    /// Added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// L2 penalty (default 0).
+    pub weight_decay: f64,
+    /// Momentum μ (default 0).
+    pub momentum: f64,
+    /// Normalize by the variance estimate `v − ḡ²` instead of `v`.
+    pub centered: bool,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+    /// ε inside the square root, `√(v + ε)`.
+    pub eps_inside: bool,
+}
+
+impl Default for RmsProp {
+    fn default() -> Self {
+        RmsProp {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+            eps_inside: false,
+        }
+    }
+}
+
+impl UpdateRule for RmsProp {
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+
+    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
+        let rule = RmsProp {
+            lr: s.f64("lr", base.lr)?,
+            alpha: s.f64("alpha", base.alpha)?,
+            eps: s.f64("eps", base.eps)?,
+            weight_decay: s.f64("weight_decay", base.weight_decay)?,
+            momentum: s.f64("momentum", base.momentum)?,
+            centered: s.bool("centered", base.centered)?,
+            maximize: s.bool("maximize", base.maximize)?,
+            eps_inside: s.bool("eps_inside", base.eps_inside)?,
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    fn validate(&self) -> Result<()> {
+        Allowed::NonNegative.check("rmsprop", "lr", self.lr)?;
+        Allowed::Unit.check("rmsprop", "alpha", self.alpha)?;
+        Allowed::NonNegative.check("rmsprop", "eps", self.eps)?;
+        Allowed::NonNegative.check("rmsprop", "weight_decay", self.weight_decay)?;
+        Allowed::NonNegative.check("rmsprop", "momentum", self.momentum)?;
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        match (self.momentum > 0.0, self.centered) {
+            (false, false) => &["square_avg"],
+            (true, false) => &["square_avg", "momentum_buffer"],
+            (false, true) => &["square_avg", "grad_avg"],
+            (true, true) => &["square_avg", "momentum_buffer", "grad_avg"],
+        }
+    }
+
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+        let n = p.len();
+        let g = &g[..n];
+        let mut bufs = Bufs::new(&mut st.bufs);
+        let v = bufs.req("square_avg", n)?;
+        let mut mom = bufs.next(self.momentum > 0.0, "momentum_buffer", n)?;
+        let mut avg = bufs.next(self.centered, "grad_avg", n)?;
+        let (alpha, keep) = (F::of(self.alpha), F::of(1.0 - self.alpha));
+        let (neg_lr, wd, eps, mu) = (
+            F::of(-self.lr),
+            F::of(self.weight_decay),
+            F::of(self.eps),
+            F::of(self.momentum),
+        );
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], self.maximize, wd);
+            v[i] = v[i] * alpha + keep * d * d;
+            let var = match avg.as_deref_mut() {
+                Some(a) => {
+                    a[i] = lerp(a[i], d, keep);
+                    v[i] + -a[i] * a[i]
+                }
+                None => v[i],
+            };
+            let denom = if self.eps_inside {
+                (var + eps).sqrt()
+            } else {
+                var.sqrt() + eps
+            };
+            match mom.as_deref_mut() {
+                Some(b) => {
+                    b[i] = b[i] * mu + d / denom;
+                    p[i] += neg_lr * b[i];
+                }
+                None => p[i] += neg_lr * d / denom,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! Resilient backpropagation: torch.optim.Rprop and the four variants of Igel & Hüsken
+//! (2000), "Improving the Rprop learning algorithm".
+//!
+//! Each weight has its own step size Δ, grown by η₊ while its gradient keeps its sign and
+//! shrunk by η₋ when the sign flips (clamped to `step_sizes`); the weight moves by
+//! `−sign(g)·Δ`, ignoring the gradient's magnitude. The variants differ on a sign flip:
+//!
+//! | variant  | on a sign flip                                                    |
+//! |----------|-------------------------------------------------------------------|
+//! | `rprop-` | still steps `−sign(g)·Δ`                                          |
+//! | `rprop+` | undoes the previous step (weight backtracking), forgets `g`       |
+//! | `irprop-`| does not step, forgets `g` (torch.optim.Rprop is exactly this)    |
+//! | `irprop+`| undoes the previous step only if the loss went up, forgets `g`    |
+//!
+//! "Forgets `g`" stores 0 as the previous gradient, so the next step neither grows nor
+//! shrinks Δ. `irprop+` needs the loss: step it with `step_with_loss`. The initial Δ is
+//! `lr` (as in torch); changing `lr` later has no effect on existing step sizes.
+
+use super::{sign, Bufs};
+use crate::error::{Error, Result};
+use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::spec::{Allowed, Spec};
+use descent_tensor::Float;
+
+/// Which Rprop (Igel & Hüsken 2000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RpropVariant {
+    /// Rprop with weight backtracking (Riedmiller & Braun 1993).
+    RpropPlus,
+    /// Rprop without backtracking.
+    RpropMinus,
+    /// Improved Rprop with backtracking only when the loss increased.
+    IRpropPlus,
+    /// Improved Rprop without backtracking: torch.optim.Rprop.
+    #[default]
+    IRpropMinus,
+}
+
+/// torch.optim.Rprop's hyper-parameters (same names and defaults) plus the variant.
+///
+/// ```
+/// let opt = descent_optim::build::<f64>("rprop:variant=irprop+,etas=0.5/1.2,step_sizes=1e-6/50")?;
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rprop {
+    /// Initial step size Δ₀ (default 1e-2).
+    pub lr: f64,
+    /// (η₋, η₊), with 0 < η₋ < 1 < η₊ (default 0.5, 1.2).
+    pub etas: (f64, f64),
+    /// (Δmin, Δmax) (default 1e-6, 50).
+    pub step_sizes: (f64, f64),
+    /// Ascend instead of descend.
+    pub maximize: bool,
+    /// Which of the four (default iRprop−, torch's).
+    pub variant: RpropVariant,
+}
+
+impl Default for Rprop {
+    fn default() -> Self {
+        Rprop {
+            lr: 1e-2,
+            etas: (0.5, 1.2),
+            step_sizes: (1e-6, 50.0),
+            maximize: false,
+            variant: RpropVariant::IRpropMinus,
+        }
+    }
+}
+
+const VARIANTS: [(&str, RpropVariant); 4] = [
+    ("rprop+", RpropVariant::RpropPlus),
+    ("rprop-", RpropVariant::RpropMinus),
+    ("irprop+", RpropVariant::IRpropPlus),
+    ("irprop-", RpropVariant::IRpropMinus),
+];
+
+impl UpdateRule for Rprop {
+    fn name(&self) -> &'static str {
+        "rprop"
+    }
+
+    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
+        let names = VARIANTS.map(|(n, _)| n);
+        let default = VARIANTS
+            .iter()
+            .find(|(_, v)| *v == base.variant)
+            .map_or("irprop-", |(n, _)| n);
+        let chosen = s.choice("variant", default, &names)?;
+        let rule = Rprop {
+            lr: s.f64("lr", base.lr)?,
+            etas: s.pair("etas", base.etas)?,
+            step_sizes: s.pair("step_sizes", base.step_sizes)?,
+            maximize: s.bool("maximize", base.maximize)?,
+            variant: VARIANTS
+                .iter()
+                .find(|(n, _)| *n == chosen)
+                .map_or(RpropVariant::IRpropMinus, |(_, v)| *v),
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    fn validate(&self) -> Result<()> {
+        Allowed::NonNegative.check("rprop", "lr", self.lr)?;
+        let (minus, plus) = self.etas;
+        if !(minus > 0.0 && minus < 1.0 && plus > 1.0 && plus.is_finite()) {
+            return Err(Error::hyper(
+                "rprop",
+                "etas",
+                format!("{minus}/{plus}"),
+                "η₋/η₊ with 0 < η₋ < 1 < η₊",
+            ));
+        }
+        let (lo, hi) = self.step_sizes;
+        if !(lo >= 0.0 && lo <= hi && hi.is_finite()) {
+            return Err(Error::hyper(
+                "rprop",
+                "step_sizes",
+                format!("{lo}/{hi}"),
+                "min/max with 0 <= min <= max",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn buffers(&self) -> &'static [&'static str] {
+        match self.variant {
+            RpropVariant::RpropPlus | RpropVariant::IRpropPlus => {
+                &["prev", "step_size", "prev_update"]
+            }
+            _ => &["prev", "step_size"],
+        }
+    }
+
+    /// `prev = 0`, `step_size = lr`, `prev_update = 0`.
+    fn init<F: Float>(&self, numel: usize) -> (Vec<Vec<F>>, Vec<f64>) {
+        let bufs = self
+            .buffers()
+            .iter()
+            .map(|&b| {
+                let fill = if b == "step_size" { self.lr } else { 0.0 };
+                vec![F::of(fill); numel]
+            })
+            .collect();
+        (bufs, Vec::new())
+    }
+
+    fn needs_loss(&self) -> bool {
+        self.variant == RpropVariant::IRpropPlus
+    }
+
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, ctx: Ctx) -> Result<()> {
+        let n = p.len();
+        let g = &g[..n];
+        let backtracks = matches!(
+            self.variant,
+            RpropVariant::RpropPlus | RpropVariant::IRpropPlus
+        );
+        let mut bufs = Bufs::new(&mut st.bufs);
+        let prev = bufs.req("prev", n)?;
+        let delta = bufs.req("step_size", n)?;
+        let mut last = bufs.next(backtracks, "prev_update", n)?;
+        let (minus, plus) = (F::of(self.etas.0), F::of(self.etas.1));
+        let (lo, hi) = (F::of(self.step_sizes.0), F::of(self.step_sizes.1));
+        for i in 0..n {
+            let mut d = if self.maximize { -g[i] } else { g[i] };
+            let s = sign(d * prev[i]);
+            let factor = if s > F::zero() {
+                plus
+            } else if s < F::zero() {
+                minus
+            } else {
+                F::one()
+            };
+            delta[i] = (delta[i] * factor).max(lo).min(hi);
+            let flipped = s < F::zero();
+            match (self.variant, last.as_deref_mut()) {
+                (RpropVariant::RpropMinus, _) => p[i] += -sign(d) * delta[i],
+                (RpropVariant::IRpropMinus, _) => {
+                    if flipped {
+                        d = F::zero();
+                    }
+                    p[i] += -sign(d) * delta[i];
+                }
+                (_, Some(last)) if flipped => {
+                    let undo = self.variant == RpropVariant::RpropPlus || ctx.loss_increased;
+                    last[i] = if undo { -last[i] } else { F::zero() };
+                    p[i] += last[i];
+                    d = F::zero();
+                }
+                (_, Some(last)) => {
+                    last[i] = -sign(d) * delta[i];
+                    p[i] += last[i];
+                }
+                (_, None) => return Err(Error::state("rprop: buffer `prev_update` is missing")),
+            }
+            prev[i] = d;
+        }
+        Ok(())
+    }
+}

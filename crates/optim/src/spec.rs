@@ -1,0 +1,391 @@
+//! One parser for every spec string: `name:key=value,key=value`.
+//!
+//! Optimizers (`"sgd:lr=0.1,momentum=0.9,nesterov=true"`), their variants
+//! (`"rprop:variant=irprop-,etas=0.5/1.2"`), parameter-group overrides (`"lr=0.01"`) and
+//! learning-rate schedules (`"step:step_size=30,gamma=0.1"`) all go through [`Spec`]. Keys are
+//! torch's argument names; a pair is written `a/b` (`betas=0.9/0.999`), a list `a/b/c`
+//! (`milestones=30/80`). Every key must be read by a typed getter: [`Spec::finish`] rejects
+//! the leftovers, naming them and the keys that are allowed, so a typo never goes unnoticed.
+//!
+//! ```
+//! use descent_optim::Spec;
+//! let mut s = Spec::parse("adam:lr=1e-3,betas=0.9/0.999")?;
+//! assert_eq!(s.name(), "adam");
+//! assert_eq!(s.f64("lr", 1e-3)?, 1e-3);
+//! assert_eq!(s.pair("betas", (0.9, 0.999))?, (0.9, 0.999));
+//! assert_eq!(s.bool("amsgrad", false)?, false);        // absent: the default
+//! s.finish()?;
+//!
+//! let mut s = Spec::parse("sgd:lr=0.1,momentun=0.9")?;
+//! let _ = s.f64("lr", 1e-3)?;
+//! let _ = s.f64("momentum", 0.0)?;
+//! let err = s.finish().unwrap_err().to_string();
+//! assert_eq!(err, "sgd: unknown key momentun; allowed keys: lr, momentum");
+//! # Ok::<(), descent_optim::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// What values a numeric hyper-parameter may take; its `Display` is the text of the error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowed {
+    /// Any finite number.
+    Finite,
+    /// `x ≥ 0`.
+    NonNegative,
+    /// `x > 0`.
+    Positive,
+    /// `0 ≤ x < 1` (betas, momentum decays).
+    UnitOpenRight,
+    /// `0 ≤ x ≤ 1`.
+    Unit,
+    /// `0 < x < 1`.
+    OpenUnit,
+    /// `lo ≤ x ≤ hi`.
+    Between(f64, f64),
+    /// `x > lo`.
+    Above(f64),
+}
+
+impl Allowed {
+    /// Whether `x` is allowed (NaN never is).
+    pub fn contains(self, x: f64) -> bool {
+        match self {
+            Allowed::Finite => x.is_finite(),
+            Allowed::NonNegative => x >= 0.0 && x.is_finite(),
+            Allowed::Positive => x > 0.0 && x.is_finite(),
+            Allowed::UnitOpenRight => (0.0..1.0).contains(&x),
+            Allowed::Unit => (0.0..=1.0).contains(&x),
+            Allowed::OpenUnit => x > 0.0 && x < 1.0,
+            Allowed::Between(lo, hi) => (lo..=hi).contains(&x),
+            Allowed::Above(lo) => x > lo && x.is_finite(),
+        }
+    }
+
+    /// `Ok(x)` if allowed, else [`Error::Hyperparameter`] naming `name`, `key` and the range.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if `x` is outside the range.
+    pub fn check(self, name: &str, key: &str, x: f64) -> Result<f64> {
+        if self.contains(x) {
+            Ok(x)
+        } else {
+            Err(Error::hyper(name, key, x, self.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Allowed::Finite => write!(f, "a finite number"),
+            Allowed::NonNegative => write!(f, "a number >= 0"),
+            Allowed::Positive => write!(f, "a number > 0"),
+            Allowed::UnitOpenRight => write!(f, "a number in [0, 1)"),
+            Allowed::Unit => write!(f, "a number in [0, 1]"),
+            Allowed::OpenUnit => write!(f, "a number in (0, 1)"),
+            Allowed::Between(lo, hi) => write!(f, "a number in [{lo}, {hi}]"),
+            Allowed::Above(lo) => write!(f, "a number > {lo}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Arg {
+    key: String,
+    value: String,
+    used: bool,
+}
+
+/// A parsed `name:key=value,...` string with typed getters that record which keys were read.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    text: String,
+    name: String,
+    args: Vec<Arg>,
+    asked: Vec<&'static str>,
+}
+
+impl Spec {
+    /// Parses `name` or `name:key=value,key=value`. The name is lower-cased (`Adam` and
+    /// `adam` are the same); keys are kept as written (torch's `T_max`).
+    ///
+    /// # Errors
+    /// [`Error::Spec`] for an empty name, an argument without `=`, an empty key, or a key
+    /// given twice.
+    pub fn parse(text: &str) -> Result<Spec> {
+        let (name, args) = match text.split_once(':') {
+            Some((n, a)) => (n, a),
+            None => (text, ""),
+        };
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            return Err(Error::Spec {
+                spec: text.to_string(),
+                why: "no name before `:` (expected e.g. `sgd:lr=0.1`)".into(),
+            });
+        }
+        Spec::parse_args_named(&name, text, args)
+    }
+
+    /// Parses bare arguments `key=value,...` (a parameter group's overrides) for `name`.
+    ///
+    /// # Errors
+    /// As [`Spec::parse`].
+    pub fn parse_args(name: &str, args: &str) -> Result<Spec> {
+        Spec::parse_args_named(name, args, args)
+    }
+
+    fn parse_args_named(name: &str, text: &str, args: &str) -> Result<Spec> {
+        let bad = |why: String| Error::Spec {
+            spec: text.to_string(),
+            why,
+        };
+        let mut parsed: Vec<Arg> = Vec::new();
+        for part in args.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "argument `{part}` has no `=value` (write e.g. `{part}=true`)"
+                ))
+            })?;
+            let (key, value) = (key.trim(), value.trim());
+            if key.is_empty() || value.is_empty() {
+                return Err(bad(format!(
+                    "argument `{part}` needs both a key and a value"
+                )));
+            }
+            if parsed.iter().any(|a| a.key == key) {
+                return Err(bad(format!("key `{key}` is given twice")));
+            }
+            parsed.push(Arg {
+                key: key.to_string(),
+                value: value.to_string(),
+                used: false,
+            });
+        }
+        Ok(Spec {
+            text: text.to_string(),
+            name: name.to_string(),
+            args: parsed,
+            asked: Vec::new(),
+        })
+    }
+
+    /// The (lower-cased) name before the `:`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The text as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether `key` was given (does not count as reading it).
+    pub fn has(&self, key: &str) -> bool {
+        self.args.iter().any(|a| a.key == key)
+    }
+
+    /// Marks `key` as allowed and read, returning its raw value if given.
+    pub fn raw(&mut self, key: &'static str) -> Option<String> {
+        if !self.asked.contains(&key) {
+            self.asked.push(key);
+        }
+        let arg = self.args.iter_mut().find(|a| a.key == key)?;
+        arg.used = true;
+        Some(arg.value.clone())
+    }
+
+    fn number(&self, key: &str, value: &str, what: &str) -> Result<f64> {
+        value
+            .parse::<f64>()
+            .map_err(|_| Error::hyper(&self.name, key, value, what))
+    }
+
+    /// An optional number (no default), checked against `allowed`.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if the value is not a number or not allowed.
+    pub fn opt_f64(&mut self, key: &'static str, allowed: Allowed) -> Result<Option<f64>> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(v) => {
+                let x = self.number(key, &v, &allowed.to_string())?;
+                if allowed.contains(x) {
+                    Ok(Some(x))
+                } else {
+                    Err(Error::hyper(&self.name, key, v, allowed.to_string()))
+                }
+            }
+        }
+    }
+
+    /// A number, `default` if absent, checked against `allowed` either way.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if the value is not a number or not allowed.
+    pub fn f64_in(&mut self, key: &'static str, default: f64, allowed: Allowed) -> Result<f64> {
+        match self.opt_f64(key, allowed)? {
+            Some(x) => Ok(x),
+            None => allowed.check(&self.name, key, default),
+        }
+    }
+
+    /// Any finite number, `default` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if the value is not a finite number.
+    pub fn f64(&mut self, key: &'static str, default: f64) -> Result<f64> {
+        self.f64_in(key, default, Allowed::Finite)
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`), `default` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] for any other value.
+    pub fn bool(&mut self, key: &'static str, default: bool) -> Result<bool> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some(v) => match v.to_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(Error::hyper(&self.name, key, v, "true or false")),
+            },
+        }
+    }
+
+    /// A non-negative integer, `default` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if the value is not a non-negative integer.
+    pub fn usize(&mut self, key: &'static str, default: usize) -> Result<usize> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| Error::hyper(&self.name, key, v, "an integer >= 0")),
+        }
+    }
+
+    /// A `/`-separated list of numbers each in `allowed`, `default` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if an item is not a number or not allowed.
+    pub fn list(
+        &mut self,
+        key: &'static str,
+        default: &[f64],
+        allowed: Allowed,
+    ) -> Result<Vec<f64>> {
+        let Some(v) = self.raw(key) else {
+            return Ok(default.to_vec());
+        };
+        let what = format!("`/`-separated numbers, each {allowed}");
+        v.split('/')
+            .map(|item| {
+                let x = self.number(key, item.trim(), &what)?;
+                if allowed.contains(x) {
+                    Ok(x)
+                } else {
+                    Err(Error::hyper(&self.name, key, &v, what.clone()))
+                }
+            })
+            .collect()
+    }
+
+    /// A pair `a/b` of numbers each in `allowed` (torch's tuples: `betas`, `etas`), `default`
+    /// if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if it is not two numbers or one is not allowed.
+    pub fn pair(&mut self, key: &'static str, default: (f64, f64)) -> Result<(f64, f64)> {
+        self.pair_in(key, default, Allowed::Finite)
+    }
+
+    /// As [`Spec::pair`], each item checked against `allowed`.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] if it is not two numbers or one is not allowed.
+    pub fn pair_in(
+        &mut self,
+        key: &'static str,
+        default: (f64, f64),
+        allowed: Allowed,
+    ) -> Result<(f64, f64)> {
+        let given = self.has(key);
+        let v = self.list(key, &[default.0, default.1], allowed)?;
+        match v[..] {
+            [a, b] => {
+                if !given {
+                    allowed.check(&self.name, key, a)?;
+                    allowed.check(&self.name, key, b)?;
+                }
+                Ok((a, b))
+            }
+            _ => Err(Error::hyper(
+                &self.name,
+                key,
+                self.args
+                    .iter()
+                    .find(|a| a.key == key)
+                    .map_or("", |a| a.value.as_str()),
+                format!("two numbers `a/b`, each {allowed}"),
+            )),
+        }
+    }
+
+    /// One of `allowed` (compared case-insensitively), `default` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] listing the choices for any other value.
+    pub fn choice(
+        &mut self,
+        key: &'static str,
+        default: &'static str,
+        allowed: &[&'static str],
+    ) -> Result<&'static str> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some(v) => allowed
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&v))
+                .copied()
+                .ok_or_else(|| {
+                    Error::hyper(&self.name, key, v, format!("one of {}", allowed.join(", ")))
+                }),
+        }
+    }
+
+    /// Succeeds if every key given was read by a getter; else names the unknown keys and
+    /// the allowed ones (those the getters asked for).
+    ///
+    /// # Errors
+    /// [`Error::UnknownKey`].
+    pub fn finish(self) -> Result<()> {
+        let unknown: Vec<&str> = self
+            .args
+            .iter()
+            .filter(|a| !a.used)
+            .map(|a| a.key.as_str())
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(Error::UnknownKey {
+            name: self.name.clone(),
+            keys: unknown.join(", "),
+            allowed: if self.asked.is_empty() {
+                "none".to_string()
+            } else {
+                self.asked.join(", ")
+            },
+        })
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
