@@ -1,26 +1,10 @@
 //! The index ops against naive loops over multi-indices on plain vectors, on contiguous and
 //! transposed inputs, and every error they return.
 
+mod common;
+
+use common::{numel, ravel, unravel};
 use descent_tensor::{Tensor, TensorError};
-
-/// Row-major multi-index of flat position `p` in `shape`.
-fn unravel(mut p: usize, shape: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; shape.len()];
-    for d in (0..shape.len()).rev() {
-        idx[d] = p % shape[d];
-        p /= shape[d];
-    }
-    idx
-}
-
-/// Flat row-major position of `idx` in `shape`.
-fn ravel(idx: &[usize], shape: &[usize]) -> usize {
-    idx.iter().zip(shape).fold(0, |acc, (&i, &n)| acc * n + i)
-}
-
-fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
-}
 
 /// `0, 1, 2, …` in `shape`, and the same values as a transposed (non-contiguous) view.
 fn seq(shape: &[usize]) -> (Tensor<f64>, Tensor<f64>) {
