@@ -107,6 +107,78 @@ pub enum Error {
         /// How many there are.
         groups: usize,
     },
+    /// The objective returned a NaN or infinite loss or gradient where a finite one is needed.
+    #[error("{method}: the objective returned a non-finite {what} ({value}) at the point iteration {iteration} steps from")]
+    NonFinite {
+        /// The method running.
+        method: &'static str,
+        /// `"loss"`, `"gradient"`, `"Hessian"`, ...
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+        /// The iteration of the call (from 0) at which it happened.
+        iteration: usize,
+    },
+    /// The objective returned a vector or matrix of the wrong size.
+    #[error("{method}: the objective returned a {what} of {got} entries for {expected}")]
+    Length {
+        /// The method running.
+        method: &'static str,
+        /// `"gradient"`, `"Hessian"`, `"Jacobian"`...
+        what: &'static str,
+        /// The number of entries expected.
+        expected: usize,
+        /// The number returned.
+        got: usize,
+    },
+    /// The loss a closure returned is not a scalar.
+    #[error(
+        "{method}: the loss has shape {shape:?}; it must be a scalar (reduce it with sum or mean)"
+    )]
+    NotScalar {
+        /// The method running.
+        method: &'static str,
+        /// The loss's shape.
+        shape: Shape,
+    },
+    /// A linear system could not be solved (singular or not positive definite matrix).
+    #[error("{method}: the {n}x{n} system {system} is singular or not positive definite{hint}")]
+    Singular {
+        /// The method running.
+        method: &'static str,
+        /// The system's size.
+        n: usize,
+        /// Which system, e.g. `"H d = -g"`.
+        system: &'static str,
+        /// What to do about it (may be empty).
+        hint: &'static str,
+    },
+    /// A dense matrix would be too large to form.
+    #[error("{method}: a dense {n}x{n} {what} needs {mib:.1} MiB, above the limit of {limit} parameters; {instead}")]
+    TooLarge {
+        /// The method or diagnostic.
+        method: &'static str,
+        /// `"Hessian"`, `"inverse Hessian"`...
+        what: &'static str,
+        /// The number of parameters.
+        n: usize,
+        /// The memory the matrix would take.
+        mib: f64,
+        /// The configured limit on `n`.
+        limit: usize,
+        /// What to use instead.
+        instead: &'static str,
+    },
+    /// The objective cannot provide what the method needs (a Hessian, residuals).
+    #[error("{method}: the objective has no {needs}; {hint}")]
+    Unsupported {
+        /// The method that was asked for.
+        method: &'static str,
+        /// What it needs.
+        needs: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
 }
 
 /// `Result` with the optim [`enum@Error`].

@@ -27,16 +27,32 @@
 //! ```
 #![warn(missing_docs)]
 
+mod batch;
+mod bfgs;
+mod cg;
 mod error;
+mod lbfgs;
+mod linesearch;
+mod lm;
+mod newton;
 mod optimizer;
 mod rules;
 mod spec;
 mod state;
+mod steepest;
 
+pub use batch::{Objective, Report, StopReason, Tolerances};
+pub use bfgs::{Bfgs, BfgsConfig};
+pub use cg::{Beta, CgConfig, ConjugateGradient};
 pub use error::{Error, Result};
+pub use lbfgs::{Lbfgs, LbfgsConfig};
+pub use linesearch::{LineSearch, LineStep, SearchConfig};
+pub use lm::{LevenbergMarquardt, LmConfig};
+pub use newton::{Newton, NewtonConfig};
 pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMIZERS};
 pub use rules::{
     Adadelta, Adagrad, Adam, Adamax, MomentumForm, NAdam, RmsProp, Rprop, RpropVariant, Sgd,
 };
 pub use spec::{Allowed, Spec};
 pub use state::{write_atomic, StateDict};
+pub use steepest::SteepestDescent;

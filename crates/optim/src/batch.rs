@@ -1,0 +1,255 @@
+//! What the batch (full-batch, re-evaluating) methods share: the [`Objective`] they call
+//! on a flat `f64` parameter vector, the [`Report`] each call returns, and a few vector
+//! helpers. Working on one flat vector is what PyTorch's LBFGS does too
+//! (`_gather_flat_grad`): the algebra of directions and histories is then plain `Vec<f64>`.
+
+use crate::error::{Error, Result};
+use nalgebra::{DMatrix, DVector};
+
+/// A differentiable objective over a flat parameter vector.
+///
+/// Closures `FnMut(&[f64]) -> Result<(f64, Vec<f64>)>` are objectives. Newton also needs
+/// [`Objective::hessian`] and Levenberg–Marquardt [`Objective::residuals`]; the defaults
+/// return [`Error::Unsupported`] saying what to provide instead, so every method can be
+/// driven through one trait (as the `optimizers` example does) and fail clearly.
+///
+/// ```
+/// use descent_optim::{Bfgs, Objective};
+/// // f(x, y) = (x − 1)² + 10 (y + 2)²
+/// let mut f = |x: &[f64]| Ok(((x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2),
+///                             vec![2.0 * (x[0] - 1.0), 20.0 * (x[1] + 2.0)]));
+/// let mut x = vec![0.0, 0.0];
+/// let report = Bfgs::default().minimize(&mut x, &mut f, 100)?;
+/// assert!((x[0] - 1.0).abs() < 1e-8 && (x[1] + 2.0).abs() < 1e-8, "{report:?}");
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+pub trait Objective {
+    /// The loss and its gradient at `x` (the gradient has `x.len()` entries).
+    ///
+    /// # Errors
+    /// Whatever the objective's computation returns.
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)>;
+
+    /// The Hessian at `x` (`n x n`, symmetric), for Newton's method.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] unless the objective implements it.
+    fn hessian(&mut self, _x: &[f64]) -> Result<DMatrix<f64>> {
+        Err(Error::Unsupported { method: "newton", needs: "Hessian", hint: "build it with TapeObjective (the tape's exact Hessian) or implement Objective::hessian" })
+    }
+
+    /// The residuals `r(x)` (`m` entries) and their Jacobian (`m x n`), for
+    /// Levenberg–Marquardt on the loss `Σ rᵢ²`.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] unless the objective is a least-squares problem.
+    fn residuals(&mut self, _x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        Err(Error::Unsupported { method: "lm", needs: "least-squares form (residuals)", hint: "build it with TapeResiduals from a closure returning the residual vector, or use lbfgs/bfgs/newton on the loss itself" })
+    }
+}
+
+impl<T: FnMut(&[f64]) -> Result<(f64, Vec<f64>)>> Objective for T {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self(x)
+    }
+}
+
+/// Why a call of a batch method returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The call used its iteration budget (one iteration for most methods' `step`,
+    /// `max_iter` for L-BFGS, the limit given to `minimize`) without meeting a tolerance.
+    MaxIterations,
+    /// The budget of function evaluations (`max_eval`) ran out.
+    MaxEvaluations,
+    /// The gradient's largest entry fell to `tolerance_grad` or below: converged.
+    GradientTolerance,
+    /// The loss changed by less than `tolerance_change` in one iteration.
+    LossChange,
+    /// The step's largest entry fell below `tolerance_change`.
+    StepTolerance,
+    /// The search direction was not a descent direction (`gᵀd > −tolerance_change`).
+    NotDescent,
+    /// The line search (or LM's damping loop) found no point with sufficient decrease
+    /// within its bounded number of trials; the parameters were left at the last good point.
+    LineSearchFailed,
+}
+
+impl StopReason {
+    /// Whether this reason means the run should stop (anything but an exhausted budget of
+    /// one call).
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, StopReason::MaxIterations | StopReason::MaxEvaluations)
+    }
+}
+
+/// What one call of a batch method did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Iterations (parameter updates attempted) in this call.
+    pub iterations: usize,
+    /// Objective evaluations in this call (each yields the loss and the gradient, so this is
+    /// also the number of gradient evaluations; Hessians and Jacobians are counted apart).
+    pub function_evals: usize,
+    /// Gradient evaluations in this call.
+    pub gradient_evals: usize,
+    /// Hessian (Newton) or Jacobian (LM) evaluations in this call.
+    pub hessian_evals: usize,
+    /// The loss at the returned parameters.
+    pub loss: f64,
+    /// The largest absolute gradient entry at the returned parameters.
+    pub grad_max: f64,
+    /// Why the call returned.
+    pub reason: StopReason,
+}
+
+impl Report {
+    pub(crate) fn new(loss: f64, grad: &[f64]) -> Self {
+        Report {
+            iterations: 0,
+            function_evals: 0,
+            gradient_evals: 0,
+            hessian_evals: 0,
+            loss,
+            grad_max: max_abs(grad),
+            reason: StopReason::MaxIterations,
+        }
+    }
+
+    /// Adds another call's counts into this one, taking its final loss and reason.
+    pub fn absorb(&mut self, other: &Report) {
+        self.iterations += other.iterations;
+        self.function_evals += other.function_evals;
+        self.gradient_evals += other.gradient_evals;
+        self.hessian_evals += other.hessian_evals;
+        self.loss = other.loss;
+        self.grad_max = other.grad_max;
+        self.reason = other.reason;
+    }
+}
+
+/// Calls `obj` and checks what it returned: a gradient of the right length, and (when
+/// `finite` is asked) a finite loss and gradient, which every method needs at the point it
+/// steps from. Trial points of a line search may be non-finite: the search backs off.
+pub(crate) fn evaluate(
+    method: &'static str,
+    obj: &mut dyn Objective,
+    x: &[f64],
+    iteration: usize,
+    finite: bool,
+) -> Result<(f64, Vec<f64>)> {
+    let (f, g) = obj.value_grad(x)?;
+    if g.len() != x.len() {
+        return Err(Error::Length {
+            method,
+            what: "gradient",
+            expected: x.len(),
+            got: g.len(),
+        });
+    }
+    if finite {
+        if !f.is_finite() {
+            return Err(Error::NonFinite {
+                method,
+                what: "loss",
+                value: f,
+                iteration,
+            });
+        }
+        if let Some(&bad) = g.iter().find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                method,
+                what: "gradient",
+                value: bad,
+                iteration,
+            });
+        }
+    }
+    Ok((f, g))
+}
+
+/// Stopping tolerances shared by the batch methods (PyTorch LBFGS's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerances {
+    /// Stop when `max |gᵢ| ≤ tolerance_grad`.
+    pub tolerance_grad: f64,
+    /// Stop when the loss or the step's largest entry changes by less than this.
+    pub tolerance_change: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            tolerance_grad: 1e-7,
+            tolerance_change: 1e-9,
+        }
+    }
+}
+
+impl Tolerances {
+    /// The reason to stop after an iteration that moved by `step` (`t·d`) from loss
+    /// `prev` to `loss` with gradient `g`, if any.
+    pub(crate) fn check(
+        &self,
+        g: &[f64],
+        step_max: f64,
+        prev: f64,
+        loss: f64,
+    ) -> Option<StopReason> {
+        if max_abs(g) <= self.tolerance_grad {
+            Some(StopReason::GradientTolerance)
+        } else if step_max <= self.tolerance_change {
+            Some(StopReason::StepTolerance)
+        } else if (loss - prev).abs() < self.tolerance_change {
+            Some(StopReason::LossChange)
+        } else {
+            None
+        }
+    }
+}
+
+/// `Σ aᵢ bᵢ`.
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `max |aᵢ|` (0 for an empty vector).
+pub(crate) fn max_abs(a: &[f64]) -> f64 {
+    a.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// `y += alpha · x`.
+pub(crate) fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
+    y.iter_mut().zip(x).for_each(|(yi, xi)| *yi += alpha * xi);
+}
+
+/// `x + t · d` as a new vector.
+pub(crate) fn moved(x: &[f64], t: f64, d: &[f64]) -> Vec<f64> {
+    x.iter().zip(d).map(|(xi, di)| xi + t * di).collect()
+}
+
+/// `−v`.
+pub(crate) fn neg(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| -x).collect()
+}
+
+/// Calls `step` up to `max_steps` times, stopping at the first terminal reason, and sums
+/// the reports (the shared body of every method's `minimize`).
+pub(crate) fn repeat(
+    max_steps: usize,
+    mut step: impl FnMut(usize) -> Result<Report>,
+) -> Result<Report> {
+    let mut total: Option<Report> = None;
+    for k in 0..max_steps {
+        let r = step(k)?;
+        let stop = r.reason.is_terminal();
+        match &mut total {
+            Some(t) => t.absorb(&r),
+            None => total = Some(r),
+        }
+        if stop {
+            break;
+        }
+    }
+    total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
+}

@@ -1,0 +1,238 @@
+//! Levenberg–Marquardt for least squares, loss `L(x) = Σ rᵢ(x)²`: with the Jacobian `J` of
+//! the residuals (from the tape, see [`crate::TapeResiduals`]), solve
+//!
+//! `(μI + JᵀJ) δ = −Jᵀr`
+//!
+//! by Cholesky. Small `μ` gives Gauss–Newton's step, large `μ` a short gradient step. The
+//! step is taken if the gain ratio `ρ = (F(x) − F(x+δ)) / (½ δᵀ(μδ − Jᵀr))` (actual over
+//! predicted decrease of `F = ½‖r‖²`) is positive; then `μ ← μ·max(⅓, 1 − (2ρ − 1)³)`, else
+//! `μ ← μν, ν ← 2ν` (Nielsen's rule; Madsen, Nielsen & Tingleff, *Methods for Non-Linear
+//! Least Squares Problems*, 2004, Alg. 3.16). `μ₀ = τ · max diag(JᵀJ)`.
+
+use crate::batch::{repeat, Objective, Report, StopReason, Tolerances};
+use crate::error::{Error, Result};
+use crate::newton::{check_dense_size, shifted_cholesky_solve};
+use nalgebra::{DMatrix, DVector};
+
+/// Levenberg–Marquardt settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LmConfig {
+    /// `μ₀ = tau · max diag(JᵀJ)`; with `tau = 0` the first step is Gauss–Newton's (and a
+    /// rank-deficient `J` is a singular system).
+    pub tau: f64,
+    /// Stop when `max |2Jᵀr| ≤ tolerance_grad`; stop when `‖δ‖ ≤ tolerance_change·(‖x‖ +
+    /// tolerance_change)` or the loss changes by less than `tolerance_change`.
+    pub tolerances: Tolerances,
+    /// Rejected trial steps allowed in one iteration before giving up.
+    pub max_tries: usize,
+    /// The largest number of parameters for which `JᵀJ` (`n x n`) is formed.
+    pub max_params: usize,
+}
+
+impl Default for LmConfig {
+    fn default() -> Self {
+        LmConfig {
+            tau: 1e-3,
+            tolerances: Tolerances::default(),
+            max_tries: 32,
+            max_params: 4096,
+        }
+    }
+}
+
+/// Levenberg–Marquardt; one [`LevenbergMarquardt::step`] is one accepted step (after up to
+/// `max_tries` rejected ones).
+///
+/// ```
+/// use descent_optim::{LevenbergMarquardt, Objective, Result};
+/// use nalgebra::{DMatrix, DVector};
+/// /// Rosenbrock as least squares: r = (10(y − x²), 1 − x).
+/// struct Rosen;
+/// impl Objective for Rosen {
+///     fn value_grad(&mut self, _x: &[f64]) -> Result<(f64, Vec<f64>)> { unreachable!() }
+///     fn residuals(&mut self, p: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+///         let r = DVector::from_vec(vec![10.0 * (p[1] - p[0] * p[0]), 1.0 - p[0]]);
+///         Ok((r, DMatrix::from_row_slice(2, 2, &[-20.0 * p[0], 10.0, -1.0, 0.0])))
+///     }
+/// }
+/// let mut x = vec![-1.2, 1.0];
+/// let report = LevenbergMarquardt::default().minimize(&mut x, &mut Rosen, 100)?;
+/// assert!((x[0] - 1.0).abs() < 1e-8 && (x[1] - 1.0).abs() < 1e-8, "{report:?}");
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LevenbergMarquardt {
+    config: LmConfig,
+    mu: Option<f64>,
+    nu: f64,
+    cache: Option<(Vec<f64>, DVector<f64>, DMatrix<f64>)>,
+}
+
+impl Default for LevenbergMarquardt {
+    fn default() -> Self {
+        LevenbergMarquardt {
+            config: LmConfig::default(),
+            mu: None,
+            nu: 2.0,
+            cache: None,
+        }
+    }
+}
+
+impl LevenbergMarquardt {
+    /// LM with the given settings.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] for a negative `tau` or tolerance, or zero `max_tries`.
+    pub fn new(config: LmConfig) -> Result<Self> {
+        let bad = |name: &str, value: String, why: &str| Err(Error::hyper("lm", name, value, why));
+        if !(config.tau >= 0.0 && config.tau.is_finite()) {
+            return bad(
+                "tau",
+                config.tau.to_string(),
+                "must be non-negative and finite",
+            );
+        }
+        if config.max_tries == 0 {
+            return bad("max_tries", "0".into(), "must be at least 1");
+        }
+        let t = config.tolerances;
+        if t.tolerance_grad < 0.0 || t.tolerance_change < 0.0 {
+            return bad(
+                "tolerance_grad/tolerance_change",
+                format!("{}/{}", t.tolerance_grad, t.tolerance_change),
+                "must be non-negative",
+            );
+        }
+        Ok(LevenbergMarquardt {
+            config,
+            ..Default::default()
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LmConfig {
+        &self.config
+    }
+
+    /// The current damping `μ` (`None` before the first step).
+    pub fn damping(&self) -> Option<f64> {
+        self.mu
+    }
+
+    fn residuals(
+        &self,
+        obj: &mut dyn Objective,
+        x: &[f64],
+        report: &mut Report,
+    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        let (r, j) = obj.residuals(x)?;
+        report.function_evals += 1;
+        report.hessian_evals += 1;
+        if j.nrows() != r.len() || j.ncols() != x.len() {
+            return Err(Error::Length {
+                method: "lm",
+                what: "Jacobian (rows x cols, expected residuals x parameters)",
+                expected: r.len() * x.len(),
+                got: j.nrows() * j.ncols(),
+            });
+        }
+        Ok((r, j))
+    }
+
+    /// One accepted step from `x`, updating it.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] above `max_params` parameters, [`Error::NonFinite`] for
+    /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `μI + JᵀJ` cannot be
+    /// factored (`μ = 0` with a rank-deficient `J`), [`Error::Unsupported`] if the objective
+    /// has no residuals.
+    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        let n = x.len();
+        check_dense_size("lm", n, self.config.max_params)?;
+        let tol = self.config.tolerances;
+        let mut report = Report::new(0.0, &[]);
+        let (r, j) = match self.cache.take() {
+            Some((cx, r, j)) if cx.as_slice() == &*x => (r, j),
+            _ => self.residuals(obj, x, &mut report)?,
+        };
+        if let Some(&bad) = r.iter().chain(j.iter()).find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                method: "lm",
+                what: "residual or Jacobian",
+                value: bad,
+                iteration: 0,
+            });
+        }
+        let f = r.norm_squared();
+        let g = j.tr_mul(&r); // ½ ∇L
+        (report.loss, report.grad_max) = (f, 2.0 * g.amax());
+        if report.grad_max <= tol.tolerance_grad {
+            report.reason = StopReason::GradientTolerance;
+            self.cache = Some((x.to_vec(), r, j));
+            return Ok(report);
+        }
+        let a = j.tr_mul(&j);
+        let mut mu = *self.mu.get_or_insert(self.config.tau * a.diagonal().max());
+        let x_norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        report.iterations = 1;
+        for _ in 0..self.config.max_tries {
+            let (h, _) =
+                shifted_cholesky_solve(&(&a + DMatrix::identity(n, n) * mu), &-&g, 1.0, false)
+                    .ok_or(Error::Singular {
+                        method: "lm",
+                        n,
+                        system: "(mu I + J^T J) delta = -J^T r",
+                        hint: " (J is rank-deficient and mu = 0: use tau > 0)",
+                    })?;
+            if h.norm() <= tol.tolerance_change * (x_norm + tol.tolerance_change) {
+                report.reason = StopReason::StepTolerance;
+                self.cache = Some((x.to_vec(), r, j));
+                return Ok(report);
+            }
+            let x_new: Vec<f64> = x.iter().zip(h.iter()).map(|(a, b)| a + b).collect();
+            let (r_new, j_new) = self.residuals(obj, &x_new, &mut report)?;
+            let f_new = r_new.norm_squared();
+            let predicted = 0.5 * h.dot(&(&h * mu - &g));
+            let rho = 0.5 * (f - f_new) / predicted;
+            if rho > 0.0 && f_new.is_finite() && j_new.iter().all(|v| v.is_finite()) {
+                mu *= (1.0f64 / 3.0).max(1.0 - (2.0 * rho - 1.0).powi(3));
+                self.mu = Some(mu);
+                self.nu = 2.0;
+                x.copy_from_slice(&x_new);
+                let g_new = j_new.tr_mul(&r_new);
+                (report.loss, report.grad_max) = (f_new, 2.0 * g_new.amax());
+                report.gradient_evals = report.function_evals;
+                // The step test was made above, relative to ‖x‖.
+                report.reason = if report.grad_max <= tol.tolerance_grad {
+                    StopReason::GradientTolerance
+                } else if (f - f_new).abs() < tol.tolerance_change {
+                    StopReason::LossChange
+                } else {
+                    StopReason::MaxIterations
+                };
+                self.cache = Some((x.to_vec(), r_new, j_new));
+                return Ok(report);
+            }
+            mu *= self.nu;
+            self.nu *= 2.0;
+            self.mu = Some(mu);
+        }
+        report.reason = StopReason::LineSearchFailed;
+        self.cache = Some((x.to_vec(), r, j));
+        Ok(report)
+    }
+
+    /// Iterates until a tolerance is met or `max_iter` steps have run.
+    ///
+    /// # Errors
+    /// As [`LevenbergMarquardt::step`].
+    pub fn minimize(
+        &mut self,
+        x: &mut [f64],
+        obj: &mut dyn Objective,
+        max_iter: usize,
+    ) -> Result<Report> {
+        repeat(max_iter, |_| self.step(x, obj))
+    }
+}
