@@ -30,11 +30,14 @@
 mod batch;
 mod bfgs;
 mod cg;
+pub mod curvature;
 mod error;
+mod flat;
 mod functions;
 mod lbfgs;
 mod linesearch;
 mod lm;
+mod method;
 mod newton;
 mod optimizer;
 mod rules;
@@ -46,10 +49,12 @@ pub use batch::{Objective, Report, StopReason, Tolerances};
 pub use bfgs::{Bfgs, BfgsConfig};
 pub use cg::{Beta, CgConfig, ConjugateGradient};
 pub use error::{Error, Result};
+pub use flat::{flatten, unflatten, with_params, ParamObjective, TapeObjective, TapeResiduals};
 pub use functions::{TestFunction, FUNCTIONS};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use linesearch::{LineSearch, LineStep, SearchConfig};
 pub use lm::{LevenbergMarquardt, LmConfig};
+pub use method::{Method, METHODS};
 pub use newton::{Newton, NewtonConfig};
 pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMIZERS};
 pub use rules::{

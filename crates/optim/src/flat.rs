@@ -1,0 +1,286 @@
+//! From the tape to the flat `f64` vectors the batch methods work on (PyTorch's
+//! `_gather_flat_grad`): a parameter set flattened in order, and [`Objective`]s built from
+//! tape closures — [`TapeObjective`] (loss, gradient, the exact Hessian and Hessian-vector
+//! products of a function of one flat input), [`TapeResiduals`] (residuals and their
+//! Jacobian, for Levenberg–Marquardt) and [`ParamObjective`] (a loss over a `Param` set,
+//! as PyTorch's LBFGS closure).
+
+use crate::batch::Objective;
+use crate::error::{Error, Result};
+use descent_autodiff::{hessian, hessian_vector_product, jacobian, Function, Param, Tape, Var};
+use descent_tensor::{Float, Tensor};
+use nalgebra::{DMatrix, DVector};
+use std::marker::PhantomData;
+
+/// The parameters' values, concatenated in order (each flattened row-major).
+pub fn flatten<F: Float>(params: &[Param<F>]) -> Vec<f64> {
+    params
+        .iter()
+        .flat_map(|p| p.value.to_vec().into_iter().map(|v| v.as_f64()))
+        .collect()
+}
+
+/// Writes `x` (as made by [`flatten`]) back into the parameters' values.
+///
+/// # Errors
+/// [`Error::Length`] if `x` does not have one entry per parameter element.
+pub fn unflatten<F: Float>(x: &[f64], params: &mut [Param<F>]) -> Result<()> {
+    let total: usize = params.iter().map(|p| p.value.numel()).sum();
+    if x.len() != total {
+        return Err(Error::Length {
+            method: "unflatten",
+            what: "flat vector",
+            expected: total,
+            got: x.len(),
+        });
+    }
+    let mut at = 0;
+    for p in params {
+        let n = p.value.numel();
+        p.value = tensor(&x[at..at + n], p.value.shape())?;
+        at += n;
+    }
+    Ok(())
+}
+
+fn tensor<F: Float>(x: &[f64], shape: &[usize]) -> Result<Tensor<F>> {
+    Ok(Tensor::from_vec(
+        x.iter().map(|&v| F::of(v)).collect(),
+        shape,
+    )?)
+}
+
+fn to_f64<F: Float>(t: &Tensor<F>) -> Vec<f64> {
+    t.to_vec().into_iter().map(|v| v.as_f64()).collect()
+}
+
+/// The loss's single value, or [`Error::NotScalar`] naming its shape.
+fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> {
+    let shape = loss.shape();
+    if shape.iter().product::<usize>() != 1 {
+        return Err(Error::NotScalar { method, shape });
+    }
+    Ok(loss.item()?.as_f64())
+}
+
+/// An [`Objective`] from a closure of one flat input recorded on the tape (the form of
+/// `descent_autodiff::hessian`): the gradient by one reverse sweep, the exact Hessian by
+/// [`descent_autodiff::hessian`], `H·v` by [`TapeObjective::hvp`]. Computes in `F`.
+///
+/// ```
+/// use descent_optim::{Newton, TapeObjective};
+/// // Rosenbrock on the tape: Newton with the tape's exact Hessian.
+/// let mut obj = TapeObjective::<f64, _>::new(|_, w| {
+///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
+///     let a = x.rsub_scalar(1.0)?.square()?;
+///     let b = y.sub(x.square()?)?.square()?.mul_scalar(100.0)?;
+///     a.add(b)?.sum(&[], false)
+/// });
+/// let mut x = vec![-1.2, 1.0];
+/// Newton::default().minimize(&mut x, &mut obj, 100)?;
+/// assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6);
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+pub struct TapeObjective<F: Float, Fun> {
+    f: Fun,
+    _float: PhantomData<F>,
+}
+
+impl<F: Float, Fun: Function<F>> TapeObjective<F, Fun> {
+    /// Wraps `f(tape, x) -> loss` (a scalar).
+    pub fn new(f: Fun) -> Self
+    where
+        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> descent_autodiff::Result<Var<'t, F>>,
+    {
+        TapeObjective {
+            f,
+            _float: PhantomData,
+        }
+    }
+
+    /// `H·v` at `x` without forming `H` (two reverse sweeps), for [`crate::curvature::lanczos`].
+    ///
+    /// # Errors
+    /// Lengths of `x` and `v` that differ, or the tape's error.
+    pub fn hvp(&self, x: &[f64], v: &[f64]) -> Result<Vec<f64>> {
+        let hv = hessian_vector_product(
+            &self.f,
+            &tensor::<F>(x, &[x.len()])?,
+            &tensor::<F>(v, &[v.len()])?,
+        )?;
+        Ok(to_f64(&hv))
+    }
+}
+
+impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let tape = Tape::new();
+        let xv = tape.var(tensor::<F>(x, &[x.len()])?);
+        let loss = (self.f)(&tape, xv)?;
+        let value = scalar_loss("objective", loss)?;
+        let grads = loss.backward()?;
+        let g = grads.wrt(xv).map_or_else(|| vec![0.0; x.len()], to_f64);
+        Ok((value, g))
+    }
+
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
+        let h = hessian(&self.f, &tensor::<F>(x, &[x.len()])?)?;
+        Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
+    }
+}
+
+/// A least-squares [`Objective`], loss `Σ rᵢ²`, from a closure returning the residual
+/// vector `r(x)` on the tape: [`Objective::residuals`] gives `r` and its Jacobian (from
+/// [`descent_autodiff::jacobian`]) for Levenberg–Marquardt; the loss, gradient `2Jᵀr` and
+/// Hessian are those of `Σ rᵢ²`, so every other method runs on it too.
+///
+/// ```
+/// use descent_optim::{LevenbergMarquardt, TapeResiduals};
+/// // Rosenbrock's residuals (10(y − x²), 1 − x).
+/// let mut obj = TapeResiduals::<f64, _>::new(|_, w| {
+///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
+///     let r1 = y.sub(x.square()?)?.mul_scalar(10.0)?;
+///     descent_autodiff::Var::concat(&[r1, x.rsub_scalar(1.0)?], 0)
+/// });
+/// let mut x = vec![-1.2, 1.0];
+/// LevenbergMarquardt::default().minimize(&mut x, &mut obj, 100)?;
+/// assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6);
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+pub struct TapeResiduals<F: Float, Fun> {
+    r: Fun,
+    _float: PhantomData<F>,
+}
+
+impl<F: Float, Fun: Function<F>> TapeResiduals<F, Fun> {
+    /// Wraps `r(tape, x) -> residuals` (any shape; flattened).
+    pub fn new(r: Fun) -> Self
+    where
+        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> descent_autodiff::Result<Var<'t, F>>,
+    {
+        TapeResiduals {
+            r,
+            _float: PhantomData,
+        }
+    }
+
+    fn sum_of_squares<'t>(
+        &self,
+        tape: &'t Tape<F>,
+        x: Var<'t, F>,
+    ) -> descent_autodiff::Result<Var<'t, F>> {
+        (self.r)(tape, x)?.square()?.sum(&[], false)
+    }
+}
+
+impl<F: Float, Fun: Function<F>> Objective for TapeResiduals<F, Fun> {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let tape = Tape::new();
+        let xv = tape.var(tensor::<F>(x, &[x.len()])?);
+        let loss = self.sum_of_squares(&tape, xv)?;
+        let value = loss.item()?.as_f64();
+        let g = loss
+            .backward()?
+            .wrt(xv)
+            .map_or_else(|| vec![0.0; x.len()], to_f64);
+        Ok((value, g))
+    }
+
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
+        let h = hessian(
+            |t: &Tape<F>, v| self.sum_of_squares(t, v),
+            &tensor::<F>(x, &[x.len()])?,
+        )?;
+        Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
+    }
+
+    fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        let xt = tensor::<F>(x, &[x.len()])?;
+        let tape = Tape::new();
+        let r = to_f64(&(self.r)(&tape, tape.constant(xt.clone()))?.value()?);
+        let j = jacobian(&self.r, &xt)?;
+        Ok((
+            DVector::from_vec(r),
+            DMatrix::from_row_slice(j.shape()[0], x.len(), &to_f64(&j)),
+        ))
+    }
+}
+
+/// An [`Objective`] over a set of parameters: the closure records the loss on the tape it
+/// is given, reading the parameters with `tape.param(&p)` (any clone of them: a clone keeps
+/// the id). Before calling it, the trial values are registered on the tape under the
+/// parameters' ids, so the closure — a model's forward pass — sees them without the model
+/// being touched. Used through [`crate::Method::step_params`] or [`with_params`].
+pub struct ParamObjective<'p, F: Float, C> {
+    params: &'p [Param<F>],
+    loss: C,
+}
+
+impl<'p, F: Float, C> ParamObjective<'p, F, C>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+{
+    /// The objective of `loss` over `params` (which give the shapes, ids and order).
+    pub fn new(params: &'p [Param<F>], loss: C) -> Self {
+        ParamObjective { params, loss }
+    }
+}
+
+impl<F: Float, C> Objective for ParamObjective<'_, F, C>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+{
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let mut trial = self.params.to_vec();
+        unflatten(x, &mut trial)?;
+        let tape = Tape::new();
+        for p in &trial {
+            tape.param(p);
+        }
+        let loss = (self.loss)(&tape)?;
+        let value = scalar_loss("objective", loss)?;
+        let grads = loss.backward()?;
+        let mut g = Vec::with_capacity(x.len());
+        for p in &trial {
+            match grads.get(p) {
+                Some(t) => g.extend(to_f64(t)),
+                None => g.extend(std::iter::repeat_n(0.0, p.value.numel())),
+            }
+        }
+        Ok((value, g))
+    }
+}
+
+/// Runs `method` (e.g. `|x, obj| lbfgs.step(x, obj)`) on the flattened `params` with the
+/// loss closure of [`ParamObjective`], then writes the result back into `params`.
+///
+/// ```
+/// use descent_autodiff::Param;
+/// use descent_optim::{with_params, Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_tensor::Tensor;
+/// // Least squares ‖w − (1, 2)‖² over one parameter.
+/// let mut params = vec![Param::new(Tensor::<f64>::zeros(&[2]))];
+/// let w = params[0].clone(); // the same id: the closure reads the trial value through it
+/// let target = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
+/// let mut lbfgs = Lbfgs::new(LbfgsConfig { line_search: Some(LineSearch::WOLFE), ..Default::default() })?;
+/// with_params(&mut params, |tape| tape.param(&w).sub(tape.constant(target.clone()))?.square()?.sum(&[], false),
+///             |x, obj| lbfgs.step(x, obj))?;
+/// assert!(params[0].value.allclose(&target, 1e-8, 1e-8));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// Whatever `method` or the closure returns; the parameters are updated only on success.
+pub fn with_params<F: Float, C, R>(
+    params: &mut [Param<F>],
+    loss: C,
+    method: impl FnOnce(&mut [f64], &mut dyn Objective) -> Result<R>,
+) -> Result<R>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+{
+    let mut x = flatten(params);
+    let r = method(&mut x, &mut ParamObjective::new(params, loss))?;
+    unflatten(&x, params)?;
+    Ok(r)
+}

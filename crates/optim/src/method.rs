@@ -1,0 +1,247 @@
+//! Any batch method behind one type, built from a spec string with the crate's one parser
+//! ([`Spec`]): `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`,
+//! `steepest:line_search=armijo`. Keys not read are rejected with the allowed ones listed.
+
+use crate::batch::{Objective, Report, Tolerances};
+use crate::bfgs::{Bfgs, BfgsConfig};
+use crate::cg::{Beta, CgConfig, ConjugateGradient};
+use crate::error::{Error, Result};
+use crate::flat::with_params;
+use crate::lbfgs::{Lbfgs, LbfgsConfig};
+use crate::linesearch::{LineSearch, SearchConfig};
+use crate::lm::{LevenbergMarquardt, LmConfig};
+use crate::newton::{Newton, NewtonConfig};
+use crate::spec::{Allowed, Spec};
+use crate::steepest::SteepestDescent;
+use descent_autodiff::{Param, Tape, Var};
+use descent_tensor::Float;
+
+/// The names [`Method::from_spec`] knows.
+pub const METHODS: &[&str] = &["steepest", "cg", "bfgs", "lbfgs", "newton", "lm"];
+
+/// One of the batch methods, with its state.
+///
+/// ```
+/// use descent_optim::Method;
+/// let mut m = Method::from_spec("cg:beta=fr,tolerance_grad=1e-10")?;
+/// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 10.0 * x[1] * x[1], vec![2.0 * x[0], 20.0 * x[1]]));
+/// let mut x = vec![1.0, 1.0];
+/// let report = m.minimize(&mut x, &mut f, 100)?;
+/// assert!(x[0].abs() < 1e-9 && x[1].abs() < 1e-9, "{report:?}");
+/// let err = Method::from_spec("cg:beta=hs").unwrap_err().to_string();
+/// assert_eq!(err, "cg: beta=hs is invalid; allowed: one of pr, fr");
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum Method {
+    /// Steepest descent.
+    Steepest(SteepestDescent),
+    /// Nonlinear conjugate gradient.
+    Cg(ConjugateGradient),
+    /// BFGS.
+    Bfgs(Bfgs),
+    /// L-BFGS (one step = up to `max_iter` iterations, as in PyTorch).
+    Lbfgs(Lbfgs),
+    /// Newton with the exact Hessian.
+    Newton(Newton),
+    /// Levenberg–Marquardt (needs [`Objective::residuals`]).
+    Lm(LevenbergMarquardt),
+}
+
+/// Reads `line_search`, `c1`, `c2`, `max_ls`, `tolerance_grad`, `tolerance_change`.
+fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<SearchConfig> {
+    let ls = s.choice(
+        "line_search",
+        line_search,
+        &["wolfe", "strong_wolfe", "armijo"],
+    )?;
+    let c1 = s.f64_in("c1", 1e-4, Allowed::OpenUnit)?;
+    let line_search = match ls {
+        "armijo" => LineSearch::Armijo {
+            c1,
+            shrink: s.f64_in("shrink", 0.5, Allowed::OpenUnit)?,
+        },
+        _ => LineSearch::StrongWolfe {
+            c1,
+            c2: s.f64_in("c2", c2, Allowed::OpenUnit)?,
+        },
+    };
+    Ok(SearchConfig {
+        line_search,
+        max_ls: s.usize("max_ls", 25)?,
+        tolerances: tolerances(s)?,
+    })
+}
+
+fn tolerances(s: &mut Spec) -> Result<Tolerances> {
+    let d = Tolerances::default();
+    Ok(Tolerances {
+        tolerance_grad: s.f64_in("tolerance_grad", d.tolerance_grad, Allowed::NonNegative)?,
+        tolerance_change: s.f64_in("tolerance_change", d.tolerance_change, Allowed::NonNegative)?,
+    })
+}
+
+impl Method {
+    /// Builds a method from `name:key=value,...`. Keys: every method takes
+    /// `tolerance_grad`, `tolerance_change`; the line-search methods `line_search`
+    /// (`wolfe`|`armijo`), `c1`, `c2`, `max_ls`; `cg` `beta` (`pr`|`fr`), `restart`; `bfgs`,
+    /// `newton`, `lm` `max_params`; `newton` `damping`, `beta`; `lbfgs` PyTorch's `lr`,
+    /// `max_iter`, `max_eval`, `history_size`, `line_search` (`none`|`strong_wolfe`|`wolfe`|
+    /// `armijo`); `lm` `tau`, `max_tries`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`], [`Error::UnknownKey`], [`Error::Hyperparameter`], [`Error::Spec`].
+    pub fn from_spec(spec: &str) -> Result<Method> {
+        let mut s = Spec::parse(spec)?;
+        let name = s.name().to_string();
+        let method = match name.as_str() {
+            "steepest" => {
+                Method::Steepest(SteepestDescent::new(search_config(&mut s, "wolfe", 0.1)?)?)
+            }
+            "cg" => {
+                let beta = match s.choice("beta", "pr", &["pr", "fr"])? {
+                    "fr" => Beta::FletcherReeves,
+                    _ => Beta::PolakRibierePlus,
+                };
+                let restart = s
+                    .opt_f64("restart", Allowed::Above(0.5))?
+                    .map(|r| r as usize);
+                Method::Cg(ConjugateGradient::new(CgConfig {
+                    beta,
+                    restart,
+                    search: search_config(&mut s, "wolfe", 0.1)?,
+                })?)
+            }
+            "bfgs" => {
+                let max_params = s.usize("max_params", 4096)?;
+                Method::Bfgs(Bfgs::new(BfgsConfig {
+                    search: search_config(&mut s, "wolfe", 0.9)?,
+                    max_params,
+                })?)
+            }
+            "newton" => {
+                let d = NewtonConfig::default();
+                let (damping, beta, max_params) = (
+                    s.bool("damping", d.damping)?,
+                    s.f64_in("beta", d.beta, Allowed::Positive)?,
+                    s.usize("max_params", d.max_params)?,
+                );
+                Method::Newton(Newton::new(NewtonConfig {
+                    search: search_config(&mut s, "armijo", 0.9)?,
+                    damping,
+                    beta,
+                    max_params,
+                })?)
+            }
+            "lbfgs" => {
+                let d = LbfgsConfig::default();
+                let lr = s.f64_in("lr", d.lr, Allowed::Positive)?;
+                let max_iter = s.usize("max_iter", d.max_iter)?;
+                let max_eval = s.usize("max_eval", max_iter * 5 / 4)?;
+                let history_size = s.usize("history_size", d.history_size)?;
+                let line_search = match s.choice(
+                    "line_search",
+                    "none",
+                    &["none", "strong_wolfe", "wolfe", "armijo"],
+                )? {
+                    "none" => None,
+                    "armijo" => Some(LineSearch::ARMIJO),
+                    _ => Some(LineSearch::WOLFE),
+                };
+                let Tolerances {
+                    tolerance_grad,
+                    tolerance_change,
+                } = tolerances(&mut s)?;
+                Method::Lbfgs(Lbfgs::new(LbfgsConfig {
+                    lr,
+                    max_iter,
+                    max_eval,
+                    tolerance_grad,
+                    tolerance_change,
+                    history_size,
+                    line_search,
+                })?)
+            }
+            "lm" => {
+                let d = LmConfig::default();
+                let (tau, max_tries, max_params) = (
+                    s.f64_in("tau", d.tau, Allowed::NonNegative)?,
+                    s.usize("max_tries", d.max_tries)?,
+                    s.usize("max_params", d.max_params)?,
+                );
+                Method::Lm(LevenbergMarquardt::new(LmConfig {
+                    tau,
+                    tolerances: tolerances(&mut s)?,
+                    max_tries,
+                    max_params,
+                })?)
+            }
+            other => {
+                return Err(Error::UnknownName {
+                    kind: "batch method",
+                    name: other.to_string(),
+                    known: METHODS.join(", "),
+                })
+            }
+        };
+        s.finish()?;
+        Ok(method)
+    }
+
+    /// The method's spec name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Steepest(_) => "steepest",
+            Method::Cg(_) => "cg",
+            Method::Bfgs(_) => "bfgs",
+            Method::Lbfgs(_) => "lbfgs",
+            Method::Newton(_) => "newton",
+            Method::Lm(_) => "lm",
+        }
+    }
+
+    /// Whether the method needs the objective's residuals ([`Objective::residuals`]).
+    pub fn needs_residuals(&self) -> bool {
+        matches!(self, Method::Lm(_))
+    }
+
+    /// One step from `x`: one iteration (L-BFGS: up to `max_iter`, as PyTorch's `step`).
+    ///
+    /// # Errors
+    /// As the method's own `step`.
+    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        match self {
+            Method::Steepest(m) => m.step(x, obj),
+            Method::Cg(m) => m.step(x, obj),
+            Method::Bfgs(m) => m.step(x, obj),
+            Method::Lbfgs(m) => m.step(x, obj),
+            Method::Newton(m) => m.step(x, obj),
+            Method::Lm(m) => m.step(x, obj),
+        }
+    }
+
+    /// Steps until a stopping test is met or `max_steps` steps have run; the report sums them.
+    ///
+    /// # Errors
+    /// As [`Method::step`].
+    pub fn minimize(
+        &mut self,
+        x: &mut [f64],
+        obj: &mut dyn Objective,
+        max_steps: usize,
+    ) -> Result<Report> {
+        crate::batch::repeat(max_steps, |_| self.step(x, obj))
+    }
+
+    /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
+    /// is given, reading the parameters through `tape.param` (see [`crate::ParamObjective`]).
+    ///
+    /// # Errors
+    /// As [`Method::step`]; [`Error::NotScalar`] if the loss is not a scalar.
+    pub fn step_params<F: Float, C>(&mut self, params: &mut [Param<F>], loss: C) -> Result<Report>
+    where
+        C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+    {
+        with_params(params, loss, |x, obj| self.step(x, obj))
+    }
+}
