@@ -78,10 +78,12 @@ pub enum Error {
         shape: Shape,
     },
     /// A rule that compares losses (iRprop+, reduce-on-plateau) was stepped without one.
-    #[error("{name}: needs the loss of each step; call step_with_loss")]
+    #[error("{name}: needs the loss (or metric) of each step; call {call}")]
     NeedsLoss {
         /// The optimizer or schedule.
         name: String,
+        /// The method to call instead.
+        call: &'static str,
     },
     /// Saved state that does not belong to this optimizer or these parameters.
     #[error("loading state: {why}")]

@@ -41,6 +41,7 @@ mod method;
 mod newton;
 mod optimizer;
 mod rules;
+mod schedule;
 mod spec;
 mod state;
 mod steepest;
@@ -60,6 +61,7 @@ pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMI
 pub use rules::{
     Adadelta, Adagrad, Adam, Adamax, MomentumForm, NAdam, RmsProp, Rprop, RpropVariant, Sgd,
 };
+pub use schedule::{parse_schedule, Closed, Plateau, Schedule, Scheduler, SCHEDULES};
 pub use spec::{Allowed, Spec};
 pub use state::{write_atomic, StateDict};
 pub use steepest::SteepestDescent;

@@ -286,6 +286,7 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
             if rule.needs_loss() && loss.is_none() {
                 return Err(Error::NeedsLoss {
                     name: name.to_string(),
+                    call: "step_with_loss",
                 });
             }
             if let Some(st) = self.states.get(&p.id()) {

@@ -1,0 +1,56 @@
+//! Learning-rate schedules against torch.optim.lr_scheduler: the lr of two parameter groups
+//! (base 0.1 and 0.02) at each of 60 steps, from `reference/gen_first_order.py`.
+
+use descent_autodiff::ParamId;
+use descent_optim::{build, parse_schedule, Error, Scheduler};
+use serde_json::Value;
+
+#[test]
+fn schedules_match_torch() {
+    let r: Value = serde_json::from_str(include_str!("reference/first_order.json")).unwrap();
+    let scheds = r["schedules"].as_array().unwrap();
+    assert!(scheds.len() >= 14);
+    for s in scheds {
+        let spec = s["spec"].as_str().unwrap();
+        let mut opt = build::<f64>("sgd:lr=0.1").unwrap();
+        opt.add_group(&[ParamId::fresh()], "lr=0.02").unwrap();
+        let mut sched = Scheduler::new(spec, opt.as_mut()).unwrap();
+        for (t, want) in s["lrs"].as_array().unwrap().iter().enumerate() {
+            for g in 0..2 {
+                let (got, want) = (opt.lr(g).unwrap(), want[g].as_f64().unwrap());
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs(),
+                    "{spec}: group {g} step {t}: {got} vs torch {want}"
+                );
+            }
+            match s["metrics"].as_array() {
+                Some(m) => sched.step_with_metric(opt.as_mut(), m[t].as_f64().unwrap()),
+                None => sched.step(opt.as_mut()),
+            }
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn schedule_errors_name_the_key() {
+    let msg = |spec: &str| parse_schedule(spec).unwrap_err().to_string();
+    assert_eq!(
+        msg("step:step_size=0"),
+        "step: step_size=0 is invalid; allowed: an integer >= 1"
+    );
+    assert_eq!(
+        msg("cosine:t_max=10"),
+        "cosine: unknown key t_max; allowed keys: T_max, eta_min"
+    );
+    assert!(msg("exponential:gamma=0.9,k=0.1").contains("exactly one of gamma"));
+    assert!(msg("cosin").starts_with("unknown schedule `cosin`; known: step, multistep"));
+    assert_eq!(
+        msg("plateau:factor=1.5"),
+        "plateau: factor=1.5 is invalid; allowed: a number in (0, 1)"
+    );
+    let mut opt = build::<f64>("sgd:lr=0.1").unwrap();
+    let mut s = Scheduler::new("plateau", opt.as_mut()).unwrap();
+    assert!(matches!(s.step(opt.as_mut()), Err(Error::NeedsLoss { .. })));
+    assert!(Scheduler::new(" ; ", opt.as_mut()).is_err());
+}
