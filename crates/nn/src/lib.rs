@@ -1,12 +1,57 @@
 //! # descent-nn
 //!
-//! Neural-network building blocks on the [`descent_autodiff`] tape: initializers and
-//! weights in the safetensors format under PyTorch's names.
+//! Neural-network building blocks on the [`descent_autodiff`] tape, with PyTorch's names,
+//! defaults and numbers: the [`Module`] trait and [`Sequential`]; [`Linear`],
+//! [`BatchNorm1d`], [`Dropout`]; [`activation`]s as functions and layers; [`loss`]es with
+//! [`Reduction`]; [`init`]ializers; weights in safetensors ([`save`], [`load`]).
+//!
+//! A forward pass is recorded on a tape in an explicit [`Mode`]; gradients come back as a
+//! value keyed by parameter:
+//!
+//! ```
+//! use descent_autodiff::Tape;
+//! use descent_nn::{activation::Relu, loss, BatchNorm1d, Dropout, Init, Linear, Mode, Module, Reduction, Sequential};
+//! use descent_tensor::Tensor;
+//! use rand::{rngs::StdRng, SeedableRng};
+//!
+//! let mut rng = StdRng::seed_from_u64(0);
+//! let init: Init = "he_uniform".parse()?;
+//! let model = Sequential::new()
+//!     .add(Linear::with_init(4, 16, init, &mut rng)?)
+//!     .add(BatchNorm1d::new(16)?)
+//!     .add(Relu)
+//!     .add(Dropout::new(0.2, 7)?)
+//!     .add(Linear::with_init(16, 3, init, &mut rng)?);
+//!
+//! let x = Tensor::<f32>::randn(&[8, 4], 0.0, 1.0, &mut rng)?;
+//! let tape = Tape::new();
+//! let logits = model.forward(&tape, tape.constant(x), Mode::Train)?;
+//! let loss = loss::cross_entropy(logits, &[0, 1, 2, 0, 1, 2, 0, 1], Reduction::Mean)?;
+//! let grads = loss.backward()?;
+//! assert_eq!(grads.get(&model.params()[0]).unwrap().shape(), [16, 4]);
+//!
+//! let path = std::env::temp_dir().join("descent-nn-doc.safetensors");
+//! descent_nn::save(&model, &path)?;   // "0.weight", ..., "1.running_mean", ...
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), descent_nn::Error>(())
+//! ```
 #![warn(missing_docs)]
 
+pub mod activation;
+mod batchnorm;
+mod dropout;
 mod error;
 pub mod init;
+mod linear;
+pub mod loss;
+mod module;
 pub mod serialize;
 
+pub use batchnorm::BatchNorm1d;
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use init::Init;
+pub use linear::Linear;
+pub use loss::Reduction;
+pub use module::{prefixed, Mode, Module, Sequential};
+pub use serialize::{load, save};

@@ -9,6 +9,7 @@
 //! anything, so a failed load leaves the model as it was.
 
 use crate::error::{Error, Result};
+use crate::module::Module;
 use descent_tensor::{Float, Tensor};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
 use std::borrow::Cow;
@@ -179,82 +180,102 @@ pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<Vec<(String, Ten
         .collect()
 }
 
-/// Overwrites `targets` with the tensors of the same names in the file at `path`.
-/// Everything is checked first: every target present with the right dtype and shape, no
-/// file tensor left over. On any error nothing has been written.
+/// Reads the tensors named in `expected` from the file at `path`, checking everything first:
+/// each present with the dtype and shape of its `expected` entry, no file tensor left over.
+/// Returns them in `expected`'s order.
 ///
 /// # Errors
 /// [`Error::Io`], [`Error::Format`], [`Error::Truncated`], [`Error::MissingTensor`],
 /// [`Error::UnexpectedTensor`], [`Error::TensorDtype`], [`Error::TensorShape`].
-pub fn load_buffers<F: Float>(
+pub fn read_state<F: Float>(
     path: impl AsRef<Path>,
-    targets: Vec<(String, BufferMut<'_, F>)>,
-) -> Result<()> {
+    expected: &[(String, Buffer<F>)],
+) -> Result<Vec<Buffer<F>>> {
     let path = path.as_ref();
     let bytes = read(path)?;
     let file = parse(path, &bytes)?;
-    let model_names = || {
-        targets
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if let Some(extra) = file
         .names()
         .into_iter()
-        .find(|n| !targets.iter().any(|(t, _)| t == n))
+        .find(|n| !expected.iter().any(|(e, _)| e == n))
     {
+        let names = expected
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(Error::UnexpectedTensor {
             path: path.into(),
             name: extra.to_string(),
-            expected: model_names(),
+            expected: names,
         });
     }
-    let mut loaded = Vec::with_capacity(targets.len());
-    for (name, slot) in &targets {
-        let (dtype, shape) = match slot {
-            BufferMut::Float(t) => (dtype_of::<F>(), t.shape().to_vec()),
-            BufferMut::Count(_) => (Dtype::I64, vec![]),
-        };
-        let view = file.tensor(name).map_err(|_| {
-            let mut found = file.names();
-            found.sort();
-            Error::MissingTensor {
-                path: path.into(),
-                name: name.clone(),
-                expected: format!("{dtype} {shape:?}"),
-                found: found.join(", "),
+    expected
+        .iter()
+        .map(|(name, like)| {
+            let (dtype, shape) = match like {
+                Buffer::Float(t) => (dtype_of::<F>(), t.shape().to_vec()),
+                Buffer::Count(_) => (Dtype::I64, vec![]),
+            };
+            let view = file.tensor(name).map_err(|_| {
+                let mut found = file.names();
+                found.sort();
+                Error::MissingTensor {
+                    path: path.into(),
+                    name: name.clone(),
+                    expected: format!("{dtype} {shape:?}"),
+                    found: found.join(", "),
+                }
+            })?;
+            check_dtype(path, name, dtype, view.dtype())?;
+            if view.shape() != shape.as_slice() {
+                return Err(Error::TensorShape {
+                    path: path.into(),
+                    name: name.clone(),
+                    expected: shape,
+                    found: view.shape().to_vec(),
+                });
             }
-        })?;
-        check_dtype(path, name, dtype, view.dtype())?;
-        if view.shape() != shape.as_slice() {
-            return Err(Error::TensorShape {
-                path: path.into(),
-                name: name.clone(),
-                expected: shape,
-                found: view.shape().to_vec(),
-            });
+            Ok(match like {
+                Buffer::Float(_) => {
+                    Buffer::Float(Tensor::from_vec(decode::<F>(view.data()), &shape)?)
+                }
+                Buffer::Count(_) => Buffer::Count(decode_count(view.data())),
+            })
+        })
+        .collect()
+}
+
+/// Writes a model's parameters and buffers ([`Module::state_dict`]) to `path` under
+/// PyTorch's names, atomically. PyTorch reads it with
+/// `model.load_state_dict(safetensors.torch.load_file(path))`.
+///
+/// # Errors
+/// As [`save_buffers`].
+pub fn save<F: Float, M: Module<F> + ?Sized>(model: &M, path: impl AsRef<Path>) -> Result<()> {
+    save_buffers(path, &model.state_dict())
+}
+
+/// Loads a model's parameters and buffers from `path` (written by [`save`], or by PyTorch
+/// with `safetensors.torch.save_file(model.state_dict(), path)`). Every tensor is checked
+/// before any is written: on error the model is unchanged. Parameters keep their ids, so
+/// optimizer state stays attached.
+///
+/// # Errors
+/// As [`read_state`].
+pub fn load<F: Float, M: Module<F> + ?Sized>(model: &mut M, path: impl AsRef<Path>) -> Result<()> {
+    let mut values = read_state(path, &model.state_dict())?.into_iter();
+    for (_, p) in model.named_params_mut() {
+        if let Some(Buffer::Float(v)) = values.next() {
+            p.value = v;
         }
-        loaded.push(match slot {
-            BufferMut::Float(_) => {
-                Buffer::Float(Tensor::from_vec(decode::<F>(view.data()), &shape)?)
-            }
-            BufferMut::Count(_) => Buffer::Count(decode_count(view.data())),
-        });
     }
-    for ((_, slot), value) in targets.into_iter().zip(loaded) {
-        match slot {
-            BufferMut::Float(t) => {
-                if let Buffer::Float(v) = value {
-                    *t = v;
-                }
-            }
-            BufferMut::Count(c) => {
-                if let Buffer::Count(v) = value {
-                    *c = v;
-                }
-            }
+    for ((_, slot), value) in model.named_buffers_mut().into_iter().zip(values) {
+        match (slot, value) {
+            (BufferMut::Float(t), Buffer::Float(v)) => *t = v,
+            (BufferMut::Count(c), Buffer::Count(v)) => *c = v,
+            // read_state decoded each value as the kind state_dict reported for it.
+            _ => {}
         }
     }
     Ok(())

@@ -1,8 +1,11 @@
 //! safetensors files: round trips, PyTorch's file, and every way a load can fail.
 
-use descent_nn::serialize::{load_buffers, load_tensors, save_buffers, Buffer, BufferMut};
-use descent_nn::Error;
+use descent_autodiff::Tape;
+use descent_nn::activation::Relu;
+use descent_nn::serialize::{load_tensors, read_state, save_buffers, Buffer};
+use descent_nn::{load, save, BatchNorm1d, Error, Linear, Mode, Module, Sequential};
 use descent_tensor::Tensor;
+use rand::{rngs::StdRng, SeedableRng};
 use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
@@ -30,33 +33,19 @@ fn state() -> Vec<(String, Buffer<f32>)> {
     ]
 }
 
-/// Zeroed targets shaped like `state()`.
-struct Targets {
-    w: Tensor<f32>,
-    b: Tensor<f32>,
-    n: u64,
+/// What a model shaped like `state()` expects (zeros, count 0).
+fn expected() -> Vec<(String, Buffer<f32>)> {
+    vec![
+        ("0.weight".into(), Buffer::Float(Tensor::zeros(&[2, 3]))),
+        ("0.bias".into(), Buffer::Float(Tensor::zeros(&[2]))),
+        ("1.num_batches_tracked".into(), Buffer::Count(0)),
+    ]
 }
 
-impl Targets {
-    fn new() -> Self {
-        Targets {
-            w: Tensor::zeros(&[2, 3]),
-            b: Tensor::zeros(&[2]),
-            n: 0,
-        }
-    }
-    fn slots(&mut self) -> Vec<(String, BufferMut<'_, f32>)> {
-        vec![
-            ("0.weight".into(), BufferMut::Float(&mut self.w)),
-            ("0.bias".into(), BufferMut::Float(&mut self.b)),
-            (
-                "1.num_batches_tracked".into(),
-                BufferMut::Count(&mut self.n),
-            ),
-        ]
-    }
-    fn untouched(&self) -> bool {
-        self.w.to_vec() == vec![0.0; 6] && self.b.to_vec() == vec![0.0; 2] && self.n == 0
+fn floats(b: &Buffer<f32>) -> Vec<f32> {
+    match b {
+        Buffer::Float(t) => t.to_vec(),
+        Buffer::Count(_) => panic!("expected a float tensor"),
     }
 }
 
@@ -68,11 +57,10 @@ fn round_trip_f32_and_counts() {
         !tmp("round_trip.safetensors.tmp").exists(),
         "the temporary file is renamed away"
     );
-    let mut t = Targets::new();
-    load_buffers(&path, t.slots()).unwrap();
-    assert_eq!(t.w.to_vec(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-    assert_eq!(t.b.to_vec(), vec![0.5, -0.25]);
-    assert_eq!(t.n, 7);
+    let got = read_state(&path, &expected()).unwrap();
+    assert_eq!(floats(&got[0]), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(floats(&got[1]), vec![0.5, -0.25]);
+    assert!(matches!(got[2], Buffer::Count(7)));
 }
 
 #[test]
@@ -109,14 +97,12 @@ fn duplicate_names_are_refused() {
 fn missing_tensor_names_it_and_leaves_targets_unchanged() {
     let path = tmp("missing.safetensors");
     save_buffers(&path, &state()[..2]).unwrap();
-    let mut t = Targets::new();
-    let err = load_buffers(&path, t.slots()).unwrap_err();
+    let err = read_state(&path, &expected()).unwrap_err();
     assert!(
         matches!(err, Error::MissingTensor { ref name, .. } if name == "1.num_batches_tracked"),
         "{err}"
     );
     assert!(err.to_string().contains("I64 []"), "{err}");
-    assert!(t.untouched());
 }
 
 #[test]
@@ -125,13 +111,11 @@ fn unexpected_tensor_is_refused() {
     let mut s = state();
     s.push(("2.weight".into(), Buffer::Float(Tensor::zeros(&[1]))));
     save_buffers(&path, &s).unwrap();
-    let mut t = Targets::new();
-    let err = load_buffers(&path, t.slots()).unwrap_err();
+    let err = read_state(&path, &expected()).unwrap_err();
     assert!(
         matches!(err, Error::UnexpectedTensor { ref name, .. } if name == "2.weight"),
         "{err}"
     );
-    assert!(t.untouched());
 }
 
 #[test]
@@ -140,8 +124,7 @@ fn wrong_shape_names_tensor_expected_and_found() {
     let mut s = state();
     s[1].1 = Buffer::Float(Tensor::zeros(&[3]));
     save_buffers(&path, &s).unwrap();
-    let mut t = Targets::new();
-    let err = load_buffers(&path, t.slots()).unwrap_err();
+    let err = read_state(&path, &expected()).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -149,7 +132,6 @@ fn wrong_shape_names_tensor_expected_and_found() {
             path.display()
         )
     );
-    assert!(t.untouched());
 }
 
 #[test]
@@ -160,8 +142,7 @@ fn wrong_dtype_names_tensor_expected_and_found() {
         Buffer::Float(Tensor::<f64>::zeros(&[2, 3])),
     )];
     save_buffers(&path, &s64).unwrap();
-    let mut w = Tensor::<f32>::ones(&[2, 3]);
-    let err = load_buffers(&path, vec![("0.weight".into(), BufferMut::Float(&mut w))]).unwrap_err();
+    let err = read_state(&path, &expected()[..1]).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -169,7 +150,6 @@ fn wrong_dtype_names_tensor_expected_and_found() {
             path.display()
         )
     );
-    assert_eq!(w.to_vec(), vec![1.0; 6]);
 }
 
 #[test]
@@ -179,8 +159,7 @@ fn truncated_file_names_the_tensor_cut_short() {
     let bytes = std::fs::read(&path).unwrap();
     // Tensors are laid out by dtype (I64 first), then name: 0.bias (8 bytes), 0.weight (24).
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
-    let mut t = Targets::new();
-    let err = load_buffers(&path, t.slots()).unwrap_err();
+    let err = read_state(&path, &expected()).unwrap_err();
     match &err {
         Error::Truncated {
             name,
@@ -197,10 +176,9 @@ fn truncated_file_names_the_tensor_cut_short() {
         }
         _ => panic!("expected Truncated, got {err}"),
     }
-    assert!(t.untouched());
     // Cut inside the header.
     std::fs::write(&path, &bytes[..20]).unwrap();
-    let err = load_buffers(&path, t.slots()).unwrap_err().to_string();
+    let err = read_state(&path, &expected()).unwrap_err().to_string();
     assert!(
         err.contains("header length") && err.contains("12 bytes"),
         "{err}"
@@ -208,10 +186,9 @@ fn truncated_file_names_the_tensor_cut_short() {
     // Not even a header length.
     std::fs::write(&path, b"abc").unwrap();
     assert!(matches!(
-        load_buffers(&path, t.slots()).unwrap_err(),
+        read_state(&path, &expected()).unwrap_err(),
         Error::Format { .. }
     ));
-    assert!(t.untouched());
 }
 
 #[test]
@@ -237,4 +214,98 @@ fn reads_pytorchs_file() {
         err.contains("1.num_batches_tracked") && err.contains("I64"),
         "{err}"
     );
+}
+
+fn model(seed: u64) -> Sequential<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Sequential::new()
+        .add(Linear::new(4, 8, &mut rng).unwrap())
+        .add(BatchNorm1d::new(8).unwrap())
+        .add(Relu)
+        .add(Linear::new(8, 3, &mut rng).unwrap())
+}
+
+fn snapshot(m: &Sequential<f32>) -> Vec<(String, Vec<f32>)> {
+    m.state_dict()
+        .into_iter()
+        .map(|(n, b)| match b {
+            Buffer::Float(t) => (n, t.to_vec()),
+            Buffer::Count(c) => (n, vec![c as f32]),
+        })
+        .collect()
+}
+
+#[test]
+fn model_round_trip_restores_params_and_buffers_and_keeps_ids() {
+    let path = tmp("model.safetensors");
+    let a = model(1);
+    // Move the running statistics away from their initial values.
+    let tape = Tape::new();
+    let x = Tensor::randn(&[5, 4], 0.0, 1.0, &mut StdRng::seed_from_u64(2)).unwrap();
+    a.forward(&tape, tape.constant(x), Mode::Train).unwrap();
+    save(&a, &path).unwrap();
+    let mut b = model(3);
+    let ids: Vec<_> = b.params().iter().map(|p| p.id()).collect();
+    assert_ne!(snapshot(&a), snapshot(&b));
+    load(&mut b, &path).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
+    assert_eq!(b.params().iter().map(|p| p.id()).collect::<Vec<_>>(), ids);
+    let names: Vec<String> = a.state_dict().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "0.bias",
+            "1.weight",
+            "1.bias",
+            "3.weight",
+            "3.bias",
+            "1.running_mean",
+            "1.running_var",
+            "1.num_batches_tracked"
+        ]
+    );
+}
+
+#[test]
+fn failed_loads_leave_the_model_unchanged() {
+    let path = tmp("bad_model.safetensors");
+    let mut m = model(4);
+    let before = snapshot(&m);
+    // A file from a model whose last layer is wider: every other tensor would load fine,
+    // and the shape error is found before anything is written.
+    let mut rng = StdRng::seed_from_u64(5);
+    let wider = Sequential::<f32>::new()
+        .add(Linear::new(4, 8, &mut rng).unwrap())
+        .add(BatchNorm1d::new(8).unwrap())
+        .add(Relu)
+        .add(Linear::new(8, 4, &mut rng).unwrap());
+    save(&wider, &path).unwrap();
+    let err = load(&mut m, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("\"3.weight\" has shape [4, 8]") && err.contains("[3, 8]"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&m), before);
+    // A truncated copy of a good file.
+    save(&model(6), &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+    let err = load(&mut m, &path).unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    assert_eq!(snapshot(&m), before);
+    // An f64 model's file.
+    let mut rng = StdRng::seed_from_u64(5);
+    let m64 = Sequential::<f64>::new()
+        .add(Linear::new(4, 8, &mut rng).unwrap())
+        .add(BatchNorm1d::new(8).unwrap())
+        .add(Relu)
+        .add(Linear::new(8, 3, &mut rng).unwrap());
+    save(&m64, &path).unwrap();
+    let err = load(&mut m, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("dtype F64") && err.contains("expects F32"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&m), before);
 }

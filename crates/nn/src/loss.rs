@@ -1,0 +1,244 @@
+//! Loss functions, each reduced to a scalar by [`Reduction::Mean`] or [`Reduction::Sum`]
+//! with PyTorch's definitions (`torch.nn.functional`), written to stay finite for extreme
+//! inputs: cross-entropy goes through the fused log-softmax (finite for logits of ±1e4),
+//! BCE-with-logits through softplus, BCE clamps its logarithms at −100 as PyTorch does.
+//!
+//! ```
+//! use descent_autodiff::Tape;
+//! use descent_nn::{loss, Reduction};
+//! use descent_tensor::Tensor;
+//! let tape = Tape::<f64>::new();
+//! let logits = tape.var(Tensor::from_vec(vec![1e4, -1e4, 0.0, 2.0, 1.0, 0.5], &[2, 3])?);
+//! let l = loss::cross_entropy(logits, &[0, 2], Reduction::Sum)?;
+//! assert!(l.item()?.is_finite());
+//! let err = loss::cross_entropy(logits, &[0, 3], Reduction::Sum).unwrap_err();
+//! assert_eq!(err.to_string(), "cross_entropy: label 3 at position 1 is out of range for 3 classes");
+//! # Ok::<(), descent_nn::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use descent_autodiff::Var;
+use descent_tensor::Float;
+
+/// How per-element (or per-sample) losses become one scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// The average (over samples for class-index and probability-target cross-entropy and
+    /// NLL, over all elements otherwise: PyTorch's `'mean'`).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+impl Reduction {
+    fn apply<'t, F: Float>(self, losses: Var<'t, F>) -> Result<Var<'t, F>> {
+        Ok(match self {
+            Reduction::Mean => losses.mean(&[], false)?,
+            Reduction::Sum => losses.sum(&[], false)?,
+        })
+    }
+}
+
+/// Cross-entropy of `logits: [N, C]` against class indices `labels` (length `N`):
+/// `−log_softmax(logits)[i, labels[i]]`, fused and stable.
+///
+/// # Errors
+/// [`Error::TargetShape`] if `logits` is not 2-D or `labels.len() != N`;
+/// [`Error::LabelOutOfRange`] naming the first label `≥ C` and its position.
+pub fn cross_entropy<'t, F: Float>(
+    logits: Var<'t, F>,
+    labels: &[usize],
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    check_labels("cross_entropy", &logits.shape(), labels)?;
+    picked_nll(logits.log_softmax(-1)?, labels, reduction)
+}
+
+/// Cross-entropy of `logits: [N, C]` against class probabilities `target: [N, C]`:
+/// `−Σ_c target·log_softmax(logits)` per sample.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless both are `[N, C]`.
+pub fn cross_entropy_probs<'t, F: Float>(
+    logits: Var<'t, F>,
+    target: Var<'t, F>,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    let shape = same_shape("cross_entropy_probs", logits, target)?;
+    if shape.len() != 2 {
+        return Err(Error::TargetShape {
+            op: "cross_entropy_probs",
+            input: shape.clone(),
+            target: shape,
+        });
+    }
+    let per_sample = target
+        .mul(logits.log_softmax(-1)?)?
+        .sum(&[-1], false)?
+        .neg()?;
+    reduction.apply(per_sample)
+}
+
+/// Negative log-likelihood of `log_probs: [N, C]` (e.g. from
+/// [`crate::activation::log_softmax`]) at class indices `labels`: `−log_probs[i, labels[i]]`.
+///
+/// # Errors
+/// As [`cross_entropy`].
+pub fn nll_loss<'t, F: Float>(
+    log_probs: Var<'t, F>,
+    labels: &[usize],
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    check_labels("nll_loss", &log_probs.shape(), labels)?;
+    picked_nll(log_probs, labels, reduction)
+}
+
+/// `−log_probs[i, labels[i]]`, reduced; labels already checked.
+fn picked_nll<'t, F: Float>(
+    log_probs: Var<'t, F>,
+    labels: &[usize],
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    let picked = log_probs.gather(1, labels, &[labels.len(), 1])?;
+    reduction.apply(picked.neg()?)
+}
+
+fn check_labels(op: &'static str, shape: &[usize], labels: &[usize]) -> Result<()> {
+    let [n, classes] = *shape else {
+        return Err(Error::TargetShape {
+            op,
+            input: shape.to_vec(),
+            target: vec![labels.len()],
+        });
+    };
+    if labels.len() != n {
+        return Err(Error::TargetShape {
+            op,
+            input: shape.to_vec(),
+            target: vec![labels.len()],
+        });
+    }
+    match labels.iter().position(|&l| l >= classes) {
+        Some(position) => Err(Error::LabelOutOfRange {
+            op,
+            label: labels[position],
+            position,
+            classes,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The common shape of an input and its target, or [`Error::TargetShape`].
+fn same_shape<F: Float>(
+    op: &'static str,
+    input: Var<'_, F>,
+    target: Var<'_, F>,
+) -> Result<Vec<usize>> {
+    let (a, b) = (input.shape(), target.shape());
+    if a != b {
+        return Err(Error::TargetShape {
+            op,
+            input: a,
+            target: b,
+        });
+    }
+    Ok(a)
+}
+
+/// Mean squared error `(input − target)²`.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless the shapes are equal (no silent broadcasting).
+pub fn mse_loss<'t, F: Float>(
+    input: Var<'t, F>,
+    target: Var<'t, F>,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    same_shape("mse_loss", input, target)?;
+    reduction.apply(input.sub(target)?.square()?)
+}
+
+/// Binary cross-entropy of probabilities `p ∈ [0, 1]` against targets `t ∈ [0, 1]`:
+/// `−(t·ln p + (1 − t)·ln(1 − p))`, each logarithm clamped at −100 as PyTorch does so that
+/// `p = 0` or `1` gives a finite loss. Prefer [`bce_with_logits`] on logits.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless the shapes are equal.
+pub fn bce_loss<'t, F: Float>(
+    p: Var<'t, F>,
+    target: Var<'t, F>,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    same_shape("bce_loss", p, target)?;
+    let (lo, hi) = (F::of(-100.0), F::infinity());
+    let log_p = p.ln()?.clamp(lo, hi)?;
+    let log_q = p.rsub_scalar(F::one())?.ln()?.clamp(lo, hi)?;
+    let q_t = target.rsub_scalar(F::one())?;
+    reduction.apply(target.mul(log_p)?.add(q_t.mul(log_q)?)?.neg()?)
+}
+
+/// Binary cross-entropy of `sigmoid(x)` against `t`, computed as `softplus(x) − x·t`: exact
+/// and finite for any logit, with gradient `sigmoid(x) − t`.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless the shapes are equal.
+pub fn bce_with_logits<'t, F: Float>(
+    x: Var<'t, F>,
+    target: Var<'t, F>,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    same_shape("bce_with_logits", x, target)?;
+    reduction.apply(x.softplus()?.sub(x.mul(target)?)?)
+}
+
+/// Huber loss of `d = input − target`: `½d²` for `|d| ≤ δ`, `δ(|d| − ½δ)` beyond, computed
+/// as `½q² + δ(|d| − q)` with `q = min(|d|, δ)`.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless the shapes are equal; [`Error::InvalidArgument`] unless
+/// `delta > 0`.
+pub fn huber_loss<'t, F: Float>(
+    input: Var<'t, F>,
+    target: Var<'t, F>,
+    delta: f64,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    same_shape("huber_loss", input, target)?;
+    if !(delta > 0.0 && delta.is_finite()) {
+        return Err(Error::InvalidArgument {
+            op: "huber_loss",
+            arg: "delta",
+            value: delta.to_string(),
+            why: "must be positive and finite",
+        });
+    }
+    let abs = input.sub(target)?.abs()?;
+    let q = abs.clamp(F::zero(), F::of(delta))?;
+    let quadratic = q.square()?.mul_scalar(F::of(0.5))?;
+    reduction.apply(quadratic.add(abs.sub(q)?.mul_scalar(F::of(delta))?)?)
+}
+
+/// Kullback–Leibler divergence `KL(target ‖ input)` with `input` given as log-probabilities
+/// (PyTorch's `kl_div`): `target·(ln target − input)`, 0 where `target = 0`. `Mean` averages
+/// over all elements as PyTorch's `'mean'`; the per-sample divergence (`'batchmean'`) is
+/// `Sum` divided by the batch size.
+///
+/// # Errors
+/// [`Error::TargetShape`] unless the shapes are equal.
+pub fn kl_div<'t, F: Float>(
+    log_input: Var<'t, F>,
+    target: Var<'t, F>,
+    reduction: Reduction,
+) -> Result<Var<'t, F>> {
+    same_shape("kl_div", log_input, target)?;
+    // t·ln t with 0·ln 0 = 0: take the logarithm of 1 where t = 0.
+    let t = target.value()?;
+    let positive = t.gt_scalar(F::zero());
+    let ones = target
+        .tape()
+        .constant(descent_tensor::Tensor::ones(t.shape()));
+    let safe = Var::where_(&positive, target, ones)?;
+    reduction.apply(target.mul(safe.ln()?.sub(log_input)?)?)
+}
