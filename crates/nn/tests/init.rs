@@ -253,3 +253,41 @@ fn fill_redraws_a_param_and_keeps_its_id() {
         .iter()
         .all(|x| x.abs() <= 1.0 / 3f32.sqrt() && *x != 0.0));
 }
+
+/// Per layer of a 10-layer tanh stack (width 256, batch 512, N(0, 1) input, no bias):
+/// `Var(z_l)/Var(a_{l−1})` for `z_l = a_{l−1}·W_lᵀ`, `a_l = tanh(z_l)`; and the fraction of
+/// saturated units (`|a| > 0.99`) at the top.
+fn tanh_stack(init: Init) -> (Vec<f64>, Vec<f64>, f64) {
+    let var = |t: &Tensor<f64>| t.var(&[], 0, false).unwrap().item().unwrap();
+    let mut rng = StdRng::seed_from_u64(10);
+    let mut a = Tensor::<f64>::randn(&[512, 256], 0.0, 1.0, &mut rng).unwrap();
+    let (mut gains, mut vars) = (vec![], vec![]);
+    for _ in 0..10 {
+        let w = init.tensor::<f64>(&[256, 256], &mut rng).unwrap();
+        let z = a.matmul(&w.t().unwrap()).unwrap();
+        gains.push(var(&z) / var(&a));
+        a = z.tanh();
+        vars.push(var(&a));
+    }
+    let saturated = a.to_vec().iter().filter(|v| v.abs() > 0.99).count() as f64 / a.numel() as f64;
+    (gains, vars, saturated)
+}
+
+#[test]
+fn xavier_keeps_each_tanh_layers_variance_and_unit_normal_does_not() {
+    let (xavier, xavier_act, xavier_sat) = tanh_stack(Init::XavierUniform { gain: 1.0 });
+    let (normal, normal_act, normal_sat) = tanh_stack(Init::Normal {
+        mean: 0.0,
+        std: 1.0,
+    });
+    eprintln!("xavier: per-layer variance gain {xavier:.3?}, activation variance {xavier_act:.3?}, saturated {xavier_sat}");
+    eprintln!("N(0,1): per-layer variance gain {normal:.1?}, activation variance {normal_act:.3?}, saturated {normal_sat}");
+    // Xavier: n·Var(W) = 1, each layer passes its input's variance on within a factor 2.
+    assert!(xavier.iter().all(|g| (0.5..2.0).contains(g)), "{xavier:?}");
+    // N(0, 1): each layer multiplies the variance by about fan_in = 256 and tanh saturates.
+    assert!(normal.iter().all(|g| *g > 100.0), "{normal:?}");
+    assert!(
+        xavier_sat < 0.01 && normal_sat > 0.5,
+        "saturated: xavier {xavier_sat}, N(0,1) {normal_sat}"
+    );
+}

@@ -4,7 +4,7 @@ use descent_autodiff::Tape;
 use descent_nn::activation::Relu;
 use descent_nn::serialize::{load_tensors, read_state, save_buffers, Buffer};
 use descent_nn::{load, save, BatchNorm1d, Error, Linear, Mode, Module, Sequential};
-use descent_tensor::Tensor;
+use descent_tensor::{Float, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 use std::path::PathBuf;
 
@@ -216,13 +216,18 @@ fn reads_pytorchs_file() {
     );
 }
 
-fn model(seed: u64) -> Sequential<f32> {
+/// Linear(4, 8)-BatchNorm1d(8)-ReLU-Linear(8, out).
+fn mlp<F: Float>(out: usize, seed: u64) -> Sequential<F> {
     let mut rng = StdRng::seed_from_u64(seed);
     Sequential::new()
         .add(Linear::new(4, 8, &mut rng).unwrap())
         .add(BatchNorm1d::new(8).unwrap())
         .add(Relu)
-        .add(Linear::new(8, 3, &mut rng).unwrap())
+        .add(Linear::new(8, out, &mut rng).unwrap())
+}
+
+fn model(seed: u64) -> Sequential<f32> {
+    mlp(3, seed)
 }
 
 fn snapshot(m: &Sequential<f32>) -> Vec<(String, Vec<f32>)> {
@@ -274,12 +279,7 @@ fn failed_loads_leave_the_model_unchanged() {
     let before = snapshot(&m);
     // A file from a model whose last layer is wider: every other tensor would load fine,
     // and the shape error is found before anything is written.
-    let mut rng = StdRng::seed_from_u64(5);
-    let wider = Sequential::<f32>::new()
-        .add(Linear::new(4, 8, &mut rng).unwrap())
-        .add(BatchNorm1d::new(8).unwrap())
-        .add(Relu)
-        .add(Linear::new(8, 4, &mut rng).unwrap());
+    let wider = mlp::<f32>(4, 5);
     save(&wider, &path).unwrap();
     let err = load(&mut m, &path).unwrap_err().to_string();
     assert!(
@@ -295,12 +295,7 @@ fn failed_loads_leave_the_model_unchanged() {
     assert!(matches!(err, Error::Truncated { .. }), "{err}");
     assert_eq!(snapshot(&m), before);
     // An f64 model's file.
-    let mut rng = StdRng::seed_from_u64(5);
-    let m64 = Sequential::<f64>::new()
-        .add(Linear::new(4, 8, &mut rng).unwrap())
-        .add(BatchNorm1d::new(8).unwrap())
-        .add(Relu)
-        .add(Linear::new(8, 3, &mut rng).unwrap());
+    let m64 = mlp::<f64>(3, 5);
     save(&m64, &path).unwrap();
     let err = load(&mut m, &path).unwrap_err().to_string();
     assert!(
