@@ -41,6 +41,10 @@ pub trait Float:
     /// The buffer pool for this type (see [`crate::pool`]).
     fn pool() -> &'static Pool<Self>;
 
+    /// `tanh`, as the tensor kernels compute it: the platform's for `f64`, a vectorizable
+    /// kernel within 2 ulp for `f32` (see `math.rs`).
+    fn tanh_kernel(self) -> Self;
+
     /// `C ← α·A·B + β·C` for row/column strides given in elements.
     ///
     /// # Safety
@@ -79,6 +83,9 @@ impl Float for f32 {
     fn pool() -> &'static Pool<Self> {
         &POOL_F32
     }
+    fn tanh_kernel(self) -> Self {
+        crate::math::tanh_f32(self)
+    }
     unsafe fn gemm(
         m: usize,
         k: usize,
@@ -109,6 +116,9 @@ impl Float for f64 {
     }
     fn pool() -> &'static Pool<Self> {
         &POOL_F64
+    }
+    fn tanh_kernel(self) -> Self {
+        self.tanh()
     }
     unsafe fn gemm(
         m: usize,

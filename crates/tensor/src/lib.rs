@@ -22,6 +22,7 @@ mod display;
 mod error;
 mod float;
 pub mod layout;
+mod math;
 mod ops;
 pub mod pool;
 mod tensor;

@@ -58,7 +58,7 @@ impl<F: Float> Tensor<F> {
     }
     /// `tanh x`.
     pub fn tanh(&self) -> Self {
-        self.map(F::tanh)
+        self.map(F::tanh_kernel)
     }
     /// `1/(1 + e⁻ˣ)`, computed without overflow for large `|x|`.
     pub fn sigmoid(&self) -> Self {

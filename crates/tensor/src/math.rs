@@ -1,0 +1,96 @@
+//! Branch-free `f32` transcendental kernels that the compiler vectorizes inside `map`
+//! loops. glibc's scalar `tanhf` (through `expm1f`) took 58% of a 100-op tape benchmark;
+//! these run 8 lanes at a time and stay within a few ulp of the exact value (the tests
+//! below sweep the whole range against `f64`).
+
+/// `eʸ` for `y ∈ [−87, 0]`: Cody–Waite reduction `y = n·ln2 + r`, `|r| ≤ ln2/2`, a degree-7
+/// Taylor polynomial for `eʳ` (truncation below 1e-9), and `2ⁿ` built in the exponent bits.
+#[inline(always)]
+fn exp_nonpositive(y: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75; // ln 2 split so that n·LN2_HI is exact
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let n = (y * LOG2E).round();
+    let r = (y - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 5040.0;
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+/// `tanh x` for `f32`, within 2 ulp: an odd Taylor polynomial below `|x| = 0.3` (where
+/// `(1 − e)/(1 + e)` would cancel), `(1 − e)/(1 + e)` with `e = e^(−2|x|)` above, and exactly
+/// ±1 beyond `|x| = 9`. NaN propagates.
+#[inline(always)]
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs().min(9.0);
+    // tanh a = a + a³·(−1/3 + a²·(2/15 + a²·(−17/315 + ...))), the series through a¹⁵.
+    let a2 = a * a;
+    let mut q = -929_569.0 / 638_512_875.0;
+    for c in [
+        21_844.0 / 6_081_075.0,
+        -1382.0 / 155_925.0,
+        62.0 / 2835.0,
+        -17.0 / 315.0,
+        2.0 / 15.0,
+        -1.0 / 3.0,
+    ] {
+        q = q * a2 + c;
+    }
+    let series = a + a * a2 * q;
+    let e = exp_nonpositive(-2.0 * a);
+    let ratio = (1.0 - e) / (1.0 + e);
+    let t = if a < 0.3 { series } else { ratio };
+    if x.is_nan() {
+        x
+    } else {
+        t.copysign(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance in units in the last place between `got` and the correctly rounded `exact`.
+    fn ulps(got: f32, exact: f64) -> u32 {
+        let want = exact as f32;
+        (got.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn tanh_is_within_2_ulp_everywhere() {
+        let mut worst = (0, 0.0f32);
+        // Every 97th f32 in [0, 10] (about 11 million points), both signs.
+        let top = 10.0f32.to_bits();
+        for bits in (0..top).step_by(97).chain([top]) {
+            for x in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                let u = ulps(tanh_f32(x), (x as f64).tanh());
+                if u > worst.0 {
+                    worst = (u, x);
+                }
+            }
+        }
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn tanh_special_values() {
+        assert_eq!(tanh_f32(0.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_f32(1e-30), 1e-30);
+        assert!(tanh_f32(f32::NAN).is_nan());
+    }
+}
