@@ -99,6 +99,12 @@ pub enum Error {
         /// The operating-system or format error.
         why: String,
     },
+    /// Parameter averaging used out of order (updating while the average is swapped in).
+    #[error("averaging: {why}")]
+    Averaging {
+        /// What was done, and what to do instead.
+        why: String,
+    },
     /// A parameter group index that does not exist.
     #[error("{name}: no parameter group {group}; there are {groups}")]
     Group {

@@ -27,9 +27,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod averaging;
 mod batch;
 mod bfgs;
 mod cg;
+mod clip;
 pub mod curvature;
 mod error;
 mod flat;
@@ -46,9 +48,11 @@ mod spec;
 mod state;
 mod steepest;
 
+pub use averaging::{Averager, Averaging};
 pub use batch::{Objective, Report, StopReason, Tolerances};
 pub use bfgs::{Bfgs, BfgsConfig};
 pub use cg::{Beta, CgConfig, ConjugateGradient};
+pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{Error, Result};
 pub use flat::{flatten, unflatten, with_params, ParamObjective, TapeObjective, TapeResiduals};
 pub use functions::{TestFunction, FUNCTIONS};

@@ -277,7 +277,29 @@ def schedules():
     return out
 
 
+# ---- clipping ----------------------------------------------------------------------------
+CLIP_GRADS = [[0.3, -1.2, 0.5, 2.0, -0.1, 0.7], [1.5, -0.25], [-0.8, 0.05, 0.6]]
+
+
+def clips():
+    out = []
+    for max_norm, norm_type in [(1.0, 2.0), (0.5, math.inf), (2.0, 1.0), (1.5, 3.0), (100.0, 2.0)]:
+        ps = [torch.zeros(len(g), requires_grad=True) for g in CLIP_GRADS]
+        for p, g in zip(ps, CLIP_GRADS):
+            p.grad = torch.tensor(g)
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm, norm_type=norm_type, foreach=False)
+        out.append({"kind": "norm", "max_norm": max_norm, "norm_type": "inf" if math.isinf(norm_type) else norm_type,
+                    "total": float(total), "grads": [p.grad.tolist() for p in ps]})
+    ps = [torch.zeros(len(g), requires_grad=True) for g in CLIP_GRADS]
+    for p, g in zip(ps, CLIP_GRADS):
+        p.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_value_(ps, 0.55, foreach=False)
+    out.append({"kind": "value", "clip_value": 0.55, "grads": [p.grad.tolist() for p in ps]})
+    return out
+
+
 if __name__ == "__main__":
     json.dump({"torch": torch.__version__, "steps": STEPS, "functions": {"A": A, "Y": Y, "W0": W0, "B0": B0, "start": [-1.2, 1.0]},
-               "cases": trajectories(), "schedules": schedules()}, sys.stdout)
+               "cases": trajectories(), "schedules": schedules(),
+               "clip_grads": CLIP_GRADS, "clips": clips()}, sys.stdout)
     sys.stdout.write("\n")
