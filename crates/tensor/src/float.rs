@@ -83,6 +83,7 @@ impl Float for f32 {
     fn pool() -> &'static Pool<Self> {
         &POOL_F32
     }
+    #[inline(always)]
     fn tanh_kernel(self) -> Self {
         crate::math::tanh_f32(self)
     }
@@ -117,6 +118,7 @@ impl Float for f64 {
     fn pool() -> &'static Pool<Self> {
         &POOL_F64
     }
+    #[inline(always)]
     fn tanh_kernel(self) -> Self {
         self.tanh()
     }
