@@ -27,7 +27,7 @@ use descent::data::{mnist, DataLoader, Dataset, Mnist};
 use descent::nn::activation::Relu;
 use descent::nn::serialize::{Buffer, BufferMut};
 use descent::nn::{self, loss, BatchNorm1d, Dropout, Init, Linear, Mode, Module, Reduction};
-use descent::optim::{self, Scheduler};
+use descent::optim::{self, Averager, Scheduler};
 use descent::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -71,7 +71,8 @@ struct Args {
     /// Threads for the kernels (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Evaluate with averaged weights: `ema:0.999` or `poly:3`.
+    /// Evaluate (and save) averaged weights: `ema:0.999` (EMA with that decay) or `poly:3`
+    /// (polynomial-decay averaging with γ = 3; `poly:0` is the plain mean).
     #[arg(long)]
     average: Option<String>,
     /// Stop when the validation loss has not improved for this many epochs (needs --val; 5000 if not given).
@@ -222,8 +223,22 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         Some(spec) => Some(Scheduler::new(spec, opt.as_mut())?),
         None => None,
     };
+    let mut averager = match &args.average {
+        Some(spec) => Some(
+            Averager::<f32>::parse(&average_spec(spec))
+                .map_err(|e| format!("--average {spec}: {e} (expected ema:DECAY or poly:GAMMA)"))?,
+        ),
+        None => None,
+    };
     let mut progress = Progress::default();
     if let Some(path) = &args.resume {
+        if averager.is_some() {
+            return Err(
+                "--resume with --average is not supported yet: descent-optim's \
+                        Averager cannot restore its averages from a file"
+                    .into(),
+            );
+        }
         progress = checkpoint::load(path, args, &mut model, opt.as_mut())?;
         if let Some(s) = schedule.as_mut() {
             for stats in &progress.history {
@@ -266,7 +281,13 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
                     Err(optim::Error::NonFiniteGradient { index, shape, .. }) => Some(format!(
                         "the gradient of parameter {index} (shape {shape:?}) is not finite"
                     )),
-                    r => r.map(|()| None)?,
+                    r => {
+                        r?;
+                        if let Some(a) = averager.as_mut() {
+                            a.update(&model.params())?;
+                        }
+                        None
+                    }
                 }
             } else {
                 Some(format!("the loss is {loss_value}"))
@@ -308,7 +329,12 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         bar.finish_and_clear();
         train_seconds += epoch_seconds;
         trained_samples += seen;
-        let (eval_loss, eval_acc) = evaluate(&model, data.val.as_ref().unwrap_or(&data.test))?;
+        let eval_set = data.val.as_ref().unwrap_or(&data.test);
+        let keep = args.early_stopping.is_some();
+        let (eval_loss, eval_acc, snapshot) = with_average(&mut model, &mut averager, |m| {
+            let (loss, acc) = evaluate(m, eval_set)?;
+            Ok((loss, acc, keep.then(|| model_state(m))))
+        })?;
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / seen as f64,
@@ -339,8 +365,8 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
             .iter()
             .min_by(|a, b| a.eval_loss.total_cmp(&b.eval_loss))
             .map_or(epoch, |s| s.epoch);
-        if args.early_stopping.is_some() && best_epoch == epoch {
-            progress.best = Some(model_state(&model));
+        if best_epoch == epoch && snapshot.is_some() {
+            progress.best = snapshot;
         }
         if let Some(path) = &args.checkpoint {
             checkpoint::save(path, args, &model, opt.as_ref(), &progress)?;
@@ -352,7 +378,9 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
                      epochs; restoring the weights of epoch {best_epoch}"
                 );
                 if let Some(best) = progress.best.take() {
+                    // The best weights are the evaluated ones (averaged, if averaging).
                     set_model_state(&mut model, best)?;
+                    averager = None;
                 }
                 break;
             }
@@ -360,6 +388,10 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     }
     if let Some(p) = &args.plot {
         plot::curves(p, &progress.history, eval_name)?;
+    }
+    // Test and save the weights that were evaluated: the averages, if averaging.
+    if let Some(a) = averager.as_mut() {
+        a.swap(&mut model.params_mut())?;
     }
     if let Some(p) = &args.save {
         nn::save(&model, p)?;
@@ -378,6 +410,34 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `f` with the averaged weights swapped in, if averaging.
+fn with_average<R>(
+    model: &mut Mlp,
+    averager: &mut Option<Averager<f32>>,
+    f: impl FnOnce(&mut Mlp) -> Result<R, Error>,
+) -> Result<R, Error> {
+    if let Some(a) = averager.as_mut() {
+        a.swap(&mut model.params_mut())?;
+    }
+    let result = f(model);
+    if let Some(a) = averager.as_mut() {
+        a.swap(&mut model.params_mut())?;
+    }
+    result
+}
+
+/// `ema:0.999` → `ema:decay=0.999`, `poly:3` → `polynomial:gamma=3`; full specs unchanged.
+fn average_spec(spec: &str) -> String {
+    match spec.split_once(':') {
+        Some(("ema", d)) if d.parse::<f64>().is_ok() => format!("ema:decay={d}"),
+        Some(("poly" | "polynomial", g)) if g.parse::<f64>().is_ok() => {
+            format!("polynomial:gamma={g}")
+        }
+        Some(("poly", rest)) => format!("polynomial:{rest}"),
+        _ => spec.to_string(),
+    }
 }
 
 /// The optimizer spec with a learning rate ten times smaller, for the divergence message.
