@@ -1,2 +1,131 @@
-//! Criterion benchmarks of the tensor kernels (filled in by the foundation work).
-fn main() {}
+//! Criterion benchmarks of the tensor kernels: GEMM (square sizes and the MLP layers'
+//! forward and backward products), element-wise maps, reductions and softmax.
+//!
+//! `cargo bench --bench tensor` (all), or e.g. `cargo bench --bench tensor -- sgemm/512`.
+//! Thread count follows `RAYON_NUM_THREADS`. `examples/bench.rs` prints the same GEMM and
+//! element-wise figures as JSON for comparison with NumPy.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use descent_tensor::{Float, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(0)
+}
+
+/// A `[r, c]` matrix of uniform values, or the transposed view of a stored `[c, r]` one.
+fn matrix<F: Float>(r: usize, c: usize, transposed: bool, rng: &mut StdRng) -> Tensor<F> {
+    let shape = if transposed { [c, r] } else { [r, c] };
+    let m = Tensor::rand(&shape, F::of(-1.0), F::one(), rng).expect("valid bounds");
+    if transposed {
+        m.t().expect("2-D")
+    } else {
+        m
+    }
+}
+
+/// A labelled `(m, k, n)` product and whether each operand is a transposed view.
+type GemmCase = (String, (usize, usize, usize), bool, bool);
+
+/// `m×k · k×n` products: square sizes, then each MLP layer's X·W, dY·Wᵀ and Xᵀ·dY (the
+/// transposed operand a strided view, as autodiff passes it).
+fn gemm_cases() -> Vec<GemmCase> {
+    let mut cases: Vec<_> = [64, 128, 256, 512, 1024]
+        .iter()
+        .map(|&s| (format!("{s}"), (s, s, s), false, false))
+        .collect();
+    for (b, i, o) in [(128, 784, 512), (128, 512, 256)] {
+        cases.push((format!("{b}x{i}.{i}x{o}"), (b, i, o), false, false));
+        cases.push((format!("{b}x{o}.({i}x{o})T"), (b, o, i), false, true));
+        cases.push((format!("({b}x{i})T.{b}x{o}"), (i, b, o), true, false));
+    }
+    cases
+}
+
+fn gemm<F: Float>(c: &mut Criterion, name: &str) {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    let mut rng = rng();
+    for (label, (m, k, n), ta, tb) in gemm_cases() {
+        if F::DTYPE == "float64" && m * n * k > 512 * 512 * 512 {
+            continue; // dgemm at 1024³ adds little and takes long
+        }
+        let a = matrix::<F>(m, k, ta, &mut rng);
+        let b = matrix::<F>(k, n, tb, &mut rng);
+        group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+        group.bench_function(BenchmarkId::from_parameter(label), |bench| {
+            bench.iter(|| black_box(a.matmul(&b).expect("shapes agree")))
+        });
+    }
+    group.finish();
+}
+
+fn sgemm(c: &mut Criterion) {
+    gemm::<f32>(c, "sgemm");
+}
+
+fn dgemm(c: &mut Criterion) {
+    gemm::<f64>(c, "dgemm");
+}
+
+fn elementwise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elementwise");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    let mut rng = rng();
+    for n in [1 << 20, 1 << 24] {
+        let x = Tensor::<f32>::rand(&[n], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let y = Tensor::<f32>::rand(&[n], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let label = format!("{}M", n >> 20);
+        group.throughput(Throughput::Bytes(3 * 4 * n as u64));
+        group.bench_function(BenchmarkId::new("add", &label), |b| {
+            b.iter(|| black_box(x.add(&y).expect("same shape")))
+        });
+        group.bench_function(BenchmarkId::new("mul", &label), |b| {
+            b.iter(|| black_box(x.mul(&y).expect("same shape")))
+        });
+        group.throughput(Throughput::Bytes(2 * 4 * n as u64));
+        group.bench_function(BenchmarkId::new("exp", &label), |b| {
+            b.iter(|| black_box(x.exp()))
+        });
+        group.bench_function(BenchmarkId::new("tanh", &label), |b| {
+            b.iter(|| black_box(x.tanh()))
+        });
+    }
+    group.finish();
+}
+
+fn reductions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reduce");
+    group.sample_size(20);
+    let mut rng = rng();
+    for (rows, cols) in [(128, 1000), (4096, 1000)] {
+        let x = Tensor::<f32>::rand(&[rows, cols], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let label = format!("{rows}x{cols}");
+        group.throughput(Throughput::Bytes(4 * (rows * cols) as u64));
+        group.bench_function(BenchmarkId::new("sum_all", &label), |b| {
+            b.iter(|| black_box(x.sum_all()))
+        });
+        group.bench_function(BenchmarkId::new("sum_rows", &label), |b| {
+            b.iter(|| black_box(x.sum(&[0], false).expect("valid axis")))
+        });
+        group.bench_function(BenchmarkId::new("max_over_rows", &label), |b| {
+            b.iter(|| black_box(x.max(&[1], false).expect("valid axis")))
+        });
+        group.bench_function(BenchmarkId::new("softmax", &label), |b| {
+            b.iter(|| black_box(x.softmax(-1).expect("valid axis")))
+        });
+        group.bench_function(BenchmarkId::new("log_softmax", &label), |b| {
+            b.iter(|| black_box(x.log_softmax(-1).expect("valid axis")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, dgemm, elementwise, reductions);
+criterion_main!(benches);

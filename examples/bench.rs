@@ -1,0 +1,210 @@
+//! Throughput of the tensor kernels, for comparing with NumPy/OpenBLAS
+//! (`benches/reference/numpy_gemm.py` prints the same lines).
+//!
+//! ```text
+//! cargo run --release --example bench -- --json --threads 2
+//! ```
+//!
+//! With `--json`, one JSON object per line:
+//! `{"op":"sgemm","m":..,"n":..,"k":..,"trans":"NN","threads":..,"gflops":..}` for square
+//! sizes 64–1024 and the MLP layers' forward and backward products (`trans` says which
+//! operand is a transposed view: backward products take `Wᵀ` and `Xᵀ` without copying),
+//! `{"op":"add","n":..,"threads":..,"gbps":..}` for add/mul/exp and a plain parallel copy on
+//! 1M and 16M f32, and one `{"op":"pool",..}` line: buffer-pool allocations and page faults
+//! per step of a steady-state MLP-sized loop. Every figure is the median of repeated runs.
+
+use clap::Parser;
+use descent_tensor::{Float, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
+use rayon::prelude::*;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Throughput of descent's tensor kernels (GEMM, element-wise, buffer pool)")]
+struct Args {
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Kernel threads (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Minimum time spent timing each case, in milliseconds.
+    #[arg(long, default_value_t = 400)]
+    millis: u64,
+}
+
+/// Median seconds per call of `f` over at least 5 calls and `budget`, after two warm-ups.
+fn median_secs(budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 5 || (start.elapsed() < budget && times.len() < 10_000) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// A `[r, c]` matrix, or the transposed view of a stored `[c, r]` one.
+fn matrix(r: usize, c: usize, transposed: bool, rng: &mut StdRng) -> Tensor<f32> {
+    let shape = if transposed { [c, r] } else { [r, c] };
+    let m = Tensor::rand(&shape, -1.0, 1.0, rng).expect("valid bounds");
+    if transposed {
+        m.t().expect("2-D")
+    } else {
+        m
+    }
+}
+
+/// Minor page faults of this process so far (Linux; `None` elsewhere).
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; minflt is field 10 of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(7)?.parse().ok()
+}
+
+struct Report {
+    json: bool,
+    threads: usize,
+}
+
+impl Report {
+    fn gemm(&self, (m, k, n): (usize, usize, usize), trans: &str, secs: f64) {
+        let gflops = 2.0 * (m * n * k) as f64 / secs / 1e9;
+        if self.json {
+            println!(
+                "{{\"op\":\"sgemm\",\"m\":{m},\"n\":{n},\"k\":{k},\"trans\":\"{trans}\",\"threads\":{},\"gflops\":{gflops:.1}}}",
+                self.threads
+            );
+        } else {
+            println!("sgemm {m:>5} x {k:>5} x {n:>5}  {trans}  {gflops:>8.1} GFLOP/s");
+        }
+    }
+
+    fn stream(&self, op: &str, n: usize, bytes: usize, secs: f64) {
+        let gbps = bytes as f64 / secs / 1e9;
+        if self.json {
+            println!(
+                "{{\"op\":\"{op}\",\"n\":{n},\"threads\":{},\"gbps\":{gbps:.2}}}",
+                self.threads
+            );
+        } else {
+            println!("{op:<5} n = {n:>9}            {gbps:>8.2} GB/s");
+        }
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(n) = args.threads {
+        descent_tensor::set_num_threads(n).expect("first use of the thread pool");
+    }
+    let report = Report {
+        json: args.json,
+        threads: descent_tensor::num_threads(),
+    };
+    let budget = Duration::from_millis(args.millis);
+    let mut rng = StdRng::seed_from_u64(0);
+
+    // GEMM: square sizes, then each MLP layer's forward (X·W), and backward dX = dY·Wᵀ and
+    // dW = Xᵀ·dY with the transposed operand as a strided view.
+    let mut cases: Vec<((usize, usize, usize), bool, bool)> = [64, 128, 256, 512, 1024]
+        .iter()
+        .map(|&s| ((s, s, s), false, false))
+        .collect();
+    for (batch, fan_in, fan_out) in [(128, 784, 512), (128, 512, 256)] {
+        cases.push(((batch, fan_in, fan_out), false, false));
+        cases.push(((batch, fan_out, fan_in), false, true));
+        cases.push(((fan_in, batch, fan_out), true, false));
+    }
+    cases.push(((128, 256, 10), false, false));
+    for ((m, k, n), ta, tb) in cases {
+        let a = matrix(m, k, ta, &mut rng);
+        let b = matrix(k, n, tb, &mut rng);
+        let secs = median_secs(budget, || {
+            black_box(a.matmul(&b).expect("shapes agree"));
+        });
+        let trans = format!(
+            "{}{}",
+            if ta { 'T' } else { 'N' },
+            if tb { 'T' } else { 'N' }
+        );
+        report.gemm((m, k, n), &trans, secs);
+    }
+
+    // Element-wise on 1M and 16M f32: bytes read and written per call.
+    let f = std::mem::size_of::<f32>();
+    for n in [1 << 20, 1 << 24] {
+        let x = Tensor::<f32>::rand(&[n], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let y = Tensor::<f32>::rand(&[n], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let (src, mut dst) = (x.to_vec(), vec![0f32; n]);
+        let chunk = n.div_ceil(report.threads);
+        let secs = median_secs(budget, || {
+            dst.par_chunks_mut(chunk)
+                .zip(src.par_chunks(chunk))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+            black_box(&dst);
+        });
+        report.stream("copy", n, 2 * n * f, secs);
+        let secs = median_secs(budget, || _ = black_box(x.add(&y).expect("same shape")));
+        report.stream("add", n, 3 * n * f, secs);
+        let secs = median_secs(budget, || _ = black_box(x.mul(&y).expect("same shape")));
+        report.stream("mul", n, 3 * n * f, secs);
+        let secs = median_secs(budget, || _ = black_box(x.exp()));
+        report.stream("exp", n, 2 * n * f, secs);
+    }
+
+    pool_report(&report, &mut rng);
+}
+
+/// A steady-state loop shaped like an MLP training step on MNIST (forward, softmax, and the
+/// backward products), counting fresh buffer allocations and page faults per step after a
+/// warm-up: the pool should serve every buffer, so both stay near zero.
+fn pool_report(report: &Report, rng: &mut StdRng) {
+    let x = Tensor::<f32>::rand(&[128, 784], 0.0, 1.0, rng).expect("valid bounds");
+    let w1 = Tensor::<f32>::rand(&[784, 512], -0.05, 0.05, rng).expect("valid bounds");
+    let w2 = Tensor::<f32>::rand(&[512, 10], -0.05, 0.05, rng).expect("valid bounds");
+    let step = || -> descent_tensor::Result<f32> {
+        let h = x.matmul(&w1)?.relu();
+        let p = h.matmul(&w2)?.softmax(-1)?;
+        let dh = p.matmul(&w2.t()?)?.mul(&h.step())?;
+        let dw1 = x.t()?.matmul(&dh)?;
+        let dw2 = h.t()?.matmul(&p)?;
+        Ok(dw1.sum_all() + dw2.sum_all())
+    };
+    for _ in 0..5 {
+        black_box(step().expect("shapes agree"));
+    }
+    let pool = <f32 as Float>::pool();
+    let (before, faults0) = (pool.stats(), minor_faults());
+    let steps = 50;
+    let t = Instant::now();
+    for _ in 0..steps {
+        black_box(step().expect("shapes agree"));
+    }
+    let ms = t.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    let after = pool.stats();
+    let fresh = after.fresh - before.fresh;
+    let reused = after.reused - before.reused;
+    let faults = match (faults0, minor_faults()) {
+        (Some(a), Some(b)) => format!("{:.1}", (b - a) as f64 / steps as f64),
+        _ => "null".into(),
+    };
+    if report.json {
+        println!(
+            "{{\"op\":\"pool\",\"steps\":{steps},\"threads\":{},\"ms_per_step\":{ms:.2},\"fresh\":{fresh},\"reused\":{reused},\"page_faults_per_step\":{faults},\"idle_bytes\":{}}}",
+            report.threads, after.idle_bytes
+        );
+    } else {
+        println!(
+            "pool  {steps} steps of {ms:.2} ms: {fresh} fresh buffers, {reused} reused, \
+             {faults} page faults per step, {} idle bytes",
+            after.idle_bytes
+        );
+    }
+}
