@@ -29,21 +29,50 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { dim: 20, kappa: 100.0, steps: 100_000, seed: 0, json: false };
+    let mut a = Args {
+        dim: 20,
+        kappa: 100.0,
+        steps: 100_000,
+        seed: 0,
+        json: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
-            "--dim" => a.dim = value("--dim")?.parse().map_err(|_| "--dim needs an integer >= 2")?,
-            "--kappa" => a.kappa = value("--kappa")?.parse().map_err(|_| "--kappa needs a number >= 1")?,
-            "--steps" => a.steps = value("--steps")?.parse().map_err(|_| "--steps needs an integer >= 10")?,
-            "--seed" => a.seed = value("--seed")?.parse().map_err(|_| "--seed needs an unsigned integer")?,
+            "--dim" => {
+                a.dim = value("--dim")?
+                    .parse()
+                    .map_err(|_| "--dim needs an integer >= 2")?
+            }
+            "--kappa" => {
+                a.kappa = value("--kappa")?
+                    .parse()
+                    .map_err(|_| "--kappa needs a number >= 1")?
+            }
+            "--steps" => {
+                a.steps = value("--steps")?
+                    .parse()
+                    .map_err(|_| "--steps needs an integer >= 10")?
+            }
+            "--seed" => {
+                a.seed = value("--seed")?
+                    .parse()
+                    .map_err(|_| "--seed needs an unsigned integer")?
+            }
             "--json" => a.json = true,
-            other => return Err(format!("unknown flag {other}; flags: --dim --kappa --steps --seed --json")),
+            other => {
+                return Err(format!(
+                    "unknown flag {other}; flags: --dim --kappa --steps --seed --json"
+                ))
+            }
         }
     }
     if a.dim < 2 || !(a.kappa >= 1.0 && a.kappa.is_finite()) || a.steps < 10 {
-        return Err(format!("need --dim >= 2, finite --kappa >= 1, --steps >= 10; got {}, {}, {}", a.dim, a.kappa, a.steps));
+        return Err(format!(
+            "need --dim >= 2, finite --kappa >= 1, --steps >= 10; got {}, {}, {}",
+            a.dim, a.kappa, a.steps
+        ));
     }
     Ok(a)
 }
@@ -62,7 +91,11 @@ fn reflect(v: &[f64], d: &[f64]) -> Vec<f64> {
 }
 
 fn distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn main() -> ExitCode {
@@ -88,16 +121,23 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut v: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
     let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
     v.iter_mut().for_each(|x| *x /= norm);
-    let lambdas: Vec<f64> = (0..m).map(|i| 1.0 + (args.kappa - 1.0) * i as f64 / (m - 1) as f64).collect();
+    let lambdas: Vec<f64> = (0..m)
+        .map(|i| 1.0 + (args.kappa - 1.0) * i as f64 / (m - 1) as f64)
+        .collect();
     let a = reflect(&v, &lambdas);
     let b: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
     // w* = A⁻¹b = Q diag(1/λ) Q b.
     let inv = reflect(&v, &lambdas.iter().map(|l| 1.0 / l).collect::<Vec<_>>());
-    let w_star: Vec<f64> = (0..m).map(|i| (0..m).map(|j| inv[i * m + j] * b[j]).sum()).collect();
+    let w_star: Vec<f64> = (0..m)
+        .map(|i| (0..m).map(|j| inv[i * m + j] * b[j]).sum())
+        .collect();
 
     let (a_t, b_t) = (Tensor::from_vec(a, &[m, m])?, Tensor::from_vec(b, &[m])?);
     let mut loss = TapeObjective::new(move |tape: &Tape<f64>, w: Var<'_, f64>| {
-        let aw = tape.constant(a_t.clone()).matmul(w.reshape(&[m as isize, 1])?)?.reshape(&[m as isize])?;
+        let aw = tape
+            .constant(a_t.clone())
+            .matmul(w.reshape(&[m as isize, 1])?)?
+            .reshape(&[m as isize])?;
         let quad = w.mul(aw)?.sum(&[], false)?.mul_scalar(0.5)?;
         quad.sub(w.mul(tape.constant(b_t.clone()))?.sum(&[], false)?)
     });
@@ -105,8 +145,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // The Hessian's spectrum, dense and by Lanczos.
     let spectrum = hessian_spectrum(&mut loss, &w0, 4096)?;
-    let kappa = spectrum.condition_number().ok_or("the Hessian is not positive definite")?;
-    let (step, theory) = spectrum.gradient_descent_rate().ok_or("the Hessian is not positive definite")?;
+    let kappa = spectrum
+        .condition_number()
+        .ok_or("the Hessian is not positive definite")?;
+    let (step, theory) = spectrum
+        .gradient_descent_rate()
+        .ok_or("the Hessian is not positive definite")?;
     let extremes = lanczos(m, &mut |u| loss.hvp(&w0, u), m.min(40), args.seed)?;
 
     // Gradient descent at the optimal step, and at 1/λ_M for comparison: run until the error
@@ -148,15 +192,44 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    println!("L(w) = ½ wᵀAw − bᵀw, {m} parameters, eigenvalues evenly spaced in [1, {}]", args.kappa);
+    println!(
+        "L(w) = ½ wᵀAw − bᵀw, {m} parameters, eigenvalues evenly spaced in [1, {}]",
+        args.kappa
+    );
     println!();
-    println!("Hessian spectrum            λ₁ = {:.6}   λ_M = {:.6}   κ = {kappa:.4}", spectrum.smallest(), spectrum.largest());
-    println!("Lanczos ({:>2} H·v products)  λ₁ ≈ {:.6}   λ_M ≈ {:.6}   κ ≈ {:.4}", extremes.steps, extremes.smallest, extremes.largest, extremes.condition_number().unwrap_or(f64::NAN));
+    println!(
+        "Hessian spectrum            λ₁ = {:.6}   λ_M = {:.6}   κ = {kappa:.4}",
+        spectrum.smallest(),
+        spectrum.largest()
+    );
+    println!(
+        "Lanczos ({:>2} H·v products)  λ₁ ≈ {:.6}   λ_M ≈ {:.6}   κ ≈ {:.4}",
+        extremes.steps,
+        extremes.smallest,
+        extremes.largest,
+        extremes.condition_number().unwrap_or(f64::NAN)
+    );
     println!();
-    println!("{:<30} {:>10} {:>14} {:>16} {:>18}", "method", "step", "rate (theory)", "rate (measured)", "steps to 1e-9·|e₀|");
-    println!("{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}", "GD, α = 2/(λ₁+λ_M)", rates[0].0, theory, rates[0].1, rates[0].2);
-    println!("{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}", "GD, α = 1/λ_M", rates[1].0, 1.0 - 1.0 / kappa, rates[1].1, rates[1].2);
-    println!("{:<30} {:>10} {:>14} {:>16} {:>18}", "Newton (exact Hessian)", "1", "-", "-", report.iterations);
+    println!(
+        "{:<30} {:>10} {:>14} {:>16} {:>18}",
+        "method", "step", "rate (theory)", "rate (measured)", "steps to 1e-9·|e₀|"
+    );
+    println!(
+        "{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}",
+        "GD, α = 2/(λ₁+λ_M)", rates[0].0, theory, rates[0].1, rates[0].2
+    );
+    println!(
+        "{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}",
+        "GD, α = 1/λ_M",
+        rates[1].0,
+        1.0 - 1.0 / kappa,
+        rates[1].1,
+        rates[1].2
+    );
+    println!(
+        "{:<30} {:>10} {:>14} {:>16} {:>18}",
+        "Newton (exact Hessian)", "1", "-", "-", report.iterations
+    );
     println!();
     println!("Newton after one step: |w − w*| = {newton_err:.3e}");
     Ok(())
