@@ -1,0 +1,351 @@
+//! Optimizer trajectories on the lecture's 2-D test functions, printed or drawn over a
+//! contour map: the pictures of Beale's function, the long Rosenbrock valley, the saddle and
+//! the ill-conditioned bowl.
+//!
+//! ```sh
+//! cargo run --release --example optimizers -- --function rosenbrock \
+//!     --optimizer sgd:lr=1e-3,momentum=0.9 --optimizer adam:lr=0.05 \
+//!     --steps 500 --start -1.5,2 [--dtype f64] [--csv] [--plot paths.svg]
+//! ```
+//! Functions: `rosenbrock`, `beale`, `saddle`, `quadratic:a=1,b=10`. Optimizers: any spec
+//! `descent_optim::build` takes. The loss and its gradient are computed on the tape at
+//! every step. `--csv` prints `step,x,y,loss` for steps 0..=N (step 0 is the start; with
+//! several optimizers an `optimizer` column comes first); without it, one summary line per
+//! optimizer. `--plot` writes an SVG with the contours and one path per optimizer.
+
+use clap::Parser;
+use descent::autodiff::{Param, Tape};
+use descent::optim::{build, TestFunction};
+use descent::tensor::{Float, Tensor};
+use plotters::prelude::*;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(about = "Optimizer trajectories on 2-D test functions")]
+struct Args {
+    /// rosenbrock | beale | saddle | quadratic:a=1,b=10
+    #[arg(long, default_value = "rosenbrock")]
+    function: String,
+    /// An optimizer spec, e.g. `adam:lr=0.05`; repeat to overlay several paths.
+    #[arg(long = "optimizer", required = true)]
+    optimizers: Vec<String>,
+    /// Number of steps.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Starting point `x,y` (default: the function's usual start).
+    #[arg(long, allow_hyphen_values = true)]
+    start: Option<String>,
+    /// f32 or f64.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Print `step,x,y,loss` for every step.
+    #[arg(long)]
+    csv: bool,
+    /// Write the contour map with the paths to this SVG file.
+    #[arg(long)]
+    plot: Option<String>,
+}
+
+/// How a method is driven. First-order methods take one step per gradient; the batch
+/// methods (line searches, quasi-Newton, Newton, LM) can be added as further kinds.
+enum Method {
+    /// A spec for `descent_optim::build`.
+    FirstOrder(String),
+}
+
+impl Method {
+    fn parse(spec: &str) -> Method {
+        Method::FirstOrder(spec.to_string())
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            Method::FirstOrder(spec) => spec,
+        }
+    }
+}
+
+/// One point of a path: position and the loss there.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    x: f64,
+    y: f64,
+    loss: f64,
+}
+
+type Error = Box<dyn std::error::Error>;
+
+/// The loss at `p` and its gradient, from the tape.
+fn evaluate<F: Float>(
+    f: &TestFunction,
+    p: &Param<F>,
+) -> Result<(f64, descent::autodiff::Gradients<F>), Error> {
+    let tape = Tape::new();
+    let loss = f.eval(tape.param(p))?;
+    Ok((loss.item()?.as_f64(), loss.backward()?))
+}
+
+fn point<F: Float>(p: &Param<F>, loss: f64) -> Point {
+    let v = p.value.to_vec();
+    Point {
+        x: v[0].as_f64(),
+        y: v[1].as_f64(),
+        loss,
+    }
+}
+
+/// Runs `method` for `steps` steps from `start`; the path has steps + 1 points unless the
+/// run stopped early (a non-finite loss or an optimizer error, reported on stderr).
+fn run<F: Float>(
+    f: &TestFunction,
+    method: &Method,
+    start: (f64, f64),
+    steps: usize,
+) -> Result<Vec<Point>, Error> {
+    let mut p = Param::new(Tensor::<F>::from_vec(
+        vec![F::of(start.0), F::of(start.1)],
+        &[2],
+    )?);
+    let mut path = Vec::with_capacity(steps + 1);
+    match method {
+        Method::FirstOrder(spec) => {
+            let mut opt = build::<F>(spec)?;
+            for step in 0..=steps {
+                let (loss, grads) = evaluate(f, &p)?;
+                path.push(point(&p, loss));
+                if step == steps {
+                    break;
+                }
+                if !loss.is_finite() {
+                    eprintln!("{spec}: the loss is {loss} at step {step}; stopping this path");
+                    break;
+                }
+                if let Err(e) = opt.step_with_loss(&mut [&mut p], &grads, loss) {
+                    eprintln!("{spec}: step {step}: {e}; stopping this path");
+                    break;
+                }
+            }
+        }
+    }
+    Ok(path)
+}
+
+fn parse_start(s: &str) -> Result<(f64, f64), Error> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts[..] {
+        [x, y] => Ok((x.parse()?, y.parse()?)),
+        _ => Err(format!("--start {s}: expected two numbers `x,y`").into()),
+    }
+}
+
+fn default_start(f: &TestFunction) -> (f64, f64) {
+    match f {
+        TestFunction::Rosenbrock => (-1.5, 2.0),
+        TestFunction::Beale => (1.0, 1.5),
+        TestFunction::Saddle => (-1.5, 0.01),
+        TestFunction::Quadratic { .. } => (-1.8, 1.2),
+    }
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("optimizers: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<(), Error> {
+    let args = Args::parse();
+    let f = TestFunction::parse(&args.function)?;
+    let start = match &args.start {
+        Some(s) => parse_start(s)?,
+        None => default_start(&f),
+    };
+    let methods: Vec<Method> = args.optimizers.iter().map(|s| Method::parse(s)).collect();
+    let mut paths = Vec::new();
+    for m in &methods {
+        let path = match args.dtype.as_str() {
+            "f32" => run::<f32>(&f, m, start, args.steps)?,
+            "f64" => run::<f64>(&f, m, start, args.steps)?,
+            other => return Err(format!("--dtype {other}: expected f32 or f64").into()),
+        };
+        paths.push(path);
+    }
+    if args.csv {
+        print_csv(&methods, &paths);
+    } else if args.plot.is_none() {
+        for (m, path) in methods.iter().zip(&paths) {
+            let last = path[path.len() - 1];
+            println!(
+                "{:<40} steps {:>5}  x {:>12.6}  y {:>12.6}  loss {:>12.4e}",
+                m.label(),
+                path.len() - 1,
+                last.x,
+                last.y,
+                last.loss
+            );
+        }
+    }
+    if let Some(out) = &args.plot {
+        plot(out, &f, &methods, &paths)?;
+        eprintln!("wrote {out}");
+    }
+    Ok(())
+}
+
+fn print_csv(methods: &[Method], paths: &[Vec<Point>]) {
+    let several = methods.len() > 1;
+    println!("{}step,x,y,loss", if several { "optimizer," } else { "" });
+    for (m, path) in methods.iter().zip(paths) {
+        let prefix = if several {
+            format!("\"{}\",", m.label())
+        } else {
+            String::new()
+        };
+        for (step, p) in path.iter().enumerate() {
+            println!("{prefix}{step},{},{},{}", p.x, p.y, p.loss);
+        }
+    }
+}
+
+/// Contour levels: log-spaced above the minimum for functions bounded below, linear for
+/// the saddle.
+fn levels(f: &TestFunction, lo: f64, hi: f64) -> Vec<f64> {
+    let n = 18;
+    match f {
+        TestFunction::Saddle => (1..n)
+            .map(|i| lo + (hi - lo) * i as f64 / n as f64)
+            .collect(),
+        _ => {
+            let (a, b) = ((lo.max(0.0) + 1e-3).ln(), hi.ln());
+            (0..n)
+                .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())
+                .collect()
+        }
+    }
+}
+
+/// Marching squares: the segments where the grid's bilinear interpolant crosses `level`.
+fn contour(grid: &[Vec<f64>], xs: &[f64], ys: &[f64], level: f64) -> Vec<[(f64, f64); 2]> {
+    let mut segs = Vec::new();
+    let cross = |a: (f64, f64, f64), b: (f64, f64, f64)| {
+        let t = (level - a.2) / (b.2 - a.2);
+        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+    };
+    for j in 0..ys.len() - 1 {
+        for i in 0..xs.len() - 1 {
+            let c = [
+                (xs[i], ys[j], grid[j][i]),
+                (xs[i + 1], ys[j], grid[j][i + 1]),
+                (xs[i + 1], ys[j + 1], grid[j + 1][i + 1]),
+                (xs[i], ys[j + 1], grid[j + 1][i]),
+            ];
+            let mut pts = Vec::with_capacity(4);
+            for k in 0..4 {
+                let (a, b) = (c[k], c[(k + 1) % 4]);
+                if (a.2 < level) != (b.2 < level) {
+                    pts.push(cross(a, b));
+                }
+            }
+            if pts.len() >= 2 {
+                segs.push([pts[0], pts[1]]);
+            }
+            if pts.len() == 4 {
+                segs.push([pts[2], pts[3]]);
+            }
+        }
+    }
+    segs
+}
+
+fn plot(
+    out: &str,
+    f: &TestFunction,
+    methods: &[Method],
+    paths: &[Vec<Point>],
+) -> Result<(), Error> {
+    let ((x0, x1), (y0, y1)) = f.view();
+    let n = 160;
+    let xs: Vec<f64> = (0..=n)
+        .map(|i| x0 + (x1 - x0) * i as f64 / n as f64)
+        .collect();
+    let ys: Vec<f64> = (0..=n)
+        .map(|j| y0 + (y1 - y0) * j as f64 / n as f64)
+        .collect();
+    let grid: Vec<Vec<f64>> = ys
+        .iter()
+        .map(|&y| xs.iter().map(|&x| f.value(x, y)).collect())
+        .collect();
+    let (lo, hi) = grid
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+
+    let root = SVGBackend::new(out, (800, 720)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{f:?}"), ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart.configure_mesh().disable_mesh().draw()?;
+    let levels = levels(f, lo, hi);
+    for (k, &level) in levels.iter().enumerate() {
+        let shade = 215 - (150 * k / levels.len()) as u8;
+        let color = RGBColor(shade, shade, 235);
+        chart.draw_series(
+            contour(&grid, &xs, &ys, level)
+                .into_iter()
+                .map(|s| PathElement::new(vec![s[0], s[1]], color.stroke_width(1))),
+        )?;
+    }
+    if let Some((mx, my)) = f.minimum() {
+        chart.draw_series(std::iter::once(Cross::new(
+            (mx, my),
+            7,
+            BLACK.stroke_width(2),
+        )))?;
+    }
+    // A path is drawn until it leaves the view (plotters would pin it to the border).
+    let inside = |p: &Point| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y);
+    for (k, (m, path)) in methods.iter().zip(paths).enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        let pts: Vec<(f64, f64)> = path
+            .iter()
+            .take_while(|p| inside(p))
+            .map(|p| (p.x, p.y))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(m.label().to_string())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart.draw_series(
+            pts.iter()
+                .step_by((pts.len() / 40).max(1))
+                .map(|&p| Circle::new(p, 2, color.filled())),
+        )?;
+        if let Some(&first) = pts.first() {
+            chart.draw_series(std::iter::once(Circle::new(
+                first,
+                5,
+                BLACK.stroke_width(1),
+            )))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
