@@ -103,7 +103,7 @@ struct Args {
     /// Steps between rows of step metrics in --metrics.
     #[arg(long, default_value_t = 100)]
     metrics_every: usize,
-    /// Draw loss and accuracy curves (SVG).
+    /// Draw loss and accuracy curves against epochs into this SVG file.
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Print a JSON summary as the last line.
@@ -215,6 +215,9 @@ struct Progress {
 fn run(args: &Args) -> Result<ExitCode, Error> {
     if let Some(n) = args.threads {
         descent::tensor::set_num_threads(n)?;
+    }
+    if let Some(p) = &args.plot {
+        plot::check(p)?;
     }
     let data = load_data(args)?;
     let eval_name = if data.val.is_some() { "val" } else { "test" };
@@ -547,6 +550,19 @@ mod plot {
     use super::{EpochStats, Error};
     use plotters::prelude::*;
     use std::path::Path;
+
+    /// Refuses, before training, a path this build cannot draw to.
+    pub fn check(path: &Path) -> Result<(), Error> {
+        if path.extension().and_then(|e| e.to_str()) == Some("svg") {
+            return Ok(());
+        }
+        Err(format!(
+            "--plot {}: only SVG is built in (the workspace enables plotters' svg_backend, \
+             not its bitmap backend); give a .svg path",
+            path.display()
+        )
+        .into())
+    }
 
     pub fn curves(path: &Path, history: &[EpochStats], eval_name: &str) -> Result<(), Error> {
         let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
