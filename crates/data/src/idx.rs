@@ -142,7 +142,15 @@ impl IdxArray {
                 op: "IdxArray::new",
                 arg: "data",
                 value: format!("{} bytes", data.len()),
-                why: format!("dims {dims:?} of {dtype:?} need {need:?} bytes (and ≥ 1 dim)"),
+                why: match need {
+                    Some(n) if !dims.is_empty() => {
+                        format!("dims {dims:?} of {dtype:?} need {n} bytes")
+                    }
+                    Some(_) => "at least one dim is needed".to_string(),
+                    None => format!(
+                        "dims {dims:?} of {dtype:?} need more bytes than memory can address"
+                    ),
+                },
             });
         }
         Ok(IdxArray { dtype, dims, data })

@@ -438,39 +438,50 @@ fn download_one(
     bar.set_message(file.gz_name());
 
     let tmp = dir.join(format!("{}.part", file.gz_name()));
-    let result = (|| {
-        let mut out = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut hasher = Sha256::new();
-        let mut reader = response.body_mut().as_reader();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = reader.read(&mut buf).map_err(|e| DataError::Http {
-                url: url.to_string(),
-                message: format!("reading the body: {e}"),
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(io_err(&tmp))?;
-            bar.inc(n as u64);
-        }
-        out.sync_all().map_err(io_err(&tmp))?;
-        let got = hex(&hasher.finalize());
-        if got != file.sha256 {
-            return Err(DataError::Checksum {
-                url: url.to_string(),
-                expected: file.sha256.to_string(),
-                got,
-            });
-        }
-        let dest = dir.join(file.gz_name());
-        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
-    })();
+    let result = save_verified(&mut response.body_mut().as_reader(), url, file, &tmp, &bar)
+        .and_then(|()| {
+            let dest = dir.join(file.gz_name());
+            std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
+        });
     bar.finish_and_clear();
     if result.is_err() {
         // Never leave unverified bytes behind; a failure to delete is secondary.
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256.
+fn save_verified(
+    body: &mut impl Read,
+    url: &str,
+    file: &MnistFile,
+    tmp: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut out = File::create(tmp).map_err(io_err(tmp))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = body.read(&mut buf).map_err(|e| DataError::Http {
+            url: url.to_string(),
+            message: format!("reading the body: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(io_err(tmp))?;
+        bar.inc(n as u64);
+    }
+    out.sync_all().map_err(io_err(tmp))?;
+    let got = hex(&hasher.finalize());
+    if got != file.sha256 {
+        return Err(DataError::Checksum {
+            url: url.to_string(),
+            expected: file.sha256.to_string(),
+            got,
+        });
+    }
+    Ok(())
 }

@@ -169,7 +169,10 @@ fn missing_file_is_an_io_error_naming_it() {
 #[test]
 fn new_checks_the_length() {
     let e = IdxArray::new(IdxType::I16, vec![2, 2], vec![0; 7]).unwrap_err();
-    assert!(e.to_string().contains("need Some(8) bytes"), "{e}");
+    assert!(
+        e.to_string().contains("dims [2, 2] of I16 need 8 bytes"),
+        "{e}"
+    );
 }
 
 fn check_never_panics(bytes: Vec<u8>) {
