@@ -1144,7 +1144,8 @@ proptest! {
     }
 }
 
-/// Odd sizes, one over 256, and products large enough to be split across threads, with
+/// Odd sizes, one over 256, and products large enough to be split across threads (also
+/// through the kernel for at most 16 columns), with
 /// every combination of transposed operands.
 #[test]
 fn matmul_large_and_transposed_operands() {
@@ -1155,6 +1156,7 @@ fn matmul_large_and_transposed_operands() {
         (1, 257, 1),
         (257, 65, 129),
         (129, 65, 257),
+        (2049, 129, 9),
     ] {
         for (i, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
             .into_iter()

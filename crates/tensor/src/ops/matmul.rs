@@ -2,7 +2,8 @@
 //! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides,
 //! never copied. Large single products are split across threads along the larger of the
 //! output's two axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread
-//! from packing the whole weight matrix).
+//! from packing the whole weight matrix). Products with at most 16 output columns
+//! (an output layer) take a small register-blocked kernel instead (`skinny`).
 
 use crate::error::{Result, TensorError};
 use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
@@ -160,6 +161,10 @@ unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
         csb,
     } = g;
     let ldc = n as isize;
+    if n <= SKINNY_N && k > 0 && skinny::available() {
+        skinny::gemm(g, a, b, c, split.unwrap_or(1));
+        return;
+    }
     let Some(threads) = split else {
         F::gemm(
             m,
@@ -223,6 +228,106 @@ unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
                 1,
             );
         });
+    }
+}
+
+/// Output columns up to which [`skinny`] replaces matrixmultiply, whose 16×16 AVX-512
+/// tiles would leave most lanes idle on, e.g., a 10-class output layer.
+const SKINNY_N: usize = 16;
+
+/// `C = A·B` for at most [`SKINNY_N`] columns: B is packed once into `k` zero-padded rows
+/// of 16, then blocks of 4 rows of C accumulate in registers (4 × 16 lanes, independent
+/// FMA chains that hide the FMA latency). Compiled for AVX2+FMA and chosen at run time, so
+/// a portable build still gets it; without those features matrixmultiply is used.
+mod skinny {
+    use super::{Gemm, OutPtr, SKINNY_N};
+    use crate::Float;
+    use rayon::prelude::*;
+
+    /// Rows of C accumulated together.
+    const ROWS: usize = 4;
+
+    /// Whether this CPU has the features the kernel is compiled for.
+    pub(super) fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// `C = A·B` (`C` row-major `m×n`), rows split into `threads` blocks.
+    ///
+    /// # Safety
+    /// As `gemm_block`, and [`available`] must have returned true.
+    pub(super) unsafe fn gemm<F: Float>(
+        g: Gemm,
+        a: *const F,
+        b: *const F,
+        c: *mut F,
+        threads: usize,
+    ) {
+        let mut packed = vec![F::zero(); g.k * SKINNY_N];
+        for (p, row) in packed.chunks_exact_mut(SKINNY_N).enumerate() {
+            for (j, x) in row.iter_mut().take(g.n).enumerate() {
+                *x = *b.offset(p as isize * g.rsb + j as isize * g.csb);
+            }
+        }
+        let (a, c) = (OutPtr(a as *mut F), OutPtr(c));
+        let block =
+            g.m.div_ceil(threads.max(1))
+                .next_multiple_of(ROWS)
+                .max(ROWS);
+        let run = |i: usize| {
+            let rows = i * block..(i * block + block).min(g.m);
+            // SAFETY: the caller checked the CPU features; blocks write disjoint rows of C.
+            unsafe { rows_fma(g, a.get(), &packed, c.get(), rows) }
+        };
+        let blocks = g.m.div_ceil(block);
+        if blocks > 1 {
+            (0..blocks).into_par_iter().for_each(run);
+        } else {
+            (0..blocks).for_each(run);
+        }
+    }
+
+    /// Rows `rows` of C.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; pointers as in [`gemm`].
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    unsafe fn rows_fma<F: Float>(
+        g: Gemm,
+        a: *const F,
+        packed: &[F],
+        c: *mut F,
+        rows: std::ops::Range<usize>,
+    ) {
+        let mut i = rows.start;
+        while i < rows.end {
+            let live = (rows.end - i).min(ROWS);
+            // Rows past the end repeat the last live row (read, never written).
+            let row_ptr: [*const F; ROWS] =
+                std::array::from_fn(|q| a.offset((i + q.min(live - 1)) as isize * g.rsa));
+            let mut acc = [[F::zero(); SKINNY_N]; ROWS];
+            for (p, bp) in packed.chunks_exact(SKINNY_N).enumerate() {
+                for (q, acc_row) in acc.iter_mut().enumerate() {
+                    let av = *row_ptr[q].offset(p as isize * g.csa);
+                    for (x, &bv) in acc_row.iter_mut().zip(bp) {
+                        *x = av.mul_add(bv, *x);
+                    }
+                }
+            }
+            for (q, acc_row) in acc.iter().enumerate().take(live) {
+                for (j, &x) in acc_row.iter().enumerate().take(g.n) {
+                    *c.add((i + q) * g.n + j) = x;
+                }
+            }
+            i += ROWS;
+        }
     }
 }
 
