@@ -155,10 +155,11 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
     /// The spec name and the name stored in saved state.
     fn name(&self) -> &'static str;
 
-    /// Reads this rule's keys from `spec`, `base`'s values as defaults, and validates.
+    /// Reads this rule's keys from `spec`, `base`'s values as defaults (the caller then
+    /// calls [`UpdateRule::validate`]).
     ///
     /// # Errors
-    /// [`Error::Hyperparameter`] for a value out of range.
+    /// [`Error::Hyperparameter`] for a value that does not parse.
     fn from_spec(spec: &mut Spec, base: &Self) -> Result<Self>;
 
     /// Checks every hyper-parameter's range.
@@ -382,6 +383,7 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
         let mut spec = Spec::parse_args(base.name(), overrides)?;
         let rule = R::from_spec(&mut spec, base)?;
         spec.finish()?;
+        rule.validate()?;
         self.groups.push(rule);
         let group = self.groups.len() - 1;
         for &id in ids {

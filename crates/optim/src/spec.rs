@@ -63,6 +63,17 @@ impl Allowed {
         }
     }
 
+    /// Checks each `(key, value, allowed)` in turn; the first failure is the error.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] naming `name`, the key and the range.
+    pub fn check_all(name: &str, items: &[(&str, f64, Allowed)]) -> Result<()> {
+        for &(key, x, allowed) in items {
+            allowed.check(name, key, x)?;
+        }
+        Ok(())
+    }
+
     /// `Ok(x)` if allowed, else [`Error::Hyperparameter`] naming `name`, `key` and the range.
     ///
     /// # Errors

@@ -42,32 +42,29 @@ impl UpdateRule for Adadelta {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = Adadelta {
+        Ok(Adadelta {
             lr: s.f64("lr", base.lr)?,
             rho: s.f64("rho", base.rho)?,
             eps: s.f64("eps", base.eps)?,
             weight_decay: s.f64("weight_decay", base.weight_decay)?,
             maximize: s.bool("maximize", base.maximize)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("adadelta", "lr", self.lr)?;
-        Allowed::Unit.check("adadelta", "rho", self.rho)?;
-        Allowed::NonNegative.check("adadelta", "eps", self.eps)?;
-        Allowed::NonNegative.check("adadelta", "weight_decay", self.weight_decay)?;
+        Allowed::check_all(
+            "adadelta",
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("rho", self.rho, Allowed::Unit),
+                ("eps", self.eps, Allowed::NonNegative),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+            ],
+        )?;
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         &["square_avg", "acc_delta"]

@@ -45,7 +45,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = Adagrad {
+        Ok(Adagrad {
             lr: s.f64("lr", base.lr)?,
             lr_decay: s.f64("lr_decay", base.lr_decay)?,
             weight_decay: s.f64("weight_decay", base.weight_decay)?,
@@ -53,9 +53,7 @@ impl UpdateRule for Adagrad {
                 .f64("initial_accumulator_value", base.initial_accumulator_value)?,
             eps: s.f64("eps", base.eps)?,
             maximize: s.bool("maximize", base.maximize)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -72,13 +70,7 @@ impl UpdateRule for Adagrad {
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         &["sum"]

@@ -71,7 +71,7 @@ impl UpdateRule for Adam {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = Adam {
+        Ok(Adam {
             lr: s.f64("lr", base.lr)?,
             betas: s.pair("betas", base.betas)?,
             eps: s.f64("eps", base.eps)?,
@@ -81,28 +81,25 @@ impl UpdateRule for Adam {
             decoupled_weight_decay: s
                 .bool("decoupled_weight_decay", base.decoupled_weight_decay)?,
             eps_inside: s.bool("eps_inside", base.eps_inside)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
         let name = self.name();
-        Allowed::NonNegative.check(name, "lr", self.lr)?;
-        Allowed::UnitOpenRight.check(name, "betas", self.betas.0)?;
-        Allowed::UnitOpenRight.check(name, "betas", self.betas.1)?;
-        Allowed::NonNegative.check(name, "eps", self.eps)?;
-        Allowed::NonNegative.check(name, "weight_decay", self.weight_decay)?;
+        Allowed::check_all(
+            name,
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("betas", self.betas.0, Allowed::UnitOpenRight),
+                ("betas", self.betas.1, Allowed::UnitOpenRight),
+                ("eps", self.eps, Allowed::NonNegative),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+            ],
+        )?;
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         if self.amsgrad {

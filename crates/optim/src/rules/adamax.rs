@@ -42,33 +42,30 @@ impl UpdateRule for Adamax {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = Adamax {
+        Ok(Adamax {
             lr: s.f64("lr", base.lr)?,
             betas: s.pair("betas", base.betas)?,
             eps: s.f64("eps", base.eps)?,
             weight_decay: s.f64("weight_decay", base.weight_decay)?,
             maximize: s.bool("maximize", base.maximize)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("adamax", "lr", self.lr)?;
-        Allowed::UnitOpenRight.check("adamax", "betas", self.betas.0)?;
-        Allowed::UnitOpenRight.check("adamax", "betas", self.betas.1)?;
-        Allowed::NonNegative.check("adamax", "eps", self.eps)?;
-        Allowed::NonNegative.check("adamax", "weight_decay", self.weight_decay)?;
+        Allowed::check_all(
+            "adamax",
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("betas", self.betas.0, Allowed::UnitOpenRight),
+                ("betas", self.betas.1, Allowed::UnitOpenRight),
+                ("eps", self.eps, Allowed::NonNegative),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+            ],
+        )?;
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_inf"]

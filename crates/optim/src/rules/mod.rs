@@ -5,6 +5,19 @@
 //! (`foreach=False`) evaluates them (`addcmul` is `x + (c·a)·b`, `addcdiv` is `x + (c·a)/b`,
 //! `lerp` switches form at weight ½), so f64 runs match torch to the last bits.
 
+/// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
+macro_rules! lr_field {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+}
+
 mod adadelta;
 mod adagrad;
 mod adam;

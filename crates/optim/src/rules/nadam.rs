@@ -49,7 +49,7 @@ impl UpdateRule for NAdam {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = NAdam {
+        Ok(NAdam {
             lr: s.f64("lr", base.lr)?,
             betas: s.pair("betas", base.betas)?,
             eps: s.f64("eps", base.eps)?,
@@ -58,28 +58,25 @@ impl UpdateRule for NAdam {
             decoupled_weight_decay: s
                 .bool("decoupled_weight_decay", base.decoupled_weight_decay)?,
             maximize: s.bool("maximize", base.maximize)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("nadam", "lr", self.lr)?;
-        Allowed::UnitOpenRight.check("nadam", "betas", self.betas.0)?;
-        Allowed::UnitOpenRight.check("nadam", "betas", self.betas.1)?;
-        Allowed::NonNegative.check("nadam", "eps", self.eps)?;
-        Allowed::NonNegative.check("nadam", "weight_decay", self.weight_decay)?;
-        Allowed::NonNegative.check("nadam", "momentum_decay", self.momentum_decay)?;
+        Allowed::check_all(
+            "nadam",
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("betas", self.betas.0, Allowed::UnitOpenRight),
+                ("betas", self.betas.1, Allowed::UnitOpenRight),
+                ("eps", self.eps, Allowed::NonNegative),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+                ("momentum_decay", self.momentum_decay, Allowed::NonNegative),
+            ],
+        )?;
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq"]

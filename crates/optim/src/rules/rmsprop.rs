@@ -52,7 +52,7 @@ impl UpdateRule for RmsProp {
     }
 
     fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let rule = RmsProp {
+        Ok(RmsProp {
             lr: s.f64("lr", base.lr)?,
             alpha: s.f64("alpha", base.alpha)?,
             eps: s.f64("eps", base.eps)?,
@@ -61,27 +61,24 @@ impl UpdateRule for RmsProp {
             centered: s.bool("centered", base.centered)?,
             maximize: s.bool("maximize", base.maximize)?,
             eps_inside: s.bool("eps_inside", base.eps_inside)?,
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("rmsprop", "lr", self.lr)?;
-        Allowed::Unit.check("rmsprop", "alpha", self.alpha)?;
-        Allowed::NonNegative.check("rmsprop", "eps", self.eps)?;
-        Allowed::NonNegative.check("rmsprop", "weight_decay", self.weight_decay)?;
-        Allowed::NonNegative.check("rmsprop", "momentum", self.momentum)?;
+        Allowed::check_all(
+            "rmsprop",
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("alpha", self.alpha, Allowed::Unit),
+                ("eps", self.eps, Allowed::NonNegative),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+                ("momentum", self.momentum, Allowed::NonNegative),
+            ],
+        )?;
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         match (self.momentum > 0.0, self.centered) {

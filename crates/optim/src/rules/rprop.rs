@@ -87,7 +87,7 @@ impl UpdateRule for Rprop {
             .find(|(_, v)| *v == base.variant)
             .map_or("irprop-", |(n, _)| n);
         let chosen = s.choice("variant", default, &names)?;
-        let rule = Rprop {
+        Ok(Rprop {
             lr: s.f64("lr", base.lr)?,
             etas: s.pair("etas", base.etas)?,
             step_sizes: s.pair("step_sizes", base.step_sizes)?,
@@ -96,9 +96,7 @@ impl UpdateRule for Rprop {
                 .iter()
                 .find(|(n, _)| *n == chosen)
                 .map_or(RpropVariant::IRpropMinus, |(_, v)| *v),
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -124,13 +122,7 @@ impl UpdateRule for Rprop {
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         match self.variant {

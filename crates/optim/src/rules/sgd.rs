@@ -74,7 +74,7 @@ impl UpdateRule for Sgd {
             MomentumForm::Torch => "torch",
             MomentumForm::Dampened => "dampened",
         };
-        let rule = Sgd {
+        Ok(Sgd {
             lr: s.f64("lr", base.lr)?,
             momentum: s.f64("momentum", base.momentum)?,
             dampening: s.f64("dampening", base.dampening)?,
@@ -85,16 +85,19 @@ impl UpdateRule for Sgd {
                 "dampened" => MomentumForm::Dampened,
                 _ => MomentumForm::Torch,
             },
-        };
-        rule.validate()?;
-        Ok(rule)
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("sgd", "lr", self.lr)?;
-        Allowed::NonNegative.check("sgd", "momentum", self.momentum)?;
-        Allowed::Finite.check("sgd", "dampening", self.dampening)?;
-        Allowed::NonNegative.check("sgd", "weight_decay", self.weight_decay)?;
+        Allowed::check_all(
+            "sgd",
+            &[
+                ("lr", self.lr, Allowed::NonNegative),
+                ("momentum", self.momentum, Allowed::NonNegative),
+                ("dampening", self.dampening, Allowed::Finite),
+                ("weight_decay", self.weight_decay, Allowed::NonNegative),
+            ],
+        )?;
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             return Err(Error::hyper(
                 "sgd",
@@ -117,13 +120,7 @@ impl UpdateRule for Sgd {
         Ok(())
     }
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    lr_field!();
 
     fn buffers(&self) -> &'static [&'static str] {
         if self.momentum != 0.0 {
