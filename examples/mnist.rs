@@ -565,70 +565,75 @@ mod plot {
     }
 
     pub fn curves(path: &Path, history: &[EpochStats], eval_name: &str) -> Result<(), Error> {
-        let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let (left, right) = root.split_horizontally(500);
-        let epochs = history.len().max(2) as f64;
-        type Pick = fn(&EpochStats) -> (f64, f64);
-        let panels: [(_, &str, SeriesLabelPosition, Pick); 2] = [
-            (left, "loss", SeriesLabelPosition::UpperRight, |s| {
-                (s.train_loss, s.eval_loss)
-            }),
-            (
-                right,
-                "accuracy (%)",
-                SeriesLabelPosition::LowerRight,
-                |s| (100.0 * s.train_acc, 100.0 * s.eval_acc),
-            ),
-        ];
-        for (area, name, legend, get) in panels {
-            let points: Vec<(f64, f64, f64)> = history
-                .iter()
-                .map(|s| {
-                    let (a, b) = get(s);
-                    (s.epoch as f64, a, b)
-                })
-                .collect();
-            let lo = points
-                .iter()
-                .map(|p| p.1.min(p.2))
-                .fold(f64::INFINITY, f64::min);
-            let hi = points
-                .iter()
-                .map(|p| p.1.max(p.2))
-                .fold(f64::NEG_INFINITY, f64::max);
-            let pad = ((hi - lo) * 0.05).max(1e-3);
-            let mut chart = ChartBuilder::on(&area)
-                .caption(name, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(35)
-                .y_label_area_size(55)
-                .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))?;
-            chart
-                .configure_mesh()
-                .x_labels(history.len().clamp(2, 20))
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .x_desc("epoch")
-                .y_desc(name)
-                .draw()?;
-            for (label, color, pick) in [("train", BLUE, 1usize), (eval_name, RED, 2usize)] {
-                let series = points
+        // Drawn into memory, then written atomically like every other output file.
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (1000, 420)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let (left, right) = root.split_horizontally(500);
+            let epochs = history.len().max(2) as f64;
+            type Pick = fn(&EpochStats) -> (f64, f64);
+            let panels: [(_, &str, SeriesLabelPosition, Pick); 2] = [
+                (left, "loss", SeriesLabelPosition::UpperRight, |s| {
+                    (s.train_loss, s.eval_loss)
+                }),
+                (
+                    right,
+                    "accuracy (%)",
+                    SeriesLabelPosition::LowerRight,
+                    |s| (100.0 * s.train_acc, 100.0 * s.eval_acc),
+                ),
+            ];
+            for (area, name, legend, get) in panels {
+                let points: Vec<(f64, f64, f64)> = history
                     .iter()
-                    .map(|p| (p.0, if pick == 1 { p.1 } else { p.2 }));
+                    .map(|s| {
+                        let (a, b) = get(s);
+                        (s.epoch as f64, a, b)
+                    })
+                    .collect();
+                let lo = points
+                    .iter()
+                    .map(|p| p.1.min(p.2))
+                    .fold(f64::INFINITY, f64::min);
+                let hi = points
+                    .iter()
+                    .map(|p| p.1.max(p.2))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let pad = ((hi - lo) * 0.05).max(1e-3);
+                let mut chart = ChartBuilder::on(&area)
+                    .caption(name, ("sans-serif", 20))
+                    .margin(12)
+                    .x_label_area_size(35)
+                    .y_label_area_size(55)
+                    .build_cartesian_2d(1.0..epochs, (lo - pad)..(hi + pad))?;
                 chart
-                    .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-                chart.draw_series(series.map(|p| Circle::new(p, 3, color.filled())))?;
+                    .configure_mesh()
+                    .x_labels(history.len().clamp(2, 20))
+                    .x_label_formatter(&|x| format!("{x:.0}"))
+                    .x_desc("epoch")
+                    .y_desc(name)
+                    .draw()?;
+                for (label, color, pick) in [("train", BLUE, 1usize), (eval_name, RED, 2usize)] {
+                    let series = points
+                        .iter()
+                        .map(|p| (p.0, if pick == 1 { p.1 } else { p.2 }));
+                    chart
+                        .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))?
+                        .label(label)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+                    chart.draw_series(series.map(|p| Circle::new(p, 3, color.filled())))?;
+                }
+                chart
+                    .configure_series_labels()
+                    .position(legend)
+                    .border_style(BLACK)
+                    .background_style(WHITE.mix(0.8))
+                    .draw()?;
             }
-            chart
-                .configure_series_labels()
-                .position(legend)
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.8))
-                .draw()?;
+            root.present()?;
         }
-        root.present()?;
+        descent::optim::write_atomic(path, svg.as_bytes())?;
         Ok(())
     }
 }
