@@ -14,7 +14,7 @@
 
 use descent::autodiff::{Tape, Var};
 use descent::optim::curvature::{hessian_spectrum, lanczos};
-use descent::optim::{Newton, Objective, TapeObjective};
+use descent::optim::{BatchMethod, Newton, Objective, TapeObjective};
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

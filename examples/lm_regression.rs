@@ -12,8 +12,8 @@
 
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{
-    build, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, TapeObjective,
-    TapeResiduals, Tolerances,
+    build, BatchMethod, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Objective,
+    TapeObjective, TapeResiduals, Tolerances,
 };
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
@@ -67,6 +67,25 @@ struct Run {
     reached: bool,
 }
 
+impl Run {
+    fn new(method: &'static str) -> Self {
+        Run {
+            method,
+            iterations: 0,
+            evaluations: 0,
+            jacobians: 0,
+            mse: f64::NAN,
+            millis: 0.0,
+            reached: false,
+        }
+    }
+
+    fn finish(&mut self, start: Instant, target: f64) {
+        self.millis = start.elapsed().as_secs_f64() * 1e3;
+        self.reached = self.mse <= target;
+    }
+}
+
 fn main() -> ExitCode {
     let mut target = 1e-4;
     let mut seed = 0u64;
@@ -110,111 +129,91 @@ fn main() -> ExitCode {
 fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let x0: Vec<f64> = (0..PARAMS).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let mut runs = vec![];
+    let no_tolerance = Tolerances {
+        tolerance_grad: 0.0,
+        tolerance_change: 0.0,
+    };
 
     // Levenberg–Marquardt on the residuals (loss Σ r², so MSE = loss / 64).
-    let start = Instant::now();
-    let mut x = x0.clone();
     let mut lm = LevenbergMarquardt::new(LmConfig {
-        tolerances: Tolerances {
-            tolerance_grad: 0.0,
-            tolerance_change: 0.0,
-        },
+        tolerances: no_tolerance,
         ..Default::default()
     })?;
-    let mut obj = TapeResiduals::new(residuals);
-    let mut run = Run {
-        method: "Levenberg–Marquardt",
-        iterations: 0,
-        evaluations: 0,
-        jacobians: 0,
-        mse: f64::NAN,
-        millis: 0.0,
-        reached: false,
-    };
-    for _ in 0..500 {
-        let r = lm.step(&mut x, &mut obj)?;
-        (run.iterations, run.evaluations, run.jacobians) = (
-            run.iterations + r.iterations,
-            run.evaluations + r.function_evals,
-            run.jacobians + r.hessian_evals,
-        );
-        run.mse = r.loss / POINTS as f64;
-        if run.mse <= target || r.reason.is_terminal() {
-            break;
-        }
-    }
-    run.reached = run.mse <= target;
-    run.millis = start.elapsed().as_secs_f64() * 1e3;
-    runs.push(run);
+    let lm_run = batch(
+        "Levenberg–Marquardt",
+        &mut lm,
+        &mut TapeResiduals::new(residuals),
+        &x0,
+        POINTS as f64,
+        target,
+        500,
+    )?;
 
     // L-BFGS (strong Wolfe) on the MSE, one iteration per call so the target is seen at once.
-    let start = Instant::now();
-    let mut x = x0.clone();
     let mut lbfgs = Lbfgs::new(LbfgsConfig {
         max_iter: 1,
-        max_eval: 25,
         line_search: Some(LineSearch::WOLFE),
         tolerance_grad: 0.0,
         tolerance_change: 0.0,
         ..Default::default()
     })?;
-    let mut obj = TapeObjective::new(mse);
-    let mut run = Run {
-        method: "L-BFGS (strong Wolfe)",
-        iterations: 0,
-        evaluations: 0,
-        jacobians: 0,
-        mse: f64::NAN,
-        millis: 0.0,
-        reached: false,
-    };
-    for _ in 0..20_000 {
-        let r = lbfgs.step(&mut x, &mut obj)?;
-        (run.iterations, run.evaluations) = (
-            run.iterations + r.iterations,
-            run.evaluations + r.function_evals,
-        );
-        run.mse = r.loss; // at the accepted point (the line search evaluated it)
-        if run.mse <= target
-            || (r.reason.is_terminal() && r.reason != descent::optim::StopReason::MaxEvaluations)
-        {
-            break;
-        }
-    }
-    run.reached = run.mse <= target;
-    run.millis = start.elapsed().as_secs_f64() * 1e3;
-    runs.push(run);
+    let lbfgs_run = batch(
+        "L-BFGS (strong Wolfe)",
+        &mut lbfgs,
+        &mut TapeObjective::new(mse),
+        &x0,
+        1.0,
+        target,
+        20_000,
+    )?;
 
     // Adam (torch's defaults but lr = 0.01), one gradient per step.
+    let mut adam_run = Run::new("Adam (lr=0.01)");
     let start = Instant::now();
     let mut w = Param::new(Tensor::from_vec(x0.clone(), &[PARAMS])?);
     let mut adam = build::<f64>("adam:lr=0.01")?;
-    let mut run = Run {
-        method: "Adam (lr=0.01)",
-        iterations: 0,
-        evaluations: 0,
-        jacobians: 0,
-        mse: f64::NAN,
-        millis: 0.0,
-        reached: false,
-    };
     for _ in 0..100_000 {
         let tape = Tape::new();
         let loss = mse(&tape, tape.param(&w))?;
-        run.mse = loss.item()?;
-        if run.mse <= target {
+        adam_run.mse = loss.item()?;
+        if adam_run.mse <= target {
             break;
         }
-        let grads = loss.backward()?;
-        adam.step(&mut [&mut w], &grads)?;
-        run.iterations += 1;
-        run.evaluations += 1;
+        adam.step(&mut [&mut w], &loss.backward()?)?;
+        adam_run.iterations += 1;
+        adam_run.evaluations += 1;
     }
-    run.reached = run.mse <= target;
-    run.millis = start.elapsed().as_secs_f64() * 1e3;
-    runs.push(run);
-    Ok(runs)
+    adam_run.finish(start, target);
+    Ok(vec![lm_run, lbfgs_run, adam_run])
+}
+
+/// Steps `method` from `x0` until the MSE (its loss / `per_mse`) reaches `target`, a
+/// stopping test fires, or `max_steps`.
+#[allow(clippy::too_many_arguments)]
+fn batch(
+    name: &'static str,
+    method: &mut dyn BatchMethod,
+    obj: &mut dyn Objective,
+    x0: &[f64],
+    per_mse: f64,
+    target: f64,
+    max_steps: usize,
+) -> Result<Run, Box<dyn std::error::Error>> {
+    let mut run = Run::new(name);
+    let start = Instant::now();
+    let mut x = x0.to_vec();
+    for _ in 0..max_steps {
+        let r = method.step(&mut x, obj)?;
+        run.iterations += r.iterations;
+        run.evaluations += r.function_evals;
+        run.jacobians += r.hessian_evals;
+        run.mse = r.loss / per_mse; // at the accepted point
+        if run.mse <= target || r.reason.is_terminal() {
+            break;
+        }
+    }
+    run.finish(start, target);
+    Ok(run)
 }
 
 fn print(runs: &[Run], target: f64, json: bool) {

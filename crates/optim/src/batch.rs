@@ -14,7 +14,7 @@ use nalgebra::{DMatrix, DVector};
 /// driven through one trait (as the `optimizers` example does) and fail clearly.
 ///
 /// ```
-/// use descent_optim::{Bfgs, Objective};
+/// use descent_optim::{BatchMethod, Bfgs, Objective};
 /// // f(x, y) = (x − 1)² + 10 (y + 2)²
 /// let mut f = |x: &[f64]| Ok(((x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2),
 ///                             vec![2.0 * (x[0] - 1.0), 20.0 * (x[1] + 2.0)]));
@@ -233,23 +233,40 @@ pub(crate) fn neg(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| -x).collect()
 }
 
-/// Calls `step` up to `max_steps` times, stopping at the first terminal reason, and sums
-/// the reports (the shared body of every method's `minimize`).
-pub(crate) fn repeat(
-    max_steps: usize,
-    mut step: impl FnMut(usize) -> Result<Report>,
-) -> Result<Report> {
-    let mut total: Option<Report> = None;
-    for k in 0..max_steps {
-        let r = step(k)?;
-        let stop = r.reason.is_terminal();
-        match &mut total {
-            Some(t) => t.absorb(&r),
-            None => total = Some(r),
+/// A batch method: one [`BatchMethod::step`] updates `x` by re-evaluating the objective
+/// (one iteration; for L-BFGS up to `max_iter`, as PyTorch's `step`), and
+/// [`BatchMethod::minimize`] repeats it until a stopping test is met.
+pub trait BatchMethod {
+    /// One step from `x`, updating it in place.
+    ///
+    /// # Errors
+    /// A non-finite loss or gradient at `x`, a wrong-length gradient, a Hessian or
+    /// Jacobian the method needs but cannot get or factor, or the objective's own error.
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report>;
+
+    /// Calls [`BatchMethod::step`] until a terminal [`StopReason`] or `max_steps` calls;
+    /// the report sums the calls' counts.
+    ///
+    /// # Errors
+    /// As [`BatchMethod::step`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    fn minimize(
+        &mut self,
+        x: &mut [f64],
+        obj: &mut dyn Objective,
+        max_steps: usize,
+    ) -> Result<Report> {
+        let mut total: Option<Report> = None;
+        for _ in 0..max_steps {
+            let r = self.step(x, obj)?;
+            let stop = r.reason.is_terminal();
+            match &mut total {
+                Some(t) => t.absorb(&r),
+                None => total = Some(r),
+            }
+            if stop {
+                break;
+            }
         }
-        if stop {
-            break;
-        }
+        total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
     }
-    total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
 }

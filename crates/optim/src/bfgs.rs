@@ -8,7 +8,7 @@
 //! definite; a pair with `yᵀs ≤ 1e-10` (possible with Armijo) is skipped. `H` is `n²`
 //! numbers: above `max_params` use L-BFGS.
 
-use crate::batch::{dot, repeat, Objective, Report};
+use crate::batch::{dot, BatchMethod, Objective, Report};
 use crate::error::{Error, Result};
 use crate::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
 use nalgebra::{DMatrix, DVector};
@@ -61,13 +61,15 @@ impl Bfgs {
     pub fn inverse_hessian(&self) -> Option<&DMatrix<f64>> {
         self.h.as_ref()
     }
+}
 
+impl BatchMethod for Bfgs {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, a non-finite loss or gradient at
     /// `x`, or the objective's error.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
         let n = x.len();
         if n > self.config.max_params {
             return Err(Error::TooLarge {
@@ -79,29 +81,20 @@ impl Bfgs {
                 instead: "use lbfgs (memory O(history_size·n)) or raise max_params",
             });
         }
-        let cfg = self.config.search;
-        let mut cache = std::mem::take(&mut self.cache);
-        let r = iterate(self, &cfg, &mut cache, x, obj);
-        self.cache = cache;
-        r
-    }
-
-    /// Iterates until a tolerance is met or `max_iter` iterations have run.
-    ///
-    /// # Errors
-    /// As [`Bfgs::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_iter: usize,
-    ) -> Result<Report> {
-        repeat(max_iter, |_| self.step(x, obj))
+        iterate(self, x, obj)
     }
 }
 
 impl Direction for Bfgs {
     const NAME: &'static str = "bfgs";
+
+    fn search(&self) -> SearchConfig {
+        self.config.search
+    }
+
+    fn cache(&mut self) -> &mut Cache {
+        &mut self.cache
+    }
 
     fn direction(
         &mut self,

@@ -8,7 +8,7 @@
 //! direction. The strong-Wolfe search uses `c₂ = 0.1` (N&W §5.2: FR needs `c₂ < ½` to keep
 //! descent directions).
 
-use crate::batch::{dot, repeat, Objective, Report};
+use crate::batch::{dot, BatchMethod, Objective, Report};
 use crate::error::{Error, Result};
 use crate::linesearch::{interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig};
 
@@ -45,7 +45,7 @@ impl Default for CgConfig {
 /// Nonlinear conjugate gradient; one [`ConjugateGradient::step`] is one iteration.
 ///
 /// ```
-/// use descent_optim::{Beta, CgConfig, ConjugateGradient};
+/// use descent_optim::{BatchMethod, Beta, CgConfig, ConjugateGradient};
 /// // A quadratic in 2 variables: CG with exact-enough searches needs about 2 iterations.
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 10.0 * x[1] * x[1], vec![2.0 * x[0], 20.0 * x[1]]));
 /// let mut cg = ConjugateGradient::new(CgConfig { beta: Beta::FletcherReeves, ..Default::default() })?;
@@ -97,35 +97,28 @@ impl ConjugateGradient {
     pub fn config(&self) -> &CgConfig {
         &self.config
     }
+}
 
+impl BatchMethod for ConjugateGradient {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// A non-finite loss or gradient at `x`, or the objective's error.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
-        let cfg = self.config.search;
-        let mut cache = std::mem::take(&mut self.cache);
-        let r = iterate(self, &cfg, &mut cache, x, obj);
-        self.cache = cache;
-        r
-    }
-
-    /// Iterates until a tolerance is met or `max_iter` iterations have run.
-    ///
-    /// # Errors
-    /// As [`ConjugateGradient::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_iter: usize,
-    ) -> Result<Report> {
-        repeat(max_iter, |_| self.step(x, obj))
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        iterate(self, x, obj)
     }
 }
 
 impl Direction for ConjugateGradient {
     const NAME: &'static str = "cg";
+
+    fn search(&self) -> SearchConfig {
+        self.config.search
+    }
+
+    fn cache(&mut self) -> &mut Cache {
+        &mut self.cache
+    }
 
     fn direction(
         &mut self,

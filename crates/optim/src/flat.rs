@@ -68,7 +68,7 @@ fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> 
 /// [`descent_autodiff::hessian`], `H·v` by [`TapeObjective::hvp`]. Computes in `F`.
 ///
 /// ```
-/// use descent_optim::{Newton, TapeObjective};
+/// use descent_optim::{BatchMethod, Newton, TapeObjective};
 /// // Rosenbrock on the tape: Newton with the tape's exact Hessian.
 /// let mut obj = TapeObjective::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -135,7 +135,7 @@ impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
 /// Hessian are those of `Σ rᵢ²`, so every other method runs on it too.
 ///
 /// ```
-/// use descent_optim::{LevenbergMarquardt, TapeResiduals};
+/// use descent_optim::{BatchMethod, LevenbergMarquardt, TapeResiduals};
 /// // Rosenbrock's residuals (10(y − x²), 1 − x).
 /// let mut obj = TapeResiduals::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -256,7 +256,7 @@ where
 ///
 /// ```
 /// use descent_autodiff::Param;
-/// use descent_optim::{with_params, Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_optim::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 /// use descent_tensor::Tensor;
 /// // Least squares ‖w − (1, 2)‖² over one parameter.
 /// let mut params = vec![Param::new(Tensor::<f64>::zeros(&[2]))];

@@ -8,7 +8,7 @@
 //! strong-Wolfe search. Pairs with `yᵀs ≤ 1e-10` are skipped. A run from the same point gives
 //! PyTorch's iterates in f64 (tested against them).
 
-use crate::batch::{axpy, dot, evaluate, max_abs, neg, Objective, Report, StopReason};
+use crate::batch::{axpy, dot, evaluate, max_abs, neg, BatchMethod, Objective, Report, StopReason};
 use crate::error::{Error, Result};
 use crate::linesearch::LineSearch;
 use std::collections::VecDeque;
@@ -49,7 +49,7 @@ impl Default for LbfgsConfig {
 /// L-BFGS with its history: state persists across [`Lbfgs::step`] calls, as in PyTorch.
 ///
 /// ```
-/// use descent_optim::{Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_optim::{BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 /// // Rosenbrock from (−1.2, 1).
 /// let mut rosen = |p: &[f64]| {
 ///     let (x, y) = (p[0], p[1]);
@@ -140,12 +140,56 @@ impl Lbfgs {
         self.n_iter
     }
 
+    fn finish(&self, mut report: Report, evals: usize, loss: f64, grad: &[f64]) -> Result<Report> {
+        report.function_evals = evals;
+        report.gradient_evals = evals;
+        report.loss = loss;
+        report.grad_max = max_abs(grad);
+        Ok(report)
+    }
+
+    /// Stores the newest pair (if its curvature `yᵀs` is positive) and sets `d = −H g` by
+    /// the two-loop recursion.
+    fn update_direction(&mut self, flat_grad: &[f64]) {
+        if let Some(prev) = &self.prev_flat_grad {
+            let y: Vec<f64> = flat_grad.iter().zip(prev).map(|(a, b)| a - b).collect();
+            let s: Vec<f64> = self.d.iter().map(|v| v * self.t).collect();
+            let ys = dot(&y, &s);
+            if ys > 1e-10 {
+                if self.old_dirs.len() == self.config.history_size {
+                    self.old_dirs.pop_front();
+                    self.old_stps.pop_front();
+                    self.ro.pop_front();
+                }
+                self.h_diag = ys / dot(&y, &y);
+                self.old_dirs.push_back(y);
+                self.old_stps.push_back(s);
+                self.ro.push_back(1.0 / ys);
+            }
+        }
+        let k = self.old_dirs.len();
+        let mut al = vec![0.0; k];
+        let mut q = neg(flat_grad);
+        for i in (0..k).rev() {
+            al[i] = dot(&self.old_stps[i], &q) * self.ro[i];
+            axpy(&mut q, -al[i], &self.old_dirs[i]);
+        }
+        let mut r: Vec<f64> = q.iter().map(|v| v * self.h_diag).collect();
+        for (i, a) in al.iter().enumerate() {
+            let be_i = dot(&self.old_dirs[i], &r) * self.ro[i];
+            axpy(&mut r, a - be_i, &self.old_stps[i]);
+        }
+        self.d = r;
+    }
+}
+
+impl BatchMethod for Lbfgs {
     /// One PyTorch `LBFGS.step(closure)`: up to `max_iter` iterations from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::NonFinite`] if the loss or gradient at `x` is not finite, [`Error::Length`]
     /// for a gradient of the wrong length, or the objective's own error.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
         let c = self.config;
         let (mut loss, mut flat_grad) = evaluate("lbfgs", obj, x, 0, true)?;
         let mut report = Report::new(loss, &flat_grad);
@@ -230,60 +274,5 @@ impl Lbfgs {
         report.iterations = n_iter;
         report.reason = reason;
         self.finish(report, current_evals, loss, &flat_grad)
-    }
-
-    fn finish(&self, mut report: Report, evals: usize, loss: f64, grad: &[f64]) -> Result<Report> {
-        report.function_evals = evals;
-        report.gradient_evals = evals;
-        report.loss = loss;
-        report.grad_max = max_abs(grad);
-        Ok(report)
-    }
-
-    /// Stores the newest pair (if its curvature `yᵀs` is positive) and sets `d = −H g` by
-    /// the two-loop recursion.
-    fn update_direction(&mut self, flat_grad: &[f64]) {
-        if let Some(prev) = &self.prev_flat_grad {
-            let y: Vec<f64> = flat_grad.iter().zip(prev).map(|(a, b)| a - b).collect();
-            let s: Vec<f64> = self.d.iter().map(|v| v * self.t).collect();
-            let ys = dot(&y, &s);
-            if ys > 1e-10 {
-                if self.old_dirs.len() == self.config.history_size {
-                    self.old_dirs.pop_front();
-                    self.old_stps.pop_front();
-                    self.ro.pop_front();
-                }
-                self.h_diag = ys / dot(&y, &y);
-                self.old_dirs.push_back(y);
-                self.old_stps.push_back(s);
-                self.ro.push_back(1.0 / ys);
-            }
-        }
-        let k = self.old_dirs.len();
-        let mut al = vec![0.0; k];
-        let mut q = neg(flat_grad);
-        for i in (0..k).rev() {
-            al[i] = dot(&self.old_stps[i], &q) * self.ro[i];
-            axpy(&mut q, -al[i], &self.old_dirs[i]);
-        }
-        let mut r: Vec<f64> = q.iter().map(|v| v * self.h_diag).collect();
-        for (i, a) in al.iter().enumerate() {
-            let be_i = dot(&self.old_dirs[i], &r) * self.ro[i];
-            axpy(&mut r, a - be_i, &self.old_stps[i]);
-        }
-        self.d = r;
-    }
-
-    /// Calls [`Lbfgs::step`] until a tolerance is met or `max_steps` calls have run.
-    ///
-    /// # Errors
-    /// As [`Lbfgs::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_steps: usize,
-    ) -> Result<Report> {
-        crate::batch::repeat(max_steps, |_| self.step(x, obj))
     }
 }

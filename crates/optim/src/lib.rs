@@ -49,7 +49,7 @@ mod state;
 mod steepest;
 
 pub use averaging::{Averager, Averaging};
-pub use batch::{Objective, Report, StopReason, Tolerances};
+pub use batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
 pub use bfgs::{Bfgs, BfgsConfig};
 pub use cg::{Beta, CgConfig, ConjugateGradient};
 pub use clip::{clip_grad_norm, clip_grad_value};

@@ -369,6 +369,10 @@ impl SearchConfig {
 pub(crate) trait Direction {
     /// The method's name, for errors.
     const NAME: &'static str;
+    /// Its search and tolerances.
+    fn search(&self) -> SearchConfig;
+    /// Its cache of the last point's loss and gradient.
+    fn cache(&mut self) -> &mut Cache;
     /// The search direction at `x` with gradient `g` (may count Hessian evaluations).
     fn direction(
         &mut self,
@@ -414,6 +418,18 @@ impl Cache {
 /// without sufficient decrease leaves `x` where it was and reports
 /// [`StopReason::LineSearchFailed`].
 pub(crate) fn iterate<M: Direction>(
+    m: &mut M,
+    x: &mut [f64],
+    obj: &mut dyn Objective,
+) -> Result<Report> {
+    let cfg = m.search();
+    let mut cache = std::mem::take(m.cache());
+    let r = iterate_with(m, &cfg, &mut cache, x, obj);
+    *m.cache() = cache;
+    r
+}
+
+fn iterate_with<M: Direction>(
     m: &mut M,
     cfg: &SearchConfig,
     cache: &mut Cache,

@@ -9,7 +9,7 @@
 //! `μ ← μν, ν ← 2ν` (Nielsen's rule; Madsen, Nielsen & Tingleff, *Methods for Non-Linear
 //! Least Squares Problems*, 2004, Alg. 3.16). `μ₀ = τ · max diag(JᵀJ)`.
 
-use crate::batch::{repeat, Objective, Report, StopReason, Tolerances};
+use crate::batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
 use crate::error::{Error, Result};
 use crate::newton::{check_dense_size, shifted_cholesky_solve};
 use nalgebra::{DMatrix, DVector};
@@ -44,7 +44,7 @@ impl Default for LmConfig {
 /// `max_tries` rejected ones).
 ///
 /// ```
-/// use descent_optim::{LevenbergMarquardt, Objective, Result};
+/// use descent_optim::{BatchMethod, LevenbergMarquardt, Objective, Result};
 /// use nalgebra::{DMatrix, DVector};
 /// /// Rosenbrock as least squares: r = (10(y − x²), 1 − x).
 /// struct Rosen;
@@ -139,7 +139,9 @@ impl LevenbergMarquardt {
         }
         Ok((r, j))
     }
+}
 
+impl BatchMethod for LevenbergMarquardt {
     /// One accepted step from `x`, updating it.
     ///
     /// # Errors
@@ -147,7 +149,7 @@ impl LevenbergMarquardt {
     /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `μI + JᵀJ` cannot be
     /// factored (`μ = 0` with a rank-deficient `J`), [`Error::Unsupported`] if the objective
     /// has no residuals.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
         let n = x.len();
         check_dense_size("lm", n, self.config.max_params)?;
         let tol = self.config.tolerances;
@@ -221,18 +223,5 @@ impl LevenbergMarquardt {
         report.reason = StopReason::LineSearchFailed;
         self.cache = Some((x.to_vec(), r, j));
         Ok(report)
-    }
-
-    /// Iterates until a tolerance is met or `max_iter` steps have run.
-    ///
-    /// # Errors
-    /// As [`LevenbergMarquardt::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_iter: usize,
-    ) -> Result<Report> {
-        repeat(max_iter, |_| self.step(x, obj))
     }
 }

@@ -2,7 +2,7 @@
 //! ([`Spec`]): `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`,
 //! `steepest:line_search=armijo`. Keys not read are rejected with the allowed ones listed.
 
-use crate::batch::{Objective, Report, Tolerances};
+use crate::batch::{BatchMethod, Objective, Report, Tolerances};
 use crate::bfgs::{Bfgs, BfgsConfig};
 use crate::cg::{Beta, CgConfig, ConjugateGradient};
 use crate::error::{Error, Result};
@@ -22,7 +22,7 @@ pub const METHODS: &[&str] = &["steepest", "cg", "bfgs", "lbfgs", "newton", "lm"
 /// One of the batch methods, with its state.
 ///
 /// ```
-/// use descent_optim::Method;
+/// use descent_optim::{BatchMethod, Method};
 /// let mut m = Method::from_spec("cg:beta=fr,tolerance_grad=1e-10")?;
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 10.0 * x[1] * x[1], vec![2.0 * x[0], 20.0 * x[1]]));
 /// let mut x = vec![1.0, 1.0];
@@ -205,34 +205,6 @@ impl Method {
         matches!(self, Method::Lm(_))
     }
 
-    /// One step from `x`: one iteration (L-BFGS: up to `max_iter`, as PyTorch's `step`).
-    ///
-    /// # Errors
-    /// As the method's own `step`.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
-        match self {
-            Method::Steepest(m) => m.step(x, obj),
-            Method::Cg(m) => m.step(x, obj),
-            Method::Bfgs(m) => m.step(x, obj),
-            Method::Lbfgs(m) => m.step(x, obj),
-            Method::Newton(m) => m.step(x, obj),
-            Method::Lm(m) => m.step(x, obj),
-        }
-    }
-
-    /// Steps until a stopping test is met or `max_steps` steps have run; the report sums them.
-    ///
-    /// # Errors
-    /// As [`Method::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_steps: usize,
-    ) -> Result<Report> {
-        crate::batch::repeat(max_steps, |_| self.step(x, obj))
-    }
-
     /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
     /// is given, reading the parameters through `tape.param` (see [`crate::ParamObjective`]).
     ///
@@ -243,5 +215,22 @@ impl Method {
         C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
     {
         with_params(params, loss, |x, obj| self.step(x, obj))
+    }
+}
+
+impl BatchMethod for Method {
+    /// One step from `x`: one iteration (L-BFGS: up to `max_iter`, as PyTorch's `step`).
+    ///
+    /// # Errors
+    /// As the method's own `step`.
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        match self {
+            Method::Steepest(m) => m.step(x, obj),
+            Method::Cg(m) => m.step(x, obj),
+            Method::Bfgs(m) => m.step(x, obj),
+            Method::Lbfgs(m) => m.step(x, obj),
+            Method::Newton(m) => m.step(x, obj),
+            Method::Lm(m) => m.step(x, obj),
+        }
     }
 }

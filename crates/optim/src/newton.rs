@@ -8,7 +8,7 @@
 //! With `damping: false` such a Hessian is an error instead. The Hessian is `n x n`, so
 //! `max_params` bounds `n` (the error says how large and what to use instead).
 
-use crate::batch::{repeat, Objective, Report};
+use crate::batch::{BatchMethod, Objective, Report};
 use crate::error::{Error, Result};
 use crate::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
 use nalgebra::{DMatrix, DVector};
@@ -40,7 +40,7 @@ impl Default for NewtonConfig {
 /// Newton's method; one [`Newton::step`] is one iteration (one Hessian).
 ///
 /// ```
-/// use descent_optim::{Newton, Objective, Result};
+/// use descent_optim::{BatchMethod, Newton, Objective, Result};
 /// use nalgebra::DMatrix;
 /// /// ½ xᵀAx − bᵀx with A = [[3, 1], [1, 2]], b = (1, 1).
 /// struct Quadratic;
@@ -107,33 +107,18 @@ impl Newton {
     pub fn last_shift(&self) -> f64 {
         self.last_shift
     }
+}
 
+impl BatchMethod for Newton {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::Singular`] for a Hessian
     /// that is not positive definite without damping, [`Error::NonFinite`] for a non-finite
     /// loss, gradient or Hessian, [`Error::Unsupported`] if the objective has no Hessian.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
         check_dense_size("newton", x.len(), self.config.max_params)?;
-        let cfg = self.config.search;
-        let mut cache = std::mem::take(&mut self.cache);
-        let r = iterate(self, &cfg, &mut cache, x, obj);
-        self.cache = cache;
-        r
-    }
-
-    /// Iterates until a tolerance is met or `max_iter` iterations have run.
-    ///
-    /// # Errors
-    /// As [`Newton::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_iter: usize,
-    ) -> Result<Report> {
-        repeat(max_iter, |_| self.step(x, obj))
+        iterate(self, x, obj)
     }
 }
 
@@ -209,6 +194,14 @@ pub(crate) fn shifted_cholesky_solve(
 
 impl Direction for Newton {
     const NAME: &'static str = "newton";
+
+    fn search(&self) -> SearchConfig {
+        self.config.search
+    }
+
+    fn cache(&mut self) -> &mut Cache {
+        &mut self.cache
+    }
 
     fn direction(
         &mut self,

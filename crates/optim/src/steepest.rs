@@ -3,14 +3,14 @@
 //! the ray; or Armijo backtracking. On a quadratic it zig-zags at the rate `(κ−1)/(κ+1)`
 //! (see [`crate::curvature`]), which is why the methods after it exist.
 
-use crate::batch::{repeat, Objective, Report};
+use crate::batch::{BatchMethod, Objective, Report};
 use crate::error::Result;
 use crate::linesearch::{interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig};
 
 /// Steepest descent; one [`SteepestDescent::step`] is one iteration.
 ///
 /// ```
-/// use descent_optim::SteepestDescent;
+/// use descent_optim::{BatchMethod, SteepestDescent};
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 4.0 * x[1] * x[1], vec![2.0 * x[0], 8.0 * x[1]]));
 /// let mut x = vec![1.0, 1.0];
 /// SteepestDescent::default().minimize(&mut x, &mut f, 200)?;
@@ -51,35 +51,28 @@ impl SteepestDescent {
     pub fn config(&self) -> &SearchConfig {
         &self.config
     }
+}
 
+impl BatchMethod for SteepestDescent {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// A non-finite loss or gradient at `x`, or the objective's error.
-    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
-        let cfg = self.config;
-        let mut cache = std::mem::take(&mut self.cache);
-        let r = iterate(self, &cfg, &mut cache, x, obj);
-        self.cache = cache;
-        r
-    }
-
-    /// Iterates until a tolerance is met or `max_iter` iterations have run.
-    ///
-    /// # Errors
-    /// As [`SteepestDescent::step`].
-    pub fn minimize(
-        &mut self,
-        x: &mut [f64],
-        obj: &mut dyn Objective,
-        max_iter: usize,
-    ) -> Result<Report> {
-        repeat(max_iter, |_| self.step(x, obj))
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        iterate(self, x, obj)
     }
 }
 
 impl Direction for SteepestDescent {
     const NAME: &'static str = "steepest";
+
+    fn search(&self) -> SearchConfig {
+        self.config
+    }
+
+    fn cache(&mut self) -> &mut Cache {
+        &mut self.cache
+    }
 
     fn direction(
         &mut self,

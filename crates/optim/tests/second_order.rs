@@ -6,7 +6,7 @@ mod problems;
 mod reference;
 
 use descent_optim::{
-    Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Error, Lbfgs, LbfgsConfig,
+    BatchMethod, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Error, Lbfgs, LbfgsConfig,
     LevenbergMarquardt, LineSearch, LmConfig, Newton, NewtonConfig, Objective, Report,
     SearchConfig, SteepestDescent, StopReason, Tolerances,
 };

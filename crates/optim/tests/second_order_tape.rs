@@ -9,8 +9,8 @@ mod reference;
 use descent_autodiff::{Param, Tape, Var};
 use descent_optim::curvature::{hessian_spectrum, lanczos, spectrum};
 use descent_optim::{
-    Error, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason, TapeObjective,
-    TapeResiduals, Tolerances,
+    BatchMethod, Error, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
+    TapeObjective, TapeResiduals, Tolerances,
 };
 use descent_tensor::Tensor;
 use nalgebra::DMatrix;
