@@ -11,7 +11,9 @@
 //! operand is a transposed view: backward products take `Wᵀ` and `Xᵀ` without copying),
 //! `{"op":"add","n":..,"threads":..,"gbps":..}` for add/mul/exp and a plain parallel copy on
 //! 1M and 16M f32, and one `{"op":"pool",..}` line: buffer-pool allocations and page faults
-//! per step of a steady-state MLP-sized loop. Every figure is the median of repeated runs.
+//! per step of a steady-state MLP-sized loop. Every figure is the median of repeated runs;
+//! GEMM lines also give `gflops_per_cpu_s`, the work per CPU-second of all threads, which
+//! swings much less than wall time when other processes share the cores.
 
 use clap::Parser;
 use descent_tensor::{Float, Tensor};
@@ -34,19 +36,40 @@ struct Args {
     millis: u64,
 }
 
-/// Median seconds per call of `f` over at least 5 calls and `budget`, after two warm-ups.
-fn median_secs(budget: Duration, mut f: impl FnMut()) -> f64 {
+/// Seconds per call of `f`: the median wall time over at least 5 calls and `budget`, after
+/// two warm-ups, and the mean CPU time of all the process's threads (when readable).
+fn time_calls(budget: Duration, mut f: impl FnMut()) -> (f64, Option<f64>) {
     f();
     f();
     let mut times = Vec::new();
+    let cpu0 = cpu_secs();
     let start = Instant::now();
     while times.len() < 5 || (start.elapsed() < budget && times.len() < 10_000) {
         let t = Instant::now();
         f();
         times.push(t.elapsed().as_secs_f64());
     }
+    let cpu = cpu0
+        .zip(cpu_secs())
+        .map(|(a, b)| (b - a) / times.len() as f64);
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    (times[times.len() / 2], cpu)
+}
+
+/// CPU seconds used so far by all threads of this process (Linux; `None` elsewhere). On a
+/// shared machine wall time swings with the load; work per CPU-second much less.
+fn cpu_secs() -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split(' ').next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
+}
+
+/// A JSON number, or `null`.
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "null".into(), |x| format!("{x:.digits$}"))
 }
 
 /// A `[r, c]` matrix, or the transposed view of a stored `[c, r]` one.
@@ -74,19 +97,24 @@ struct Report {
 }
 
 impl Report {
-    fn gemm(&self, (m, k, n): (usize, usize, usize), trans: &str, secs: f64) {
-        let gflops = 2.0 * (m * n * k) as f64 / secs / 1e9;
+    fn gemm(&self, (m, k, n): (usize, usize, usize), trans: &str, (secs, cpu): (f64, Option<f64>)) {
+        let gflop = 2.0 * (m * n * k) as f64 / 1e9;
+        let (gflops, per_cpu) = (gflop / secs, cpu.map(|c| gflop / c));
         if self.json {
             println!(
-                "{{\"op\":\"sgemm\",\"m\":{m},\"n\":{n},\"k\":{k},\"trans\":\"{trans}\",\"threads\":{},\"gflops\":{gflops:.1}}}",
-                self.threads
+                "{{\"op\":\"sgemm\",\"m\":{m},\"n\":{n},\"k\":{k},\"trans\":\"{trans}\",\"threads\":{},\"gflops\":{gflops:.1},\"gflops_per_cpu_s\":{}}}",
+                self.threads,
+                num(per_cpu, 1)
             );
         } else {
-            println!("sgemm {m:>5} x {k:>5} x {n:>5}  {trans}  {gflops:>8.1} GFLOP/s");
+            println!(
+                "sgemm {m:>5} x {k:>5} x {n:>5}  {trans}  {gflops:>8.1} GFLOP/s  ({} per CPU-second)",
+                num(per_cpu, 1)
+            );
         }
     }
 
-    fn stream(&self, op: &str, n: usize, bytes: usize, secs: f64) {
+    fn stream(&self, op: &str, n: usize, bytes: usize, (secs, _): (f64, Option<f64>)) {
         let gbps = bytes as f64 / secs / 1e9;
         if self.json {
             println!(
@@ -126,7 +154,7 @@ fn main() {
     for ((m, k, n), ta, tb) in cases {
         let a = matrix(m, k, ta, &mut rng);
         let b = matrix(k, n, tb, &mut rng);
-        let secs = median_secs(budget, || {
+        let secs = time_calls(budget, || {
             black_box(a.matmul(&b).expect("shapes agree"));
         });
         let trans = format!(
@@ -144,18 +172,18 @@ fn main() {
         let y = Tensor::<f32>::rand(&[n], -1.0, 1.0, &mut rng).expect("valid bounds");
         let (src, mut dst) = (x.to_vec(), vec![0f32; n]);
         let chunk = n.div_ceil(report.threads);
-        let secs = median_secs(budget, || {
+        let secs = time_calls(budget, || {
             dst.par_chunks_mut(chunk)
                 .zip(src.par_chunks(chunk))
                 .for_each(|(d, s)| d.copy_from_slice(s));
             black_box(&dst);
         });
         report.stream("copy", n, 2 * n * f, secs);
-        let secs = median_secs(budget, || _ = black_box(x.add(&y).expect("same shape")));
+        let secs = time_calls(budget, || _ = black_box(x.add(&y).expect("same shape")));
         report.stream("add", n, 3 * n * f, secs);
-        let secs = median_secs(budget, || _ = black_box(x.mul(&y).expect("same shape")));
+        let secs = time_calls(budget, || _ = black_box(x.mul(&y).expect("same shape")));
         report.stream("mul", n, 3 * n * f, secs);
-        let secs = median_secs(budget, || _ = black_box(x.exp()));
+        let secs = time_calls(budget, || _ = black_box(x.exp()));
         report.stream("exp", n, 2 * n * f, secs);
     }
 

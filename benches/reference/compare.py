@@ -39,25 +39,33 @@ def main():
     numpy_cmd = [sys.executable, os.path.join(HERE, "numpy_gemm.py"), "--threads", str(args.threads)]
     ours, theirs = {}, {}
     pool = None
+
+    def collect(into, rec):
+        into.setdefault(key(rec), []).append(
+            (rec.get("gflops", rec.get("gbps")), rec.get("gflops_per_cpu_s") or float("nan")))
+
     for _ in range(args.rounds):
         for rec in run(ours_cmd):
             if rec["op"] == "pool":
                 pool = rec
             else:
-                ours.setdefault(key(rec), []).append(rec.get("gflops", rec.get("gbps")))
+                collect(ours, rec)
         for rec in run(numpy_cmd):
-            theirs.setdefault(key(rec), []).append(rec.get("gflops", rec.get("gbps")))
+            collect(theirs, rec)
     load = os.getloadavg()
     print(f"# threads {args.threads}, {args.rounds} rounds, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f'{"case":<28} {"descent":>9} {"numpy":>9} {"ratio":>6}')
+    print(f'{"case":<26} {"descent":>8} {"numpy":>8} {"ratio":>6}   per CPU-second: {"descent":>8} {"numpy":>8} {"ratio":>6}')
     for k, v in ours.items():
-        a = statistics.median(v)
-        b = statistics.median(theirs[k]) if k in theirs else float("nan")
+        med = lambda rows, i: statistics.median(r[i] for r in rows)
+        a, b = med(v, 0), med(theirs.get(k, [(float("nan"),) * 2]), 0)
+        ac, bc = med(v, 1), med(theirs.get(k, [(float("nan"),) * 2]), 1)
         unit = "GFLOP/s" if k.startswith("sgemm") else "GB/s"
         if args.json:
-            print(json.dumps({"case": k, "unit": unit, "descent": a, "numpy": b, "ratio": round(a / b, 2)}))
+            print(json.dumps({"case": k, "unit": unit, "descent": a, "numpy": b, "ratio": round(a / b, 2),
+                              "descent_per_cpu_s": ac, "numpy_per_cpu_s": bc}))
         else:
-            print(f"{k:<28} {a:>9.1f} {b:>9.1f} {a / b:>6.2f}  {unit}")
+            cpu = f"{ac:>8.1f} {bc:>8.1f} {ac / bc:>6.2f}" if k.startswith("sgemm") else ""
+            print(f"{k:<26} {a:>8.1f} {b:>8.1f} {a / b:>6.2f}   {unit:<15} {cpu}")
     if pool:
         print("# last pool line:", json.dumps(pool, separators=(",", ":")))
 
