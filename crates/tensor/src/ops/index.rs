@@ -16,6 +16,14 @@ fn around(shape: &[usize], d: usize) -> (usize, usize, usize) {
     (numel(&shape[..d]), shape[d], numel(&shape[d + 1..]))
 }
 
+/// `n` zeros in a buffer from the pool (a training loop's backward pass calls the adjoints
+/// every step; fresh large buffers would cost page faults each time).
+fn zeros<F: Float>(n: usize) -> Vec<F> {
+    let mut v = F::pool().take(n);
+    v.resize(n, F::zero());
+    v
+}
+
 /// Checks that every index is below `size`, the length of axis `dim` of `shape`.
 fn check_indices(
     op: &'static str,
@@ -222,7 +230,7 @@ impl<F: Float> Tensor<F> {
         check_indices("index_add", indices, size, d, shape)?;
         let src = src.contiguous();
         let s = src.as_slice().unwrap_or_default();
-        let mut out = vec![F::zero(); numel(shape)];
+        let mut out = zeros(numel(shape));
         for o in 0..outer {
             for (k, &i) in indices.iter().enumerate() {
                 let from = (o * indices.len() + k) * inner;
@@ -308,7 +316,7 @@ impl<F: Float> Tensor<F> {
         let mut out_strides = contiguous_strides(shape);
         let step = out_strides[d];
         out_strides[d] = 0;
-        let mut out = vec![F::zero(); numel(shape)];
+        let mut out = zeros(numel(shape));
         let s = &src.data.0;
         walk(
             index_shape,
@@ -341,7 +349,7 @@ impl<F: Float> Tensor<F> {
                 classes,
             });
         }
-        let mut out = vec![F::zero(); labels.len() * classes];
+        let mut out = zeros(labels.len() * classes);
         for (r, &l) in labels.iter().enumerate() {
             out[r * classes + l] = F::one();
         }

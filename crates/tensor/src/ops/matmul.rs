@@ -270,7 +270,8 @@ mod skinny {
         c: *mut F,
         threads: usize,
     ) {
-        let mut packed = vec![F::zero(); g.k * SKINNY_N];
+        let mut packed = F::pool().take(g.k * SKINNY_N);
+        packed.resize(g.k * SKINNY_N, F::zero());
         for (p, row) in packed.chunks_exact_mut(SKINNY_N).enumerate() {
             for (j, x) in row.iter_mut().take(g.n).enumerate() {
                 *x = *b.offset(p as isize * g.rsb + j as isize * g.csb);
@@ -292,6 +293,7 @@ mod skinny {
         } else {
             (0..blocks).for_each(run);
         }
+        F::pool().give(packed);
     }
 
     /// Rows `rows` of C.
