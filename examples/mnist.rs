@@ -278,14 +278,23 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (step, (x, y)) in loader.epoch(epoch as u64 - 1).enumerate() {
-            let tape = Tape::new();
-            let logits = model.forward(&tape, tape.constant(x), Mode::Train)?;
-            let loss = loss::cross_entropy(logits, &y, Reduction::Mean)?;
-            let loss_value = f64::from(loss.item()?);
-            let diverged = if loss_value.is_finite() {
-                correct += count_correct(&logits.value()?, &y)?;
-                let grads = loss.backward()?;
-                match opt.step(&mut model.params_mut(), &grads) {
+            // The tape (and the parameter values it holds) is gone before the optimizer
+            // runs, so parameters are updated in place rather than copied on write.
+            let (loss_value, grads) = {
+                let tape = Tape::new();
+                let logits = model.forward(&tape, tape.constant(x), Mode::Train)?;
+                let loss = loss::cross_entropy(logits, &y, Reduction::Mean)?;
+                let loss_value = f64::from(loss.item()?);
+                if loss_value.is_finite() {
+                    correct += count_correct(&logits.value()?, &y)?;
+                    (loss_value, Some(loss.backward()?))
+                } else {
+                    (loss_value, None)
+                }
+            };
+            let diverged = match grads {
+                None => Some(format!("the loss is {loss_value}")),
+                Some(grads) => match opt.step(&mut model.params_mut(), &grads) {
                     Err(optim::Error::NonFiniteGradient { index, shape, .. }) => Some(format!(
                         "the gradient of parameter {index} (shape {shape:?}) is not finite"
                     )),
@@ -296,9 +305,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
                         }
                         None
                     }
-                }
-            } else {
-                Some(format!("the loss is {loss_value}"))
+                },
             };
             if let Some(what) = diverged {
                 bar.abandon();
