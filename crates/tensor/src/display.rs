@@ -151,22 +151,24 @@ impl<F: Float> Ctx<'_, F> {
 
 #[cfg(test)]
 mod tests {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
 
     #[test]
-    fn prints_like_pytorch() {
-        let a = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[2, 2]).unwrap();
+    fn prints_like_pytorch() -> TestResult {
+        let a = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[2, 2])?;
         assert_eq!(a.to_string(), "tensor([[1., 2.],\n        [3., 4.]])");
-        let b = Tensor::<f64>::from_vec(vec![0.5, -1.25], &[2]).unwrap();
+        let b = Tensor::<f64>::from_vec(vec![0.5, -1.25], &[2])?;
         assert_eq!(
             b.to_string(),
             "tensor([ 0.5000, -1.2500], dtype=torch.float64)"
         );
         assert_eq!(Tensor::<f32>::scalar(3.0).to_string(), "tensor(3.)");
-        let big = Tensor::<f32>::arange(0.0, 2000.0, 1.0).unwrap();
+        let big = Tensor::<f32>::arange(0.0, 2000.0, 1.0)?;
         assert_eq!(
             big.to_string(),
             "tensor([   0.,    1.,    2., ..., 1997., 1998., 1999.])"
         );
+        Ok(())
     }
 }

@@ -199,22 +199,21 @@ pub(crate) fn walk<const N: usize>(
 
 #[cfg(test)]
 mod tests {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
 
     #[test]
-    fn broadcasting_follows_numpy() {
-        assert_eq!(
-            broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(),
-            vec![3, 4, 5]
-        );
-        assert_eq!(broadcast_shapes("t", &[], &[2]).unwrap(), vec![2]);
-        assert_eq!(broadcast_shapes("t", &[0], &[1]).unwrap(), vec![0]);
+    fn broadcasting_follows_numpy() -> TestResult {
+        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1])?, vec![3, 4, 5]);
+        assert_eq!(broadcast_shapes("t", &[], &[2])?, vec![2]);
+        assert_eq!(broadcast_shapes("t", &[0], &[1])?, vec![0]);
         let e = broadcast_shapes("add", &[3], &[4]).unwrap_err();
         assert_eq!(e.to_string(), "add: shapes [3] and [4] do not broadcast");
+        Ok(())
     }
 
     #[test]
-    fn walk_visits_a_range_in_row_major_order() {
+    fn walk_visits_a_range_in_row_major_order() -> TestResult {
         let shape = [2, 3, 2];
         let strides = [1, 2, 6]; // a permuted layout
         let mut seen = vec![];
@@ -226,5 +225,6 @@ mod tests {
             })
             .collect();
         assert_eq!(seen, expect);
+        Ok(())
     }
 }

@@ -252,56 +252,58 @@ impl<F: Float> Tensor<F> {
 
 #[cfg(test)]
 mod tests {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
 
-    fn t(shape: &[usize]) -> Tensor<f64> {
+    fn t(shape: &[usize]) -> Result<Tensor<f64>> {
         let n = numel(shape);
-        Tensor::from_vec((0..n).map(|i| i as f64).collect(), shape).unwrap()
+        Tensor::from_vec((0..n).map(|i| i as f64).collect(), shape)
     }
 
     #[test]
-    fn views_share_storage() {
-        let a = t(&[2, 3, 4]);
+    fn views_share_storage() -> TestResult {
+        let a = t(&[2, 3, 4])?;
         for v in [
-            a.transpose(0, 2).unwrap(),
-            a.permute(&[1, 2, 0]).unwrap(),
-            a.narrow(1, 1, 2).unwrap(),
-            a.unsqueeze(0).unwrap(),
-            a.reshape(&[6, -1]).unwrap(),
+            a.transpose(0, 2)?,
+            a.permute(&[1, 2, 0])?,
+            a.narrow(1, 1, 2)?,
+            a.unsqueeze(0)?,
+            a.reshape(&[6, -1])?,
         ] {
             assert!(v.shares_storage(&a));
         }
+        Ok(())
     }
 
     #[test]
-    fn slice_with_step_matches_python() {
-        let a = t(&[10]);
-        assert_eq!(a.slice(0, 1, 8, 3).unwrap().to_vec(), vec![1., 4., 7.]);
-        assert_eq!(a.slice(0, 4, 4, 1).unwrap().shape(), &[0]);
+    fn slice_with_step_matches_python() -> TestResult {
+        let a = t(&[10])?;
+        assert_eq!(a.slice(0, 1, 8, 3)?.to_vec(), vec![1., 4., 7.]);
+        assert_eq!(a.slice(0, 4, 4, 1)?.shape(), &[0]);
         assert!(a.slice(0, 11, 12, 1).is_err());
+        Ok(())
     }
 
     #[test]
-    fn reshape_infers_and_rejects() {
-        let a = t(&[2, 6]);
-        assert_eq!(a.reshape(&[-1, 4]).unwrap().shape(), &[3, 4]);
+    fn reshape_infers_and_rejects() -> TestResult {
+        let a = t(&[2, 6])?;
+        assert_eq!(a.reshape(&[-1, 4])?.shape(), &[3, 4]);
         let e = a.reshape(&[5, -1]).unwrap_err();
         assert!(e.to_string().starts_with("reshape:"), "{e}");
         assert!(a.reshape(&[-1, -1]).is_err());
         // non-contiguous input is copied, in row-major order of the view
-        let b = a.t().unwrap().reshape(&[12]).unwrap();
+        let b = a.t()?.reshape(&[12])?;
         assert_eq!(b.to_vec()[..3], [0., 6., 1.]);
+        Ok(())
     }
 
     #[test]
-    fn squeeze_and_unsqueeze_round_trip() {
-        let a = t(&[3, 1, 2]);
-        assert_eq!(a.squeeze(None).unwrap().shape(), &[3, 2]);
+    fn squeeze_and_unsqueeze_round_trip() -> TestResult {
+        let a = t(&[3, 1, 2])?;
+        assert_eq!(a.squeeze(None)?.shape(), &[3, 2]);
         assert!(a.squeeze(Some(0)).is_err());
-        assert_eq!(a.unsqueeze(-1).unwrap().shape(), &[3, 1, 2, 1]);
-        assert_eq!(
-            a.unsqueeze(3).unwrap().squeeze(Some(3)).unwrap().to_vec(),
-            a.to_vec()
-        );
+        assert_eq!(a.unsqueeze(-1)?.shape(), &[3, 1, 2, 1]);
+        assert_eq!(a.unsqueeze(3)?.squeeze(Some(3))?.to_vec(), a.to_vec());
+        Ok(())
     }
 }

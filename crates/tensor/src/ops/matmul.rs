@@ -335,24 +335,25 @@ mod skinny {
 
 #[cfg(test)]
 mod tests {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {
+    fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Result<Vec<f64>> {
         let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
         let mut c = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
                 for p in 0..k {
-                    c[i * n + j] += a.get(&[i, p]).unwrap() * b.get(&[p, j]).unwrap();
+                    c[i * n + j] += a.get(&[i, p])? * b.get(&[p, j])?;
                 }
             }
         }
-        c
+        Ok(c)
     }
 
     #[test]
-    fn matches_naive_loop_on_odd_sizes_and_transposes() {
+    fn matches_naive_loop_on_odd_sizes_and_transposes() -> TestResult {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         for &(m, k, n) in &[
             (1, 1, 1),
@@ -368,43 +369,40 @@ mod tests {
                     let x = Tensor::<f64>::from_vec(
                         (0..r * c).map(|_| rng.random_range(-1.0..1.0)).collect(),
                         &shape,
-                    )
-                    .unwrap();
+                    )?;
                     if t {
-                        x.t().unwrap()
+                        x.t()
                     } else {
-                        x
+                        Ok(x)
                     }
                 };
-                let a = mk(m, k, ta, &mut rng);
-                let b = mk(k, n, tb, &mut rng);
-                let c = a.matmul(&b).unwrap();
+                let a = mk(m, k, ta, &mut rng)?;
+                let b = mk(k, n, tb, &mut rng)?;
+                let c = a.matmul(&b)?;
                 assert_eq!(c.shape(), &[m, n]);
-                for (x, y) in c.to_vec().iter().zip(naive(&a, &b)) {
+                for (x, y) in c.to_vec().iter().zip(naive(&a, &b)?) {
                     assert!((x - y).abs() < 1e-12, "{m}x{k}x{n} t={ta},{tb}: {x} vs {y}");
                 }
             }
         }
+        Ok(())
     }
 
     #[test]
-    fn batched_broadcasts_batch_axes() {
-        let a =
-            Tensor::<f32>::from_vec((0..12).map(|i| i as f32).collect(), &[2, 1, 2, 3]).unwrap();
-        let b = Tensor::<f32>::from_vec((0..18).map(|i| i as f32).collect(), &[3, 3, 2]).unwrap();
-        let c = a.matmul(&b).unwrap();
+    fn batched_broadcasts_batch_axes() -> TestResult {
+        let a = Tensor::<f32>::from_vec((0..12).map(|i| i as f32).collect(), &[2, 1, 2, 3])?;
+        let b = Tensor::<f32>::from_vec((0..18).map(|i| i as f32).collect(), &[3, 3, 2])?;
+        let c = a.matmul(&b)?;
         assert_eq!(c.shape(), &[2, 3, 2, 2]);
-        let a1 = a.narrow(0, 1, 1).unwrap().reshape(&[2, 3]).unwrap();
-        let b2 = b.narrow(0, 2, 1).unwrap().reshape(&[3, 2]).unwrap();
-        let want = a1.matmul(&b2).unwrap().to_vec();
-        assert_eq!(
-            c.narrow(0, 1, 1).unwrap().narrow(1, 2, 1).unwrap().to_vec(),
-            want
-        );
+        let a1 = a.narrow(0, 1, 1)?.reshape(&[2, 3])?;
+        let b2 = b.narrow(0, 2, 1)?.reshape(&[3, 2])?;
+        let want = a1.matmul(&b2)?.to_vec();
+        assert_eq!(c.narrow(0, 1, 1)?.narrow(1, 2, 1)?.to_vec(), want);
+        Ok(())
     }
 
     #[test]
-    fn errors_name_the_shapes() {
+    fn errors_name_the_shapes() -> TestResult {
         let e = Tensor::<f32>::zeros(&[128, 784])
             .matmul(&Tensor::zeros(&[512, 256]))
             .unwrap_err();
@@ -415,5 +413,6 @@ mod tests {
         assert!(Tensor::<f32>::zeros(&[3])
             .matmul(&Tensor::zeros(&[3, 1]))
             .is_err());
+        Ok(())
     }
 }

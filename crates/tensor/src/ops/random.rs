@@ -94,25 +94,28 @@ impl<F: Float> PrevBelow for F {
 
 #[cfg(test)]
 mod tests {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
     use rand::SeedableRng;
 
     #[test]
-    fn truncated_normal_stays_within_two_sigma() {
+    fn truncated_normal_stays_within_two_sigma() -> TestResult {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let t = Tensor::<f64>::trunc_normal(&[10_000], 1.0, 0.5, &mut rng).unwrap();
+        let t = Tensor::<f64>::trunc_normal(&[10_000], 1.0, 0.5, &mut rng)?;
         let v = t.to_vec();
         assert!(v.iter().all(|&x| (x - 1.0).abs() <= 1.0));
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         assert!((mean - 1.0).abs() < 0.02, "{mean}");
+        Ok(())
     }
 
     #[test]
-    fn rand_is_within_bounds_and_bad_bounds_err() {
+    fn rand_is_within_bounds_and_bad_bounds_err() -> TestResult {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let t = Tensor::<f32>::rand(&[1000], 2.0, 3.0, &mut rng).unwrap();
+        let t = Tensor::<f32>::rand(&[1000], 2.0, 3.0, &mut rng)?;
         assert!(t.to_vec().iter().all(|&x| (2.0..3.0).contains(&x)));
         assert!(Tensor::<f32>::rand(&[1], 1.0, 1.0, &mut rng).is_err());
         assert!(Tensor::<f32>::randn(&[1], 0.0, -1.0, &mut rng).is_err());
+        Ok(())
     }
 }
