@@ -8,14 +8,20 @@
 //!     --steps 500 --start -1.5,2 [--dtype f64] [--csv] [--plot paths.svg]
 //! ```
 //! Functions: `rosenbrock`, `beale`, `saddle`, `quadratic:a=1,b=10`. Optimizers: any spec
-//! `descent_optim::build` takes. The loss and its gradient are computed on the tape at
-//! every step. `--csv` prints `step,x,y,loss` for steps 0..=N (step 0 is the start; with
+//! `descent_optim::build` takes, or a batch method's (`descent_optim::Method::from_spec`):
+//! `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`, `steepest`.
+//! One `--steps` step is one call of the method's `step` (L-BFGS: up to `max_iter` inner
+//! iterations, as torch's; the others: one iteration with its line search); a batch path
+//! ends early when its method stops (converged, or a line search that cannot progress).
+//! `lm` runs on the function's least-squares form: Rosenbrock's residuals
+//! `(10(y − x²), 1 − x)`, Beale's three terms, the quadratic's `(√a·x, √b·y)/√2` (the saddle
+//! has none). The loss and its gradient (Hessian, Jacobian) are computed on the tape. `--csv` prints `step,x,y,loss` for steps 0..=N (step 0 is the start; with
 //! several optimizers an `optimizer` column comes first); without it, one summary line per
 //! optimizer. `--plot` writes an SVG with the contours and one path per optimizer.
 
 use clap::Parser;
-use descent::autodiff::{Param, Tape};
-use descent::optim::{build, TestFunction};
+use descent::autodiff::{Param, Tape, Var};
+use descent::optim::{build, BatchMethod, TapeObjective, TapeResiduals, TestFunction, METHODS};
 use descent::tensor::{Float, Tensor};
 use plotters::prelude::*;
 use std::process::ExitCode;
@@ -47,22 +53,130 @@ struct Args {
 }
 
 /// How a method is driven. First-order methods take one step per gradient; the batch
-/// methods (line searches, quasi-Newton, Newton, LM) can be added as further kinds.
+/// methods (line searches, quasi-Newton, Newton, LM) re-evaluate the function themselves.
 enum Method {
     /// A spec for `descent_optim::build`.
     FirstOrder(String),
+    /// A spec for `descent_optim::Method::from_spec`.
+    Batch(String),
 }
 
 impl Method {
     fn parse(spec: &str) -> Method {
-        Method::FirstOrder(spec.to_string())
+        let name = spec.split(':').next().unwrap_or_default();
+        if METHODS.contains(&name) {
+            Method::Batch(spec.to_string())
+        } else {
+            Method::FirstOrder(spec.to_string())
+        }
     }
 
     fn label(&self) -> &str {
         match self {
-            Method::FirstOrder(spec) => spec,
+            Method::FirstOrder(spec) | Method::Batch(spec) => spec,
         }
     }
+}
+
+/// The function on the tape, with the tape's error type (what the Hessian and Jacobian
+/// helpers take). `TestFunction::eval` fails only through the tape.
+fn loss<'t, F: Float>(f: &TestFunction, w: Var<'t, F>) -> descent::autodiff::Result<Var<'t, F>> {
+    f.eval(w).map_err(|e| match e {
+        descent::optim::Error::Autodiff(e) => e,
+        other => unreachable!("TestFunction::eval fails only on the tape: {other}"),
+    })
+}
+
+/// The function's least-squares form `r`, with `Σ rᵢ² = f` (the saddle has none).
+fn residuals<'t, F: Float>(
+    f: &TestFunction,
+    w: Var<'t, F>,
+) -> descent::autodiff::Result<Var<'t, F>> {
+    let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
+    match *f {
+        TestFunction::Rosenbrock => Var::concat(
+            &[
+                y.sub(x.square()?)?.mul_scalar(F::of(10.0))?,
+                x.rsub_scalar(F::one())?,
+            ],
+            0,
+        ),
+        TestFunction::Beale => {
+            let (y2, y3) = (y.square()?, y.square()?.mul(y)?);
+            let term = |c: f64, yk: Var<'t, F>| x.mul(yk)?.sub(x)?.add_scalar(F::of(c));
+            Var::concat(&[term(1.5, y)?, term(2.25, y2)?, term(2.625, y3)?], 0)
+        }
+        TestFunction::Quadratic { a, b } => Var::concat(
+            &[
+                x.mul_scalar(F::of((a / 2.0).sqrt()))?,
+                y.mul_scalar(F::of((b / 2.0).sqrt()))?,
+            ],
+            0,
+        ),
+        TestFunction::Saddle => {
+            unreachable!("checked before: the saddle has no least-squares form")
+        }
+    }
+}
+
+/// Builds a batch method, checking that the function has the form it needs.
+fn batch_method(f: &TestFunction, spec: &str) -> Result<descent::optim::Method, Error> {
+    let method = descent::optim::Method::from_spec(spec)?;
+    if method.needs_residuals() && *f == TestFunction::Saddle {
+        return Err(format!(
+            "{spec}: the saddle x² − y² has no least-squares form (it is unbounded below); \
+             use newton, bfgs, lbfgs or cg on it"
+        )
+        .into());
+    }
+    Ok(method)
+}
+
+/// Runs a batch method: `steps` calls of its `step`, stopping when it stops.
+fn run_batch<F: Float>(
+    f: &TestFunction,
+    spec: &str,
+    start: (f64, f64),
+    steps: usize,
+) -> Result<Vec<Point>, Error> {
+    let mut method = batch_method(f, spec)?;
+    let f = *f;
+    let mut obj: Box<dyn descent::optim::Objective> = if method.needs_residuals() {
+        Box::new(TapeResiduals::<F, _>::new(move |_, w| residuals(&f, w)))
+    } else {
+        Box::new(TapeObjective::<F, _>::new(move |_, w| loss(&f, w)))
+    };
+    let mut x = vec![start.0, start.1];
+    let mut path = vec![Point {
+        x: x[0],
+        y: x[1],
+        loss: f.value(x[0], x[1]),
+    }];
+    for step in 0..steps {
+        match method.step(&mut x, obj.as_mut()) {
+            Ok(report) => {
+                path.push(Point {
+                    x: x[0],
+                    y: x[1],
+                    loss: f.value(x[0], x[1]),
+                });
+                if report.reason.is_terminal() {
+                    eprintln!(
+                        "{spec}: stopped after {} steps: {:?} (loss {:.4e})",
+                        step + 1,
+                        report.reason,
+                        report.loss
+                    );
+                    break;
+                }
+            }
+            Err(e) => {
+                eprintln!("{spec}: step {step}: {e}; stopping this path");
+                break;
+            }
+        }
+    }
+    Ok(path)
 }
 
 /// One point of a path: position and the loss there.
@@ -95,10 +209,24 @@ fn point<F: Float>(p: &Param<F>, loss: f64) -> Point {
 }
 
 /// Runs `method` for `steps` steps from `start`; the path has steps + 1 points unless the
-/// run stopped early (a non-finite loss or an optimizer error, reported on stderr).
+/// run stopped early (a non-finite loss, an optimizer error, or a batch method that
+/// stopped, reported on stderr).
 fn run<F: Float>(
     f: &TestFunction,
     method: &Method,
+    start: (f64, f64),
+    steps: usize,
+) -> Result<Vec<Point>, Error> {
+    match method {
+        Method::FirstOrder(spec) => run_first_order::<F>(f, spec, start, steps),
+        Method::Batch(spec) => run_batch::<F>(f, spec, start, steps),
+    }
+}
+
+/// A first-order optimizer: one step per gradient.
+fn run_first_order<F: Float>(
+    f: &TestFunction,
+    spec: &str,
     start: (f64, f64),
     steps: usize,
 ) -> Result<Vec<Point>, Error> {
@@ -107,24 +235,20 @@ fn run<F: Float>(
         &[2],
     )?);
     let mut path = Vec::with_capacity(steps + 1);
-    match method {
-        Method::FirstOrder(spec) => {
-            let mut opt = build::<F>(spec)?;
-            for step in 0..=steps {
-                let (loss, grads) = evaluate(f, &p)?;
-                path.push(point(&p, loss));
-                if step == steps {
-                    break;
-                }
-                if !loss.is_finite() {
-                    eprintln!("{spec}: the loss is {loss} at step {step}; stopping this path");
-                    break;
-                }
-                if let Err(e) = opt.step_with_loss(&mut [&mut p], &grads, loss) {
-                    eprintln!("{spec}: step {step}: {e}; stopping this path");
-                    break;
-                }
-            }
+    let mut opt = build::<F>(spec)?;
+    for step in 0..=steps {
+        let (loss, grads) = evaluate(f, &p)?;
+        path.push(point(&p, loss));
+        if step == steps {
+            break;
+        }
+        if !loss.is_finite() {
+            eprintln!("{spec}: the loss is {loss} at step {step}; stopping this path");
+            break;
+        }
+        if let Err(e) = opt.step_with_loss(&mut [&mut p], &grads, loss) {
+            eprintln!("{spec}: step {step}: {e}; stopping this path");
+            break;
         }
     }
     Ok(path)
@@ -165,6 +289,11 @@ fn real_main() -> Result<(), Error> {
         None => default_start(&f),
     };
     let methods: Vec<Method> = args.optimizers.iter().map(|s| Method::parse(s)).collect();
+    for m in &methods {
+        if let Method::Batch(spec) = m {
+            batch_method(&f, spec)?; // a bad spec fails before any path is run
+        }
+    }
     let mut paths = Vec::new();
     for m in &methods {
         let path = match args.dtype.as_str() {
