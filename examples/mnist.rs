@@ -131,15 +131,22 @@ struct Data {
 
 fn load_data(args: &Args) -> Result<Data, Error> {
     let (dir, source) = mnist::locate(args.data.as_deref())?;
-    let m = Mnist::load(&dir)?;
+    let Mnist {
+        train: train_bytes,
+        test: test_bytes,
+    } = Mnist::load(&dir)?;
     eprintln!(
         "data: {} ({source:?}): {} training and {} test images of {:?}",
         dir.display(),
-        m.train.len(),
-        m.test.len(),
-        m.train.item_shape
+        train_bytes.len(),
+        test_bytes.len(),
+        train_bytes.item_shape
     );
-    let mut train = m.train.to_dataset::<f32>()?;
+    // One split at a time, freeing its bytes once converted: a lower peak memory.
+    let test = test_bytes.to_dataset::<f32>()?;
+    drop(test_bytes);
+    let mut train = train_bytes.to_dataset::<f32>()?;
+    drop(train_bytes);
     if let Some(n) = args.limit_train {
         train = train.take(n)?;
     }
@@ -154,11 +161,7 @@ fn load_data(args: &Args) -> Result<Data, Error> {
     } else {
         None
     };
-    Ok(Data {
-        train,
-        val,
-        test: m.test.to_dataset::<f32>()?,
-    })
+    Ok(Data { train, val, test })
 }
 
 /// One row of history: an epoch's averages.
