@@ -64,7 +64,9 @@ pub enum StopReason {
     MaxEvaluations,
     /// The gradient's largest entry fell to `tolerance_grad` or below: converged.
     GradientTolerance,
-    /// The loss changed by less than `tolerance_change` in one iteration.
+    /// The loss changed by less than `tolerance_change` in one iteration: relative to
+    /// `max(|f|, 1)` (SciPy's `ftol` test) for every method but L-BFGS, which keeps
+    /// PyTorch's absolute test.
     LossChange,
     /// The step's largest entry fell below `tolerance_change`.
     StepTolerance,
@@ -173,7 +175,8 @@ pub(crate) fn evaluate(
 pub struct Tolerances {
     /// Stop when `max |gᵢ| ≤ tolerance_grad`.
     pub tolerance_grad: f64,
-    /// Stop when the loss or the step's largest entry changes by less than this.
+    /// Stop when the step's largest entry, or the loss relative to `max(|fₖ|, |fₖ₊₁|, 1)`,
+    /// changes by less than this (L-BFGS: the loss change is absolute, as PyTorch's).
     pub tolerance_change: f64,
 }
 
@@ -187,6 +190,12 @@ impl Default for Tolerances {
 }
 
 impl Tolerances {
+    /// `|fₖ − fₖ₊₁| < tolerance_change · max(|fₖ|, |fₖ₊₁|, 1)`: a relative test for large
+    /// losses, an absolute one below 1.
+    pub(crate) fn loss_converged(&self, prev: f64, loss: f64) -> bool {
+        (loss - prev).abs() < self.tolerance_change * prev.abs().max(loss.abs()).max(1.0)
+    }
+
     /// The reason to stop after an iteration that moved by `step` (`t·d`) from loss
     /// `prev` to `loss` with gradient `g`, if any.
     pub(crate) fn check(
@@ -200,7 +209,7 @@ impl Tolerances {
             Some(StopReason::GradientTolerance)
         } else if step_max <= self.tolerance_change {
             Some(StopReason::StepTolerance)
-        } else if (loss - prev).abs() < self.tolerance_change {
+        } else if self.loss_converged(prev, loss) {
             Some(StopReason::LossChange)
         } else {
             None

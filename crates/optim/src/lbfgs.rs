@@ -185,6 +185,8 @@ impl Lbfgs {
 
 impl BatchMethod for Lbfgs {
     /// One PyTorch `LBFGS.step(closure)`: up to `max_iter` iterations from `x`, updating it.
+    /// As in PyTorch, without a line search the last of `max_iter` iterations is not
+    /// re-evaluated: the report's loss is then the one before that last update.
     ///
     /// # Errors
     /// [`Error::NonFinite`] if the loss or gradient at `x` is not finite, [`Error::Length`]

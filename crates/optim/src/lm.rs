@@ -21,7 +21,8 @@ pub struct LmConfig {
     /// rank-deficient `J` is a singular system).
     pub tau: f64,
     /// Stop when `max |2Jᵀr| ≤ tolerance_grad`; stop when `‖δ‖ ≤ tolerance_change·(‖x‖ +
-    /// tolerance_change)` or the loss changes by less than `tolerance_change`.
+    /// tolerance_change)` or the loss changes by less than `tolerance_change` relative to
+    /// `max(|L|, 1)`.
     pub tolerances: Tolerances,
     /// Rejected trial steps allowed in one iteration before giving up.
     pub max_tries: usize,
@@ -208,7 +209,7 @@ impl BatchMethod for LevenbergMarquardt {
                 // The step test was made above, relative to ‖x‖.
                 report.reason = if report.grad_max <= tol.tolerance_grad {
                     StopReason::GradientTolerance
-                } else if (f - f_new).abs() < tol.tolerance_change {
+                } else if tol.loss_converged(f, f_new) {
                     StopReason::LossChange
                 } else {
                     StopReason::MaxIterations

@@ -624,3 +624,51 @@ fn hyperparameters_are_validated() {
         Err(Error::Hyperparameter { .. })
     ));
 }
+
+#[test]
+fn loss_change_is_relative_to_the_loss() {
+    // f = 1e12 + x² + 100y²: the first step lowers f by ~1e-2, 1e-14 of f (SciPy's ftol
+    // test stops), though far above an absolute 1e-9.
+    let mut f = |x: &[f64]| {
+        Ok((
+            1e12 + x[0] * x[0] + 100.0 * x[1] * x[1],
+            vec![2.0 * x[0], 200.0 * x[1]],
+        ))
+    };
+    let config = SearchConfig {
+        tolerances: Tolerances {
+            tolerance_grad: 0.0,
+            tolerance_change: 1e-9,
+        },
+        ..SearchConfig::new(LineSearch::WOLFE)
+    };
+    let mut x = vec![1e-2, 1e-2];
+    let report = Bfgs::new(BfgsConfig {
+        search: config,
+        ..Default::default()
+    })
+    .unwrap()
+    .minimize(&mut x, &mut f, 100)
+    .unwrap();
+    assert_eq!(
+        (report.reason, report.iterations),
+        (StopReason::LossChange, 1),
+        "{report:?}"
+    );
+    // Below |f| = 1 the same test is absolute.
+    let mut g = |x: &[f64]| {
+        Ok((
+            x[0] * x[0] + 100.0 * x[1] * x[1],
+            vec![2.0 * x[0], 200.0 * x[1]],
+        ))
+    };
+    let mut x = vec![1e-2, 1e-2];
+    let report = Bfgs::new(BfgsConfig {
+        search: config,
+        ..Default::default()
+    })
+    .unwrap()
+    .minimize(&mut x, &mut g, 100)
+    .unwrap();
+    assert!(report.iterations > 1, "{report:?}");
+}
