@@ -672,3 +672,36 @@ fn loss_change_is_relative_to_the_loss() {
     .unwrap();
     assert!(report.iterations > 1, "{report:?}");
 }
+
+#[test]
+fn cg_restarted_every_iteration_is_steepest_descent() {
+    // With restart = 1 every direction is −g: the same iterates as steepest descent with the
+    // same search, step for step; with the default restart (n) they differ.
+    let search = SearchConfig::new(LineSearch::StrongWolfe { c1: 1e-4, c2: 0.1 });
+    let mut cg = ConjugateGradient::new(CgConfig {
+        restart: Some(1),
+        search,
+        beta: Beta::PolakRibierePlus,
+    })
+    .unwrap();
+    let mut cg_n = ConjugateGradient::new(CgConfig {
+        search,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut sd = SteepestDescent::new(search).unwrap();
+    let (mut x, mut y, mut z) = (
+        Problem::Rosenbrock.start(),
+        Problem::Rosenbrock.start(),
+        Problem::Rosenbrock.start(),
+    );
+    let mut differs = false;
+    for _ in 0..20 {
+        cg.step(&mut x, &mut Problem::Rosenbrock).unwrap();
+        sd.step(&mut y, &mut Problem::Rosenbrock).unwrap();
+        cg_n.step(&mut z, &mut Problem::Rosenbrock).unwrap();
+        assert_eq!(x, y);
+        differs |= max_diff(&x, &z) > 1e-6;
+    }
+    assert!(differs, "conjugate directions should change the path");
+}
