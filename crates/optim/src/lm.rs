@@ -129,6 +129,7 @@ impl LevenbergMarquardt {
     ) -> Result<(DVector<f64>, DMatrix<f64>)> {
         let (r, j) = obj.residuals(x)?;
         report.function_evals += 1;
+        report.gradient_evals += 1; // the Jacobian gives the gradient 2Jᵀr too
         report.hessian_evals += 1;
         if j.nrows() != r.len() || j.ncols() != x.len() {
             return Err(Error::Length {
@@ -205,7 +206,6 @@ impl BatchMethod for LevenbergMarquardt {
                 x.copy_from_slice(&x_new);
                 let g_new = j_new.tr_mul(&r_new);
                 (report.loss, report.grad_max) = (f_new, 2.0 * g_new.amax());
-                report.gradient_evals = report.function_evals;
                 // The step test was made above, relative to ‖x‖.
                 report.reason = if report.grad_max <= tol.tolerance_grad {
                     StopReason::GradientTolerance
