@@ -69,75 +69,53 @@ pub trait Float:
     );
 }
 
-static POOL_F32: Pool<f32> = Pool::new();
-static POOL_F64: Pool<f64> = Pool::new();
+/// Implements [`Float`] for a primitive type: its dtype name, pool, tanh kernel and GEMM.
+macro_rules! impl_float {
+    ($t:ty, $dtype:literal, $pool:ident, $gemm:path, $tanh:expr) => {
+        static $pool: Pool<$t> = Pool::new();
 
-impl Float for f32 {
-    const DTYPE: &'static str = "float32";
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    fn as_f64(self) -> f64 {
-        self as f64
-    }
-    fn pool() -> &'static Pool<Self> {
-        &POOL_F32
-    }
-    #[inline(always)]
-    fn tanh_kernel(self) -> Self {
-        crate::math::tanh_f32(self)
-    }
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-    }
+        impl Float for $t {
+            const DTYPE: &'static str = $dtype;
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+            fn pool() -> &'static Pool<Self> {
+                &$pool
+            }
+            #[inline(always)]
+            fn tanh_kernel(self) -> Self {
+                $tanh(self)
+            }
+            unsafe fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                beta: Self,
+                c: *mut Self,
+                rsc: isize,
+                csc: isize,
+            ) {
+                $gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+            }
+        }
+    };
 }
 
-impl Float for f64 {
-    const DTYPE: &'static str = "float64";
-    fn of(x: f64) -> Self {
-        x
-    }
-    fn as_f64(self) -> f64 {
-        self
-    }
-    fn pool() -> &'static Pool<Self> {
-        &POOL_F64
-    }
-    #[inline(always)]
-    fn tanh_kernel(self) -> Self {
-        self.tanh()
-    }
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-    }
-}
+impl_float!(
+    f32,
+    "float32",
+    POOL_F32,
+    matrixmultiply::sgemm,
+    crate::math::tanh_f32
+);
+impl_float!(f64, "float64", POOL_F64, matrixmultiply::dgemm, f64::tanh);
