@@ -170,13 +170,24 @@ impl<F: Float> Tensor<F> {
         shape: Vec<usize>,
         fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
     ) -> Self {
+        Self::build_with_cost(shape, 1, fill)
+    }
+
+    /// [`Tensor::build`] where each output element costs about `cost` input elements (a
+    /// reduction's count), so that a small output of a large reduction is split too.
+    pub(crate) fn build_with_cost(
+        shape: Vec<usize>,
+        cost: usize,
+        fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
+    ) -> Self {
         let n = numel(&shape);
+        let cost = cost.max(1);
         let mut v = F::pool().take(n);
         let spare = &mut v.spare_capacity_mut()[..n];
-        if n >= PAR_MIN && rayon::current_num_threads() > 1 {
+        if n.saturating_mul(cost) >= PAR_MIN && n > 1 && rayon::current_num_threads() > 1 {
             let chunk = n
                 .div_ceil(rayon::current_num_threads() * 2)
-                .max(PAR_MIN / 2);
+                .max((PAR_MIN / 2).div_ceil(cost));
             spare
                 .par_chunks_mut(chunk)
                 .enumerate()
@@ -445,8 +456,11 @@ impl<F: Float> Tensor<F> {
             outer_shape.clone()
         };
         let data = &self.data.0;
+        if let Some(rows) = self.reduced_rows(&mask) {
+            return Ok(rows.fold(out_shape, data, init, fold, finish));
+        }
         let inner_contiguous = inner_strides == contiguous_strides(&inner_shape);
-        Ok(Self::build(out_shape, |start, out| {
+        Ok(Self::build_with_cost(out_shape, count, |start, out| {
             walk(
                 &outer_shape,
                 [&outer_strides],
@@ -474,6 +488,21 @@ impl<F: Float> Tensor<F> {
                 },
             )
         }))
+    }
+
+    /// For a contiguous tensor whose reduced axes are one run with kept axes after it (a
+    /// bias gradient's sum over the batch), the `[outer, reduced, inner]` sizes: such a
+    /// reduction folds whole rows into a row of accumulators, in order and vectorizable,
+    /// instead of walking each output's column with a stride.
+    fn reduced_rows(&self, mask: &[bool]) -> Option<RowFold> {
+        let first = mask.iter().position(|&m| m)?;
+        let end = first + mask[first..].iter().take_while(|&&m| m).count();
+        let ok = end < mask.len() && !mask[end..].contains(&true) && self.is_contiguous();
+        ok.then(|| RowFold {
+            offset: self.offset,
+            reduced: numel(&self.shape[first..end]),
+            inner: numel(&self.shape[end..]),
+        })
     }
 
     // ----- in place ------------------------------------------------------------------------
@@ -542,5 +571,57 @@ impl<F: Float> Tensor<F> {
                 let (a, b) = (a.as_f64(), b.as_f64());
                 (a - b).abs() <= atol + rtol * b.abs() || (a == b)
             })
+    }
+}
+
+/// A reduction over the middle of `[outer, reduced, inner]` contiguous elements (`outer`
+/// is implied by the output's size).
+#[derive(Clone, Copy)]
+struct RowFold {
+    offset: usize,
+    reduced: usize,
+    inner: usize,
+}
+
+impl RowFold {
+    /// `out[o, c] = finish(fold(… fold(init, x[o, 0, c]) …, x[o, reduced − 1, c]))`, with
+    /// chunks of the output's columns in parallel for large inputs.
+    fn fold<F: Float>(
+        &self,
+        out_shape: Vec<usize>,
+        data: &[F],
+        init: F,
+        fold: impl Fn(F, F) -> F + Sync,
+        finish: impl Fn(F, usize) -> F + Sync,
+    ) -> Tensor<F> {
+        let RowFold {
+            offset,
+            reduced,
+            inner,
+        } = *self;
+        Tensor::build_with_cost(out_shape, reduced, |start, out| {
+            // A chunk of the flat output may span several `o`; take it one `o` at a time.
+            let mut done = 0;
+            while done < out.len() {
+                let (o, c) = ((start + done) / inner, (start + done) % inner);
+                let len = (inner - c).min(out.len() - done);
+                let acc = &mut out[done..done + len];
+                acc.iter_mut().for_each(|a| _ = a.write(init));
+                for r in 0..reduced {
+                    let row = offset + (o * reduced + r) * inner + c;
+                    for (a, &x) in acc.iter_mut().zip(&data[row..row + len]) {
+                        // SAFETY: every element of `acc` was written above.
+                        let v = unsafe { a.assume_init_mut() };
+                        *v = fold(*v, x);
+                    }
+                }
+                for a in acc.iter_mut() {
+                    // SAFETY: as above.
+                    let v = unsafe { a.assume_init_mut() };
+                    *v = finish(*v, reduced);
+                }
+                done += len;
+            }
+        })
     }
 }

@@ -1179,11 +1179,13 @@ fn matmul_large_and_transposed_operands() {
 }
 
 /// Inputs above the size where kernels split work across threads (32768 elements), so the
-/// chunked, parallel paths of the traversal helpers see strided and broadcast inputs too.
+/// chunked, parallel paths of the traversal helpers see contiguous, strided and broadcast
+/// inputs too.
 #[test]
-fn large_strided_inputs_take_the_parallel_paths() {
+fn large_inputs_take_the_parallel_paths() {
     let shape = [40, 33, 29];
     let layouts = [
+        Layout::Contiguous,
         Layout::Permuted(vec![2, 0, 1]),
         Layout::Strided { axis: 1, start: 1 },
         Layout::Broadcast { axis: 2 },
@@ -1207,7 +1209,10 @@ fn large_strided_inputs_take_the_parallel_paths() {
         binary_case::<f64>(&x, &row).unwrap();
         inplace_case::<f32>(&x, &row).unwrap();
         reduce_case::<f64>(&x, &[1], &[false, true, false], false).unwrap();
-        reduce_case::<f32>(&x, &[], &[true; 3], true).unwrap();
+        reduce_case::<f32>(&x, &[1, 0], &[true, true, false], true).unwrap();
+        reduce_case::<f64>(&x, &[-1, -2], &[false, true, true], false).unwrap();
+        // (f64: an f32 running sum over all 38280 elements drifts past the f32 tolerance)
+        reduce_case::<f64>(&x, &[], &[true; 3], true).unwrap();
         softmax_case::<f32>(&x, 0).unwrap();
         select_case::<f64>(&x, 1, 3).unwrap();
         gather_case::<f32>(&x, 2, 4).unwrap();
