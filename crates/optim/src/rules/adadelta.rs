@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `v ← ρ·v + (1 − ρ)·g²`, `Δ = √(u + ε) / √(v + ε) · g`,
 //! `u ← ρ·u + (1 − ρ)·Δ²`, `θ ← θ − lr·Δ`.
 
-use super::{grad_l2, Bufs};
+use super::{grad_l2, sign_of, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -73,13 +73,14 @@ impl UpdateRule for Adadelta {
     fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
+        let sign = sign_of::<F>(self.maximize);
         let mut bufs = Bufs::new(&mut st.bufs);
         let v = bufs.req("square_avg", n)?;
         let u = bufs.req("acc_delta", n)?;
         let (neg_lr, wd, eps) = (F::of(-self.lr), F::of(self.weight_decay), F::of(self.eps));
         let (rho, keep) = (F::of(self.rho), F::of(1.0 - self.rho));
         for i in 0..n {
-            let d = grad_l2(g[i], p[i], self.maximize, wd);
+            let d = grad_l2(g[i], p[i], sign, wd);
             v[i] = v[i] * rho + keep * d * d;
             let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
             u[i] = u[i] * rho + keep * delta * delta;

@@ -7,7 +7,7 @@
 //!
 //! `eps_inside=true` is the form `θ ← θ − lr·m̂ / √(v̂ + ε)` with both moments bias-corrected.
 
-use super::{grad_l2, lerp, weight_decay, Bufs};
+use super::{grad_l2, lerp, sign_of, weight_decay, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -115,7 +115,7 @@ impl UpdateRule for Adam {
         let mut bufs = Bufs::new(&mut st.bufs);
         let m = bufs.req("exp_avg", n)?;
         let v = bufs.req("exp_avg_sq", n)?;
-        let mut vmax = bufs.next(self.amsgrad, "max_exp_avg_sq", n)?;
+        let vmax = bufs.next(self.amsgrad, "max_exp_avg_sq", n)?;
         let (b1, b2) = self.betas;
         let t = st.step as f64;
         let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
@@ -124,29 +124,73 @@ impl UpdateRule for Adam {
         let (bc2, eps) = (F::of(bc2), F::of(self.eps));
         let (w1, b2f, w2) = (F::of(1.0 - b1), F::of(b2), F::of(1.0 - b2));
         let (l2, shrink) = weight_decay(self.lr, self.weight_decay, self.decoupled_weight_decay);
-        for i in 0..n {
-            if let Some(c) = shrink {
-                p[i] *= c;
-            }
-            let d = grad_l2(g[i], p[i], self.maximize, l2);
-            m[i] = lerp(m[i], d, w1);
-            v[i] = v[i] * b2f + w2 * d * d;
-            let second = match vmax.as_deref_mut() {
-                Some(vm) => {
-                    if v[i] > vm[i] {
-                        vm[i] = v[i];
-                    }
-                    vm[i]
-                }
-                None => v[i],
-            };
-            let denom = if self.eps_inside {
-                (second / bc2 + eps).sqrt()
-            } else {
-                second.sqrt() / bc2_sqrt + eps
-            };
-            p[i] += neg_step * m[i] / denom;
+        let c = Coef {
+            sign: sign_of(self.maximize),
+            keep: shrink.unwrap_or(F::one()),
+            l2,
+            w1,
+            b2: b2f,
+            w2,
+            bc2,
+            bc2_sqrt,
+            eps,
+            neg_step,
+        };
+        // One monomorphized loop per (amsgrad, eps_inside), free of branches so it vectorizes.
+        match (vmax, self.eps_inside) {
+            (Some(vm), false) => kernel::<F, true, false>(p, g, m, v, vm, &c),
+            (Some(vm), true) => kernel::<F, true, true>(p, g, m, v, vm, &c),
+            (None, false) => kernel::<F, false, false>(p, g, m, v, &mut [], &c),
+            (None, true) => kernel::<F, false, true>(p, g, m, v, &mut [], &c),
         }
         Ok(())
+    }
+}
+
+/// The per-step constants of one Adam update.
+struct Coef<F> {
+    sign: F,
+    keep: F,
+    l2: F,
+    w1: F,
+    b2: F,
+    w2: F,
+    bc2: F,
+    bc2_sqrt: F,
+    eps: F,
+    neg_step: F,
+}
+
+/// The element loop. `keep` (1 unless decoupled decay) multiplies exactly, so torch's
+/// conditionals become arithmetic.
+#[inline(always)]
+fn kernel<F: Float, const AMS: bool, const INSIDE: bool>(
+    p: &mut [F],
+    g: &[F],
+    m: &mut [F],
+    v: &mut [F],
+    vm: &mut [F],
+    c: &Coef<F>,
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let vm = if AMS { &mut vm[..n] } else { vm };
+    for i in 0..n {
+        p[i] *= c.keep;
+        let d = grad_l2(g[i], p[i], c.sign, c.l2);
+        m[i] = lerp(m[i], d, c.w1);
+        v[i] = v[i] * c.b2 + c.w2 * d * d;
+        let second = if AMS {
+            vm[i] = if v[i] > vm[i] { v[i] } else { vm[i] };
+            vm[i]
+        } else {
+            v[i]
+        };
+        let denom = if INSIDE {
+            (second / c.bc2 + c.eps).sqrt()
+        } else {
+            second.sqrt() / c.bc2_sqrt + c.eps
+        };
+        p[i] += c.neg_step * m[i] / denom;
     }
 }

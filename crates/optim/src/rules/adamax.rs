@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
 //! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
 
-use super::{grad_l2, lerp, Bufs};
+use super::{grad_l2, lerp, sign_of, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -74,6 +74,7 @@ impl UpdateRule for Adamax {
     fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
+        let sign = sign_of::<F>(self.maximize);
         let mut bufs = Bufs::new(&mut st.bufs);
         let m = bufs.req("exp_avg", n)?;
         let u = bufs.req("exp_inf", n)?;
@@ -86,7 +87,7 @@ impl UpdateRule for Adamax {
             F::of(self.weight_decay),
         );
         for i in 0..n {
-            let d = grad_l2(g[i], p[i], self.maximize, wd);
+            let d = grad_l2(g[i], p[i], sign, wd);
             m[i] = lerp(m[i], d, w1);
             let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
             u[i] = if decayed > fresh { decayed } else { fresh };

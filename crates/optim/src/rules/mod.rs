@@ -62,16 +62,22 @@ pub(crate) fn sign<F: Float>(x: F) -> F {
     }
 }
 
-/// The gradient torch's rules start from: negated under `maximize`, plus `weight_decay·p`
-/// (L2 penalty) when that is non-zero.
+/// `−1` under `maximize`, else `1`: multiplying by it is exact, so the element loops have
+/// no branch for it.
 #[inline]
-pub(crate) fn grad_l2<F: Float>(g: F, p: F, maximize: bool, weight_decay: F) -> F {
-    let g = if maximize { -g } else { g };
-    if weight_decay != F::zero() {
-        g + weight_decay * p
+pub(crate) fn sign_of<F: Float>(maximize: bool) -> F {
+    if maximize {
+        -F::one()
     } else {
-        g
+        F::one()
     }
+}
+
+/// The gradient torch's rules start from: `sign·g + λ·p` (`sign` from [`sign_of`]; with
+/// λ = 0 this is `g` itself, as torch's skipped `grad.add(p, alpha=λ)`).
+#[inline(always)]
+pub(crate) fn grad_l2<F: Float>(g: F, p: F, sign: F, weight_decay: F) -> F {
+    g * sign + weight_decay * p
 }
 
 /// Splits weight decay λ into the L2 coefficient added to the gradient and, when

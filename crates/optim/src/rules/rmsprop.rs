@@ -4,7 +4,7 @@
 //! `d = √v' + ε`; with momentum `b ← μ·b + g/d`, `θ ← θ − lr·b`, else `θ ← θ − lr·g/d`.
 //! `eps_inside=true` uses `d = √(v' + ε)` (Goodfellow et al., Algorithm 8.5).
 
-use super::{grad_l2, lerp, Bufs};
+use super::{grad_l2, lerp, sign_of, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -92,10 +92,11 @@ impl UpdateRule for RmsProp {
     fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
+        let sign = sign_of::<F>(self.maximize);
         let mut bufs = Bufs::new(&mut st.bufs);
         let v = bufs.req("square_avg", n)?;
-        let mut mom = bufs.next(self.momentum > 0.0, "momentum_buffer", n)?;
-        let mut avg = bufs.next(self.centered, "grad_avg", n)?;
+        let mom = bufs.next(self.momentum > 0.0, "momentum_buffer", n)?;
+        let avg = bufs.next(self.centered, "grad_avg", n)?;
         let (alpha, keep) = (F::of(self.alpha), F::of(1.0 - self.alpha));
         let (neg_lr, wd, eps, mu) = (
             F::of(-self.lr),
@@ -103,29 +104,59 @@ impl UpdateRule for RmsProp {
             F::of(self.eps),
             F::of(self.momentum),
         );
-        for i in 0..n {
-            let d = grad_l2(g[i], p[i], self.maximize, wd);
-            v[i] = v[i] * alpha + keep * d * d;
-            let var = match avg.as_deref_mut() {
-                Some(a) => {
-                    a[i] = lerp(a[i], d, keep);
-                    v[i] + -a[i] * a[i]
-                }
-                None => v[i],
-            };
-            let denom = if self.eps_inside {
-                (var + eps).sqrt()
-            } else {
-                var.sqrt() + eps
-            };
-            match mom.as_deref_mut() {
-                Some(b) => {
-                    b[i] = b[i] * mu + d / denom;
-                    p[i] += neg_lr * b[i];
-                }
-                None => p[i] += neg_lr * d / denom,
-            }
+        let c = [sign, wd, alpha, keep, eps, mu, neg_lr];
+        let (centered, inside) = (avg.is_some(), self.eps_inside);
+        let (a, b) = (avg.unwrap_or_default(), mom.unwrap_or_default());
+        // One monomorphized loop per (centered, momentum, eps_inside), so each vectorizes.
+        match (centered, !b.is_empty(), inside) {
+            (false, false, false) => kernel::<F, false, false, false>(p, g, v, a, b, c),
+            (false, false, true) => kernel::<F, false, false, true>(p, g, v, a, b, c),
+            (false, true, false) => kernel::<F, false, true, false>(p, g, v, a, b, c),
+            (false, true, true) => kernel::<F, false, true, true>(p, g, v, a, b, c),
+            (true, false, false) => kernel::<F, true, false, false>(p, g, v, a, b, c),
+            (true, false, true) => kernel::<F, true, false, true>(p, g, v, a, b, c),
+            (true, true, false) => kernel::<F, true, true, false>(p, g, v, a, b, c),
+            (true, true, true) => kernel::<F, true, true, true>(p, g, v, a, b, c),
         }
         Ok(())
+    }
+}
+
+/// The element loop; `a` (the gradient average) and `b` (the momentum buffer) are empty when
+/// unused; `c = [sign, weight_decay, α, 1 − α, ε, μ, −lr]`.
+#[inline(always)]
+fn kernel<F: Float, const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>(
+    p: &mut [F],
+    g: &[F],
+    v: &mut [F],
+    a: &mut [F],
+    b: &mut [F],
+    c: [F; 7],
+) {
+    let [sign, wd, alpha, keep, eps, mu, neg_lr] = c;
+    let n = p.len();
+    let (g, v) = (&g[..n], &mut v[..n]);
+    let a = if CENTERED { &mut a[..n] } else { a };
+    let b = if MOMENTUM { &mut b[..n] } else { b };
+    for i in 0..n {
+        let d = grad_l2(g[i], p[i], sign, wd);
+        v[i] = v[i] * alpha + keep * d * d;
+        let var = if CENTERED {
+            a[i] = lerp(a[i], d, keep);
+            v[i] + -a[i] * a[i]
+        } else {
+            v[i]
+        };
+        let denom = if INSIDE {
+            (var + eps).sqrt()
+        } else {
+            var.sqrt() + eps
+        };
+        if MOMENTUM {
+            b[i] = b[i] * mu + d / denom;
+            p[i] += neg_lr * b[i];
+        } else {
+            p[i] += neg_lr * d / denom;
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! exponential moving average of gradients, whose first step is `(1 − μ)·g` where torch's
 //! (with `dampening = μ`) copies `g`.
 
-use super::{grad_l2, Bufs};
+use super::{grad_l2, sign_of, Bufs};
 use crate::error::{Error, Result};
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -133,6 +133,7 @@ impl UpdateRule for Sgd {
     fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
+        let sign = sign_of::<F>(self.maximize);
         let (neg_lr, wd, mu) = (
             F::of(-self.lr),
             F::of(self.weight_decay),
@@ -145,16 +146,37 @@ impl UpdateRule for Sgd {
         let mut bufs = Bufs::new(&mut st.bufs);
         let Some(b) = bufs.next(self.momentum != 0.0, "momentum_buffer", n)? else {
             for i in 0..n {
-                p[i] = p[i] + neg_lr * grad_l2(g[i], p[i], self.maximize, wd);
+                p[i] = p[i] + neg_lr * grad_l2(g[i], p[i], sign, wd);
             }
             return Ok(());
         };
-        for i in 0..n {
-            let d = grad_l2(g[i], p[i], self.maximize, wd);
-            b[i] = if copy_first { d } else { b[i] * mu + keep * d };
-            let dir = if self.nesterov { d + mu * b[i] } else { b[i] };
-            p[i] += neg_lr * dir;
+        // torch's first step copies g into the (zero) buffer: 0·μ + 1·g.
+        let (decay, keep) = if copy_first {
+            (F::zero(), F::one())
+        } else {
+            (mu, keep)
+        };
+        let c = [sign, wd, decay, keep, mu, neg_lr];
+        if self.nesterov {
+            momentum_loop::<F, true>(p, g, b, c);
+        } else {
+            momentum_loop::<F, false>(p, g, b, c);
         }
         Ok(())
+    }
+}
+
+/// The momentum step, one monomorphized loop per form so that it vectorizes;
+/// `c = [sign, weight_decay, buffer decay, gradient weight, μ, −lr]`.
+#[inline(always)]
+fn momentum_loop<F: Float, const NESTEROV: bool>(p: &mut [F], g: &[F], b: &mut [F], c: [F; 6]) {
+    let [sign, wd, decay, keep, mu, neg_lr] = c;
+    let n = p.len();
+    let (g, b) = (&g[..n], &mut b[..n]);
+    for i in 0..n {
+        let d = grad_l2(g[i], p[i], sign, wd);
+        b[i] = b[i] * decay + keep * d;
+        let dir = if NESTEROV { d + mu * b[i] } else { b[i] };
+        p[i] += neg_lr * dir;
     }
 }
