@@ -7,7 +7,7 @@
 //!
 //! `eps_inside=true` is the form `θ ← θ − lr·m̂ / √(v̂ + ε)` with both moments bias-corrected.
 
-use super::{grad_l2, lerp, sign_of, weight_decay, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -138,10 +138,18 @@ impl UpdateRule for Adam {
         };
         // One monomorphized loop per (amsgrad, eps_inside), free of branches so it vectorizes.
         match (vmax, self.eps_inside) {
-            (Some(vm), false) => kernel::<F, true, false>(p, g, m, v, vm, &c),
-            (Some(vm), true) => kernel::<F, true, true>(p, g, m, v, vm, &c),
-            (None, false) => kernel::<F, false, false>(p, g, m, v, &mut [], &c),
-            (None, true) => kernel::<F, false, true>(p, g, m, v, &mut [], &c),
+            (Some(vm), false) => in_parallel(p, g, [m, v, vm], &|p, g, [m, v, vm]| {
+                kernel::<F, true, false>(p, g, m, v, vm, &c)
+            }),
+            (Some(vm), true) => in_parallel(p, g, [m, v, vm], &|p, g, [m, v, vm]| {
+                kernel::<F, true, true>(p, g, m, v, vm, &c)
+            }),
+            (None, false) => in_parallel(p, g, [m, v, &mut []], &|p, g, [m, v, _]| {
+                kernel::<F, false, false>(p, g, m, v, &mut [], &c)
+            }),
+            (None, true) => in_parallel(p, g, [m, v, &mut []], &|p, g, [m, v, _]| {
+                kernel::<F, false, true>(p, g, m, v, &mut [], &c)
+            }),
         }
         Ok(())
     }

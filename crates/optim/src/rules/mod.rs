@@ -91,6 +91,36 @@ pub(crate) fn weight_decay<F: Float>(lr: f64, wd: f64, decoupled: bool) -> (F, O
     }
 }
 
+/// Below this many elements an update runs on one thread (the tensor kernels' threshold).
+const PAR_MIN: usize = 1 << 15;
+
+/// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused), split into
+/// halves on rayon's threads while they are large: element-wise updates give the same bits
+/// however they are split.
+pub(crate) fn in_parallel<F, K>(p: &mut [F], g: &[F], bufs: [&mut [F]; 3], kernel: &K)
+where
+    F: Float,
+    K: Fn(&mut [F], &[F], [&mut [F]; 3]) + Sync,
+{
+    if p.len() < 2 * PAR_MIN || rayon::current_num_threads() < 2 {
+        return kernel(p, g, bufs);
+    }
+    let mid = p.len() / 2;
+    let (p1, p2) = p.split_at_mut(mid);
+    let (g1, g2) = g.split_at(mid.min(g.len()));
+    let [a, b, c] = bufs.map(|x| {
+        if x.len() > mid {
+            x.split_at_mut(mid)
+        } else {
+            (x, &mut [][..])
+        }
+    });
+    rayon::join(
+        || in_parallel(p1, g1, [a.0, b.0, c.0], kernel),
+        || in_parallel(p2, g2, [a.1, b.1, c.1], kernel),
+    );
+}
+
 /// Hands out a state's buffers one by one as disjoint mutable slices.
 pub(crate) struct Bufs<'a, F>(&'a mut [Vec<F>]);
 

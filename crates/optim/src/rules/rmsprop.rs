@@ -4,7 +4,7 @@
 //! `d = √v' + ε`; with momentum `b ← μ·b + g/d`, `θ ← θ − lr·b`, else `θ ← θ − lr·g/d`.
 //! `eps_inside=true` uses `d = √(v' + ε)` (Goodfellow et al., Algorithm 8.5).
 
-use super::{grad_l2, lerp, sign_of, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -107,17 +107,23 @@ impl UpdateRule for RmsProp {
         let c = [sign, wd, alpha, keep, eps, mu, neg_lr];
         let (centered, inside) = (avg.is_some(), self.eps_inside);
         let (a, b) = (avg.unwrap_or_default(), mom.unwrap_or_default());
+        let momentum = !b.is_empty();
         // One monomorphized loop per (centered, momentum, eps_inside), so each vectorizes.
-        match (centered, !b.is_empty(), inside) {
-            (false, false, false) => kernel::<F, false, false, false>(p, g, v, a, b, c),
-            (false, false, true) => kernel::<F, false, false, true>(p, g, v, a, b, c),
-            (false, true, false) => kernel::<F, false, true, false>(p, g, v, a, b, c),
-            (false, true, true) => kernel::<F, false, true, true>(p, g, v, a, b, c),
-            (true, false, false) => kernel::<F, true, false, false>(p, g, v, a, b, c),
-            (true, false, true) => kernel::<F, true, false, true>(p, g, v, a, b, c),
-            (true, true, false) => kernel::<F, true, true, false>(p, g, v, a, b, c),
-            (true, true, true) => kernel::<F, true, true, true>(p, g, v, a, b, c),
-        }
+        in_parallel(
+            p,
+            g,
+            [v, a, b],
+            &|p, g, [v, a, b]| match (centered, momentum, inside) {
+                (false, false, false) => kernel::<F, false, false, false>(p, g, v, a, b, c),
+                (false, false, true) => kernel::<F, false, false, true>(p, g, v, a, b, c),
+                (false, true, false) => kernel::<F, false, true, false>(p, g, v, a, b, c),
+                (false, true, true) => kernel::<F, false, true, true>(p, g, v, a, b, c),
+                (true, false, false) => kernel::<F, true, false, false>(p, g, v, a, b, c),
+                (true, false, true) => kernel::<F, true, false, true>(p, g, v, a, b, c),
+                (true, true, false) => kernel::<F, true, true, false>(p, g, v, a, b, c),
+                (true, true, true) => kernel::<F, true, true, true>(p, g, v, a, b, c),
+            },
+        );
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! exponential moving average of gradients, whose first step is `(1 − μ)·g` where torch's
 //! (with `dampening = μ`) copies `g`.
 
-use super::{grad_l2, sign_of, Bufs};
+use super::{grad_l2, in_parallel, sign_of, Bufs};
 use crate::error::{Error, Result};
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -158,9 +158,13 @@ impl UpdateRule for Sgd {
         };
         let c = [sign, wd, decay, keep, mu, neg_lr];
         if self.nesterov {
-            momentum_loop::<F, true>(p, g, b, c);
+            in_parallel(p, g, [b, &mut [], &mut []], &|p, g, [b, _, _]| {
+                momentum_loop::<F, true>(p, g, b, c)
+            });
         } else {
-            momentum_loop::<F, false>(p, g, b, c);
+            in_parallel(p, g, [b, &mut [], &mut []], &|p, g, [b, _, _]| {
+                momentum_loop::<F, false>(p, g, b, c)
+            });
         }
         Ok(())
     }
