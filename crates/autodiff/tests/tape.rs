@@ -198,3 +198,21 @@ fn gradients_of_gradients() {
     assert!((d2y.item().unwrap() - (2.0 * v.cos() - v * v.sin())).abs() < 1e-14);
     assert!((d3y.item().unwrap() - (-3.0 * v.sin() - v * v.cos())).abs() < 1e-14);
 }
+
+#[test]
+fn a_weight_used_transposed_gets_a_contiguous_gradient() {
+    // x·wᵀ with w stored [out, in], as Linear does: the gradient must come back in w's own
+    // layout, so optimizers read it as one slice.
+    let w = Param::new(Tensor::<f64>::from_vec((0..6).map(f64::from).collect(), &[3, 2]).unwrap());
+    let tape = Tape::new();
+    let x = tape.constant(t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    let y = x
+        .matmul(tape.param(&w).t().unwrap())
+        .unwrap()
+        .sum(&[], false)
+        .unwrap();
+    let g = y.backward().unwrap();
+    let gw = g.get(&w).unwrap();
+    assert!(gw.is_contiguous(), "strides {:?}", gw.strides());
+    assert_eq!(gw.to_vec(), vec![4.0, 6.0, 4.0, 6.0, 4.0, 6.0]);
+}
