@@ -9,6 +9,14 @@
 //!   [`Optimizer`] trait: parameter groups, state saved to safetensors ([`StateDict`]).
 //! - One spec-string parser for all of them ([`Spec`], [`build`]):
 //!   `"sgd:lr=0.1,momentum=0.9,nesterov=true"`.
+//! - Learning-rate schedules as torch.optim.lr_scheduler's, from specs and chainable
+//!   ([`Scheduler`]: `"warmup:total_iters=5;cosine:T_max=100"`); parameter averaging
+//!   (polynomial-decay and EMA, swapped in for evaluation: [`Averager`]); gradient clipping
+//!   ([`clip_grad_norm`], [`clip_grad_value`]); the lectures' 2-D test functions on the tape
+//!   ([`TestFunction`]).
+//!
+//! Steps update the parameters in place: drop the tape (end its scope) before `step`, or
+//! the parameters' storage is still shared with it and is copied once.
 //!
 //! ```
 //! use descent_autodiff::{Param, Tape};
