@@ -16,6 +16,10 @@ fn split_updates_give_the_same_bits_as_one_element_alone() {
         "adamw:lr=0.01,eps_inside=true",
         "rmsprop:lr=0.01,centered=true,momentum=0.5",
         "rmsprop:lr=0.01",
+        "adagrad:lr=0.1,lr_decay=0.01,weight_decay=0.1",
+        "adadelta:maximize=true",
+        "adamax:lr=0.01",
+        "nadam:lr=0.01,weight_decay=0.1,decoupled_weight_decay=true",
     ] {
         let mut big =
             Param::new(Tensor::<f64>::from_vec((0..n).map(value).collect(), &[n]).unwrap());

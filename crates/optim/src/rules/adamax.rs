@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
 //! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
 
-use super::{grad_l2, lerp, sign_of, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, Bufs};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -86,13 +86,17 @@ impl UpdateRule for Adamax {
             F::of(self.eps),
             F::of(self.weight_decay),
         );
-        for i in 0..n {
-            let d = grad_l2(g[i], p[i], sign, wd);
-            m[i] = lerp(m[i], d, w1);
-            let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
-            u[i] = if decayed > fresh { decayed } else { fresh };
-            p[i] += neg_clr * m[i] / u[i];
-        }
+        in_parallel(p, g, [m, u, &mut []], &|p, g, [m, u, _]| {
+            let n = p.len();
+            let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+            for i in 0..n {
+                let d = grad_l2(g[i], p[i], sign, wd);
+                m[i] = lerp(m[i], d, w1);
+                let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
+                u[i] = if decayed > fresh { decayed } else { fresh };
+                p[i] += neg_clr * m[i] / u[i];
+            }
+        });
         Ok(())
     }
 }
