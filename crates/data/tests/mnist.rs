@@ -1,4 +1,5 @@
-//! MNIST: the real files (MNIST_DIR, else shared/data/mnist — never skipped), corrupted
+//! MNIST: the real files (MNIST_DIR, else shared/data/mnist, else the cache or a download —
+//! never skipped), corrupted
 //! copies in a temporary directory, and the download path against a local HTTP server.
 
 use std::io::{Read, Write};
@@ -12,10 +13,18 @@ use descent_data::DataError;
 
 const SHARED: &str = "/work/shared/data/mnist";
 
+/// MNIST_DIR, else the team's shared copy, else what the example would use (the cache, or
+/// a verified download on a machine with internet), so `cargo test` works anywhere.
 fn real_dir() -> PathBuf {
     let dir = std::env::var_os("MNIST_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(SHARED));
+        .or_else(|| Some(PathBuf::from(SHARED)).filter(|d| d.is_dir()))
+        .unwrap_or_else(|| {
+            descent_data::mnist::locate(None)
+                .expect("MNIST: no MNIST_DIR, no cache, and the download failed")
+                .0
+        });
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file()
             || dir.join("train-images-idx3-ubyte").is_file(),
