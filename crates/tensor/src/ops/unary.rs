@@ -88,9 +88,25 @@ impl<F: Float> Tensor<F> {
     pub fn step(&self) -> Self {
         self.map(|x| if x > F::zero() { F::one() } else { F::zero() })
     }
-    /// Whether any element is NaN or infinite.
+    /// Whether any element is NaN or infinite. Reads the elements in place (optimizers and
+    /// anomaly mode call it every step): no copy, even of a strided view.
     pub fn has_non_finite(&self) -> bool {
-        self.to_vec().iter().any(|x| !x.is_finite())
+        if let Some(s) = self.as_slice() {
+            return s.iter().any(|x| !x.is_finite());
+        }
+        let data = &self.data.0;
+        let mut found = false;
+        crate::layout::walk(
+            &self.shape,
+            [&self.strides],
+            [self.offset],
+            0,
+            self.numel(),
+            |_, [o]| {
+                found |= !data[o].is_finite();
+            },
+        );
+        found
     }
 
     /// `1` where `self == rhs` (broadcasting), else `0`.
@@ -172,6 +188,19 @@ pub(crate) fn softplus<F: Float>(x: F) -> F {
 mod tests {
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
+
+    #[test]
+    fn non_finite_is_found_in_strided_views_too() -> TestResult {
+        let mut x = Tensor::<f32>::zeros(&[3, 4]);
+        assert!(!x.has_non_finite() && !x.t()?.has_non_finite());
+        x.data_mut()[7] = f32::NAN;
+        assert!(x.has_non_finite() && x.t()?.has_non_finite());
+        assert!(
+            !x.narrow(1, 0, 3)?.has_non_finite(),
+            "the NaN is outside the view"
+        );
+        Ok(())
+    }
 
     #[test]
     fn stable_functions_survive_extremes() -> TestResult {
