@@ -377,6 +377,20 @@ impl<F: Float> Tensor<F> {
                 }));
             }
         }
+        // A contiguous operand repeated whole along leading axes (a bias row added to a
+        // batch, a scalar): one pass with a wrapping index instead of the general walk.
+        if let (Some(a), Some(b)) = (self.as_slice(), rhs.as_slice()) {
+            if repeats_as_suffix(&rhs.shape, &self.shape) {
+                return Ok(Self::build(self.shape.clone(), |start, out| {
+                    cycle_zip(out, &a[start..], b, start, &f)
+                }));
+            }
+            if repeats_as_suffix(&self.shape, &rhs.shape) {
+                return Ok(Self::build(rhs.shape.clone(), |start, out| {
+                    cycle_zip(out, &b[start..], a, start, |y, x| f(x, y))
+                }));
+            }
+        }
         let shape = broadcast_shapes(op, &self.shape, &rhs.shape)?;
         let sa = broadcast_strides(op, &self.shape, &self.strides, &shape)?;
         let sb = broadcast_strides(op, &rhs.shape, &rhs.strides, &shape)?;
@@ -623,5 +637,30 @@ impl RowFold {
                 done += len;
             }
         })
+    }
+}
+
+/// Whether `small` broadcasts to `big` by repeating its elements whole, in order: without its
+/// leading length-1 axes it equals `big`'s trailing axes, and it adds no axes to `big`.
+fn repeats_as_suffix(small: &[usize], big: &[usize]) -> bool {
+    let core = &small[small.iter().take_while(|&&n| n == 1).count()..];
+    small.len() <= big.len() && core.iter().product::<usize>() != 0 && big.ends_with(core)
+}
+
+/// `out[k] = f(full[k], cycled[(start + k) mod len])`: the cycled operand wraps around.
+fn cycle_zip<F: Copy>(
+    out: &mut [MaybeUninit<F>],
+    full: &[F],
+    cycled: &[F],
+    start: usize,
+    f: impl Fn(F, F) -> F,
+) {
+    let mut j = start % cycled.len();
+    for (o, &x) in out.iter_mut().zip(full) {
+        o.write(f(x, cycled[j]));
+        j += 1;
+        if j == cycled.len() {
+            j = 0;
+        }
     }
 }
