@@ -7,6 +7,31 @@
 /// Taylor polynomial for `eʳ` (truncation below 1e-9), and `2ⁿ` built in the exponent bits.
 #[inline(always)]
 fn exp_nonpositive(y: f32) -> f32 {
+    let (p, n) = exp_reduced(y);
+    p * pow2(n)
+}
+
+/// `eˣ` for `f32`, within 2 ulp over the whole range: the reduction and polynomial of
+/// [`exp_nonpositive`], with `2ⁿ` applied as two factors `2^⌊n/2⌋ · 2^⌈n/2⌉` so that results
+/// near overflow (`n = 128`) and in the subnormal range (`n` down to −150) come out right.
+/// Overflow gives `+∞`, underflow `0`, and NaN propagates.
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    // Beyond these every f32 result is 0 or ∞; clamping keeps n small.
+    let (p, n) = exp_reduced(x.clamp(-104.0, 89.0));
+    let half = n >> 1;
+    let e = p * pow2(half) * pow2(n - half);
+    if x.is_nan() {
+        x
+    } else {
+        e
+    }
+}
+
+/// `(eʳ, n)` with `y = n·ln2 + r`, `|r| ≤ ln2/2` (Cody–Waite), `eʳ` by a degree-7 Taylor
+/// polynomial; `|y| ≤ 104`.
+#[inline(always)]
+fn exp_reduced(y: f32) -> (f32, i32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75; // ln 2 split so that n·LN2_HI is exact
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -28,9 +53,13 @@ fn exp_nonpositive(y: f32) -> f32 {
     ] {
         p = p * r + c;
     }
-    let n_int = shifted.to_bits() as i32 - SHIFT.to_bits() as i32;
-    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
-    p * scale
+    (p, shifted.to_bits() as i32 - SHIFT.to_bits() as i32)
+}
+
+/// `2ᵏ` for `k ∈ [−126, 127]`, built in the exponent bits.
+#[inline(always)]
+fn pow2(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
 }
 
 /// `tanh x` for `f32`, within 2 ulp: an odd Taylor polynomial below `|x| = 0.3` (where
@@ -87,6 +116,35 @@ mod tests {
             }
         }
         assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn exp_is_within_2_ulp_everywhere() {
+        let mut worst = (0, 0.0f32);
+        // Every 97th f32 with |x| < 104 (about 22 million points), both signs.
+        let top = 104.0f32.to_bits();
+        for bits in (0..top).step_by(97).chain([top]) {
+            for x in [f32::from_bits(bits), -f32::from_bits(bits)] {
+                let u = ulps(exp_f32(x), (x as f64).exp());
+                if u > worst.0 {
+                    worst = (u, x);
+                }
+            }
+        }
+        assert!(worst.0 <= 2, "{} ulp at x = {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn exp_special_values() {
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(-0.0), 1.0);
+        assert_eq!(exp_f32(88.8), f32::INFINITY);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(-104.0), 0.0);
+        assert!(ulps(exp_f32(88.72), (88.72f32 as f64).exp()) <= 2); // 2¹²⁸ needs two factors
+        assert!(exp_f32(-100.0) > 0.0); // subnormal, not flushed
+        assert!(exp_f32(f32::NAN).is_nan());
     }
 
     #[test]

@@ -26,7 +26,7 @@ impl<F: Float> Tensor<F> {
     }
     /// `eˣ`.
     pub fn exp(&self) -> Self {
-        self.map(F::exp)
+        self.map(F::exp_kernel)
     }
     /// Natural logarithm.
     pub fn ln(&self) -> Self {
