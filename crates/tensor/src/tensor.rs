@@ -339,9 +339,7 @@ impl<F: Float> Tensor<F> {
         let data = &self.data.0;
         match self.as_slice() {
             Some(src) => Self::build(self.shape.clone(), |start, out| {
-                for (o, &x) in out.iter_mut().zip(&src[start..]) {
-                    o.write(f(x));
-                }
+                unary_simd(out, &src[start..], &f)
             }),
             None => Self::build(self.shape.clone(), |start, out| {
                 walk(
@@ -371,9 +369,7 @@ impl<F: Float> Tensor<F> {
         if self.shape == rhs.shape {
             if let (Some(a), Some(b)) = (self.as_slice(), rhs.as_slice()) {
                 return Ok(Self::build(self.shape.clone(), |start, out| {
-                    for ((o, &x), &y) in out.iter_mut().zip(&a[start..]).zip(&b[start..]) {
-                        o.write(f(x, y));
-                    }
+                    binary_simd(out, &a[start..], &b[start..], &f)
                 }));
             }
         }
@@ -662,5 +658,59 @@ fn cycle_zip<F: Copy>(
         if j == cycled.len() {
             j = 0;
         }
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (std caches the answer).
+#[cfg(target_arch = "x86_64")]
+fn wide_simd() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// `out[k] = f(src[k])`, compiled for the portable baseline (SSE2: 4 f32 lanes) and for
+/// AVX2 + FMA (8 lanes), chosen at run time, so a portable build still uses wide registers.
+/// Rust never contracts `a*b + c` into an FMA by itself: both give bit-identical results.
+#[inline(always)]
+fn unary_simd<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
+    #[cfg(target_arch = "x86_64")]
+    if wide_simd() {
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
+            unary_loop(out, src, f)
+        }
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { wide(out, src, f) };
+    }
+    unary_loop(out, src, f)
+}
+
+/// `out[k] = f(a[k], b[k])`, dispatched like [`unary_simd`].
+#[inline(always)]
+fn binary_simd<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
+    #[cfg(target_arch = "x86_64")]
+    if wide_simd() {
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
+            binary_loop(out, a, b, f)
+        }
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { wide(out, a, b, f) };
+    }
+    binary_loop(out, a, b, f)
+}
+
+/// `out[k] = f(src[k])`.
+#[inline(always)]
+fn unary_loop<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
+    for (o, &x) in out.iter_mut().zip(src) {
+        o.write(f(x));
+    }
+}
+
+/// `out[k] = f(a[k], b[k])`.
+#[inline(always)]
+fn binary_loop<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        o.write(f(x, y));
     }
 }
