@@ -11,7 +11,8 @@ use descent_data::idx::{IdxArray, IdxType};
 use descent_data::mnist::{locate_with, Fetch, Mnist, Source, Split, FILES};
 use descent_data::DataError;
 
-const SHARED: &str = "/work/shared/data/mnist";
+/// The team's copy beside the repository (`../shared/data/mnist`).
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
 
 /// MNIST_DIR, else the team's shared copy, else what the example would use (the cache, or
 /// a verified download on a machine with internet), so `cargo test` works anywhere.
