@@ -53,7 +53,7 @@ impl<F: Float> Tensor<F> {
                 return Err(TensorError::Rank {
                     op: "matmul",
                     expected: "at least 2 dims (use unsqueeze for vectors)",
-                    shape: t.shape.clone(),
+                    shape: t.shape.to_vec(),
                 });
             }
         }
@@ -66,8 +66,8 @@ impl<F: Float> Tensor<F> {
         );
         if k != k2 {
             return Err(TensorError::MatmulInner {
-                lhs: self.shape.clone(),
-                rhs: rhs.shape.clone(),
+                lhs: self.shape.to_vec(),
+                rhs: rhs.shape.to_vec(),
             });
         }
         let batch = broadcast_shapes("matmul", &self.shape[..na - 2], &rhs.shape[..nb - 2])?;
@@ -270,13 +270,26 @@ mod skinny {
         c: *mut F,
         threads: usize,
     ) {
-        let mut packed = F::pool().take(g.k * SKINNY_N);
-        packed.resize(g.k * SKINNY_N, F::zero());
-        for (p, row) in packed.chunks_exact_mut(SKINNY_N).enumerate() {
-            for (j, x) in row.iter_mut().take(g.n).enumerate() {
-                *x = *b.offset(p as isize * g.rsb + j as isize * g.csb);
+        if g.n == 1 {
+            return gemv(g, a, b, c);
+        }
+        // A row-major `k×16` B (a gradient flowing into a 16-wide layer) is already packed.
+        let in_place = g.n == SKINNY_N && g.csb == 1 && g.rsb == SKINNY_N as isize;
+        let mut packed = Vec::new();
+        if !in_place {
+            packed = F::pool().take(g.k * SKINNY_N);
+            packed.resize(g.k * SKINNY_N, F::zero());
+            for (p, row) in packed.chunks_exact_mut(SKINNY_N).enumerate() {
+                for (j, x) in row.iter_mut().take(g.n).enumerate() {
+                    *x = *b.offset(p as isize * g.rsb + j as isize * g.csb);
+                }
             }
         }
+        let b_rows: &[F] = if in_place {
+            std::slice::from_raw_parts(b, g.k * SKINNY_N)
+        } else {
+            &packed
+        };
         let (a, c) = (OutPtr(a as *mut F), OutPtr(c));
         let block =
             g.m.div_ceil(threads.max(1))
@@ -285,7 +298,7 @@ mod skinny {
         let run = |i: usize| {
             let rows = i * block..(i * block + block).min(g.m);
             // SAFETY: the caller checked the CPU features; blocks write disjoint rows of C.
-            unsafe { rows_fma(g, a.get(), &packed, c.get(), rows) }
+            unsafe { rows_fma(g, a.get(), b_rows, c.get(), rows) }
         };
         let blocks = g.m.div_ceil(block);
         if blocks > 1 {
@@ -295,6 +308,49 @@ mod skinny {
         }
         F::pool().give(packed);
     }
+
+    /// `c = A·b` for a single output column (a 1-unit output layer and its weight
+    /// gradient), where padding b to 16 lanes would do 16 times the work: with A's columns
+    /// contiguous, `c += b[p]·A[:, p]` over `p`; otherwise a dot product per row with
+    /// [`DOT_LANES`] partial sums.
+    ///
+    /// # Safety
+    /// As [`rows_fma`], with `g.n == 1`.
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    unsafe fn gemv<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F) {
+        let c = std::slice::from_raw_parts_mut(c, g.m);
+        if g.rsa == 1 {
+            c.fill(F::zero());
+            for p in 0..g.k as isize {
+                let (col, bp) = (a.offset(p * g.csa), *b.offset(p * g.rsb));
+                let col = std::slice::from_raw_parts(col, g.m);
+                for (x, &av) in c.iter_mut().zip(col) {
+                    *x = av.mul_add(bp, *x);
+                }
+            }
+            return;
+        }
+        for (i, x) in c.iter_mut().enumerate() {
+            let row = a.offset(i as isize * g.rsa);
+            let mut acc = [F::zero(); DOT_LANES];
+            let mut p = 0;
+            while p + DOT_LANES <= g.k {
+                for (l, s) in acc.iter_mut().enumerate() {
+                    let q = (p + l) as isize;
+                    *s = (*row.offset(q * g.csa)).mul_add(*b.offset(q * g.rsb), *s);
+                }
+                p += DOT_LANES;
+            }
+            let mut sum = acc.iter().fold(F::zero(), |t, &s| t + s);
+            for q in p as isize..g.k as isize {
+                sum = (*row.offset(q * g.csa)).mul_add(*b.offset(q * g.rsb), sum);
+            }
+            *x = sum;
+        }
+    }
+
+    /// Partial sums per dot product in [`gemv`]: one AVX2 register of f32.
+    const DOT_LANES: usize = 8;
 
     /// Rows `rows` of C.
     ///
@@ -324,8 +380,12 @@ mod skinny {
                 }
             }
             for (q, acc_row) in acc.iter().enumerate().take(live) {
-                for (j, &x) in acc_row.iter().enumerate().take(g.n) {
-                    *c.add((i + q) * g.n + j) = x;
+                let dst = c.add((i + q) * g.n);
+                if g.n == SKINNY_N {
+                    // A fixed-size store: two vector moves instead of a `memcpy` call.
+                    dst.cast::<[F; SKINNY_N]>().write_unaligned(*acc_row);
+                } else {
+                    std::ptr::copy_nonoverlapping(acc_row.as_ptr(), dst, g.n);
                 }
             }
             i += ROWS;
