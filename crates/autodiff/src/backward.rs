@@ -237,8 +237,8 @@ fn sweep<'t, F: Float>(
                         node: i,
                     });
                 };
-                let inputs: Vec<usize> = node.inputs.clone();
-                let needs: Vec<bool> = inputs.iter().map(|&j| nodes[j].requires_grad).collect();
+                let inputs = node.inputs.clone();
+                let needs = inputs.iter().map(|&j| nodes[j].requires_grad).collect();
                 (nodes[i].label, (inputs, needs), rule)
             };
             let mark = tape.len();
@@ -265,12 +265,12 @@ fn sweep<'t, F: Float>(
                 let (j, Some(gk)) = (ctx.inputs[k].id, gk) else {
                     continue;
                 };
-                let (expected, found) = (ctx.inputs[k].shape(), gk.shape());
+                let (expected, found) = (ctx.inputs[k].dims(), gk.dims());
                 if expected != found {
                     return Err(Error::BackwardShape {
                         op: label,
-                        expected,
-                        got: found,
+                        expected: expected.to_vec(),
+                        got: found.to_vec(),
                     });
                 }
                 let gk = if create_graph {

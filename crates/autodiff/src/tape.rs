@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::param::{Param, ParamId};
+use descent_tensor::layout::Dims;
 use descent_tensor::{Float, Tensor};
+use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
@@ -17,7 +19,7 @@ pub(crate) struct Node<F: Float> {
     pub(crate) label: &'static str,
     /// The forward value; `None` once a backward pass freed it.
     pub(crate) value: Option<Tensor<F>>,
-    pub(crate) inputs: Vec<usize>,
+    pub(crate) inputs: SmallVec<[usize; 2]>,
     pub(crate) rule: Option<Rule<F>>,
     /// Set for leaves whose gradient is reported.
     pub(crate) leaf: Option<ParamId>,
@@ -61,7 +63,7 @@ impl<F: Float> Tape<F> {
     /// An empty tape, recording.
     pub fn new() -> Self {
         Tape {
-            nodes: RefCell::new(Vec::new()),
+            nodes: RefCell::new(Vec::with_capacity(64)),
             params: RefCell::new(HashMap::new()),
             recording: Cell::new(true),
             anomaly: Cell::new(false),
@@ -73,7 +75,7 @@ impl<F: Float> Tape<F> {
         self.push(Node {
             label: "var",
             value: Some(value),
-            inputs: vec![],
+            inputs: SmallVec::new(),
             rule: None,
             leaf: Some(ParamId::fresh()),
             requires_grad: true,
@@ -85,7 +87,7 @@ impl<F: Float> Tape<F> {
         self.push(Node {
             label: "constant",
             value: Some(value),
-            inputs: vec![],
+            inputs: SmallVec::new(),
             rule: None,
             leaf: None,
             requires_grad: false,
@@ -100,7 +102,7 @@ impl<F: Float> Tape<F> {
         let v = self.push(Node {
             label: "param",
             value: Some(p.value.clone()),
-            inputs: vec![],
+            inputs: SmallVec::new(),
             rule: None,
             leaf: Some(p.id()),
             requires_grad: true,
@@ -197,10 +199,10 @@ impl<F: Float> Tape<F> {
             let nodes = self.nodes.borrow();
             inputs.iter().any(|v| nodes[v.id].requires_grad)
         };
-        let (ids, rule): (Vec<usize>, Option<Rule<F>>) = if requires_grad {
+        let (ids, rule): (SmallVec<[usize; 2]>, Option<Rule<F>>) = if requires_grad {
             (inputs.iter().map(|v| v.id).collect(), Some(Box::new(rule)))
         } else {
-            (vec![], None)
+            (SmallVec::new(), None)
         };
         Ok(self.push(Node {
             label,
@@ -222,11 +224,12 @@ impl<F: Float> Tape<F> {
         })
     }
 
-    pub(crate) fn shape_of(&self, id: usize) -> Vec<usize> {
+    /// The shape of node `id` (empty if freed), inline for rank ≤ 4.
+    pub(crate) fn dims_of(&self, id: usize) -> Dims {
         self.nodes.borrow()[id]
             .value
             .as_ref()
-            .map(|v| v.shape().to_vec())
+            .map(|v| Dims::from_slice(v.shape()))
             .unwrap_or_default()
     }
 }
@@ -252,7 +255,12 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// The value's shape (empty if freed).
     pub fn shape(&self) -> Vec<usize> {
-        self.tape.shape_of(self.id)
+        self.dims().to_vec()
+    }
+
+    /// [`Var::shape`] without allocating, for the rules' own checks.
+    pub(crate) fn dims(&self) -> Dims {
+        self.tape.dims_of(self.id)
     }
 
     /// The tape this variable lives on.
@@ -302,8 +310,8 @@ pub struct Ctx<'a, F: Float> {
     pub g: Var<'a, F>,
     /// This op's output.
     pub out: Var<'a, F>,
-    pub(crate) inputs: Vec<Var<'a, F>>,
-    pub(crate) needs: Vec<bool>,
+    pub(crate) inputs: SmallVec<[Var<'a, F>; 2]>,
+    pub(crate) needs: SmallVec<[bool; 2]>,
 }
 
 impl<'a, F: Float> Ctx<'a, F> {

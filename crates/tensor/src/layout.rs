@@ -2,10 +2,16 @@
 //! strided traversal (`walk`) that every non-contiguous kernel goes through.
 
 use crate::error::{Result, TensorError};
+use smallvec::SmallVec;
+
+/// A shape or a stride list. Inline up to four axes, so creating, viewing and cloning a
+/// tensor of rank ≤ 4 allocates nothing besides its storage: on a tape of small ops the
+/// allocator was a third of the time.
+pub type Dims = SmallVec<[usize; 4]>;
 
 /// Row-major (C-order) strides for `shape`.
-pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![0; shape.len()];
+pub fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides = Dims::from_elem(0, shape.len());
     let mut acc = 1;
     for (s, &d) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
@@ -65,9 +71,9 @@ pub fn normalize_dims(op: &'static str, dims: &[isize], shape: &[usize]) -> Resu
 }
 
 /// The shape two operands broadcast to under NumPy's rules.
-pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Dims> {
     let n = lhs.len().max(rhs.len());
-    let mut out = vec![0; n];
+    let mut out = Dims::from_elem(0, n);
     for i in 0..n {
         let a = if i + lhs.len() >= n {
             lhs[i + lhs.len() - n]
@@ -100,7 +106,7 @@ pub(crate) fn broadcast_strides(
     shape: &[usize],
     strides: &[usize],
     target: &[usize],
-) -> Result<Vec<usize>> {
+) -> Result<Dims> {
     if shape.len() > target.len() {
         return Err(TensorError::Broadcast {
             op,
@@ -109,7 +115,7 @@ pub(crate) fn broadcast_strides(
         });
     }
     let lead = target.len() - shape.len();
-    let mut out = vec![0; target.len()];
+    let mut out = Dims::from_elem(0, target.len());
     for (i, &t) in target.iter().enumerate().skip(lead) {
         let (d, s) = (shape[i - lead], strides[i - lead]);
         out[i] = if d == t {
@@ -204,9 +210,12 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() -> TestResult {
-        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1])?, vec![3, 4, 5]);
-        assert_eq!(broadcast_shapes("t", &[], &[2])?, vec![2]);
-        assert_eq!(broadcast_shapes("t", &[0], &[1])?, vec![0]);
+        assert_eq!(
+            broadcast_shapes("t", &[3, 1, 5], &[4, 1])?[..],
+            [3, 4, 5][..]
+        );
+        assert_eq!(broadcast_shapes("t", &[], &[2])?[..], [2][..]);
+        assert_eq!(broadcast_shapes("t", &[0], &[1])?[..], [0][..]);
         let e = broadcast_shapes("add", &[3], &[4]).unwrap_err();
         assert_eq!(e.to_string(), "add: shapes [3] and [4] do not broadcast");
         Ok(())

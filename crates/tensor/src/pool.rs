@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Buffers below this many elements are left to the system allocator.
-const MIN_POOLED: usize = 4096;
+const MIN_POOLED: usize = 256;
 /// Idle buffers kept per bucket.
 const PER_BUCKET: usize = 16;
 /// Idle bytes kept in all (per element type).

@@ -2,17 +2,18 @@
 //! only a non-contiguous input, as `torch.reshape` does).
 
 use crate::error::{Result, TensorError};
+use crate::layout::Dims;
 use crate::layout::{
     broadcast_strides, contiguous_strides, normalize_dim, normalize_dim_in, numel,
 };
 use crate::{Float, Tensor};
 
 impl<F: Float> Tensor<F> {
-    fn view(&self, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
+    fn view(&self, shape: impl Into<Dims>, strides: impl Into<Dims>, offset: usize) -> Self {
         Tensor {
             data: self.data.clone(),
-            shape,
-            strides,
+            shape: shape.into(),
+            strides: strides.into(),
             offset,
         }
     }
@@ -30,7 +31,7 @@ impl<F: Float> Tensor<F> {
         Ok(src.view(shape, strides, src.offset))
     }
 
-    fn infer_shape(&self, shape: &[isize]) -> Result<Vec<usize>> {
+    fn infer_shape(&self, shape: &[isize]) -> Result<Dims> {
         let bad = |why| TensorError::InvalidArgument {
             op: "reshape",
             arg: "shape",
@@ -48,13 +49,13 @@ impl<F: Float> Tensor<F> {
             }
         }
         let n = self.numel();
-        let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+        let mut out: Dims = shape.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(i) = inferred {
             if known == 0 || !n.is_multiple_of(known) {
                 return Err(TensorError::Length {
                     op: "reshape",
                     len: n,
-                    shape: out,
+                    shape: out.to_vec(),
                     numel: known,
                 });
             }
@@ -64,7 +65,7 @@ impl<F: Float> Tensor<F> {
             return Err(TensorError::Length {
                 op: "reshape",
                 len: n,
-                shape: out.clone(),
+                shape: out.to_vec(),
                 numel: numel(&out),
             });
         }
@@ -101,7 +102,7 @@ impl<F: Float> Tensor<F> {
             return Err(TensorError::Rank {
                 op: "t",
                 expected: "at least 2 dims",
-                shape: self.shape.clone(),
+                shape: self.shape.to_vec(),
             });
         }
         self.transpose(-2, -1)
@@ -141,7 +142,7 @@ impl<F: Float> Tensor<F> {
     /// [`TensorError::Broadcast`] if `self` does not broadcast to `shape`.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
         let strides = broadcast_strides("broadcast_to", &self.shape, &self.strides, shape)?;
-        Ok(self.view(shape.to_vec(), strides, self.offset))
+        Ok(self.view(Dims::from_slice(shape), strides, self.offset))
     }
 
     /// Elements `start .. start + len` along `dim` (a view).
@@ -158,7 +159,7 @@ impl<F: Float> Tensor<F> {
                 index,
                 size,
                 dim: d,
-                shape,
+                shape: shape.to_vec(),
             });
         }
         self.slice(dim, start, start + len, 1)
@@ -187,7 +188,7 @@ impl<F: Float> Tensor<F> {
                 index: start as i64,
                 size,
                 dim: d,
-                shape: self.shape.clone(),
+                shape: self.shape.to_vec(),
             });
         }
         let end = end.clamp(start, size);
@@ -222,7 +223,7 @@ impl<F: Float> Tensor<F> {
                 (0..self.ndim()).map(|i| i != d).collect()
             }
         };
-        let pick = |v: &[usize]| {
+        let pick = |v: &[usize]| -> Dims {
             v.iter()
                 .zip(&keep)
                 .filter(|(_, &k)| k)

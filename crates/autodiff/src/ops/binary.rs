@@ -7,7 +7,7 @@ use descent_tensor::{Float, Tensor};
 
 /// `g`-shaped contribution reduced to input `i`'s shape.
 fn to_input<'a, F: Float>(c: &Ctx<'a, F>, i: usize, grad: Var<'a, F>) -> Result<Var<'a, F>> {
-    grad.sum_to(&c.x(i).shape())
+    grad.sum_to(&c.x(i).dims())
 }
 
 // The std::ops traits cannot return a Result: these are fallible methods of the same names.

@@ -95,7 +95,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// Sums over broadcast axes down to `shape`: the adjoint of [`Var::broadcast_to`].
     pub fn sum_to(self, shape: &[usize]) -> Result<Self> {
-        if self.shape() == shape {
+        if self.dims()[..] == shape[..] {
             return Ok(self);
         }
         self.unary_op("sum_to", self.value()?.sum_to(shape)?, |c| {

@@ -119,8 +119,8 @@ impl<F: Float> Tensor<F> {
             if t.shape != expected {
                 return Err(TensorError::ShapeMismatch {
                     op,
-                    expected,
-                    got: t.shape.clone(),
+                    expected: expected.to_vec(),
+                    got: t.shape.to_vec(),
                 });
             }
             shape[d] += t.shape[d];
@@ -158,8 +158,8 @@ impl<F: Float> Tensor<F> {
             if let Some(t) = tensors.iter().find(|t| t.shape != first.shape) {
                 return Err(TensorError::ShapeMismatch {
                     op: "stack",
-                    expected: first.shape.clone(),
-                    got: t.shape.clone(),
+                    expected: first.shape.to_vec(),
+                    got: t.shape.to_vec(),
                 });
             }
         }
@@ -219,11 +219,11 @@ impl<F: Float> Tensor<F> {
         let d = normalize_dim("index_add", dim, shape)?;
         let mut expected = shape.to_vec();
         expected[d] = indices.len();
-        if src.shape != expected {
+        if src.shape[..] != expected[..] {
             return Err(TensorError::ShapeMismatch {
                 op: "index_add",
                 expected,
-                got: src.shape.clone(),
+                got: src.shape.to_vec(),
             });
         }
         let (outer, size, inner) = around(shape, d);
@@ -306,11 +306,11 @@ impl<F: Float> Tensor<F> {
     ) -> Result<Self> {
         let d = normalize_dim("scatter_add", dim, shape)?;
         check_index_shape("scatter_add", shape, d, index, index_shape)?;
-        if src.shape != index_shape {
+        if src.shape[..] != index_shape[..] {
             return Err(TensorError::ShapeMismatch {
                 op: "scatter_add",
                 expected: index_shape.to_vec(),
-                got: src.shape.clone(),
+                got: src.shape.to_vec(),
             });
         }
         let mut out_strides = contiguous_strides(shape);

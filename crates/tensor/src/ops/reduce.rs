@@ -175,14 +175,14 @@ impl<F: Float> Tensor<F> {
     /// # Errors
     /// [`TensorError::Broadcast`] if `shape` does not broadcast to `self`'s shape.
     pub fn sum_to(&self, shape: &[usize]) -> Result<Self> {
-        if self.shape == shape {
+        if self.shape[..] == shape[..] {
             return Ok(self.clone());
         }
         let nd = self.ndim();
         if shape.len() > nd {
             return Err(TensorError::Broadcast {
                 op: "sum_to",
-                lhs: self.shape.clone(),
+                lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
             });
         }
@@ -195,7 +195,7 @@ impl<F: Float> Tensor<F> {
             } else if target != self.shape[d] {
                 return Err(TensorError::Broadcast {
                     op: "sum_to",
-                    lhs: self.shape.clone(),
+                    lhs: self.shape.to_vec(),
                     rhs: shape.to_vec(),
                 });
             }
