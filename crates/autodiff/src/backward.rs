@@ -108,10 +108,10 @@ enum Grad<'t, F: Float> {
 }
 
 impl<'t, F: Float> Grad<'t, F> {
-    fn var(&self, tape: &'t Tape<F>) -> Var<'t, F> {
+    fn into_var(self, tape: &'t Tape<F>) -> Var<'t, F> {
         match self {
-            Grad::Value(t) => tape.constant(t.clone()),
-            Grad::Node(v) => *v,
+            Grad::Value(t) => tape.constant(t),
+            Grad::Node(v) => v,
         }
     }
 
@@ -224,7 +224,9 @@ fn sweep<'t, F: Float>(
     let was_recording = tape.set_recording(create_graph);
     let result = (|| {
         for i in (0..=root.id).rev() {
-            let Some(g) = grads[i].clone() else { continue };
+            if grads[i].is_none() {
+                continue;
+            }
             let (label, inputs, rule) = {
                 let mut nodes = tape.nodes.borrow_mut();
                 let node = &mut nodes[i];
@@ -241,9 +243,15 @@ fn sweep<'t, F: Float>(
                 let needs = inputs.iter().map(|&j| nodes[j].requires_grad).collect();
                 (nodes[i].label, (inputs, needs), rule)
             };
+            // Plain mode reports only leaves' gradients, so an interior one is moved out; a
+            // graph keeps it for `grad(wrt)` on interior variables.
+            let g = match &mut grads[i] {
+                Some(g) if create_graph => g.clone(),
+                g => g.take().ok_or(Error::Freed { op: label, node: i })?,
+            };
             let mark = tape.len();
             let ctx = Ctx {
-                g: g.var(tape),
+                g: g.into_var(tape),
                 out: Var { tape, id: i },
                 inputs: inputs.0.iter().map(|&id| Var { tape, id }).collect(),
                 needs: inputs.1,
@@ -285,9 +293,6 @@ fn sweep<'t, F: Float>(
             }
             if !create_graph {
                 tape.nodes.borrow_mut().truncate(mark); // the rule's temporaries
-            }
-            if !create_graph && free && tape.nodes.borrow()[i].leaf.is_none() {
-                grads[i] = None; // consumed: only leaves' gradients are reported
             }
         }
         Ok(())

@@ -245,6 +245,26 @@ impl<'t, F: Float> Var<'t, F> {
         self.tape.value_of(self.id)
     }
 
+    /// Runs `f` on the forward value in place: no clone, no reference-count traffic (every
+    /// op's forward reads its inputs this way). `f` must not record on the tape.
+    pub(crate) fn with_value<R>(&self, f: impl FnOnce(&Tensor<F>) -> R) -> Result<R> {
+        let nodes = self.tape.nodes.borrow();
+        let node = &nodes[self.id];
+        node.value.as_ref().map(f).ok_or(Error::Freed {
+            op: node.label,
+            node: self.id,
+        })
+    }
+
+    /// [`Var::with_value`] on two variables of the same tape.
+    pub(crate) fn with_values<R>(
+        &self,
+        other: Var<'t, F>,
+        f: impl FnOnce(&Tensor<F>, &Tensor<F>) -> R,
+    ) -> Result<R> {
+        other.with_value(|b| self.with_value(|a| f(a, b)))?
+    }
+
     /// The single element of a one-element value (a loss, typically).
     ///
     /// # Errors

@@ -31,13 +31,13 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `self + rhs`.
     pub fn add(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.add(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.add(b))??;
         self.binary("add", v, rhs, |c, _| Ok(c.g))
     }
 
     /// `self − rhs`.
     pub fn sub(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.sub(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.sub(b))??;
         self.binary(
             "sub",
             v,
@@ -48,13 +48,13 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `self · rhs`.
     pub fn mul(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.mul(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.mul(b))??;
         self.binary("mul", v, rhs, |c, i| c.g.mul(c.x(1 - i)))
     }
 
     /// `self / rhs`.
     pub fn div(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.div(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.div(b))??;
         self.binary("div", v, rhs, |c, i| {
             let g_over_b = c.g.div(c.x(1))?;
             if i == 0 {
@@ -67,7 +67,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `selfʳʰˢ`; the exponent's gradient uses `ln(self)`, so it is NaN for a non-positive base.
     pub fn pow(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.pow(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.pow(b))??;
         self.binary("pow", v, rhs, |c, i| {
             let (a, b) = (c.x(0), c.x(1));
             if i == 0 {
@@ -80,7 +80,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// Elementwise maximum; at ties each operand gets half the gradient (as PyTorch).
     pub fn maximum(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.maximum(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.maximum(b))??;
         self.binary("maximum", v, rhs, |c, i| {
             c.g.mul(c.g.constant(winner_share(c, i, Tensor::gt)?))
         })
@@ -88,7 +88,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// Elementwise minimum; at ties each operand gets half the gradient (as PyTorch).
     pub fn minimum(self, rhs: Var<'t, F>) -> Result<Self> {
-        let v = self.value()?.minimum(&rhs.value()?)?;
+        let v = self.with_values(rhs, |a, b| a.minimum(b))??;
         self.binary("minimum", v, rhs, |c, i| {
             c.g.mul(c.g.constant(winner_share(c, i, Tensor::lt)?))
         })
@@ -111,28 +111,32 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `self + c`.
     pub fn add_scalar(self, c: F) -> Result<Self> {
-        self.unary_op("add_scalar", self.value()?.add_scalar(c), |c| {
+        self.unary_op("add_scalar", self.with_value(|x| x.add_scalar(c))?, |c| {
             Ok(vec![Some(c.g)])
         })
     }
 
     /// `self · k`.
     pub fn mul_scalar(self, k: F) -> Result<Self> {
-        self.unary_op("mul_scalar", self.value()?.mul_scalar(k), move |c| {
-            Ok(vec![Some(c.g.mul_scalar(k)?)])
-        })
+        self.unary_op(
+            "mul_scalar",
+            self.with_value(|x| x.mul_scalar(k))?,
+            move |c| Ok(vec![Some(c.g.mul_scalar(k)?)]),
+        )
     }
 
     /// `self / k`.
     pub fn div_scalar(self, k: F) -> Result<Self> {
-        self.unary_op("div_scalar", self.value()?.div_scalar(k), move |c| {
-            Ok(vec![Some(c.g.div_scalar(k)?)])
-        })
+        self.unary_op(
+            "div_scalar",
+            self.with_value(|x| x.div_scalar(k))?,
+            move |c| Ok(vec![Some(c.g.div_scalar(k)?)]),
+        )
     }
 
     /// `k − self`.
     pub fn rsub_scalar(self, k: F) -> Result<Self> {
-        self.unary_op("rsub_scalar", self.value()?.rsub_scalar(k), |c| {
+        self.unary_op("rsub_scalar", self.with_value(|x| x.rsub_scalar(k))?, |c| {
             Ok(vec![Some(c.g.neg()?)])
         })
     }

@@ -51,7 +51,7 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// The slices at `indices` along `dim` (repeats allowed).
     pub fn index_select(self, dim: isize, indices: &[usize]) -> Result<Self> {
-        let value = self.value()?.index_select(dim, indices)?;
+        let value = self.with_value(|x| x.index_select(dim, indices))??;
         let indices = indices.to_vec();
         self.unary_op("index_select", value, move |c| {
             Ok(vec![Some(Var::index_add(
@@ -81,7 +81,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// `torch.gather`: picks along `dim` the elements at `index` (row-major, shaped
     /// `index_shape`, same rank as `self`).
     pub fn gather(self, dim: isize, index: &[usize], index_shape: &[usize]) -> Result<Self> {
-        let value = self.value()?.gather(dim, index, index_shape)?;
+        let value = self.with_value(|x| x.gather(dim, index, index_shape))??;
         let (index, index_shape) = (index.to_vec(), index_shape.to_vec());
         self.unary_op("gather", value, move |c| {
             Ok(vec![Some(Var::scatter_add(

@@ -14,7 +14,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// view's own backward the parameter's gradient is contiguous and optimizers read it
     /// as one slice.
     pub fn matmul(self, rhs: Var<'t, F>) -> Result<Self> {
-        let value = self.value()?.matmul(&rhs.value()?)?;
+        let value = self.with_values(rhs, |a, b| a.matmul(b))??;
         self.tape.record("matmul", value, &[self, rhs], |c| {
             let (a, b, g) = (c.x(0), c.x(1), c.g);
             let da = c.need(0, || {

@@ -15,11 +15,15 @@ impl<'t, F: Float> Var<'t, F> {
     /// Sum over `dims`.
     pub fn sum(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         let dims = dims.to_vec();
-        self.unary_op("sum", self.value()?.sum(&dims, keepdim)?, move |c| {
-            Ok(vec![Some(
-                kept(c, "sum", &dims)?.broadcast_to(&c.x(0).shape())?,
-            )])
-        })
+        self.unary_op(
+            "sum",
+            self.with_value(|x| x.sum(&dims, keepdim))??,
+            move |c| {
+                Ok(vec![Some(
+                    kept(c, "sum", &dims)?.broadcast_to(&c.x(0).shape())?,
+                )])
+            },
+        )
     }
 
     /// Mean over `dims`.
@@ -69,7 +73,7 @@ impl<'t, F: Float> Var<'t, F> {
         let dims = dims.to_vec();
         self.unary_op(
             "logsumexp",
-            self.value()?.logsumexp(&dims, keepdim)?,
+            self.with_value(|x| x.logsumexp(&dims, keepdim))??,
             move |c| {
                 let keep = signed(&keepdim_shape("logsumexp", &c.x(0).shape(), &dims)?);
                 let softmax = c.x(0).sub(c.out.reshape(&keep)?)?.exp()?;
@@ -98,7 +102,7 @@ impl<'t, F: Float> Var<'t, F> {
         if self.dims()[..] == shape[..] {
             return Ok(self);
         }
-        self.unary_op("sum_to", self.value()?.sum_to(shape)?, |c| {
+        self.unary_op("sum_to", self.with_value(|x| x.sum_to(shape))??, |c| {
             Ok(vec![Some(c.g.broadcast_to(&c.x(0).shape())?)])
         })
     }

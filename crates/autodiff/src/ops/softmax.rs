@@ -8,7 +8,7 @@ use descent_tensor::Float;
 impl<'t, F: Float> Var<'t, F> {
     /// `eˣ / Σ eˣ` along `dim`. Backward: `y ⊙ (g − Σ g⊙y)`.
     pub fn softmax(self, dim: isize) -> Result<Self> {
-        self.unary_op("softmax", self.value()?.softmax(dim)?, move |c| {
+        self.unary_op("softmax", self.with_value(|x| x.softmax(dim))??, move |c| {
             let y = c.out;
             let dot = c.g.mul(y)?.sum(&[dim], true)?;
             Ok(vec![Some(y.mul(c.g.sub(dot)?)?)])
@@ -17,9 +17,13 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `x − ln Σ eˣ` along `dim`. Backward: `g − eʸ ⊙ Σ g`.
     pub fn log_softmax(self, dim: isize) -> Result<Self> {
-        self.unary_op("log_softmax", self.value()?.log_softmax(dim)?, move |c| {
-            let total = c.g.sum(&[dim], true)?;
-            Ok(vec![Some(c.g.sub(c.out.exp()?.mul(total)?)?)])
-        })
+        self.unary_op(
+            "log_softmax",
+            self.with_value(|x| x.log_softmax(dim))??,
+            move |c| {
+                let total = c.g.sum(&[dim], true)?;
+                Ok(vec![Some(c.g.sub(c.out.exp()?.mul(total)?)?)])
+            },
+        )
     }
 }

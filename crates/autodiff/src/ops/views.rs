@@ -16,39 +16,43 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// The same elements in a new shape (one axis may be −1).
     pub fn reshape(self, shape: &[isize]) -> Result<Self> {
-        self.reshaping("reshape", self.value()?.reshape(shape)?)
+        self.reshaping("reshape", self.with_value(|x| x.reshape(shape))??)
     }
 
     /// The elements as one axis.
     pub fn flatten(self) -> Result<Self> {
-        self.reshaping("flatten", self.value()?.flatten())
+        self.reshaping("flatten", self.with_value(|x| x.flatten())?)
     }
 
     /// Removes axis `dim` (or every length-1 axis for `None`).
     pub fn squeeze(self, dim: Option<isize>) -> Result<Self> {
-        self.reshaping("squeeze", self.value()?.squeeze(dim)?)
+        self.reshaping("squeeze", self.with_value(|x| x.squeeze(dim))??)
     }
 
     /// Inserts a length-1 axis at `dim`.
     pub fn unsqueeze(self, dim: isize) -> Result<Self> {
-        self.reshaping("unsqueeze", self.value()?.unsqueeze(dim)?)
+        self.reshaping("unsqueeze", self.with_value(|x| x.unsqueeze(dim))??)
     }
 
     /// Swaps axes `a` and `b`.
     pub fn transpose(self, a: isize, b: isize) -> Result<Self> {
-        self.unary_op("transpose", self.value()?.transpose(a, b)?, move |c| {
-            Ok(vec![Some(c.g.transpose(a, b)?)])
-        })
+        self.unary_op(
+            "transpose",
+            self.with_value(|x| x.transpose(a, b))??,
+            move |c| Ok(vec![Some(c.g.transpose(a, b)?)]),
+        )
     }
 
     /// The transpose of a matrix, or of the last two axes of a batch of matrices.
     pub fn t(self) -> Result<Self> {
-        self.unary_op("t", self.value()?.t()?, |c| Ok(vec![Some(c.g.t()?)]))
+        self.unary_op("t", self.with_value(|x| x.t())??, |c| {
+            Ok(vec![Some(c.g.t()?)])
+        })
     }
 
     /// Reorders the axes: axis `i` of the result is axis `perm[i]` of `self`.
     pub fn permute(self, perm: &[isize]) -> Result<Self> {
-        let value = self.value()?.permute(perm)?;
+        let value = self.with_value(|x| x.permute(perm))??;
         let nd = perm.len() as isize;
         let mut inverse = vec![0isize; perm.len()];
         for (i, &p) in perm.iter().enumerate() {
@@ -64,20 +68,22 @@ impl<'t, F: Float> Var<'t, F> {
         if self.shape() == shape {
             return Ok(self);
         }
-        self.unary_op("broadcast_to", self.value()?.broadcast_to(shape)?, |c| {
-            Ok(vec![Some(c.g.sum_to(&c.x(0).shape())?)])
-        })
+        self.unary_op(
+            "broadcast_to",
+            self.with_value(|x| x.broadcast_to(shape))??,
+            |c| Ok(vec![Some(c.g.sum_to(&c.x(0).shape())?)]),
+        )
     }
 
     /// `len` elements of axis `dim` starting at `start`.
     pub fn narrow(self, dim: isize, start: usize, len: usize) -> Result<Self> {
-        let value = self.value()?.narrow(dim, start, len)?;
+        let value = self.with_value(|x| x.narrow(dim, start, len))??;
         self.sliced("narrow", value, dim, (start..start + len).collect())
     }
 
     /// Elements `start, start+step, ..` below `end` of axis `dim`.
     pub fn slice(self, dim: isize, start: usize, end: usize, step: usize) -> Result<Self> {
-        let value = self.value()?.slice(dim, start, end, step)?;
+        let value = self.with_value(|x| x.slice(dim, start, end, step))??;
         let kept = value.dim(dim)?;
         self.sliced(
             "slice",
