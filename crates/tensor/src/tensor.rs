@@ -256,6 +256,25 @@ impl<F: Float> Tensor<F> {
         true
     }
 
+    /// The contiguous block this tensor repeats along its leading axes, if it is one: the
+    /// shape after those axes (stride 0 or size 1) and the block's elements. A contiguous
+    /// tensor is its own block.
+    fn repeated_block(&self) -> Option<(&[usize], &[F])> {
+        let lead = (self.shape.iter().zip(&self.strides))
+            .take_while(|&(&n, &s)| s == 0 || n == 1)
+            .count();
+        let (shape, strides) = (&self.shape[lead..], &self.strides[lead..]);
+        let mut expect = 1;
+        for (&d, &s) in shape.iter().zip(strides).rev() {
+            if d != 1 && s != expect {
+                return None;
+            }
+            expect *= d;
+        }
+        let len = numel(shape);
+        Some((shape, &self.data.0[self.offset..self.offset + len]))
+    }
+
     /// The elements in row-major order, if the tensor is contiguous.
     pub fn as_slice(&self) -> Option<&[F]> {
         self.is_contiguous()
@@ -387,21 +406,23 @@ impl<F: Float> Tensor<F> {
                 }));
             }
         }
-        // A contiguous operand repeated whole along leading axes (a bias row added to a
-        // batch, a scalar): one pass with a wrapping index instead of the general walk.
-        if let (Some(a), Some(b)) = (self.as_slice(), rhs.as_slice()) {
-            if repeats_as_suffix(&rhs.shape, &self.shape) {
-                return Ok(Self::build(self.shape.clone(), |start, out| {
+        // An operand that repeats a contiguous block whole along leading axes (a bias row
+        // added to a batch, a broadcast scalar) against one that covers the output: one
+        // pass with a wrapping index instead of the general walk.
+        let shape = broadcast_shapes(op, &self.shape, &rhs.shape)?;
+        if let (Some((ca, a)), Some((cb, b))) = (self.repeated_block(), rhs.repeated_block()) {
+            let n = numel(&shape);
+            if a.len() == n && repeats_as_suffix(cb, &shape) {
+                return Ok(Self::build(shape, |start, out| {
                     cycle_zip(out, &a[start..], b, start, &f)
                 }));
             }
-            if repeats_as_suffix(&self.shape, &rhs.shape) {
-                return Ok(Self::build(rhs.shape.clone(), |start, out| {
+            if b.len() == n && repeats_as_suffix(ca, &shape) {
+                return Ok(Self::build(shape, |start, out| {
                     cycle_zip(out, &b[start..], a, start, |y, x| f(x, y))
                 }));
             }
         }
-        let shape = broadcast_shapes(op, &self.shape, &rhs.shape)?;
         let sa = broadcast_strides(op, &self.shape, &self.strides, &shape)?;
         let sb = broadcast_strides(op, &rhs.shape, &rhs.strides, &shape)?;
         let (da, db) = (&self.data.0, &rhs.data.0);
@@ -631,19 +652,14 @@ impl RowFold {
                 let len = (inner - c).min(out.len() - done);
                 let acc = &mut out[done..done + len];
                 acc.iter_mut().for_each(|a| _ = a.write(init));
-                for r in 0..reduced {
-                    let row = offset + (o * reduced + r) * inner + c;
-                    for (a, &x) in acc.iter_mut().zip(&data[row..row + len]) {
-                        // SAFETY: every element of `acc` was written above.
-                        let v = unsafe { a.assume_init_mut() };
-                        *v = fold(*v, x);
-                    }
+                // SAFETY: every element of `acc` was written just above.
+                let acc = unsafe { &mut *(acc as *mut [MaybeUninit<F>] as *mut [F]) };
+                if reduced > 0 {
+                    let first = offset + o * reduced * inner + c;
+                    let rows = &data[first..first + (reduced - 1) * inner + len];
+                    fold_rows_simd(acc, rows, inner, &fold);
                 }
-                for a in acc.iter_mut() {
-                    // SAFETY: as above.
-                    let v = unsafe { a.assume_init_mut() };
-                    *v = finish(*v, reduced);
-                }
+                acc.iter_mut().for_each(|a| *a = finish(*a, reduced));
                 done += len;
             }
         })
@@ -770,6 +786,31 @@ fn binary_simd<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl F
         b: &[F],
         f: &impl Fn(F, F) -> F
     ))
+}
+
+/// `acc[c] = f(… f(acc[c], rows[c]) …, rows[(n − 1)·stride + c])` over the `n` rows of
+/// `rows` that start `stride` apart, at the widest [`SimdLevel`].
+#[inline(always)]
+fn fold_rows_simd<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
+    simd_dispatch!(fold_rows_loop::<F>(
+        acc: &mut [F],
+        rows: &[F],
+        stride: usize,
+        f: &impl Fn(F, F) -> F
+    ))
+}
+
+/// The loop of [`fold_rows_simd`].
+#[inline(always)]
+fn fold_rows_loop<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
+    let mut start = 0;
+    while start + acc.len() <= rows.len() {
+        let row = &rows[start..start + acc.len()];
+        for (a, &x) in acc.iter_mut().zip(row) {
+            *a = f(*a, x);
+        }
+        start += stride;
+    }
 }
 
 /// `out[k] = f(src[k])`.

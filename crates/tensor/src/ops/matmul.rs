@@ -330,6 +330,24 @@ mod skinny {
             }
             return;
         }
+        if g.csa == 1 && g.rsb == 1 {
+            // Contiguous rows and b: slices, so the partial sums vectorize.
+            let b = std::slice::from_raw_parts(b, g.k);
+            for (i, x) in c.iter_mut().enumerate() {
+                let row = std::slice::from_raw_parts(a.offset(i as isize * g.rsa), g.k);
+                let mut acc = [F::zero(); DOT_LANES];
+                let (rows, tail) = row.as_chunks::<DOT_LANES>();
+                let (bs, b_tail) = b.as_chunks::<DOT_LANES>();
+                for (r, bv) in rows.iter().zip(bs) {
+                    for l in 0..DOT_LANES {
+                        acc[l] = r[l].mul_add(bv[l], acc[l]);
+                    }
+                }
+                let sum = acc.iter().fold(F::zero(), |t, &s| t + s);
+                *x = (tail.iter().zip(b_tail)).fold(sum, |t, (&r, &bv)| r.mul_add(bv, t));
+            }
+            return;
+        }
         for (i, x) in c.iter_mut().enumerate() {
             let row = a.offset(i as isize * g.rsa);
             let mut acc = [F::zero(); DOT_LANES];
