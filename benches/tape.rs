@@ -85,6 +85,13 @@ fn benches(c: &mut Criterion) {
     c.bench_function("tape/chain_100_ops_1000_elems", |b| {
         b.iter(|| chain(black_box(&x), &w).expect("chain runs"))
     });
+    // The same chain on one element: what remains is the per-op cost of the tape itself
+    // (recording, the backward sweep, allocation), divided by 100 for nanoseconds per op.
+    let x1 = Param::new(Tensor::<f32>::full(&[1], 0.5));
+    let w1 = Tensor::<f32>::full(&[1], 1.01);
+    c.bench_function("tape/chain_100_ops_1_elem", |b| {
+        b.iter(|| chain(black_box(&x1), &w1).expect("chain runs"))
+    });
 
     let points = Tensor::<f32>::rand(&[256, 2], -1.0, 1.0, &mut rng).expect("valid bounds");
     let targets = points

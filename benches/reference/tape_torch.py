@@ -32,6 +32,16 @@ def main():
         (gx,) = torch.autograd.grad(h.sum(), x)
         return gx
 
+    x1 = torch.full((1,), 0.5, requires_grad=True)
+    w1 = torch.full((1,), 1.01)
+
+    def chain1():
+        h = x1
+        for i in range(100):
+            h = h * 1.01 if i % 4 == 0 else h + 0.01 if i % 4 == 1 else torch.tanh(h) if i % 4 == 2 else h * w1
+        (gx,) = torch.autograd.grad(h.sum(), x1)
+        return gx
+
     pts = torch.rand(256, 2, generator=g) * 2 - 1
     tgt = pts[:, :1] * pts[:, 1:]
     model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
@@ -45,6 +55,7 @@ def main():
         return loss
 
     print(json.dumps({"bench": "tape/chain_100_ops_1000_elems", "framework": "torch", "threads": args.threads, "median_us": median_us(chain)}))
+    print(json.dumps({"bench": "tape/chain_100_ops_1_elem", "framework": "torch", "threads": args.threads, "median_us": median_us(chain1)}))
     print(json.dumps({"bench": "tape/mlp_2_16_16_1_sgd_step_256", "framework": "torch", "threads": args.threads, "median_us": median_us(mlp_step)}))
 
 if __name__ == "__main__":
