@@ -25,22 +25,18 @@ def main():
     x = torch.randn(1000, generator=g, requires_grad=True)
     w = torch.rand(1000, generator=g) * 0.2 + 0.9
 
-    def chain():
-        h = x
-        for i in range(100):
-            h = h * 1.01 if i % 4 == 0 else h + 0.01 if i % 4 == 1 else torch.tanh(h) if i % 4 == 2 else h * w
-        (gx,) = torch.autograd.grad(h.sum(), x)
-        return gx
+    def chain_of(x, w):
+        """The 100-op chain on x (ops cycling through *1.01, +0.01, tanh, *w), fwd + bwd."""
+        def chain():
+            h = x
+            for i in range(100):
+                h = h * 1.01 if i % 4 == 0 else h + 0.01 if i % 4 == 1 else torch.tanh(h) if i % 4 == 2 else h * w
+            (gx,) = torch.autograd.grad(h.sum(), x)
+            return gx
+        return chain
 
-    x1 = torch.full((1,), 0.5, requires_grad=True)
-    w1 = torch.full((1,), 1.01)
-
-    def chain1():
-        h = x1
-        for i in range(100):
-            h = h * 1.01 if i % 4 == 0 else h + 0.01 if i % 4 == 1 else torch.tanh(h) if i % 4 == 2 else h * w1
-        (gx,) = torch.autograd.grad(h.sum(), x1)
-        return gx
+    chain = chain_of(x, w)
+    chain1 = chain_of(torch.full((1,), 0.5, requires_grad=True), torch.full((1,), 1.01))
 
     pts = torch.rand(256, 2, generator=g) * 2 - 1
     tgt = pts[:, :1] * pts[:, 1:]
