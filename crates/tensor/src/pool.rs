@@ -4,8 +4,10 @@
 //! from the kernel, and faulting and zeroing them dominated eager frameworks' training steps
 //! (`shared/PEERS.md`). Tensors therefore take their buffers from here and give them back
 //! when dropped, so a training loop in steady state asks the operating system for no pages.
-//! Buckets are powers of two; small buffers (< 4096 elements) bypass the pool because the
-//! allocator already recycles them cheaply.
+//! Buckets are powers of two. Buffers under 256 elements bypass the pool: they fit glibc's
+//! per-thread cache, which recycles them cheaply. Larger ones, down to a 1000-element
+//! tensor on a tape, went through glibc's large-chunk path and `malloc_consolidate` on
+//! every call before they were pooled too.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
