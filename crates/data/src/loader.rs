@@ -81,7 +81,7 @@ impl<F: Float> Dataset<F> {
                 why: format!("the dataset holds {} items", self.len()),
             });
         }
-        let (images, labels) = gather(&self.images, &self.labels, indices);
+        let (images, labels) = gather(&self.images, &self.labels, indices)?;
         Ok(Dataset { images, labels })
     }
 
@@ -120,23 +120,16 @@ impl<F: Float> Dataset<F> {
     }
 }
 
-/// Copies the rows `indices` of a contiguous `[N, ...]` tensor into a new tensor (whose
-/// buffer comes from the tensor pool, so a loop of equal batches reuses memory).
+/// The rows `indices` of a `[N, ...]` tensor and their labels. `index_select` copies whole
+/// rows into a pooled buffer (a loop of equal batches reuses memory) without zero-filling it
+/// first, and takes any layout.
 fn gather<F: Float>(
     images: &Tensor<F>,
     labels: &[usize],
     indices: &[usize],
-) -> (Tensor<F>, Vec<usize>) {
-    let mut shape = images.shape().to_vec();
-    let row = shape[1..].iter().product::<usize>();
-    shape[0] = indices.len();
-    let mut out = Tensor::zeros(&shape);
-    let src = images.as_slice().unwrap_or(&[]);
-    let dst = out.data_mut();
-    for (d, &i) in dst.chunks_exact_mut(row.max(1)).zip(indices) {
-        d.copy_from_slice(&src[i * row..(i + 1) * row]);
-    }
-    (out, indices.iter().map(|&i| labels[i]).collect())
+) -> Result<(Tensor<F>, Vec<usize>)> {
+    let x = images.index_select(0, indices)?;
+    Ok((x, indices.iter().map(|&i| labels[i]).collect()))
 }
 
 /// Mini-batches over a [`Dataset`]: `batch_size` items at a time, optionally shuffled with
@@ -275,7 +268,7 @@ impl<F: Float> Iterator for Batches<'_, F> {
         self.next = stop;
         let data = &self.loader.data;
         match &self.order {
-            Some(order) => Some(gather(&data.images, &data.labels, &order[start..stop])),
+            Some(order) => gather(&data.images, &data.labels, &order[start..stop]).ok(),
             // In order: a view of the dataset's rows, no copy.
             None => {
                 let x = data.images.narrow(0, start, stop - start).ok()?;
