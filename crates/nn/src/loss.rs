@@ -1,5 +1,5 @@
 //! Loss functions, each reduced to a scalar by [`Reduction::Mean`] or [`Reduction::Sum`]
-//! with PyTorch's definitions (`torch.nn.functional`), written to stay finite for extreme
+//! (or left per sample by [`Reduction::None`]) with PyTorch's definitions (`torch.nn.functional`), written to stay finite for extreme
 //! inputs: cross-entropy goes through the fused log-softmax (finite for logits of ±1e4),
 //! BCE-with-logits through softplus, BCE clamps its logarithms at −100 as PyTorch does.
 //!
@@ -29,6 +29,10 @@ pub enum Reduction {
     Mean,
     /// The sum.
     Sum,
+    /// No reduction: the loss of each sample (class-index and probability-target
+    /// cross-entropy, NLL: shape `[N]`) or of each element (the others: the input's shape),
+    /// PyTorch's `'none'`. For weighting samples, or finding the hard ones.
+    None,
 }
 
 impl Reduction {
@@ -36,6 +40,7 @@ impl Reduction {
         Ok(match self {
             Reduction::Mean => losses.mean(&[], false)?,
             Reduction::Sum => losses.sum(&[], false)?,
+            Reduction::None => losses,
         })
     }
 }

@@ -141,8 +141,8 @@ fn losses_match_pytorch() {
             ],
         ),
     ];
-    for (r, want) in cases {
-        let got = [
+    let all = |r| {
+        [
             loss::cross_entropy(logits, &LOSS_LABELS, r),
             loss::cross_entropy_probs(logits, probs, r),
             loss::nll_loss(log_probs, &LOSS_LABELS, r),
@@ -151,23 +151,42 @@ fn losses_match_pytorch() {
             loss::bce_with_logits(pred, t01, r),
             loss::huber_loss(pred, target, 0.5, r),
             loss::kl_div(log_probs, probs, r),
-        ];
-        let names = [
-            "cross_entropy",
-            "cross_entropy_probs",
-            "nll",
-            "mse",
-            "bce",
-            "bce_with_logits",
-            "huber",
-            "kl_div",
-        ];
-        for ((name, g), w) in names.iter().zip(got).zip(want) {
-            let g = g.unwrap().item().unwrap();
-            assert!(
-                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
-                "{name} {r:?}: got {g}, PyTorch {w}"
-            );
+        ]
+        .map(|l| l.unwrap().value().unwrap().to_vec())
+    };
+    let names = [
+        "cross_entropy",
+        "cross_entropy_probs",
+        "nll",
+        "mse",
+        "bce",
+        "bce_with_logits",
+        "huber",
+        "kl_div",
+    ];
+    let unreduced: [&[f64]; 8] = [
+        &CE_NONE,
+        &CE_PROBS_NONE,
+        &NLL_NONE,
+        &MSE_NONE,
+        &BCE_NONE,
+        &BCE_LOGITS_NONE,
+        &HUBER_NONE,
+        &KL_NONE,
+    ];
+    let cases = cases
+        .map(|(r, want)| (r, want.map(|w| vec![w])))
+        .into_iter()
+        .chain([(Reduction::None, unreduced.map(<[f64]>::to_vec))]);
+    for (r, want) in cases {
+        for ((name, got), want) in names.iter().zip(all(r)).zip(want) {
+            assert_eq!(got.len(), want.len(), "{name} {r:?}: length");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{name} {r:?}: got {g}, PyTorch {w}"
+                );
+            }
         }
     }
 }

@@ -73,7 +73,7 @@ emit("BN_X_EVAL", xe, "f64")
 with torch.no_grad():
     emit("BN_Y_EVAL", bn(xe), "f64")
 
-# --- Losses, float64, both reductions ---------------------------------------------------
+# --- Losses, float64, every reduction ---------------------------------------------------
 logits = torch.randn(4, 5, dtype=torch.float64) * 2
 labels = torch.tensor([1, 0, 4, 2])
 probs = torch.softmax(torch.randn(4, 5, dtype=torch.float64), dim=1)
@@ -89,7 +89,7 @@ emit("LOSS_TARGET", target, "f64")
 emit("LOSS_P01", p01, "f64")
 emit("LOSS_T01", t01, "f64")
 losses = {}
-for red in ["mean", "sum"]:
+for red in ["mean", "sum", "none"]:
     R = red.upper()
     losses[f"CE_{R}"] = Fn.cross_entropy(logits, labels, reduction=red)
     losses[f"CE_PROBS_{R}"] = Fn.cross_entropy(logits, probs, reduction=red)
@@ -100,7 +100,10 @@ for red in ["mean", "sum"]:
     losses[f"HUBER_{R}"] = Fn.huber_loss(pred, target, reduction=red, delta=0.5)
     losses[f"KL_{R}"] = Fn.kl_div(torch.log_softmax(logits, 1), probs, reduction=red)
 for k, v in losses.items():
-    out.append(f"pub const {k}: f64 = {repr(float(v))};")
+    if v.dim() == 0:
+        out.append(f"pub const {k}: f64 = {repr(float(v))};")
+    else:
+        emit(k, v, "f64")  # reduction='none': per sample or per element
 # Cross-entropy stays finite for logits of +-1e4.
 big = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], dtype=torch.float64)
 emit("CE_BIG_LOGITS", big, "f64")
