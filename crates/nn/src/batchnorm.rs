@@ -12,7 +12,9 @@ use std::cell::{Cell, RefCell};
 ///
 /// In [`Mode::Train`], `μ` and `σ²` are the batch's mean and *biased* variance, and the
 /// running estimates move towards the batch's mean and *unbiased* variance:
-/// `running ← (1 − momentum)·running + momentum·batch` (PyTorch's convention, momentum 0.1).
+/// `running ← (1 − momentum)·running + momentum·batch` (PyTorch's convention, momentum 0.1;
+/// with `momentum: None`, the plain average of every batch so far, as PyTorch's
+/// `momentum=None`).
 /// In [`Mode::Eval`] the running estimates normalize. Parameters `weight` (γ) and `bias`
 /// (β), buffers `running_mean`, `running_var` and `num_batches_tracked`, as in PyTorch.
 ///
@@ -38,8 +40,9 @@ pub struct BatchNorm1d<F: Float> {
     pub weight: Option<Param<F>>,
     /// β, `[C]`, initialized to 0; none if not affine.
     pub bias: Option<Param<F>>,
-    /// The weight of the newest batch in the running estimates (PyTorch's default 0.1).
-    pub momentum: f64,
+    /// The weight of the newest batch in the running estimates (PyTorch's default 0.1);
+    /// `None` weighs every batch equally (a cumulative average, weight `1/batches`).
+    pub momentum: Option<f64>,
     /// Added to the variance before the square root (default 1e-5).
     pub eps: f64,
     running_mean: RefCell<Tensor<F>>,
@@ -65,7 +68,7 @@ impl<F: Float> BatchNorm1d<F> {
         Ok(BatchNorm1d {
             weight: Some(Param::new(Tensor::ones(&[features]))),
             bias: Some(Param::new(Tensor::zeros(&[features]))),
-            momentum: 0.1,
+            momentum: Some(0.1),
             eps: 1e-5,
             running_mean: RefCell::new(Tensor::zeros(&[features])),
             running_var: RefCell::new(Tensor::ones(&[features])),
@@ -106,8 +109,7 @@ impl<F: Float> BatchNorm1d<F> {
     }
 
     /// `running ← (1 − m)·running + m·batch`.
-    fn update(&self, running: &RefCell<Tensor<F>>, batch: &Tensor<F>) -> Result<()> {
-        let m = F::of(self.momentum);
+    fn update(running: &RefCell<Tensor<F>>, batch: &Tensor<F>, m: F) -> Result<()> {
         let mut r = running.borrow_mut();
         let next = r
             .mul_scalar(F::one() - m)
@@ -149,10 +151,11 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
                 let mean = x.mean(dims, true)?;
                 let var = x.var(dims, 0, true)?;
                 let unbiased = var.value()?.mul_scalar(F::of_usize(n) / F::of_usize(n - 1));
-                self.update(&self.running_mean, &mean.value()?)?;
-                self.update(&self.running_var, &unbiased)?;
-                self.num_batches_tracked
-                    .set(self.num_batches_tracked.get() + 1);
+                let batches = self.num_batches_tracked.get() + 1;
+                self.num_batches_tracked.set(batches);
+                let m = F::of(self.momentum.unwrap_or(1.0 / batches as f64));
+                Self::update(&self.running_mean, &mean.value()?, m)?;
+                Self::update(&self.running_var, &unbiased, m)?;
                 (mean, var)
             }
             Mode::Eval => (

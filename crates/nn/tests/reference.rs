@@ -74,6 +74,24 @@ fn pytorch_mlp_loads_and_reproduces_its_outputs() {
 }
 
 #[test]
+fn batchnorm_without_momentum_keeps_the_cumulative_average_like_pytorch() {
+    let mut bn = BatchNorm1d::<f64>::new(5).unwrap();
+    bn.momentum = None;
+    let batches: [(&[f64], &[f64], &[f64]); 3] = [
+        (&BN_X0, &BN_CMA_RUNNING_MEAN0, &BN_CMA_RUNNING_VAR0),
+        (&BN_X1, &BN_CMA_RUNNING_MEAN1, &BN_CMA_RUNNING_VAR1),
+        (&BN_X2, &BN_CMA_RUNNING_MEAN2, &BN_CMA_RUNNING_VAR2),
+    ];
+    let tape = Tape::new();
+    for (x, mean, var) in batches {
+        let x = t(x, &[x.len() / 5, 5]);
+        bn.forward(&tape, tape.constant(x), Mode::Train).unwrap();
+        assert_close(&bn.running_mean(), mean, 1e-12);
+        assert_close(&bn.running_var(), var, 1e-12);
+    }
+}
+
+#[test]
 fn batchnorm_train_eval_and_running_stats_match_pytorch() {
     let mut bn = BatchNorm1d::<f64>::new(5).unwrap();
     bn.weight.as_mut().unwrap().value = t(&BN_WEIGHT, &[5]);
