@@ -129,9 +129,8 @@ impl Report {
 
 fn main() {
     let args = Args::parse();
-    if let Some(n) = args.threads {
-        descent_tensor::set_num_threads(n).expect("first use of the thread pool");
-    }
+    descent_tensor::set_num_threads(args.threads.unwrap_or(0))
+        .expect("first use of the thread pool");
     let report = Report {
         json: args.json,
         threads: descent_tensor::num_threads(),

@@ -113,6 +113,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Here rather than in `run`, which the tests call more than once in one process; the
+    // thread that trains joins the pool (see `set_num_threads`).
+    if let Err(e) = descent::tensor::set_num_threads(args.threads.unwrap_or(0)) {
+        eprintln!("mnist: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -216,9 +222,6 @@ struct Progress {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Error> {
-    if let Some(n) = args.threads {
-        descent::tensor::set_num_threads(n)?;
-    }
     if let Some(p) = &args.plot {
         plot::check(p)?;
     }
