@@ -30,7 +30,7 @@ mod views;
 
 pub use error::{Result, Shape, TensorError};
 pub use float::Float;
-pub use tensor::Tensor;
+pub use tensor::{vectorized, Tensor, Vectorize};
 
 /// Sets the number of threads kernels use: `n`, or with `n = 0` the default, which follows
 /// `RAYON_NUM_THREADS`, else the number of cores. Effective only before the first parallel

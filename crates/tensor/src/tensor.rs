@@ -712,7 +712,7 @@ static SIMD_LEVEL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::ne
 /// Runs the element loops with at most `level` (tests only: every tier gives the same bits).
 #[cfg(test)]
 pub(crate) fn cap_simd(level: SimdLevel) {
-    let level = level.min(detect_simd());
+    let level = level.min(cpu_simd());
     SIMD_LEVEL.store(level as u8, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -730,8 +730,19 @@ pub(crate) fn simd_level() -> SimdLevel {
     }
 }
 
-/// The widest tier this CPU supports.
+/// The widest tier this CPU supports, capped by `DESCENT_SIMD` (`baseline`, `avx2` or
+/// `avx512`) if set, as PyTorch's `ATEN_CPU_CAPABILITY`: for comparing tiers.
 fn detect_simd() -> SimdLevel {
+    let cap = match std::env::var("DESCENT_SIMD").as_deref() {
+        Ok("baseline") => SimdLevel::Baseline,
+        Ok("avx2") => SimdLevel::Avx2,
+        _ => SimdLevel::Avx512,
+    };
+    cpu_simd().min(cap)
+}
+
+/// The widest tier this CPU supports.
+fn cpu_simd() -> SimdLevel {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512vl")
@@ -744,89 +755,116 @@ fn detect_simd() -> SimdLevel {
     SimdLevel::Baseline
 }
 
-/// Calls the loop `$kernel` compiled for each [`SimdLevel`] and picks one at run time, so a
-/// portable build still uses the wide registers. Rust never contracts `a*b + c` into an
-/// FMA by itself, so every tier gives bit-identical results.
-macro_rules! simd_dispatch {
-    ($kernel:ident::<$F:ident>($($arg:ident: $ty:ty),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            fn avx512<$F: Copy>($($arg: $ty),*) {
-                $kernel($($arg),*)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            fn avx2<$F: Copy>($($arg: $ty),*) {
-                $kernel($($arg),*)
-            }
-            match simd_level() {
-                // SAFETY: `simd_level` found these features on this CPU.
-                SimdLevel::Avx512 => return unsafe { avx512($($arg),*) },
-                // SAFETY: as above.
-                SimdLevel::Avx2 => return unsafe { avx2($($arg),*) },
-                SimdLevel::Baseline => {}
-            }
+/// Work for [`vectorized`]: a loop that is compiled once for each SIMD tier. Implement
+/// `run` with `#[inline(always)]` and keep the loop itself in `#[inline(always)]` functions
+/// (or fn items, not closures, which the compiler may leave uninlined and so compiled for
+/// the baseline only).
+pub trait Vectorize {
+    /// What the loop returns.
+    type Output;
+    /// Whether to use AVX-512 where the CPU has it (else AVX2 at most): a loop can run
+    /// slower on it, as the optimizers' updates do on AMD Zen 4 (measured).
+    const AVX512: bool = true;
+    /// Runs the loop.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `work` compiled for the widest SIMD tier this CPU has (AVX-512, AVX2 + FMA, or the
+/// build's baseline, SSE2 on x86-64), chosen at run time, so a portable build still uses
+/// the wide registers: the element loops here and the optimizers' update rules. Rust never
+/// contracts `a*b + c` into an FMA by itself, so every tier gives the same bits.
+///
+/// ```
+/// use descent_tensor::{vectorized, Vectorize};
+///
+/// struct Scale<'a>(&'a mut [f32], f32);
+/// impl Vectorize for Scale<'_> {
+///     type Output = ();
+///     #[inline(always)]
+///     fn run(self) {
+///         self.0.iter_mut().for_each(|x| *x = x.sqrt() / self.1);
+///     }
+/// }
+/// let mut v = vec![2.0f32; 1000];
+/// vectorized(Scale(&mut v, 3.0));
+/// assert_eq!(v[999], 2.0f32.sqrt() / 3.0);
+/// ```
+#[inline(always)]
+pub fn vectorized<W: Vectorize>(work: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        fn avx512<W: Vectorize>(work: W) -> W::Output {
+            work.run()
         }
-        $kernel($($arg),*)
-    }};
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<W: Vectorize>(work: W) -> W::Output {
+            work.run()
+        }
+        match simd_level() {
+            // SAFETY: `simd_level` found these features on this CPU.
+            SimdLevel::Avx512 if W::AVX512 => return unsafe { avx512(work) },
+            // SAFETY: as above (AVX-512 implies AVX2 and FMA).
+            SimdLevel::Avx512 | SimdLevel::Avx2 => return unsafe { avx2(work) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    work.run()
 }
 
 /// `out[k] = f(src[k])` at the widest [`SimdLevel`].
 #[inline(always)]
 fn unary_simd<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
-    simd_dispatch!(unary_loop::<F>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F))
+    struct Unary<'a, F, G>(&'a mut [MaybeUninit<F>], &'a [F], &'a G);
+    impl<F: Copy, G: Fn(F) -> F> Vectorize for Unary<'_, F, G> {
+        type Output = ();
+        #[inline(always)]
+        fn run(self) {
+            for (o, &x) in self.0.iter_mut().zip(self.1) {
+                o.write(self.2(x));
+            }
+        }
+    }
+    vectorized(Unary(out, src, f))
 }
 
 /// `out[k] = f(a[k], b[k])` at the widest [`SimdLevel`].
 #[inline(always)]
 fn binary_simd<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
-    simd_dispatch!(binary_loop::<F>(
-        out: &mut [MaybeUninit<F>],
-        a: &[F],
-        b: &[F],
-        f: &impl Fn(F, F) -> F
-    ))
+    struct Binary<'a, F, G>(&'a mut [MaybeUninit<F>], &'a [F], &'a [F], &'a G);
+    impl<F: Copy, G: Fn(F, F) -> F> Vectorize for Binary<'_, F, G> {
+        type Output = ();
+        #[inline(always)]
+        fn run(self) {
+            for ((o, &x), &y) in self.0.iter_mut().zip(self.1).zip(self.2) {
+                o.write(self.3(x, y));
+            }
+        }
+    }
+    vectorized(Binary(out, a, b, f))
 }
 
 /// `acc[c] = f(… f(acc[c], rows[c]) …, rows[(n − 1)·stride + c])` over the `n` rows of
 /// `rows` that start `stride` apart, at the widest [`SimdLevel`].
 #[inline(always)]
 fn fold_rows_simd<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
-    simd_dispatch!(fold_rows_loop::<F>(
-        acc: &mut [F],
-        rows: &[F],
-        stride: usize,
-        f: &impl Fn(F, F) -> F
-    ))
-}
-
-/// The loop of [`fold_rows_simd`].
-#[inline(always)]
-fn fold_rows_loop<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
-    let mut start = 0;
-    while start + acc.len() <= rows.len() {
-        let row = &rows[start..start + acc.len()];
-        for (a, &x) in acc.iter_mut().zip(row) {
-            *a = f(*a, x);
+    struct FoldRows<'a, F, G>(&'a mut [F], &'a [F], usize, &'a G);
+    impl<F: Copy, G: Fn(F, F) -> F> Vectorize for FoldRows<'_, F, G> {
+        type Output = ();
+        #[inline(always)]
+        fn run(self) {
+            let FoldRows(acc, rows, stride, f) = self;
+            let mut start = 0;
+            while start + acc.len() <= rows.len() {
+                let row = &rows[start..start + acc.len()];
+                for (a, &x) in acc.iter_mut().zip(row) {
+                    *a = f(*a, x);
+                }
+                start += stride;
+            }
         }
-        start += stride;
     }
-}
-
-/// `out[k] = f(src[k])`.
-#[inline(always)]
-fn unary_loop<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
-    for (o, &x) in out.iter_mut().zip(src) {
-        o.write(f(x));
-    }
-}
-
-/// `out[k] = f(a[k], b[k])`.
-#[inline(always)]
-fn binary_loop<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        o.write(f(x, y));
-    }
+    vectorized(FoldRows(acc, rows, stride, f))
 }
 
 #[cfg(test)]
