@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `v ← ρ·v + (1 − ρ)·g²`, `Δ = √(u + ε) / √(v + ε) · g`,
 //! `u ← ρ·u + (1 − ρ)·Δ²`, `θ ← θ − lr·Δ`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs};
+use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -79,17 +79,28 @@ impl UpdateRule for Adadelta {
         let u = bufs.req("acc_delta", n)?;
         let (neg_lr, wd, eps) = (F::of(-self.lr), F::of(self.weight_decay), F::of(self.eps));
         let (rho, keep) = (F::of(self.rho), F::of(1.0 - self.rho));
-        in_parallel(p, g, [v, u, &mut []], &|p, g, [v, u, _]| {
-            let n = p.len();
-            let (g, v, u) = (&g[..n], &mut v[..n], &mut u[..n]);
-            for i in 0..n {
-                let d = grad_l2(g[i], p[i], sign, wd);
-                v[i] = v[i] * rho + keep * d * d;
-                let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
-                u[i] = u[i] * rho + keep * delta * delta;
-                p[i] += neg_lr * delta;
-            }
-        });
+        let c = [sign, wd, rho, keep, eps, neg_lr];
+        in_parallel(p, g, [v, u, &mut []], &c, Kernel);
         Ok(())
+    }
+}
+
+/// The element loop; `c = [sign, weight_decay, ρ, 1 − ρ, ε, −lr]`.
+#[derive(Clone, Copy)]
+struct Kernel;
+
+impl<F: Float> ElementLoop<F, [F; 6]> for Kernel {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [v, u, _]: [&mut [F]; 3], c: &[F; 6]) {
+        let [sign, wd, rho, keep, eps, neg_lr] = *c;
+        let n = p.len();
+        let (g, v, u) = (&g[..n], &mut v[..n], &mut u[..n]);
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], sign, wd);
+            v[i] = v[i] * rho + keep * d * d;
+            let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
+            u[i] = u[i] * rho + keep * delta * delta;
+            p[i] += neg_lr * delta;
+        }
     }
 }

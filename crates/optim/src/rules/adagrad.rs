@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `clr = lr / (1 + (t − 1)·lr_decay)`, `s ← s + g²`,
 //! `θ ← θ − clr·g / (√s + ε)`; `s` starts at `initial_accumulator_value`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs};
+use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -90,15 +90,26 @@ impl UpdateRule for Adagrad {
         let sum = Bufs::new(&mut st.bufs).req("sum", n)?;
         let clr = self.lr / (1.0 + (st.step as f64 - 1.0) * self.lr_decay);
         let (neg_clr, wd, eps) = (F::of(-clr), F::of(self.weight_decay), F::of(self.eps));
-        in_parallel(p, g, [sum, &mut [], &mut []], &|p, g, [sum, _, _]| {
-            let n = p.len();
-            let (g, sum) = (&g[..n], &mut sum[..n]);
-            for i in 0..n {
-                let d = grad_l2(g[i], p[i], sign, wd);
-                sum[i] += d * d;
-                p[i] += neg_clr * d / (sum[i].sqrt() + eps);
-            }
-        });
+        let c = [sign, wd, eps, neg_clr];
+        in_parallel(p, g, [sum, &mut [], &mut []], &c, Kernel);
         Ok(())
+    }
+}
+
+/// The element loop; `c = [sign, weight_decay, ε, −lr/(1 + (t − 1)·lr_decay)]`.
+#[derive(Clone, Copy)]
+struct Kernel;
+
+impl<F: Float> ElementLoop<F, [F; 4]> for Kernel {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [sum, _, _]: [&mut [F]; 3], c: &[F; 4]) {
+        let [sign, wd, eps, neg_clr] = *c;
+        let n = p.len();
+        let (g, sum) = (&g[..n], &mut sum[..n]);
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], sign, wd);
+            sum[i] += d * d;
+            p[i] += neg_clr * d / (sum[i].sqrt() + eps);
+        }
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! `eps_inside=true` is the form `θ ← θ − lr·m̂ / √(v̂ + ε)` with both moments bias-corrected.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -137,19 +137,12 @@ impl UpdateRule for Adam {
             neg_step,
         };
         // One monomorphized loop per (amsgrad, eps_inside), free of branches so it vectorizes.
-        match (vmax, self.eps_inside) {
-            (Some(vm), false) => in_parallel(p, g, [m, v, vm], &|p, g, [m, v, vm]| {
-                kernel::<F, true, false>(p, g, m, v, vm, &c)
-            }),
-            (Some(vm), true) => in_parallel(p, g, [m, v, vm], &|p, g, [m, v, vm]| {
-                kernel::<F, true, true>(p, g, m, v, vm, &c)
-            }),
-            (None, false) => in_parallel(p, g, [m, v, &mut []], &|p, g, [m, v, _]| {
-                kernel::<F, false, false>(p, g, m, v, &mut [], &c)
-            }),
-            (None, true) => in_parallel(p, g, [m, v, &mut []], &|p, g, [m, v, _]| {
-                kernel::<F, false, true>(p, g, m, v, &mut [], &c)
-            }),
+        let bufs = [m, v, vmax.unwrap_or_default()];
+        match (self.amsgrad, self.eps_inside) {
+            (true, false) => in_parallel(p, g, bufs, &c, Kernel::<true, false>),
+            (true, true) => in_parallel(p, g, bufs, &c, Kernel::<true, true>),
+            (false, false) => in_parallel(p, g, bufs, &c, Kernel::<false, false>),
+            (false, true) => in_parallel(p, g, bufs, &c, Kernel::<false, true>),
         }
         Ok(())
     }
@@ -171,34 +164,34 @@ struct Coef<F> {
 
 /// The element loop. `keep` (1 unless decoupled decay) multiplies exactly, so torch's
 /// conditionals become arithmetic.
-#[inline(always)]
-fn kernel<F: Float, const AMS: bool, const INSIDE: bool>(
-    p: &mut [F],
-    g: &[F],
-    m: &mut [F],
-    v: &mut [F],
-    vm: &mut [F],
-    c: &Coef<F>,
-) {
-    let n = p.len();
-    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-    let vm = if AMS { &mut vm[..n] } else { vm };
-    for i in 0..n {
-        p[i] *= c.keep;
-        let d = grad_l2(g[i], p[i], c.sign, c.l2);
-        m[i] = lerp(m[i], d, c.w1);
-        v[i] = v[i] * c.b2 + c.w2 * d * d;
-        let second = if AMS {
-            vm[i] = if v[i] > vm[i] { v[i] } else { vm[i] };
-            vm[i]
-        } else {
-            v[i]
-        };
-        let denom = if INSIDE {
-            (second / c.bc2 + c.eps).sqrt()
-        } else {
-            second.sqrt() / c.bc2_sqrt + c.eps
-        };
-        p[i] += c.neg_step * m[i] / denom;
+#[derive(Clone, Copy)]
+struct Kernel<const AMS: bool, const INSIDE: bool>;
+
+impl<F: Float, const AMS: bool, const INSIDE: bool> ElementLoop<F, Coef<F>>
+    for Kernel<AMS, INSIDE>
+{
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [m, v, vm]: [&mut [F]; 3], c: &Coef<F>) {
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        let vm = if AMS { &mut vm[..n] } else { vm };
+        for i in 0..n {
+            p[i] *= c.keep;
+            let d = grad_l2(g[i], p[i], c.sign, c.l2);
+            m[i] = lerp(m[i], d, c.w1);
+            v[i] = v[i] * c.b2 + c.w2 * d * d;
+            let second = if AMS {
+                vm[i] = if v[i] > vm[i] { v[i] } else { vm[i] };
+                vm[i]
+            } else {
+                v[i]
+            };
+            let denom = if INSIDE {
+                (second / c.bc2 + c.eps).sqrt()
+            } else {
+                second.sqrt() / c.bc2_sqrt + c.eps
+            };
+            p[i] += c.neg_step * m[i] / denom;
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
 //! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -86,17 +86,28 @@ impl UpdateRule for Adamax {
             F::of(self.eps),
             F::of(self.weight_decay),
         );
-        in_parallel(p, g, [m, u, &mut []], &|p, g, [m, u, _]| {
-            let n = p.len();
-            let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
-            for i in 0..n {
-                let d = grad_l2(g[i], p[i], sign, wd);
-                m[i] = lerp(m[i], d, w1);
-                let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
-                u[i] = if decayed > fresh { decayed } else { fresh };
-                p[i] += neg_clr * m[i] / u[i];
-            }
-        });
+        let c = [sign, wd, w1, b2, eps, neg_clr];
+        in_parallel(p, g, [m, u, &mut []], &c, Kernel);
         Ok(())
+    }
+}
+
+/// The element loop; `c = [sign, weight_decay, 1 − β₁, β₂, ε, −lr/(1 − β₁ᵗ)]`.
+#[derive(Clone, Copy)]
+struct Kernel;
+
+impl<F: Float> ElementLoop<F, [F; 6]> for Kernel {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [m, u, _]: [&mut [F]; 3], c: &[F; 6]) {
+        let [sign, wd, w1, b2, eps, neg_clr] = *c;
+        let n = p.len();
+        let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], sign, wd);
+            m[i] = lerp(m[i], d, w1);
+            let (decayed, fresh) = (u[i] * b2, d.abs() + eps);
+            u[i] = if decayed > fresh { decayed } else { fresh };
+            p[i] += neg_clr * m[i] / u[i];
+        }
     }
 }

@@ -37,7 +37,7 @@ pub use rprop::{Rprop, RpropVariant};
 pub use sgd::{MomentumForm, Sgd};
 
 use crate::error::{Error, Result};
-use descent_tensor::Float;
+use descent_tensor::{vectorized, Float, Vectorize};
 
 /// torch's `lerp(a, b, w)` on CPU: `a + w·(b − a)` for `|w| < ½`, else `b − (b − a)·(1 − w)`
 /// (the second form is exact at `w = 1`).
@@ -94,21 +94,30 @@ pub(crate) fn weight_decay<F: Float>(lr: f64, wd: f64, decoupled: bool) -> (F, O
 /// Below this many elements an update runs on one thread (the tensor kernels' threshold).
 const PAR_MIN: usize = 1 << 15;
 
-/// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused), split into
-/// halves on rayon's threads while they are large: element-wise updates give the same bits
-/// however they are split.
-pub(crate) fn in_parallel<F, K>(p: &mut [F], g: &[F], bufs: [&mut [F]; 3], kernel: &K)
+/// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused) with
+/// coefficients `c`, split into halves on rayon's threads while they are large (element-wise
+/// updates give the same bits however they are split), each piece compiled for AVX2 where
+/// the CPU has it: Adam's share of an MNIST step is 11.0% at the SSE2 baseline, 8.8% with
+/// AVX2 and 13.7% with AVX-512 (AMD Zen 4).
+pub(crate) fn in_parallel<F, C, K>(p: &mut [F], g: &[F], bufs: [&mut [F]; 3], c: &C, kernel: K)
 where
     F: Float,
-    K: Fn(&mut [F], &[F], [&mut [F]; 3]) + Sync,
+    C: Sync,
+    K: ElementLoop<F, C>,
 {
     if p.len() < 2 * PAR_MIN || rayon::current_num_threads() < 2 {
-        return kernel(p, g, bufs);
+        return vectorized(Leaf {
+            p,
+            g,
+            bufs,
+            c,
+            kernel,
+        });
     }
     let mid = p.len() / 2;
     let (p1, p2) = p.split_at_mut(mid);
     let (g1, g2) = g.split_at(mid.min(g.len()));
-    let [a, b, c] = bufs.map(|x| {
+    let [a, b, d] = bufs.map(|x| {
         if x.len() > mid {
             x.split_at_mut(mid)
         } else {
@@ -116,12 +125,39 @@ where
         }
     });
     rayon::join(
-        || in_parallel(p1, g1, [a.0, b.0, c.0], kernel),
-        || in_parallel(p2, g2, [a.1, b.1, c.1], kernel),
+        || in_parallel(p1, g1, [a.0, b.0, d.0], c, kernel),
+        || in_parallel(p2, g2, [a.1, b.1, d.1], c, kernel),
     );
 }
 
-/// Hands out a state's buffers one by one as disjoint mutable slices.
+/// One piece of [`in_parallel`]'s work, for [`vectorized`].
+struct Leaf<'a, F, C, K> {
+    p: &'a mut [F],
+    g: &'a [F],
+    bufs: [&'a mut [F]; 3],
+    c: &'a C,
+    kernel: K,
+}
+
+impl<F, C, K: ElementLoop<F, C>> Vectorize for Leaf<'_, F, C, K> {
+    type Output = ();
+    const AVX512: bool = false;
+
+    #[inline(always)]
+    fn run(self) {
+        self.kernel.run(self.p, self.g, self.bufs, self.c)
+    }
+}
+
+/// An update rule's element loop over `p`, `g` and up to three state buffers with
+/// coefficients `C`, for [`in_parallel`]: a unit type whose `run` is `#[inline(always)]`,
+/// so that it is compiled into each SIMD tier. (A closure or a fn item would be called
+/// through a `Fn` shim that the compiler leaves uninlined, at the baseline tier.)
+pub(crate) trait ElementLoop<F, C>: Copy + Sync {
+    /// Updates `p` in place.
+    fn run(self, p: &mut [F], g: &[F], bufs: [&mut [F]; 3], c: &C);
+}
+
 pub(crate) struct Bufs<'a, F>(&'a mut [Vec<F>]);
 
 impl<'a, F> Bufs<'a, F> {

@@ -4,7 +4,7 @@
 //! `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g²`, `d = √(v/(1 − β₂ᵗ)) + ε`,
 //! `θ ← θ − lr·(1 − μₜ)/(1 − Πμ₁..ₜ)·g/d − lr·μₜ₊₁/(1 − Πμ₁..ₜ₊₁)·m/d`.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -108,19 +108,31 @@ impl UpdateRule for NAdam {
         let (w1, b2f, w2, eps) = (F::of(1.0 - b1), F::of(b2), F::of(1.0 - b2), F::of(self.eps));
         let (l2, shrink) = weight_decay(self.lr, self.weight_decay, self.decoupled_weight_decay);
         let keep = shrink.unwrap_or(F::one());
-        in_parallel(p, g, [m, v, &mut []], &|p, g, [m, v, _]| {
-            let n = p.len();
-            let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-            for i in 0..n {
-                p[i] *= keep;
-                let d = grad_l2(g[i], p[i], sign, l2);
-                m[i] = lerp(m[i], d, w1);
-                v[i] = v[i] * b2f + w2 * d * d;
-                let denom = (v[i] / bc2).sqrt() + eps;
-                p[i] += c_grad * d / denom;
-                p[i] += c_avg * m[i] / denom;
-            }
-        });
+        let c = [sign, keep, l2, w1, b2f, w2, bc2, eps, c_grad, c_avg];
+        in_parallel(p, g, [m, v, &mut []], &c, Kernel);
         Ok(())
+    }
+}
+
+/// The element loop; `c = [sign, decoupled-decay factor, weight_decay, 1 − β₁, β₂, 1 − β₂,
+/// 1 − β₂ᵗ, ε, gradient coefficient, average coefficient]`.
+#[derive(Clone, Copy)]
+struct Kernel;
+
+impl<F: Float> ElementLoop<F, [F; 10]> for Kernel {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [m, v, _]: [&mut [F]; 3], c: &[F; 10]) {
+        let [sign, keep, l2, w1, b2f, w2, bc2, eps, c_grad, c_avg] = *c;
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        for i in 0..n {
+            p[i] *= keep;
+            let d = grad_l2(g[i], p[i], sign, l2);
+            m[i] = lerp(m[i], d, w1);
+            v[i] = v[i] * b2f + w2 * d * d;
+            let denom = (v[i] / bc2).sqrt() + eps;
+            p[i] += c_grad * d / denom;
+            p[i] += c_avg * m[i] / denom;
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! `d = √v' + ε`; with momentum `b ← μ·b + g/d`, `θ ← θ − lr·b`, else `θ ← θ − lr·g/d`.
 //! `eps_inside=true` uses `d = √(v' + ε)` (Goodfellow et al., Algorithm 8.5).
 
-use super::{grad_l2, in_parallel, lerp, sign_of, Bufs};
+use super::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -109,60 +109,56 @@ impl UpdateRule for RmsProp {
         let (a, b) = (avg.unwrap_or_default(), mom.unwrap_or_default());
         let momentum = !b.is_empty();
         // One monomorphized loop per (centered, momentum, eps_inside), so each vectorizes.
-        in_parallel(
-            p,
-            g,
-            [v, a, b],
-            &|p, g, [v, a, b]| match (centered, momentum, inside) {
-                (false, false, false) => kernel::<F, false, false, false>(p, g, v, a, b, c),
-                (false, false, true) => kernel::<F, false, false, true>(p, g, v, a, b, c),
-                (false, true, false) => kernel::<F, false, true, false>(p, g, v, a, b, c),
-                (false, true, true) => kernel::<F, false, true, true>(p, g, v, a, b, c),
-                (true, false, false) => kernel::<F, true, false, false>(p, g, v, a, b, c),
-                (true, false, true) => kernel::<F, true, false, true>(p, g, v, a, b, c),
-                (true, true, false) => kernel::<F, true, true, false>(p, g, v, a, b, c),
-                (true, true, true) => kernel::<F, true, true, true>(p, g, v, a, b, c),
-            },
-        );
+        let bufs = [v, a, b];
+        match (centered, momentum, inside) {
+            (false, false, false) => in_parallel(p, g, bufs, &c, Kernel::<false, false, false>),
+            (false, false, true) => in_parallel(p, g, bufs, &c, Kernel::<false, false, true>),
+            (false, true, false) => in_parallel(p, g, bufs, &c, Kernel::<false, true, false>),
+            (false, true, true) => in_parallel(p, g, bufs, &c, Kernel::<false, true, true>),
+            (true, false, false) => in_parallel(p, g, bufs, &c, Kernel::<true, false, false>),
+            (true, false, true) => in_parallel(p, g, bufs, &c, Kernel::<true, false, true>),
+            (true, true, false) => in_parallel(p, g, bufs, &c, Kernel::<true, true, false>),
+            (true, true, true) => in_parallel(p, g, bufs, &c, Kernel::<true, true, true>),
+        }
         Ok(())
     }
 }
 
 /// The element loop; `a` (the gradient average) and `b` (the momentum buffer) are empty when
 /// unused; `c = [sign, weight_decay, α, 1 − α, ε, μ, −lr]`.
-#[inline(always)]
-fn kernel<F: Float, const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>(
-    p: &mut [F],
-    g: &[F],
-    v: &mut [F],
-    a: &mut [F],
-    b: &mut [F],
-    c: [F; 7],
-) {
-    let [sign, wd, alpha, keep, eps, mu, neg_lr] = c;
-    let n = p.len();
-    let (g, v) = (&g[..n], &mut v[..n]);
-    let a = if CENTERED { &mut a[..n] } else { a };
-    let b = if MOMENTUM { &mut b[..n] } else { b };
-    for i in 0..n {
-        let d = grad_l2(g[i], p[i], sign, wd);
-        v[i] = v[i] * alpha + keep * d * d;
-        let var = if CENTERED {
-            a[i] = lerp(a[i], d, keep);
-            v[i] + -a[i] * a[i]
-        } else {
-            v[i]
-        };
-        let denom = if INSIDE {
-            (var + eps).sqrt()
-        } else {
-            var.sqrt() + eps
-        };
-        if MOMENTUM {
-            b[i] = b[i] * mu + d / denom;
-            p[i] += neg_lr * b[i];
-        } else {
-            p[i] += neg_lr * d / denom;
+#[derive(Clone, Copy)]
+struct Kernel<const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>;
+
+impl<F: Float, const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>
+    ElementLoop<F, [F; 7]> for Kernel<CENTERED, MOMENTUM, INSIDE>
+{
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [v, a, b]: [&mut [F]; 3], c: &[F; 7]) {
+        let [sign, wd, alpha, keep, eps, mu, neg_lr] = *c;
+        let n = p.len();
+        let (g, v) = (&g[..n], &mut v[..n]);
+        let a = if CENTERED { &mut a[..n] } else { a };
+        let b = if MOMENTUM { &mut b[..n] } else { b };
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], sign, wd);
+            v[i] = v[i] * alpha + keep * d * d;
+            let var = if CENTERED {
+                a[i] = lerp(a[i], d, keep);
+                v[i] + -a[i] * a[i]
+            } else {
+                v[i]
+            };
+            let denom = if INSIDE {
+                (var + eps).sqrt()
+            } else {
+                var.sqrt() + eps
+            };
+            if MOMENTUM {
+                b[i] = b[i] * mu + d / denom;
+                p[i] += neg_lr * b[i];
+            } else {
+                p[i] += neg_lr * d / denom;
+            }
         }
     }
 }

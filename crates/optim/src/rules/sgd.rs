@@ -9,7 +9,7 @@
 //! exponential moving average of gradients, whose first step is `(1 − μ)·g` where torch's
 //! (with `dampening = μ`) copies `g`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs};
+use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::{Error, Result};
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -145,9 +145,13 @@ impl UpdateRule for Sgd {
         };
         let mut bufs = Bufs::new(&mut st.bufs);
         let Some(b) = bufs.next(self.momentum != 0.0, "momentum_buffer", n)? else {
-            for i in 0..n {
-                p[i] = p[i] + neg_lr * grad_l2(g[i], p[i], sign, wd);
-            }
+            in_parallel(
+                p,
+                g,
+                [&mut [], &mut [], &mut []],
+                &[sign, wd, neg_lr],
+                Plain,
+            );
             return Ok(());
         };
         // torch's first step copies g into the (zero) buffer: 0·μ + 1·g.
@@ -157,30 +161,47 @@ impl UpdateRule for Sgd {
             (mu, keep)
         };
         let c = [sign, wd, decay, keep, mu, neg_lr];
+        let bufs = [b, &mut [], &mut []];
         if self.nesterov {
-            in_parallel(p, g, [b, &mut [], &mut []], &|p, g, [b, _, _]| {
-                momentum_loop::<F, true>(p, g, b, c)
-            });
+            in_parallel(p, g, bufs, &c, Momentum::<true>);
         } else {
-            in_parallel(p, g, [b, &mut [], &mut []], &|p, g, [b, _, _]| {
-                momentum_loop::<F, false>(p, g, b, c)
-            });
+            in_parallel(p, g, bufs, &c, Momentum::<false>);
         }
         Ok(())
     }
 }
 
+/// The plain step, `θ ← θ − lr·(±∇ + λθ)`; `c = [sign, weight_decay, −lr]`.
+#[derive(Clone, Copy)]
+struct Plain;
+
+impl<F: Float> ElementLoop<F, [F; 3]> for Plain {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], _: [&mut [F]; 3], c: &[F; 3]) {
+        let [sign, wd, neg_lr] = *c;
+        let g = &g[..p.len()];
+        for (p, &g) in p.iter_mut().zip(g) {
+            *p = *p + neg_lr * grad_l2(g, *p, sign, wd);
+        }
+    }
+}
+
 /// The momentum step, one monomorphized loop per form so that it vectorizes;
 /// `c = [sign, weight_decay, buffer decay, gradient weight, μ, −lr]`.
-#[inline(always)]
-fn momentum_loop<F: Float, const NESTEROV: bool>(p: &mut [F], g: &[F], b: &mut [F], c: [F; 6]) {
-    let [sign, wd, decay, keep, mu, neg_lr] = c;
-    let n = p.len();
-    let (g, b) = (&g[..n], &mut b[..n]);
-    for i in 0..n {
-        let d = grad_l2(g[i], p[i], sign, wd);
-        b[i] = b[i] * decay + keep * d;
-        let dir = if NESTEROV { d + mu * b[i] } else { b[i] };
-        p[i] += neg_lr * dir;
+#[derive(Clone, Copy)]
+struct Momentum<const NESTEROV: bool>;
+
+impl<F: Float, const NESTEROV: bool> ElementLoop<F, [F; 6]> for Momentum<NESTEROV> {
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [b, _, _]: [&mut [F]; 3], c: &[F; 6]) {
+        let [sign, wd, decay, keep, mu, neg_lr] = *c;
+        let n = p.len();
+        let (g, b) = (&g[..n], &mut b[..n]);
+        for i in 0..n {
+            let d = grad_l2(g[i], p[i], sign, wd);
+            b[i] = b[i] * decay + keep * d;
+            let dir = if NESTEROV { d + mu * b[i] } else { b[i] };
+            p[i] += neg_lr * dir;
+        }
     }
 }
