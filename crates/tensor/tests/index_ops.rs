@@ -71,38 +71,48 @@ fn concat_and_stack_match_naive_loops() {
 
 #[test]
 fn index_select_and_index_add_match_naive_loops_and_are_adjoint() {
-    let shape = [3, 4, 2];
-    let (_, x) = seq(&shape);
-    for dim in 0..3usize {
-        let indices: Vec<usize> = [0, 2, 2, 1, 0].iter().map(|&i| i % shape[dim]).collect();
-        let got = x.index_select(dim as isize, &indices).unwrap();
-        let mut out_shape = shape.to_vec();
-        out_shape[dim] = indices.len();
-        let want: Vec<f64> = (0..numel(&out_shape))
-            .map(|p| {
+    // The second shape's selections are large enough to be split across threads, at chunk
+    // boundaries inside rows.
+    for (shape, large) in [([3, 4, 2], false), ([61, 37, 41], true)] {
+        let (_, x) = seq(&shape);
+        for dim in 0..3usize {
+            let indices: Vec<usize> = if large {
+                (0..2 * shape[dim])
+                    .map(|k| (k * 7 + 3) % shape[dim])
+                    .collect()
+            } else {
+                [0, 2, 2, 1, 0].iter().map(|&i| i % shape[dim]).collect()
+            };
+            let got = x.index_select(dim as isize, &indices).unwrap();
+            let mut out_shape = shape.to_vec();
+            out_shape[dim] = indices.len();
+            let want: Vec<f64> = (0..numel(&out_shape))
+                .map(|p| {
+                    let mut idx = unravel(p, &out_shape);
+                    idx[dim] = indices[idx[dim]];
+                    x.get(&idx).unwrap()
+                })
+                .collect();
+            assert_eq!(got.shape(), &out_shape[..]);
+            assert_eq!(got.to_vec(), want);
+
+            // index_add of a (transposed) src: naive scatter loop.
+            let (_, src) = seq(&out_shape);
+            let added = Tensor::index_add(&shape, dim as isize, &indices, &src).unwrap();
+            let mut want = vec![0.0; numel(&shape)];
+            for (p, &v) in src.to_vec().iter().enumerate() {
                 let mut idx = unravel(p, &out_shape);
                 idx[dim] = indices[idx[dim]];
-                x.get(&idx).unwrap()
-            })
-            .collect();
-        assert_eq!(got.shape(), &out_shape[..]);
-        assert_eq!(got.to_vec(), want);
-
-        // index_add of a (transposed) src: naive scatter loop.
-        let (_, src) = seq(&out_shape);
-        let added = Tensor::index_add(&shape, dim as isize, &indices, &src).unwrap();
-        let mut want = vec![0.0; numel(&shape)];
-        for (p, &v) in src.to_vec().iter().enumerate() {
-            let mut idx = unravel(p, &out_shape);
-            idx[dim] = indices[idx[dim]];
-            want[ravel(&idx, &shape)] += v;
+                want[ravel(&idx, &shape)] += v;
+            }
+            assert_eq!(added.to_vec(), want);
+            // adjoint: <index_select(x), g> == <x, index_add(g)>
+            let lhs: f64 = got.mul(&src).unwrap().sum_all();
+            let rhs: f64 = x.mul(&added).unwrap().sum_all();
+            assert!((lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0));
         }
-        assert_eq!(added.to_vec(), want);
-        // adjoint: <index_select(x), g> == <x, index_add(g)>
-        let lhs: f64 = got.mul(&src).unwrap().sum_all();
-        let rhs: f64 = x.mul(&added).unwrap().sum_all();
-        assert!((lhs - rhs).abs() < 1e-9);
     }
+    let (_, x) = seq(&[3, 4, 2]);
     assert_eq!(x.index_select(1, &[]).unwrap().shape(), &[3, 0, 2]);
 }
 
