@@ -242,21 +242,24 @@ fn bad_gradients_change_nothing() {
     opt.step(&mut refs, &grads).unwrap();
     assert_eq!(ps[0].value.to_vec(), before[0]);
     assert_ne!(ps[1].value.to_vec(), before[1]);
-    // Infinity in the vectorized part of a longer gradient is caught too.
-    let mut long = Param::new(Tensor::<f64>::zeros(&[20]));
-    let mut g = vec![0.5; 20];
-    g[13] = f64::NEG_INFINITY;
-    let mut long_grads = Gradients::new();
-    long_grads.insert(long.id(), Tensor::from_vec(g, &[20]).unwrap());
-    let err = build::<f64>("sgd")
-        .unwrap()
-        .step(&mut [&mut long], &long_grads)
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::NonFiniteGradient { index: 0, .. }),
-        "{err}"
-    );
-    assert_eq!(long.value.to_vec(), vec![0.0; 20]);
+    // Infinity or NaN in the vectorized part (32 lanes) of a longer gradient or in its tail
+    // is caught too.
+    for (at, bad) in [(37, f64::NEG_INFINITY), (66, f64::NAN)] {
+        let mut long = Param::new(Tensor::<f64>::zeros(&[70]));
+        let mut g = vec![0.5; 70];
+        g[at] = bad;
+        let mut long_grads = Gradients::new();
+        long_grads.insert(long.id(), Tensor::from_vec(g, &[70]).unwrap());
+        let err = build::<f64>("sgd")
+            .unwrap()
+            .step(&mut [&mut long], &long_grads)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::NonFiniteGradient { index: 0, .. }),
+            "{err}"
+        );
+        assert_eq!(long.value.to_vec(), vec![0.0; 70]);
+    }
     // iRprop+ compares losses, so it needs them.
     let mut irprop = build::<f64>("rprop:variant=irprop+").unwrap();
     let mut refs: Vec<&mut Param<f64>> = ps.iter_mut().collect();
