@@ -16,7 +16,7 @@
 //! shrinks Δ. `irprop+` needs the loss: step it with `step_with_loss`. The initial Δ is
 //! `lr` (as in torch); changing `lr` later has no effect on existing step sizes.
 
-use super::{sign, Bufs};
+use super::{in_parallel, sign, sign_of, Bufs, ElementLoop};
 use crate::error::{Error, Result};
 use crate::optimizer::{Ctx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
@@ -160,11 +160,42 @@ impl UpdateRule for Rprop {
         let mut bufs = Bufs::new(&mut st.bufs);
         let prev = bufs.req("prev", n)?;
         let delta = bufs.req("step_size", n)?;
-        let mut last = bufs.next(backtracks, "prev_update", n)?;
+        let last = bufs.next(backtracks, "prev_update", n)?.unwrap_or_default();
         let (minus, plus) = (F::of(self.etas.0), F::of(self.etas.1));
         let (lo, hi) = (F::of(self.step_sizes.0), F::of(self.step_sizes.1));
+        // After a sign flip Rprop+ undoes the last update; iRprop+ only if the loss rose.
+        let undo = self.variant == RpropVariant::RpropPlus || ctx.loss_increased;
+        let undo = if undo { F::one() } else { F::zero() };
+        let c = [sign_of(self.maximize), minus, plus, lo, hi, undo];
+        let bufs = [prev, delta, last];
+        match self.variant {
+            RpropVariant::RpropMinus => in_parallel(p, g, bufs, &c, Kernel::<false, false>),
+            RpropVariant::IRpropMinus => in_parallel(p, g, bufs, &c, Kernel::<false, true>),
+            RpropVariant::RpropPlus | RpropVariant::IRpropPlus => {
+                in_parallel(p, g, bufs, &c, Kernel::<true, false>)
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The element loop: `BACKTRACK` for Rprop+ and iRprop+ (the last update is kept in
+/// `last`), else `IMPROVED` zeroes a flipped gradient (iRprop−);
+/// `c = [sign, η−, η+, Δmin, Δmax, 1 if a flip undoes the last update else 0]`.
+#[derive(Clone, Copy)]
+struct Kernel<const BACKTRACK: bool, const IMPROVED: bool>;
+
+impl<F: Float, const BACKTRACK: bool, const IMPROVED: bool> ElementLoop<F, [F; 6]>
+    for Kernel<BACKTRACK, IMPROVED>
+{
+    #[inline(always)]
+    fn run(self, p: &mut [F], g: &[F], [prev, delta, last]: [&mut [F]; 3], c: &[F; 6]) {
+        let [sgn, minus, plus, lo, hi, undo] = *c;
+        let n = p.len();
+        let (g, prev, delta) = (&g[..n], &mut prev[..n], &mut delta[..n]);
+        let last = if BACKTRACK { &mut last[..n] } else { last };
         for i in 0..n {
-            let mut d = if self.maximize { -g[i] } else { g[i] };
+            let mut d = g[i] * sgn;
             let s = sign(d * prev[i]);
             let factor = if s > F::zero() {
                 plus
@@ -175,28 +206,24 @@ impl UpdateRule for Rprop {
             };
             delta[i] = (delta[i] * factor).max(lo).min(hi);
             let flipped = s < F::zero();
-            match (self.variant, last.as_deref_mut()) {
-                (RpropVariant::RpropMinus, _) => p[i] += -sign(d) * delta[i],
-                (RpropVariant::IRpropMinus, _) => {
-                    if flipped {
-                        d = F::zero();
-                    }
-                    p[i] += -sign(d) * delta[i];
-                }
-                (_, Some(last)) if flipped => {
-                    let undo = self.variant == RpropVariant::RpropPlus || ctx.loss_increased;
-                    last[i] = if undo { -last[i] } else { F::zero() };
-                    p[i] += last[i];
+            if !BACKTRACK {
+                if IMPROVED && flipped {
                     d = F::zero();
                 }
-                (_, Some(last)) => {
-                    last[i] = -sign(d) * delta[i];
-                    p[i] += last[i];
-                }
-                (_, None) => return Err(Error::state("rprop: buffer `prev_update` is missing")),
+                p[i] += -sign(d) * delta[i];
+            } else if flipped {
+                last[i] = if undo != F::zero() {
+                    -last[i]
+                } else {
+                    F::zero()
+                };
+                p[i] += last[i];
+                d = F::zero();
+            } else {
+                last[i] = -sign(d) * delta[i];
+                p[i] += last[i];
             }
             prev[i] = d;
         }
-        Ok(())
     }
 }
