@@ -245,14 +245,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     };
     let mut progress = Progress::default();
     if let Some(path) = &args.resume {
-        if averager.is_some() {
-            return Err(
-                "--resume with --average is not supported yet: descent-optim's \
-                        Averager cannot restore its averages from a file"
-                    .into(),
-            );
-        }
-        progress = checkpoint::load(path, args, &mut model, opt.as_mut())?;
+        progress = checkpoint::load(path, args, &mut model, opt.as_mut(), averager.as_mut())?;
         if let Some(s) = schedule.as_mut() {
             for stats in &progress.history {
                 s.step_with_metric(opt.as_mut(), stats.eval_loss)?;
@@ -390,7 +383,14 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
             progress.best = snapshot;
         }
         if let Some(path) = &args.checkpoint {
-            checkpoint::save(path, args, &model, opt.as_ref(), &progress)?;
+            checkpoint::save(
+                path,
+                args,
+                &model,
+                opt.as_ref(),
+                averager.as_ref(),
+                &progress,
+            )?;
         }
         if let Some(patience) = args.early_stopping {
             if epoch - best_epoch >= patience {
@@ -749,13 +749,14 @@ fn set_model_state(model: &mut Mlp, state: Vec<Buffer<f32>>) -> Result<(), Error
 mod checkpoint {
     //! One file holding everything a run needs to continue exactly: the model's parameters
     //! and buffers (`model.<name>`), the best ones so far for early stopping
-    //! (`best.<name>`), the optimizer's state (its own keys), the epochs done and their
+    //! (`best.<name>`), the optimizer's state (its own keys), the weight averages if
+    //! averaging (`average.<i>`), the epochs done and their
     //! statistics, and the settings that must not change between the two runs. Written
     //! atomically (a temporary file, fsync, rename) by the optimizer's `StateDict::save`.
     use super::{model_state, set_model_state, Args, EpochStats, Error, Mlp, Progress};
     use descent::nn::serialize::Buffer;
     use descent::nn::Module;
-    use descent::optim::{Optimizer, StateDict};
+    use descent::optim::{Averager, Optimizer, StateDict};
     use std::path::Path;
 
     const FORMAT: &str = "descent-mnist-checkpoint/1";
@@ -764,7 +765,7 @@ mod checkpoint {
     fn settings(args: &Args) -> String {
         format!(
             "hidden={:?} batchnorm={} dropout={} init={} optimizer={} schedule={:?} \
-             batch_size={} seed={} val={} early_stopping={:?} limit_train={:?}",
+             batch_size={} seed={} val={} early_stopping={:?} limit_train={:?} average={:?}",
             args.hidden,
             args.batchnorm,
             args.dropout,
@@ -775,7 +776,8 @@ mod checkpoint {
             args.seed,
             args.val,
             args.early_stopping,
-            args.limit_train
+            args.limit_train,
+            args.average
         )
     }
 
@@ -834,9 +836,15 @@ mod checkpoint {
         args: &Args,
         model: &Mlp,
         opt: &dyn Optimizer<f32>,
+        averager: Option<&Averager<f32>>,
         progress: &Progress,
     ) -> Result<(), Error> {
         let mut sd = opt.state_dict(&ids(model))?;
+        if let Some(a) = averager {
+            let averages = a.state_dict(&model.params())?;
+            sd.meta.extend(averages.meta);
+            sd.tensors.extend(averages.tensors);
+        }
         sd.set_meta("checkpoint.format", FORMAT);
         sd.set_meta("checkpoint.settings", settings(args));
         sd.set_meta("checkpoint.epochs_done", progress.epochs_done);
@@ -857,6 +865,7 @@ mod checkpoint {
         args: &Args,
         model: &mut Mlp,
         opt: &mut dyn Optimizer<f32>,
+        averager: Option<&mut Averager<f32>>,
     ) -> Result<Progress, Error> {
         let sd = StateDict::<f32>::load(path)?;
         let at = path.display().to_string();
@@ -886,6 +895,9 @@ mod checkpoint {
             .collect::<Result<Vec<_>, _>>()?;
         let epochs_done = sd.meta_parse("checkpoint.epochs_done")?;
         opt.load_state_dict(&sd, &ids(model))?;
+        if let Some(a) = averager {
+            a.load_state_dict(&sd, &model.params())?;
+        }
         set_model_state(model, current)?;
         Ok(Progress {
             epochs_done,
@@ -902,14 +914,14 @@ mod tests {
 
     /// A checkpoint after epoch 2 resumed to epoch 3 gives the same weights, byte for byte, as
     /// an uninterrupted 3-epoch run — with BatchNorm, dropout, momentum and a step schedule,
-    /// so every piece of state (model, buffers, optimizer, schedule, RNG streams) must be
-    /// restored.
+    /// so every piece of state (model, buffers, optimizer, schedule, RNG streams, and the
+    /// weight averages when averaging) must be restored.
     #[test]
     fn resume_reproduces_the_uninterrupted_run_bit_for_bit() {
         let dir = std::env::temp_dir().join(format!("descent-mnist-resume-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
-        let train = |extra: &[&str]| {
+        let train = |averaging: &[&str], extra: &[&str]| {
             let mut argv = vec![
                 "mnist",
                 "--limit-train",
@@ -930,6 +942,7 @@ mod tests {
                 "--seed",
                 "5",
             ]);
+            argv.extend(averaging);
             argv.extend(extra);
             // Offline without MNIST_DIR, the team's copy beside the repository.
             let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
@@ -939,22 +952,34 @@ mod tests {
             let code = run(&Args::parse_from(argv)).expect("training runs");
             assert_eq!(code, ExitCode::SUCCESS);
         };
-        train(&["--epochs", "3", "--save", &path("straight.safetensors")]);
-        train(&["--epochs", "2", "--checkpoint", &path("after2.ckpt")]);
-        train(&[
-            "--epochs",
-            "3",
-            "--resume",
-            &path("after2.ckpt"),
-            "--save",
-            &path("resumed.safetensors"),
-        ]);
-        let straight = std::fs::read(path("straight.safetensors")).expect("saved");
-        let resumed = std::fs::read(path("resumed.safetensors")).expect("saved");
-        assert!(
-            straight == resumed,
-            "resumed weights differ from the uninterrupted run"
-        );
+        // Without and with weight averaging (then the saved weights are the averages).
+        for averaging in [&[][..], &["--average", "ema:0.9"]] {
+            train(
+                averaging,
+                &["--epochs", "3", "--save", &path("straight.safetensors")],
+            );
+            train(
+                averaging,
+                &["--epochs", "2", "--checkpoint", &path("after2.ckpt")],
+            );
+            train(
+                averaging,
+                &[
+                    "--epochs",
+                    "3",
+                    "--resume",
+                    &path("after2.ckpt"),
+                    "--save",
+                    &path("resumed.safetensors"),
+                ],
+            );
+            let straight = std::fs::read(path("straight.safetensors")).expect("saved");
+            let resumed = std::fs::read(path("resumed.safetensors")).expect("saved");
+            assert!(
+                straight == resumed,
+                "resumed weights differ from the uninterrupted run ({averaging:?})"
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! Call [`Averager::update`] after each optimizer step; [`Averager::swap`] exchanges the
 //! averaged and the current weights (no copy) for evaluation, and again to swap back.
+//! [`Averager::state_dict`] and [`Averager::load_state_dict`] carry the averages through a
+//! checkpoint, so that a resumed run averages exactly as an uninterrupted one.
 //!
 //! ```
 //! use descent_autodiff::Param;
@@ -29,6 +31,7 @@
 use crate::error::{Error, Result};
 use crate::rules::lerp;
 use crate::spec::{Allowed, Spec};
+use crate::state::StateDict;
 use descent_autodiff::{Param, ParamId};
 use descent_tensor::{Float, Tensor};
 use std::collections::HashMap;
@@ -162,6 +165,102 @@ impl<F: Float> Averager<F> {
             }
         }
         self.swapped = !self.swapped;
+        Ok(())
+    }
+
+    /// The averager's spec, as [`Averager::parse`] reads it: `"ema:decay=0.999"`.
+    pub fn spec(&self) -> String {
+        match self.kind {
+            Averaging::Polynomial { gamma } => format!("polynomial:gamma={gamma:?}"),
+            Averaging::Ema { decay } => format!("ema:decay={decay:?}"),
+        }
+    }
+
+    /// The averages of `params` (in that order) and their iterate counts, under keys
+    /// `average.<i>`, with the spec under `average.spec`; parameters not averaged yet have
+    /// no entry. Merge it into a checkpoint's [`StateDict`] beside the optimizer's state.
+    ///
+    /// ```
+    /// use descent_autodiff::Param;
+    /// use descent_optim::Averager;
+    /// use descent_tensor::Tensor;
+    /// let mut w = Param::new(Tensor::<f64>::scalar(1.0));
+    /// let mut avg = Averager::parse("polynomial")?;
+    /// avg.update(&[&w])?;
+    /// let saved = avg.state_dict(&[&w])?;
+    ///
+    /// let mut resumed = Averager::parse("polynomial")?;               // a new process
+    /// resumed.load_state_dict(&saved, &[&w])?;
+    /// w.value = Tensor::scalar(4.0);
+    /// resumed.update(&[&w])?;
+    /// assert_eq!(resumed.average(w.id()).unwrap().1.item()?, 2.5);   // mean of 1 and 4
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Averaging`] while the averages are swapped in (the parameters hold them).
+    pub fn state_dict(&self, params: &[&Param<F>]) -> Result<StateDict<F>> {
+        if self.swapped {
+            return Err(Error::Averaging {
+                why: "state_dict while the averaged weights are swapped in; swap back first".into(),
+            });
+        }
+        let mut sd = StateDict::new("averaging");
+        sd.set_meta("average.spec", self.spec());
+        for (i, p) in params.iter().enumerate() {
+            if let Some((count, avg)) = self.avg.get(&p.id()) {
+                sd.tensors.insert(format!("average.{i}"), avg.clone());
+                sd.set_meta(&format!("average.{i}.count"), count);
+            }
+        }
+        Ok(sd)
+    }
+
+    /// Restores what [`Averager::state_dict`] wrote, average `i` going to `params[i]`;
+    /// checks everything before changing anything.
+    ///
+    /// # Errors
+    /// [`Error::State`] if the state was written by another kind of average, names a
+    /// parameter beyond `params`, or holds an average whose shape differs from its
+    /// parameter's; [`Error::Averaging`] while the averages are swapped in.
+    pub fn load_state_dict(&mut self, sd: &StateDict<F>, params: &[&Param<F>]) -> Result<()> {
+        if self.swapped {
+            return Err(Error::Averaging {
+                why: "load_state_dict while the averaged weights are swapped in".into(),
+            });
+        }
+        let (saved, spec) = (sd.meta_str("average.spec")?, self.spec());
+        if saved != spec {
+            return Err(Error::state(format!(
+                "the averages were saved by `{saved}` and cannot be loaded into `{spec}`"
+            )));
+        }
+        let mut avg = HashMap::new();
+        for (key, tensor) in &sd.tensors {
+            let Some(i) = key.strip_prefix("average.") else {
+                continue;
+            };
+            let p = i
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| params.get(i))
+                .ok_or_else(|| {
+                    Error::state(format!(
+                        "`{key}` names no parameter (there are {})",
+                        params.len()
+                    ))
+                })?;
+            if tensor.shape() != p.shape() {
+                return Err(Error::state(format!(
+                    "`{key}` has shape {:?} but its parameter {:?}",
+                    tensor.shape(),
+                    p.shape()
+                )));
+            }
+            let count: u64 = sd.meta_parse(&format!("{key}.count"))?;
+            avg.insert(p.id(), (count, tensor.clone()));
+        }
+        self.avg = avg;
         Ok(())
     }
 

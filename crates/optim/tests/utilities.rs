@@ -2,7 +2,7 @@
 //! parameter averaging against its closed forms.
 
 use descent_autodiff::{Gradients, Param, ParamId};
-use descent_optim::{clip_grad_norm, clip_grad_value, Averager, Averaging, Error};
+use descent_optim::{clip_grad_norm, clip_grad_value, Averager, Averaging, Error, StateDict};
 use descent_tensor::Tensor;
 use serde_json::Value;
 
@@ -128,4 +128,58 @@ fn swap_in_and_back_without_copies() {
     assert!(Averager::<f32>::parse("ema:decay=1.5").is_err());
     assert!(Averager::<f32>::parse("polynomial:gamma=-1").is_err());
     assert!(Averager::<f32>::parse("swa").is_err());
+}
+
+#[test]
+fn averages_resume_through_a_saved_state_exactly() {
+    let xs = [1.5f32, -2.0, 0.25, 7.0, 3.0];
+    let mut w = Param::new(Tensor::<f32>::from_vec(vec![0.0, 0.0], &[2]).unwrap());
+    let b = Param::new(Tensor::<f32>::zeros(&[1]));
+    let step = |w: &mut Param<f32>, x: f32| {
+        w.value = Tensor::from_vec(vec![x, x * x], &[2]).unwrap();
+    };
+    let mut straight = Averager::parse("polynomial:gamma=1").unwrap();
+    let mut first = Averager::parse("polynomial:gamma=1").unwrap();
+    for &x in &xs[..2] {
+        step(&mut w, x);
+        straight.update(&[&w]).unwrap();
+        first.update(&[&w]).unwrap();
+    }
+    // Through the file format, as a checkpoint would; `b` was never averaged.
+    let bytes = first.state_dict(&[&w, &b]).unwrap().to_bytes().unwrap();
+    let saved = StateDict::<f32>::from_bytes(&bytes, "ckpt").unwrap();
+    assert!(!saved.tensors.contains_key("average.1"));
+    let mut resumed = Averager::parse("polynomial:gamma=1").unwrap();
+    resumed.load_state_dict(&saved, &[&w, &b]).unwrap();
+    for &x in &xs[2..] {
+        step(&mut w, x);
+        straight.update(&[&w]).unwrap();
+        resumed.update(&[&w]).unwrap();
+    }
+    let (a, r) = (
+        straight.average(w.id()).unwrap(),
+        resumed.average(w.id()).unwrap(),
+    );
+    assert_eq!(
+        (a.0, a.1.to_vec()),
+        (r.0, r.1.to_vec()),
+        "same count, same bits"
+    );
+
+    // Wrong kind, wrong shape, too few parameters: errors that say so, nothing changed.
+    let msg = |e: Error| e.to_string();
+    let mut ema = Averager::<f32>::parse("ema").unwrap();
+    assert!(msg(ema.load_state_dict(&saved, &[&w, &b]).unwrap_err())
+        .contains("saved by `polynomial:gamma=1.0`"));
+    let wide = Param::new(Tensor::<f32>::zeros(&[3]));
+    let mut other = Averager::parse("polynomial:gamma=1").unwrap();
+    assert!(msg(other.load_state_dict(&saved, &[&wide]).unwrap_err()).contains("shape [2]"));
+    assert!(msg(other.load_state_dict(&saved, &[]).unwrap_err()).contains("names no parameter"));
+    assert!(other.average(w.id()).is_none());
+    // Saving while swapped in would save the current weights as the averages.
+    resumed.swap(&mut [&mut w]).unwrap();
+    assert!(matches!(
+        resumed.state_dict(&[&w]),
+        Err(Error::Averaging { .. })
+    ));
 }
