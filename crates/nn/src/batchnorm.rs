@@ -17,6 +17,8 @@ use std::cell::{Cell, RefCell};
 /// `momentum=None`).
 /// In [`Mode::Eval`] the running estimates normalize. Parameters `weight` (γ) and `bias`
 /// (β), buffers `running_mean`, `running_var` and `num_batches_tracked`, as in PyTorch.
+/// [`BatchNorm1d::without_running_stats`] (PyTorch's `track_running_stats=False`) keeps no
+/// estimates and normalizes with the batch's statistics in both modes.
 ///
 /// The running statistics sit in a `RefCell`, so `forward` takes `&self` like every other
 /// layer (see [`Module`]); a BatchNorm is therefore not `Sync`.
@@ -48,6 +50,7 @@ pub struct BatchNorm1d<F: Float> {
     running_mean: RefCell<Tensor<F>>,
     running_var: RefCell<Tensor<F>>,
     num_batches_tracked: Cell<u64>,
+    track_running_stats: bool,
 }
 
 impl<F: Float> BatchNorm1d<F> {
@@ -73,6 +76,7 @@ impl<F: Float> BatchNorm1d<F> {
             running_mean: RefCell::new(Tensor::zeros(&[features])),
             running_var: RefCell::new(Tensor::ones(&[features])),
             num_batches_tracked: Cell::new(0),
+            track_running_stats: true,
         })
     }
 
@@ -83,12 +87,39 @@ impl<F: Float> BatchNorm1d<F> {
         self
     }
 
+    /// The same layer without running statistics (PyTorch's `track_running_stats=False`):
+    /// the batch's mean and variance normalize in [`Mode::Eval`] too, and there are no
+    /// buffers to save.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{BatchNorm1d, Mode, Module};
+    /// use descent_tensor::Tensor;
+    /// let bn = BatchNorm1d::<f64>::new(1)?.without_running_stats();
+    /// let tape = Tape::new();
+    /// let x = tape.constant(Tensor::from_vec(vec![1.0, 3.0], &[2, 1])?);
+    /// let y = bn.forward(&tape, x, Mode::Eval)?.value()?;
+    /// assert!(y.allclose(&Tensor::from_vec(vec![-1.0, 1.0], &[2, 1])?, 1e-4, 0.0));
+    /// assert!(bn.named_buffers().is_empty());
+    /// # Ok::<(), descent_nn::Error>(())
+    /// ```
+    pub fn without_running_stats(mut self) -> Self {
+        self.track_running_stats = false;
+        self
+    }
+
+    /// Whether the layer keeps running statistics (see [`BatchNorm1d::without_running_stats`]).
+    pub fn tracks_running_stats(&self) -> bool {
+        self.track_running_stats
+    }
+
     /// The number of features `C`.
     pub fn num_features(&self) -> usize {
         self.running_mean.borrow().numel()
     }
 
-    /// The running mean (a cheap copy: storage is shared).
+    /// The running mean (a cheap copy: storage is shared); stays at 0 without running
+    /// statistics.
     pub fn running_mean(&self) -> Tensor<F> {
         self.running_mean.borrow().clone()
     }
@@ -138,30 +169,32 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
         } else {
             vec![1, c as isize, 1]
         };
-        let (mean, var) = match mode {
-            Mode::Train => {
-                let n = shape.iter().product::<usize>() / c;
-                if n < 2 {
-                    return Err(Error::InputShape {
-                        layer: self.describe(),
-                        expected: "more than 1 value per feature in training".into(),
-                        got: shape,
-                    });
-                }
-                let mean = x.mean(dims, true)?;
-                let var = x.var(dims, 0, true)?;
+        let batch_stats = mode == Mode::Train || !self.track_running_stats;
+        let (mean, var) = if batch_stats {
+            let n = shape.iter().product::<usize>() / c;
+            if n < 2 {
+                return Err(Error::InputShape {
+                    layer: self.describe(),
+                    expected: "more than 1 value per feature for batch statistics".into(),
+                    got: shape,
+                });
+            }
+            let mean = x.mean(dims, true)?;
+            let var = x.var(dims, 0, true)?;
+            if mode == Mode::Train && self.track_running_stats {
                 let unbiased = var.value()?.mul_scalar(F::of_usize(n) / F::of_usize(n - 1));
                 let batches = self.num_batches_tracked.get() + 1;
                 self.num_batches_tracked.set(batches);
                 let m = F::of(self.momentum.unwrap_or(1.0 / batches as f64));
                 Self::update(&self.running_mean, &mean.value()?, m)?;
                 Self::update(&self.running_var, &unbiased, m)?;
-                (mean, var)
             }
-            Mode::Eval => (
+            (mean, var)
+        } else {
+            (
                 tape.constant(self.running_mean.borrow().reshape(&kept)?),
                 tape.constant(self.running_var.borrow().reshape(&kept)?),
-            ),
+            )
         };
         let mut y = x.sub(mean)?.div(var.add_scalar(F::of(self.eps))?.sqrt()?)?;
         if let Some(w) = &self.weight {
@@ -186,6 +219,9 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
     }
 
     fn named_buffers(&self) -> Vec<(String, Buffer<F>)> {
+        if !self.track_running_stats {
+            return Vec::new();
+        }
         vec![
             ("running_mean".into(), Buffer::Float(self.running_mean())),
             ("running_var".into(), Buffer::Float(self.running_var())),
@@ -197,6 +233,9 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
     }
 
     fn named_buffers_mut(&mut self) -> Vec<(String, BufferMut<'_, F>)> {
+        if !self.track_running_stats {
+            return Vec::new();
+        }
         vec![
             (
                 "running_mean".into(),

@@ -123,6 +123,30 @@ fn batchnorm_train_eval_and_running_stats_match_pytorch() {
 }
 
 #[test]
+fn batchnorm_without_running_stats_matches_pytorch() {
+    let mut bn = BatchNorm1d::<f64>::new(5).unwrap().without_running_stats();
+    bn.weight.as_mut().unwrap().value = t(&BN_WEIGHT, &[5]);
+    bn.bias.as_mut().unwrap().value = t(&BN_BIAS, &[5]);
+    let tape = Tape::new();
+    for (mode, want) in [
+        (Mode::Eval, &BN_UNTRACKED_Y_EVAL),
+        (Mode::Train, &BN_UNTRACKED_Y_TRAIN),
+    ] {
+        let x = tape.constant(t(&BN_X_EVAL, &[4, 5]));
+        assert_close(
+            &bn.forward(&tape, x, mode).unwrap().value().unwrap(),
+            want,
+            1e-12,
+        );
+    }
+    // Nothing tracked, nothing saved: the state is PyTorch's `weight` and `bias`.
+    assert_eq!(bn.num_batches_tracked(), 0);
+    assert!(bn.named_buffers().is_empty());
+    let names: Vec<String> = bn.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, BN_UNTRACKED_STATE_KEYS);
+}
+
+#[test]
 fn losses_match_pytorch() {
     let tape = Tape::<f64>::new();
     let c = |v: &[f64], shape: &[usize]| tape.constant(t(v, shape));
