@@ -10,8 +10,9 @@ use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
 
-/// Below this many multiply-adds a product runs on one thread.
-const PAR_FLOPS: usize = 1 << 21;
+/// Below this many multiply-adds a product runs on one thread. The MNIST model's output
+/// layer (128·256·10 = 327k) gains from the split: 1% of the step with two threads.
+const PAR_FLOPS: usize = 1 << 18;
 
 /// A raw output pointer that may be shared by tasks writing disjoint blocks.
 #[derive(Clone, Copy)]
