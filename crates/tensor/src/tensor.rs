@@ -755,10 +755,39 @@ fn cpu_simd() -> SimdLevel {
     SimdLevel::Baseline
 }
 
+/// Calls `$kernel` (an `#[inline(always)]` function) compiled for the widest [`SimdLevel`]
+/// the CPU has, or at most AVX2 if `$avx512` is false. The tier wrappers take the kernel's
+/// own parameters: slices that reach the loop as function parameters keep the compiler's
+/// knowledge that they do not alias (read from a struct, they lose it and a loop such as
+/// `out[k] = x[k]·c` stays scalar, 50% slower on the tape benchmark).
+macro_rules! simd_dispatch {
+    ($kernel:ident::<$G:ident: $bound:path>($($arg:ident: $ty:ty),*) -> $ret:ty, $avx512:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            fn avx512<$G: $bound>($($arg: $ty),*) -> $ret {
+                $kernel($($arg),*)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<$G: $bound>($($arg: $ty),*) -> $ret {
+                $kernel($($arg),*)
+            }
+            match simd_level() {
+                // SAFETY: `simd_level` found these features on this CPU.
+                SimdLevel::Avx512 if $avx512 => return unsafe { avx512($($arg),*) },
+                // SAFETY: as above (AVX-512 implies AVX2 and FMA).
+                SimdLevel::Avx512 | SimdLevel::Avx2 => return unsafe { avx2($($arg),*) },
+                SimdLevel::Baseline => {}
+            }
+        }
+        $kernel($($arg),*)
+    }};
+}
+
 /// Work for [`vectorized`]: a loop that is compiled once for each SIMD tier. Implement
-/// `run` with `#[inline(always)]` and keep the loop itself in `#[inline(always)]` functions
-/// (or fn items, not closures, which the compiler may leave uninlined and so compiled for
-/// the baseline only).
+/// `run` with `#[inline(always)]` and have it call the loop as an `#[inline(always)]`
+/// function that takes its slices as parameters (a closure may be left uninlined, so
+/// compiled for the baseline only).
 pub trait Vectorize {
     /// What the loop returns.
     type Output;
@@ -771,8 +800,8 @@ pub trait Vectorize {
 
 /// Runs `work` compiled for the widest SIMD tier this CPU has (AVX-512, AVX2 + FMA, or the
 /// build's baseline, SSE2 on x86-64), chosen at run time, so a portable build still uses
-/// the wide registers: the element loops here and the optimizers' update rules. Rust never
-/// contracts `a*b + c` into an FMA by itself, so every tier gives the same bits.
+/// the wide registers: for loops outside this crate, such as the optimizers' update rules.
+/// Rust never contracts `a*b + c` into an FMA by itself, so every tier gives the same bits.
 ///
 /// ```
 /// use descent_tensor::{vectorized, Vectorize};
@@ -782,8 +811,12 @@ pub trait Vectorize {
 ///     type Output = ();
 ///     #[inline(always)]
 ///     fn run(self) {
-///         self.0.iter_mut().for_each(|x| *x = x.sqrt() / self.1);
+///         scale(self.0, self.1)
 ///     }
+/// }
+/// #[inline(always)]
+/// fn scale(v: &mut [f32], c: f32) {
+///     v.iter_mut().for_each(|x| *x = x.sqrt() / c);
 /// }
 /// let mut v = vec![2.0f32; 1000];
 /// vectorized(Scale(&mut v, 3.0));
@@ -791,80 +824,75 @@ pub trait Vectorize {
 /// ```
 #[inline(always)]
 pub fn vectorized<W: Vectorize>(work: W) -> W::Output {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-        fn avx512<W: Vectorize>(work: W) -> W::Output {
-            work.run()
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<W: Vectorize>(work: W) -> W::Output {
-            work.run()
-        }
-        match simd_level() {
-            // SAFETY: `simd_level` found these features on this CPU.
-            SimdLevel::Avx512 if W::AVX512 => return unsafe { avx512(work) },
-            // SAFETY: as above (AVX-512 implies AVX2 and FMA).
-            SimdLevel::Avx512 | SimdLevel::Avx2 => return unsafe { avx2(work) },
-            SimdLevel::Baseline => {}
-        }
-    }
+    simd_dispatch!(run_work::<W: Vectorize>(work: W) -> W::Output, W::AVX512)
+}
+
+/// `work.run()`, for [`simd_dispatch!`].
+#[inline(always)]
+fn run_work<W: Vectorize>(work: W) -> W::Output {
     work.run()
 }
 
 /// `out[k] = f(src[k])` at the widest [`SimdLevel`].
 #[inline(always)]
 fn unary_simd<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
-    struct Unary<'a, F, G>(&'a mut [MaybeUninit<F>], &'a [F], &'a G);
-    impl<F: Copy, G: Fn(F) -> F> Vectorize for Unary<'_, F, G> {
-        type Output = ();
-        #[inline(always)]
-        fn run(self) {
-            for (o, &x) in self.0.iter_mut().zip(self.1) {
-                o.write(self.2(x));
-            }
-        }
-    }
-    vectorized(Unary(out, src, f))
+    simd_dispatch!(unary_loop::<F: Copy>(
+        out: &mut [MaybeUninit<F>],
+        src: &[F],
+        f: &impl Fn(F) -> F
+    ) -> (), true)
 }
 
 /// `out[k] = f(a[k], b[k])` at the widest [`SimdLevel`].
 #[inline(always)]
 fn binary_simd<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
-    struct Binary<'a, F, G>(&'a mut [MaybeUninit<F>], &'a [F], &'a [F], &'a G);
-    impl<F: Copy, G: Fn(F, F) -> F> Vectorize for Binary<'_, F, G> {
-        type Output = ();
-        #[inline(always)]
-        fn run(self) {
-            for ((o, &x), &y) in self.0.iter_mut().zip(self.1).zip(self.2) {
-                o.write(self.3(x, y));
-            }
-        }
-    }
-    vectorized(Binary(out, a, b, f))
+    simd_dispatch!(binary_loop::<F: Copy>(
+        out: &mut [MaybeUninit<F>],
+        a: &[F],
+        b: &[F],
+        f: &impl Fn(F, F) -> F
+    ) -> (), true)
 }
 
 /// `acc[c] = f(… f(acc[c], rows[c]) …, rows[(n − 1)·stride + c])` over the `n` rows of
 /// `rows` that start `stride` apart, at the widest [`SimdLevel`].
 #[inline(always)]
 fn fold_rows_simd<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
-    struct FoldRows<'a, F, G>(&'a mut [F], &'a [F], usize, &'a G);
-    impl<F: Copy, G: Fn(F, F) -> F> Vectorize for FoldRows<'_, F, G> {
-        type Output = ();
-        #[inline(always)]
-        fn run(self) {
-            let FoldRows(acc, rows, stride, f) = self;
-            let mut start = 0;
-            while start + acc.len() <= rows.len() {
-                let row = &rows[start..start + acc.len()];
-                for (a, &x) in acc.iter_mut().zip(row) {
-                    *a = f(*a, x);
-                }
-                start += stride;
-            }
-        }
+    simd_dispatch!(fold_rows_loop::<F: Copy>(
+        acc: &mut [F],
+        rows: &[F],
+        stride: usize,
+        f: &impl Fn(F, F) -> F
+    ) -> (), true)
+}
+
+/// The loop of [`unary_simd`].
+#[inline(always)]
+fn unary_loop<F: Copy>(out: &mut [MaybeUninit<F>], src: &[F], f: &impl Fn(F) -> F) {
+    for (o, &x) in out.iter_mut().zip(src) {
+        o.write(f(x));
     }
-    vectorized(FoldRows(acc, rows, stride, f))
+}
+
+/// The loop of [`binary_simd`].
+#[inline(always)]
+fn binary_loop<F: Copy>(out: &mut [MaybeUninit<F>], a: &[F], b: &[F], f: &impl Fn(F, F) -> F) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        o.write(f(x, y));
+    }
+}
+
+/// The loop of [`fold_rows_simd`].
+#[inline(always)]
+fn fold_rows_loop<F: Copy>(acc: &mut [F], rows: &[F], stride: usize, f: &impl Fn(F, F) -> F) {
+    let mut start = 0;
+    while start + acc.len() <= rows.len() {
+        let row = &rows[start..start + acc.len()];
+        for (a, &x) in acc.iter_mut().zip(row) {
+            *a = f(*a, x);
+        }
+        start += stride;
+    }
 }
 
 #[cfg(test)]
