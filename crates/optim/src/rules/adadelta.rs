@@ -100,7 +100,7 @@ impl<F: Float> ElementLoop<F, [F; 6]> for Kernel {
             v[i] = v[i] * rho + keep * d * d;
             let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
             u[i] = u[i] * rho + keep * delta * delta;
-            p[i] += neg_lr * delta;
+            p[i] = neg_lr.mul_add(delta, p[i]);
         }
     }
 }

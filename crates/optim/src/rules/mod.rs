@@ -2,10 +2,13 @@
 //! argument names and defaults implementing [`crate::UpdateRule`].
 //!
 //! The element-wise formulas are written in the order torch's single-tensor implementation
-//! (`foreach=False`) evaluates them (`addcmul` is `x + (c·a)·b`, `addcdiv` is `x + (c·a)/b`,
-//! `lerp` switches form at weight ½), so f64 runs match torch to the last bits.
+//! (`foreach=False`) evaluates them, with the fused multiply-adds of its CPU kernels:
+//! `x.add(y, alpha=c)` is `fma(c, y, x)` and `lerp` is `fma(w, b − a, a)` (from weight ½,
+//! `fma(w − 1, b − a, b)`), while `addcmul` (`x + (c·a)·b`) and `addcdiv` (`x + (c·a)/b`)
+//! round every operation. The rules without a square root give torch's `f32` trajectories
+//! bit for bit; torch's `f32` square root (MKL's) is not correctly rounded, so the others
+//! agree to about an ulp (`tests/first_order_parity.rs`).
 
-/// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
 macro_rules! lr_field {
     () => {
         fn lr(&self) -> f64 {
@@ -44,9 +47,9 @@ use descent_tensor::{vectorized, Float, Vectorize};
 #[inline]
 pub(crate) fn lerp<F: Float>(a: F, b: F, w: F) -> F {
     if w.abs() < F::of(0.5) {
-        a + w * (b - a)
+        w.mul_add(b - a, a)
     } else {
-        b - (b - a) * (F::one() - w)
+        (w - F::one()).mul_add(b - a, b)
     }
 }
 
@@ -77,7 +80,12 @@ pub(crate) fn sign_of<F: Float>(maximize: bool) -> F {
 /// λ = 0 this is `g` itself, as torch's skipped `grad.add(p, alpha=λ)`).
 #[inline(always)]
 pub(crate) fn grad_l2<F: Float>(g: F, p: F, sign: F, weight_decay: F) -> F {
-    g * sign + weight_decay * p
+    // torch adds the decay only when it is not 0 (so an infinite parameter stays out of it).
+    if weight_decay == F::zero() {
+        g * sign
+    } else {
+        weight_decay.mul_add(p, g * sign)
+    }
 }
 
 /// Splits weight decay λ into the L2 coefficient added to the gradient and, when

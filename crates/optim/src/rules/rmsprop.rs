@@ -155,7 +155,7 @@ impl<F: Float, const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>
             };
             if MOMENTUM {
                 b[i] = b[i] * mu + d / denom;
-                p[i] += neg_lr * b[i];
+                p[i] = neg_lr.mul_add(b[i], p[i]);
             } else {
                 p[i] += neg_lr * d / denom;
             }

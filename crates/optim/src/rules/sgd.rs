@@ -181,7 +181,7 @@ impl<F: Float> ElementLoop<F, [F; 3]> for Plain {
         let [sign, wd, neg_lr] = *c;
         let g = &g[..p.len()];
         for (p, &g) in p.iter_mut().zip(g) {
-            *p = *p + neg_lr * grad_l2(g, *p, sign, wd);
+            *p = neg_lr.mul_add(grad_l2(g, *p, sign, wd), *p);
         }
     }
 }
@@ -199,9 +199,9 @@ impl<F: Float, const NESTEROV: bool> ElementLoop<F, [F; 6]> for Momentum<NESTERO
         let (g, b) = (&g[..n], &mut b[..n]);
         for i in 0..n {
             let d = grad_l2(g[i], p[i], sign, wd);
-            b[i] = b[i] * decay + keep * d;
-            let dir = if NESTEROV { d + mu * b[i] } else { b[i] };
-            p[i] += neg_lr * dir;
+            b[i] = keep.mul_add(d, b[i] * decay);
+            let dir = if NESTEROV { mu.mul_add(b[i], d) } else { b[i] };
+            p[i] = neg_lr.mul_add(dir, p[i]);
         }
     }
 }

@@ -1,6 +1,8 @@
 """Reference trajectories for descent-optim's first-order optimizers and schedules.
 
 Run: python3 gen_first_order.py > first_order.json   (torch, float64, foreach=False)
+     python3 gen_first_order.py --float32 > first_order_f32.json
+                                 (the cases torch computes, in float32, for bit-for-bit checks)
 
 For every torch.optim optimizer and every option that changes its update rule, on two
 functions (Rosenbrock from (-1.2, 1); a least-squares fit with two parameters W [2,3] and
@@ -17,7 +19,8 @@ import sys
 
 import torch
 
-torch.set_default_dtype(torch.float64)
+FLOAT32 = "--float32" in sys.argv
+torch.set_default_dtype(torch.float32 if FLOAT32 else torch.float64)
 STEPS = 40
 
 # ---- functions ------------------------------------------------------------------------
@@ -218,12 +221,14 @@ CASES = [
 ]
 
 
-def trajectories():
+def trajectories(torch_only=False):
     out = []
     for case in CASES:
         name, spec, rule = case[:3]
         negate = len(case) > 3 and case[3]
         naive = not isinstance(rule, type(lambda: 0)) or rule.__name__ == "update"
+        if naive and torch_only:
+            continue  # the naive loops compute in Python's float64
         for fname in FUNCTIONS:
             run = run_naive if naive else run_torch
             t = run(rule, fname, negate)
@@ -298,7 +303,12 @@ def clips():
     return out
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and FLOAT32:
+    json.dump({"torch": torch.__version__, "steps": STEPS, "dtype": "float32",
+               "functions": {"A": A, "Y": Y, "W0": W0, "B0": B0, "start": [-1.2, 1.0]},
+               "cases": trajectories(torch_only=True)}, sys.stdout)
+    sys.stdout.write("\n")
+elif __name__ == "__main__":
     json.dump({"torch": torch.__version__, "steps": STEPS, "functions": {"A": A, "Y": Y, "W0": W0, "B0": B0, "start": [-1.2, 1.0]},
                "cases": trajectories(), "schedules": schedules(),
                "clip_grads": CLIP_GRADS, "clips": clips()}, sys.stdout)
