@@ -99,7 +99,8 @@ impl UpdateRule for NAdam {
         let Some(mu_product) = st.scalars.first_mut() else {
             return Err(crate::error::Error::state("nadam: mu_product is missing"));
         };
-        *mu_product *= mu;
+        // torch keeps the product in the parameters' precision (a tensor of their dtype).
+        *mu_product = (F::of(*mu_product) * F::of(mu)).as_f64();
         let c_grad = F::of(-self.lr * (1.0 - mu) / (1.0 - *mu_product));
         let c_avg = F::of(-self.lr * mu_next / (1.0 - *mu_product * mu_next));
         let mut bufs = Bufs::new(&mut st.bufs);
