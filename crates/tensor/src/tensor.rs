@@ -785,9 +785,10 @@ macro_rules! simd_dispatch {
 }
 
 /// Work for [`vectorized`]: a loop that is compiled once for each SIMD tier. Implement
-/// `run` with `#[inline(always)]` and have it call the loop as an `#[inline(always)]`
-/// function that takes its slices as parameters (a closure may be left uninlined, so
-/// compiled for the baseline only).
+/// `run` with `#[inline(always)]` and keep the loop in `#[inline(always)]` functions, not
+/// closures, which may be left uninlined and so compiled for the baseline only. The slices
+/// reach the loop through `self`, so the compiler may have to check them for overlap at run
+/// time (this crate's own element loops take theirs as parameters, see `simd_dispatch!`).
 pub trait Vectorize {
     /// What the loop returns.
     type Output;
