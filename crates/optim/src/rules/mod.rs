@@ -9,6 +9,7 @@
 //! bit for bit; torch's `f32` square root (MKL's) is not correctly rounded, so the others
 //! agree to about an ulp (`tests/first_order_parity.rs`).
 
+/// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
 macro_rules! lr_field {
     () => {
         fn lr(&self) -> f64 {
@@ -42,8 +43,8 @@ pub use sgd::{MomentumForm, Sgd};
 use crate::error::{Error, Result};
 use descent_tensor::{vectorized, Float, Vectorize};
 
-/// torch's `lerp(a, b, w)` on CPU: `a + w·(b − a)` for `|w| < ½`, else `b − (b − a)·(1 − w)`
-/// (the second form is exact at `w = 1`).
+/// torch's `lerp(a, b, w)` on CPU, one rounding: `fma(w, b − a, a)` for `|w| < ½`, else
+/// `fma(w − 1, b − a, b)` (the second form is exact at `w = 1`).
 #[inline]
 pub(crate) fn lerp<F: Float>(a: F, b: F, w: F) -> F {
     if w.abs() < F::of(0.5) {
@@ -76,11 +77,11 @@ pub(crate) fn sign_of<F: Float>(maximize: bool) -> F {
     }
 }
 
-/// The gradient torch's rules start from: `sign·g + λ·p` (`sign` from [`sign_of`]; with
-/// λ = 0 this is `g` itself, as torch's skipped `grad.add(p, alpha=λ)`).
+/// The gradient torch's rules start from: `fma(λ, p, sign·g)` (`sign` from [`sign_of`]).
+/// With λ = 0 it is `sign·g` itself, as torch skips `grad.add(p, alpha=λ)` then (so an
+/// infinite parameter does not turn the gradient into NaN).
 #[inline(always)]
 pub(crate) fn grad_l2<F: Float>(g: F, p: F, sign: F, weight_decay: F) -> F {
-    // torch adds the decay only when it is not 0 (so an infinite parameter stays out of it).
     if weight_decay == F::zero() {
         g * sign
     } else {
@@ -166,6 +167,7 @@ pub(crate) trait ElementLoop<F, C>: Copy + Sync {
     fn run(self, p: &mut [F], g: &[F], bufs: [&mut [F]; 3], c: &C);
 }
 
+/// Hands out a state's buffers one by one as disjoint mutable slices.
 pub(crate) struct Bufs<'a, F>(&'a mut [Vec<F>]);
 
 impl<'a, F> Bufs<'a, F> {
