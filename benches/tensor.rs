@@ -29,8 +29,9 @@ fn matrix<F: Float>(r: usize, c: usize, transposed: bool, rng: &mut StdRng) -> T
 /// A labelled `(m, k, n)` product and whether each operand is a transposed view.
 type GemmCase = (String, (usize, usize, usize), bool, bool);
 
-/// `m×k · k×n` products: square sizes, then each MLP layer's X·W, dY·Wᵀ and Xᵀ·dY (the
-/// transposed operand a strided view, as autodiff passes it).
+/// `m×k · k×n` products: square sizes, then each MLP layer's X·W, X·Wᵀ (`Linear`'s
+/// forward, `W` stored `out×in`), dY·Wᵀ and Xᵀ·dY (the transposed operand a strided view,
+/// as autodiff passes it).
 fn gemm_cases() -> Vec<GemmCase> {
     let mut cases: Vec<_> = [64, 128, 256, 512, 1024]
         .iter()
@@ -38,6 +39,7 @@ fn gemm_cases() -> Vec<GemmCase> {
         .collect();
     for (b, i, o) in [(128, 784, 512), (128, 512, 256)] {
         cases.push((format!("{b}x{i}.{i}x{o}"), (b, i, o), false, false));
+        cases.push((format!("{b}x{i}.({o}x{i})T"), (b, i, o), false, true));
         cases.push((format!("{b}x{o}.({i}x{o})T"), (b, o, i), false, true));
         cases.push((format!("({b}x{i})T.{b}x{o}"), (i, b, o), true, false));
     }
@@ -95,6 +97,12 @@ fn elementwise(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("tanh", &label), |b| {
             b.iter(|| black_box(x.tanh()))
+        });
+        let side = (n as f64).sqrt() as isize;
+        let square = x.reshape(&[side, side]).expect("n is a square");
+        let transposed = square.t().expect("2-D");
+        group.bench_function(BenchmarkId::new("contiguous_of_t", &label), |b| {
+            b.iter(|| black_box(transposed.contiguous()))
         });
     }
     group.finish();

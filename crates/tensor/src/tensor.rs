@@ -351,7 +351,8 @@ impl<F: Float> Tensor<F> {
         if self.is_contiguous() {
             return self.clone();
         }
-        self.map(|x| x)
+        self.contiguous_transposed()
+            .unwrap_or_else(|| self.map(|x| x))
     }
 
     /// Converts to another element type.

@@ -1,10 +1,12 @@
 //! Matrix products: 2-D and batched (batch axes broadcast), any strides. This is the one
 //! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides,
-//! never copied. Large single products are split across threads along the larger of the
-//! output's two axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread
-//! from packing the whole weight matrix). Products with at most 16 output columns
-//! (an output layer) take a small register-blocked kernel instead (`skinny`).
+//! except that an `f32` A with contiguous rows is first transposed (see `transpose.rs`).
+//! Large single products are split across threads along the larger of the output's two
+//! axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread from packing
+//! the whole weight matrix). Products with at most 16 output columns (an output layer)
+//! take a small register-blocked kernel instead (`skinny`).
 
+use super::transpose;
 use crate::error::{Result, TensorError};
 use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
 use crate::{Float, Tensor};
@@ -153,6 +155,36 @@ impl<F: Float> Tensor<F> {
 /// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements.
 unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
     let Gemm {
+        m, k, n, rsa, csa, ..
+    } = g;
+    if n <= SKINNY_N && k > 0 && skinny::available() {
+        skinny::gemm(g, a, b, c, split.unwrap_or(1));
+        return;
+    }
+    if csa == 1 && rsa != 1 && transpose::worthwhile::<F>(m, k) {
+        // matrixmultiply would gather A's columns element by element (on every thread
+        // of a split): give it a column-major copy, which it packs by plain copies.
+        let mut copy = F::pool().take(m * k);
+        transpose::transpose_into(a, m, k, rsa as usize, copy.as_mut_ptr());
+        copy.set_len(m * k);
+        let g = Gemm {
+            rsa: 1,
+            csa: m as isize,
+            ..g
+        };
+        gemm_split(g, copy.as_ptr(), b, c, split);
+        F::pool().give(copy);
+    } else {
+        gemm_split(g, a, b, c, split);
+    }
+}
+
+/// matrixmultiply's `C = A·B`, split across `split` threads if given.
+///
+/// # Safety
+/// As [`gemm_block`].
+unsafe fn gemm_split<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
+    let Gemm {
         m,
         k,
         n,
@@ -162,10 +194,6 @@ unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
         csb,
     } = g;
     let ldc = n as isize;
-    if n <= SKINNY_N && k > 0 && skinny::available() {
-        skinny::gemm(g, a, b, c, split.unwrap_or(1));
-        return;
-    }
     let Some(threads) = split else {
         F::gemm(
             m,

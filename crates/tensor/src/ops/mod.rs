@@ -6,4 +6,5 @@ mod matmul;
 mod random;
 mod reduce;
 mod softmax;
+mod transpose;
 mod unary;
