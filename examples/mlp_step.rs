@@ -50,6 +50,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut times = Vec::with_capacity(steps);
     let warmup = 20;
+    // As the MNIST example trains: the other workers poll between kernels.
+    let _awake = descent::tensor::keep_workers_awake();
     for step in 0..warmup + steps {
         let (x, labels) = &batches[step % batches.len()];
         let start = Instant::now();

@@ -270,6 +270,8 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         None => None,
     };
     let (mut train_seconds, mut trained_samples) = (0.0, 0usize);
+    // The other workers poll between kernels instead of sleeping (3–5% of a step).
+    let awake = descent::tensor::keep_workers_awake();
     for epoch in progress.epochs_done + 1..=args.epochs {
         // Dropout masks depend only on (seed, epoch), so a resumed run draws the same ones.
         model.reseed_dropout(args.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
@@ -407,6 +409,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
             }
         }
     }
+    drop(awake);
     if let Some(p) = &args.plot {
         plot::curves(p, &progress.history, eval_name)?;
     }

@@ -26,53 +26,10 @@ mod math;
 mod ops;
 pub mod pool;
 mod tensor;
+mod threads;
 mod views;
 
 pub use error::{Result, Shape, TensorError};
 pub use float::Float;
 pub use tensor::{vectorized, Tensor, Vectorize};
-
-/// Sets the number of threads kernels use: `n`, or with `n = 0` the default, which follows
-/// `RAYON_NUM_THREADS`, else the number of cores. Effective only before the first parallel
-/// kernel runs; call it from the thread that will run the training loop.
-///
-/// With two or more threads the calling thread becomes one of them (rayon's
-/// `use_current_thread`), so a kernel it starts splits its work in place instead of handing
-/// it to the pool and sleeping until a worker is done: that hand-off costs a futex wake-up
-/// both ways on every parallel kernel, 13% of an MNIST training step with two threads.
-/// Kernels called from other threads still run, on the other `n − 1` workers.
-///
-/// ```
-/// descent_tensor::set_num_threads(2).unwrap();
-/// assert_eq!(descent_tensor::num_threads(), 2);
-/// assert!(descent_tensor::set_num_threads(2).is_err(), "the pool is built once");
-/// ```
-///
-/// # Errors
-/// Returns the message of rayon's error if the global pool was already started.
-pub fn set_num_threads(n: usize) -> std::result::Result<(), String> {
-    let n = if n == 0 { default_threads() } else { n };
-    let builder = rayon::ThreadPoolBuilder::new().num_threads(n);
-    // One thread gains nothing from joining the pool, and a pool made of the caller alone
-    // could run no kernel started on another thread while the caller is busy elsewhere.
-    let builder = if n >= 2 {
-        builder.use_current_thread()
-    } else {
-        builder
-    };
-    builder.build_global().map_err(|e| e.to_string())
-}
-
-/// rayon's default thread count: `RAYON_NUM_THREADS` if set and positive, else the cores.
-fn default_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// The number of threads kernels use.
-pub fn num_threads() -> usize {
-    rayon::current_num_threads()
-}
+pub use threads::{keep_workers_awake, num_threads, set_num_threads, workers_awake, AwakeWorkers};

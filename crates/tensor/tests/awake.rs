@@ -1,0 +1,49 @@
+//! `keep_workers_awake`: while the guard lives the other worker polls for work, kernels
+//! from the caller and from other threads still run and give the same bits, and when it
+//! is dropped the worker stops polling. Its own test process, because the global pool is
+//! built once.
+
+use descent_tensor::{keep_workers_awake, workers_awake, Tensor};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::time::{Duration, Instant};
+
+/// Waits up to ten seconds (a loaded machine may be slow to schedule the worker) for
+/// `workers_awake()` to reach `n`.
+fn wait_for_awake(n: usize) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if workers_awake() == n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+#[test]
+fn awake_workers_run_every_kernel_and_stop_when_dropped() {
+    descent_tensor::set_num_threads(2).expect("the first use of the pool");
+    let mut rng = StdRng::seed_from_u64(3);
+    let a = Tensor::<f32>::randn(&[160, 300], 0.0, 1.0, &mut rng).unwrap();
+    let b = Tensor::<f32>::randn(&[300, 200], 0.0, 1.0, &mut rng).unwrap();
+    let asleep = a.matmul(&b).unwrap().to_vec();
+
+    let awake = keep_workers_awake();
+    assert!(wait_for_awake(1), "the other worker polls");
+    for _ in 0..20 {
+        assert_eq!(a.matmul(&b).unwrap().to_vec(), asleep);
+    }
+    let (a2, b2) = (a.clone(), b.clone());
+    let there = std::thread::spawn(move || a2.matmul(&b2).unwrap().to_vec())
+        .join()
+        .expect("a kernel from another thread runs while the worker polls");
+    assert_eq!(there, asleep);
+    let nested = keep_workers_awake();
+    assert_eq!(a.matmul(&b).unwrap().to_vec(), asleep);
+
+    drop(awake);
+    drop(nested);
+    assert!(wait_for_awake(0), "the worker stops polling");
+    assert_eq!(a.matmul(&b).unwrap().to_vec(), asleep);
+}
