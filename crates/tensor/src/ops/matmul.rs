@@ -1,6 +1,7 @@
 //! Matrix products: 2-D and batched (batch axes broadcast), any strides. This is the one
 //! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides,
-//! except that an `f32` A with contiguous rows is first transposed (see `transpose.rs`).
+//! except that `f32` operands laid out against matrixmultiply's packing are first copied
+//! transposed (see `transpose.rs`).
 //! Large single products are split across threads along the larger of the output's two
 //! axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread from packing
 //! the whole weight matrix). Products with at most 16 output columns (an output layer)
@@ -155,27 +156,42 @@ impl<F: Float> Tensor<F> {
 /// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements.
 unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
     let Gemm {
-        m, k, n, rsa, csa, ..
+        m,
+        k,
+        n,
+        rsa,
+        csa,
+        rsb,
+        csb,
     } = g;
     if n <= SKINNY_N && k > 0 && skinny::available() {
         skinny::gemm(g, a, b, c, split.unwrap_or(1));
         return;
     }
-    if csa == 1 && rsa != 1 && transpose::worthwhile::<F>(m, k) {
-        // matrixmultiply would gather A's columns element by element (on every thread
-        // of a split): give it a column-major copy, which it packs by plain copies.
-        let mut copy = F::pool().take(m * k);
-        transpose::transpose_into(a, m, k, rsa as usize, copy.as_mut_ptr());
-        copy.set_len(m * k);
-        let g = Gemm {
-            rsa: 1,
-            csa: m as isize,
-            ..g
-        };
-        gemm_split(g, copy.as_ptr(), b, c, split);
+    // matrixmultiply packs A by columns and B by rows; an operand laid out the other way
+    // (A row-major, as activations are; B = Wᵀ, as `Linear` passes its weight) it packs
+    // with a gather per element (A on every thread of a split). Copied transposed, it is
+    // packed by plain copies instead.
+    let mut g = g;
+    let a_copy = (csa == 1 && rsa != 1 && transpose::worthwhile::<F>(m, k))
+        .then(|| transpose::transposed(a, m, k, rsa as usize));
+    if a_copy.is_some() {
+        (g.rsa, g.csa) = (1, m as isize);
+    }
+    let b_copy = (rsb == 1 && csb != 1 && transpose::worthwhile::<F>(n, k))
+        .then(|| transpose::transposed(b, n, k, csb as usize));
+    if b_copy.is_some() {
+        (g.rsb, g.csb) = (n as isize, 1);
+    }
+    gemm_split(
+        g,
+        a_copy.as_ref().map_or(a, |v| v.as_ptr()),
+        b_copy.as_ref().map_or(b, |v| v.as_ptr()),
+        c,
+        split,
+    );
+    for copy in [a_copy, b_copy].into_iter().flatten() {
         F::pool().give(copy);
-    } else {
-        gemm_split(g, a, b, c, split);
     }
 }
 

@@ -1,10 +1,10 @@
 //! Matrix transposes into new storage, 8×8 register tiles at a time (AVX2 shuffles for
 //! `f32`). `contiguous()` of a transposed matrix uses them (4 MB: 1.94 → 0.41 ms), and so
-//! does `matmul` for an `A` with contiguous rows, which matrixmultiply would otherwise pack
-//! with a gather instruction per 16 elements, on every thread of a split. In the MNIST
-//! step, where activations are no longer in L1 when they are multiplied, the copy takes
-//! 1–2% off the step (alternate steps with and without, in one process); on a matrix hot in
-//! cache the two cost the same.
+//! does `matmul` for an operand laid out against matrixmultiply's packing (A row-major,
+//! B column-major), which it would pack with a gather instruction per 16 elements. In
+//! the MNIST step, where operands are no longer in L1 when they are multiplied, copying A
+//! takes 1–2% off the step and copying B (`Linear`'s `Wᵀ`) 2–4% more (alternate steps
+//! with and without, in one process); on a matrix hot in cache the two cost the same.
 
 use crate::{Float, Tensor};
 use rayon::prelude::*;
@@ -199,6 +199,23 @@ mod avx2 {
     }
 }
 
+/// The transpose of the `rows×cols` matrix at `p` (row stride `rs`, contiguous rows) as a
+/// contiguous `cols×rows` matrix in a pooled buffer.
+///
+/// # Safety
+/// `p` must be valid for the matrix described.
+pub(crate) unsafe fn transposed<F: Float>(
+    p: *const F,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+) -> Vec<F> {
+    let mut v = F::pool().take(rows * cols);
+    transpose_into(p, rows, cols, rs, v.as_mut_ptr());
+    v.set_len(rows * cols);
+    v
+}
+
 impl<F: Float> Tensor<F> {
     /// [`Tensor::contiguous`] for a transposed matrix (strides `[1, s]`, `s ≥ rows`): the
     /// tiled kernel instead of the element-by-element walk. `None` for other layouts.
@@ -211,19 +228,8 @@ impl<F: Float> Tensor<F> {
             return None;
         }
         // The storage holds the `cols×rows` matrix (row stride `rs`) this one transposes.
-        let mut v = F::pool().take(rows * cols);
-        // SAFETY: the view is valid, so the source matrix is in bounds; `v` has room for
-        // `rows·cols` elements, all of which `transpose_into` writes.
-        unsafe {
-            transpose_into(
-                self.data.0.as_ptr().add(self.offset),
-                cols,
-                rows,
-                rs,
-                v.spare_capacity_mut().as_mut_ptr().cast(),
-            );
-            v.set_len(rows * cols);
-        }
+        // SAFETY: the view is valid, so that matrix is in bounds.
+        let v = unsafe { transposed(self.data.0.as_ptr().add(self.offset), cols, rows, rs) };
         Some(Tensor::from_parts(v, self.shape.clone()))
     }
 }
@@ -297,21 +303,24 @@ mod tests {
         Ok(())
     }
 
-    /// The copy changes how matrixmultiply packs A, not the sums it forms: a product with
-    /// row-major A equals bit for bit the product with the same A stored column-major
-    /// (which is never copied), and both match a naive loop.
+    /// The copies change how matrixmultiply packs, not the sums it forms: products with A
+    /// row- or column-major and B row- or column-major (only A column-major and B row-major
+    /// are never copied) agree bit for bit, and match a naive loop.
     #[test]
-    fn matmul_with_row_major_a_is_unchanged_by_the_copy() -> TestResult {
+    fn matmul_gives_the_same_bits_in_every_layout() -> TestResult {
         for &(m, k, n) in &[(16, 16, 17), (37, 29, 45), (128, 300, 260), (200, 64, 96)] {
             let a = random::<f32>(&[m, k], 1)?;
             let b = random::<f32>(&[k, n], 2)?;
-            let a_col_major = a.t()?.map(|v| v).t()?;
-            assert_eq!(a_col_major.strides(), &[1, m]);
-            let c = a.matmul(&b)?;
-            assert_eq!(c.to_vec(), a_col_major.matmul(&b)?.to_vec(), "{m}x{k}x{n}");
-            let (a64, b64) = (a.cast::<f64>(), b.cast::<f64>());
-            let want = a64.matmul(&b64)?;
-            assert!(c.cast::<f64>().allclose(&want, 1e-5, 1e-5), "{m}x{k}x{n}");
+            let column_major = |x: &Tensor<f32>| x.t()?.map(|v| v).t();
+            let (a_cm, b_cm) = (column_major(&a)?, column_major(&b)?);
+            assert_eq!(a_cm.strides(), &[1, m]);
+            let never_copied = a_cm.matmul(&b)?.to_vec();
+            for (x, y) in [(&a, &b), (&a, &b_cm), (&a_cm, &b_cm)] {
+                assert_eq!(x.matmul(y)?.to_vec(), never_copied, "{m}x{k}x{n}");
+            }
+            let want = a.cast::<f64>().matmul(&b.cast::<f64>())?;
+            let got = Tensor::from_vec(never_copied, &[m, n])?.cast::<f64>();
+            assert!(got.allclose(&want, 1e-5, 1e-5), "{m}x{k}x{n}");
         }
         Ok(())
     }
