@@ -243,13 +243,18 @@ fn bad_gradients_change_nothing() {
     assert_eq!(ps[0].value.to_vec(), before[0]);
     assert_ne!(ps[1].value.to_vec(), before[1]);
     // Infinity or NaN in the vectorized part (32 lanes) of a longer gradient or in its tail
-    // is caught too.
-    for (at, bad) in [(37, f64::NEG_INFINITY), (66, f64::NAN)] {
-        let mut long = Param::new(Tensor::<f64>::zeros(&[70]));
-        let mut g = vec![0.5; 70];
+    // is caught too, and in either thread's half of one large enough to be checked on two.
+    for (len, at, bad) in [
+        (70, 37, f64::NEG_INFINITY),
+        (70, 66, f64::NAN),
+        (100_003, 10, f64::NAN),
+        (100_003, 99_000, f64::INFINITY),
+    ] {
+        let mut long = Param::new(Tensor::<f64>::zeros(&[len]));
+        let mut g = vec![0.5; len];
         g[at] = bad;
         let mut long_grads = Gradients::new();
-        long_grads.insert(long.id(), Tensor::from_vec(g, &[70]).unwrap());
+        long_grads.insert(long.id(), Tensor::from_vec(g, &[len]).unwrap());
         let err = build::<f64>("sgd")
             .unwrap()
             .step(&mut [&mut long], &long_grads)
@@ -258,7 +263,7 @@ fn bad_gradients_change_nothing() {
             matches!(err, Error::NonFiniteGradient { index: 0, .. }),
             "{err}"
         );
-        assert_eq!(long.value.to_vec(), vec![0.0; 70]);
+        assert_eq!(long.value.to_vec(), vec![0.0; len]);
     }
     // iRprop+ compares losses, so it needs them.
     let mut irprop = build::<f64>("rprop:variant=irprop+").unwrap();
