@@ -114,6 +114,11 @@ fn index_select_and_index_add_match_naive_loops_and_are_adjoint() {
     }
     let (_, x) = seq(&[3, 4, 2]);
     assert_eq!(x.index_select(1, &[]).unwrap().shape(), &[3, 0, 2]);
+    let (_, empty_rows) = seq(&[3, 0, 2]);
+    assert_eq!(
+        empty_rows.index_select(0, &[1, 2]).unwrap().shape(),
+        &[2, 0, 2]
+    );
 }
 
 #[test]
