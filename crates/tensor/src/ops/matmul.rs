@@ -7,7 +7,7 @@
 //! the whole weight matrix). Products with at most 16 output columns (an output layer)
 //! take a small register-blocked kernel instead (`skinny`).
 
-use super::transpose;
+use super::{transpose, OutPtr};
 use crate::error::{Result, TensorError};
 use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
 use crate::{Float, Tensor};
@@ -16,20 +16,6 @@ use rayon::prelude::*;
 /// Below this many multiply-adds a product runs on one thread. The MNIST model's output
 /// layer (128·256·10 = 327k) gains from the split: 1% of the step with two threads.
 const PAR_FLOPS: usize = 1 << 18;
-
-/// A raw output pointer that may be shared by tasks writing disjoint blocks.
-#[derive(Clone, Copy)]
-struct OutPtr<F>(*mut F);
-// SAFETY: tasks write disjoint elements of the output, which outlives them (scoped joins).
-unsafe impl<F> Send for OutPtr<F> {}
-unsafe impl<F> Sync for OutPtr<F> {}
-
-impl<F> OutPtr<F> {
-    /// The pointer (a method, so closures capture the `Send` wrapper, not the field).
-    fn get(self) -> *mut F {
-        self.0
-    }
-}
 
 /// One `m×k · k×n` product: operand offsets and strides (in elements) into their storage.
 #[derive(Clone, Copy)]
@@ -155,15 +141,7 @@ impl<F: Float> Tensor<F> {
 /// # Safety
 /// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements.
 unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
-    let Gemm {
-        m,
-        k,
-        n,
-        rsa,
-        csa,
-        rsb,
-        csb,
-    } = g;
+    let Gemm { m, k, n, .. } = g;
     if n <= SKINNY_N && k > 0 && skinny::available() {
         skinny::gemm(g, a, b, c, split.unwrap_or(1));
         return;
@@ -173,13 +151,13 @@ unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
     // with a gather per element (A on every thread of a split). Copied transposed, it is
     // packed by plain copies instead.
     let mut g = g;
-    let a_copy = (csa == 1 && rsa != 1 && transpose::worthwhile::<F>(m, k))
-        .then(|| transpose::transposed(a, m, k, rsa as usize));
+    let a_copy = (g.csa == 1 && g.rsa != 1 && transpose::worthwhile::<F>(m, k))
+        .then(|| transpose::transposed(a, m, k, g.rsa as usize));
     if a_copy.is_some() {
         (g.rsa, g.csa) = (1, m as isize);
     }
-    let b_copy = (rsb == 1 && csb != 1 && transpose::worthwhile::<F>(n, k))
-        .then(|| transpose::transposed(b, n, k, csb as usize));
+    let b_copy = (g.rsb == 1 && g.csb != 1 && transpose::worthwhile::<F>(n, k))
+        .then(|| transpose::transposed(b, n, k, g.csb as usize));
     if b_copy.is_some() {
         (g.rsb, g.csb) = (n as isize, 1);
     }

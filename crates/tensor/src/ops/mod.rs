@@ -8,3 +8,18 @@ mod reduce;
 mod softmax;
 mod transpose;
 mod unary;
+
+/// A raw pointer shared by parallel tasks that write disjoint elements (blocks of a matrix
+/// product's output, rows of a transpose's).
+#[derive(Clone, Copy)]
+struct OutPtr<F>(*mut F);
+// SAFETY: tasks write disjoint elements of the output, which outlives them (scoped joins).
+unsafe impl<F> Send for OutPtr<F> {}
+unsafe impl<F> Sync for OutPtr<F> {}
+
+impl<F> OutPtr<F> {
+    /// The pointer (a method, so closures capture the `Send` wrapper, not the field).
+    fn get(self) -> *mut F {
+        self.0
+    }
+}

@@ -6,6 +6,7 @@
 //! takes 1–2% off the step and copying B (`Linear`'s `Wᵀ`) 2–4% more (alternate steps
 //! with and without, in one process); on a matrix hot in cache the two cost the same.
 
+use super::OutPtr;
 use crate::{Float, Tensor};
 use rayon::prelude::*;
 
@@ -14,20 +15,6 @@ const PAR_ELEMENTS: usize = 1 << 16;
 
 /// Side of the square tiles.
 const TILE: usize = 8;
-
-/// A raw pointer shared by tasks that touch disjoint elements.
-#[derive(Clone, Copy)]
-struct SharedPtr<F>(*mut F);
-// SAFETY: tasks write disjoint rows of the destination, which outlives them (scoped joins).
-unsafe impl<F> Send for SharedPtr<F> {}
-unsafe impl<F> Sync for SharedPtr<F> {}
-
-impl<F> SharedPtr<F> {
-    /// The pointer (a method, so closures capture the `Send` wrapper, not the field).
-    fn get(self) -> *mut F {
-        self.0
-    }
-}
 
 /// Whether the AVX2 kernel can run: `f32` on a CPU with AVX2.
 fn fast_kernel<F: Float>() -> bool {
@@ -62,7 +49,7 @@ pub(crate) unsafe fn transpose_into<F: Float>(
     rs: usize,
     dst: *mut F,
 ) {
-    let (src, dst) = (SharedPtr(src.cast_mut()), SharedPtr(dst));
+    let (src, dst) = (OutPtr(src.cast_mut()), OutPtr(dst));
     let fast = fast_kernel::<F>();
     let run = |cols_range: std::ops::Range<usize>| {
         // SAFETY: the caller's guarantees; each call writes only `dst` rows `cols_range`.
@@ -162,26 +149,23 @@ mod avx2 {
         let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
         let (r4, r5, r6, r7) = (row!(4), row!(5), row!(6), row!(7));
         // Pairs of rows interleaved, then quadruples: each 128-bit lane holds a 4×4 block.
-        let (a0, a1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
-        let (a2, a3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
-        let (a4, a5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
-        let (a6, a7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
-        let (b0, b1) = (
-            _mm256_shuffle_ps::<0x44>(a0, a2),
-            _mm256_shuffle_ps::<0xEE>(a0, a2),
-        );
-        let (b2, b3) = (
-            _mm256_shuffle_ps::<0x44>(a1, a3),
-            _mm256_shuffle_ps::<0xEE>(a1, a3),
-        );
-        let (b4, b5) = (
-            _mm256_shuffle_ps::<0x44>(a4, a6),
-            _mm256_shuffle_ps::<0xEE>(a4, a6),
-        );
-        let (b6, b7) = (
-            _mm256_shuffle_ps::<0x44>(a5, a7),
-            _mm256_shuffle_ps::<0xEE>(a5, a7),
-        );
+        macro_rules! interleave {
+            ($x:expr, $y:expr) => {
+                (_mm256_unpacklo_ps($x, $y), _mm256_unpackhi_ps($x, $y))
+            };
+        }
+        macro_rules! quadruple {
+            ($x:expr, $y:expr) => {
+                (
+                    _mm256_shuffle_ps::<0x44>($x, $y),
+                    _mm256_shuffle_ps::<0xEE>($x, $y),
+                )
+            };
+        }
+        let ((a0, a1), (a2, a3)) = (interleave!(r0, r1), interleave!(r2, r3));
+        let ((a4, a5), (a6, a7)) = (interleave!(r4, r5), interleave!(r6, r7));
+        let ((b0, b1), (b2, b3)) = (quadruple!(a0, a2), quadruple!(a1, a3));
+        let ((b4, b5), (b6, b7)) = (quadruple!(a4, a6), quadruple!(a5, a7));
         // Low lanes of rows 0–3 with low lanes of rows 4–7 make columns 0–3; high, 4–7.
         let out = [
             _mm256_permute2f128_ps::<0x20>(b0, b4),
