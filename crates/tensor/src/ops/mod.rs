@@ -9,11 +9,12 @@ mod softmax;
 mod transpose;
 mod unary;
 
-/// A raw pointer shared by parallel tasks that write disjoint elements (blocks of a matrix
-/// product's output, rows of a transpose's).
+/// A raw pointer shared by parallel tasks that only read through it (operands) or write
+/// disjoint elements (blocks of a matrix product's output, rows of a transpose's).
 #[derive(Clone, Copy)]
 struct OutPtr<F>(*mut F);
-// SAFETY: tasks write disjoint elements of the output, which outlives them (scoped joins).
+// SAFETY: tasks read, or write disjoint elements, of storage that outlives them (scoped
+// joins).
 unsafe impl<F> Send for OutPtr<F> {}
 unsafe impl<F> Sync for OutPtr<F> {}
 
