@@ -499,7 +499,9 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
 
 /// Whether every element is finite, without copying: `0·x` is 0 for finite `x` and NaN
 /// for NaN or ±∞, summed in 32 independent lanes (four AVX2 registers, so that the
-/// additions' latency overlaps) by a loop compiled for the CPU's SIMD tier.
+/// additions' latency overlaps) by a loop compiled for the CPU's SIMD tier, and split
+/// across the pool like the updates (the check is serial work otherwise: with two threads,
+/// 1.7% of an MNIST step while the other worker waits).
 fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
     /// The summing loop, for [`vectorized`].
     struct ZeroTimesSum<'a, F>(&'a [F]);
@@ -521,8 +523,17 @@ fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
             acc.iter().fold(tail, |a, &b| a + b)
         }
     }
+    /// Halves a long slice between the threads; any NaN in either half shows.
+    fn finite<F: Float>(s: &[F]) -> bool {
+        if s.len() < 2 * crate::rules::PAR_MIN || rayon::current_num_threads() < 2 {
+            return !vectorized(ZeroTimesSum(s)).is_nan();
+        }
+        let (a, b) = s.split_at(s.len() / 2);
+        let (a, b) = rayon::join(|| finite(a), || finite(b));
+        a && b
+    }
     match g.as_slice() {
-        Some(s) => !vectorized(ZeroTimesSum(s)).is_nan(),
+        Some(s) => finite(s),
         None => !g.has_non_finite(),
     }
 }

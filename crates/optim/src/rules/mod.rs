@@ -101,7 +101,7 @@ pub(crate) fn weight_decay<F: Float>(lr: f64, wd: f64, decoupled: bool) -> (F, O
 }
 
 /// Below this many elements an update runs on one thread (the tensor kernels' threshold).
-const PAR_MIN: usize = 1 << 15;
+pub(crate) const PAR_MIN: usize = 1 << 15;
 
 /// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused) with
 /// coefficients `c`, split into halves on rayon's threads while they are large (element-wise
