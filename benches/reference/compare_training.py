@@ -4,7 +4,8 @@ eager's, alternately for several rounds, printing the medians and the ratios. Tw
 one epoch on the real data (`examples/mnist.rs` vs `mnist_torch.py`, samples per second)
 and the synthetic step (`examples/mlp_step.rs` vs `mlp_step_torch.py`, ms per step and
 peak RSS). On a shared machine single runs swing with the load; alternating lets both
-sides see the same conditions. Run by hand (needs torch and numpy), not in CI:
+sides see the same conditions. Each pair is printed as it comes (`# round ...` lines), then
+the medians, their ratio and the median of the rounds' own ratios. Run by hand (needs torch and numpy), not in CI:
 
     cargo build --release --example mnist --example mlp_step
     python3 benches/reference/compare_training.py --threads 2 --rounds 3 [--data DIR]
@@ -50,23 +51,26 @@ def main():
         "synthetic step, peak RSS MB": (None, None, "peak_rss_mb"),
     }
     runs = {name: ([], []) for name in pairs}
-    for _ in range(args.rounds):
+    for i in range(args.rounds):
         for name, (ours, theirs, field) in pairs.items():
             if ours is None:
                 continue
             a, b = last_json(ours, env), last_json(theirs, env)
             runs[name][0].append(a[field])
             runs[name][1].append(b[field])
+            # Every pair as it comes, so that rounds from several runs can be pooled.
+            print(f"# round {i + 1} {name}: descent {a[field]:.2f} torch {b[field]:.2f} ratio {a[field] / b[field]:.3f}", flush=True)
             if name.startswith("synthetic step"):
                 rss = runs["synthetic step, peak RSS MB"]
                 rss[0].append(a["peak_rss_mb"])
                 rss[1].append(b["peak_rss_mb"])
     load = os.getloadavg()
     print(f"# threads {args.threads}, {args.rounds} alternating rounds, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f'{"":<30} {"descent":>10} {"torch":>10} {"descent/torch":>14}')
+    print(f'{"":<30} {"descent":>10} {"torch":>10} {"descent/torch":>14} {"median of pair ratios":>22}')
     for name, (ours, theirs) in runs.items():
         a, b = statistics.median(ours), statistics.median(theirs)
-        print(f"{name:<30} {a:>10.2f} {b:>10.2f} {a / b:>14.2f}")
+        paired = statistics.median(x / y for x, y in zip(ours, theirs))
+        print(f"{name:<30} {a:>10.2f} {b:>10.2f} {a / b:>14.2f} {paired:>22.2f}")
 
 
 if __name__ == "__main__":
