@@ -5,7 +5,8 @@ one epoch on the real data (`examples/mnist.rs` vs `mnist_torch.py`, samples per
 and the synthetic step (`examples/mlp_step.rs` vs `mlp_step_torch.py`, ms per step and
 peak RSS). On a shared machine single runs swing with the load; alternating lets both
 sides see the same conditions. Each pair is printed as it comes (`# round ...` lines), then
-the medians, their ratio and the median of the rounds' own ratios. Run by hand (needs torch and numpy), not in CI:
+the medians, their ratio and the median of the rounds' own ratios. Run by hand (needs torch
+and numpy), not in CI:
 
     cargo build --release --example mnist --example mlp_step
     python3 benches/reference/compare_training.py --threads 2 --rounds 3 [--data DIR]

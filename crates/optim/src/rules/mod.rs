@@ -100,7 +100,8 @@ pub(crate) fn weight_decay<F: Float>(lr: f64, wd: f64, decoupled: bool) -> (F, O
     }
 }
 
-/// Below this many elements an update runs on one thread (the tensor kernels' threshold).
+/// Below this many elements an update (or the gradient's finiteness check) runs on one
+/// thread (the tensor kernels' threshold).
 pub(crate) const PAR_MIN: usize = 1 << 15;
 
 /// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused) with
