@@ -1,5 +1,5 @@
 //! In steady state a step takes no buffer from the tensor pool: updates run in place on the
-//! parameters and on state allocated at the first step. (Its own test binary, so no other
+//! parameters and on state allocated at the first step. (In a process of its own, so no other
 //! test touches the pool's counters meanwhile.)
 
 use descent_autodiff::{Gradients, Param};
@@ -8,6 +8,9 @@ use descent_tensor::{Float, Tensor};
 
 #[test]
 fn steps_allocate_no_tensor_buffers() {
+    if !crate::own_process::in_own_process("steady_state::steps_allocate_no_tensor_buffers") {
+        return;
+    }
     let n = 1 << 14; // pooled sizes start at 4096 elements
     let mut w = Param::new(Tensor::<f32>::full(&[n], 0.5));
     let mut grads = Gradients::new();

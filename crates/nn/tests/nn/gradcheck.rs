@@ -1,6 +1,6 @@
 //! Gradients of every layer, activation and loss against central differences in f64.
 
-mod common;
+use crate::common;
 
 use common::{ad, check_module, randn};
 use descent_autodiff::{gradcheck, Tape, Tolerances, Var};

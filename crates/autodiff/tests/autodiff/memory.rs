@@ -1,6 +1,6 @@
 //! A training loop's memory stays flat: after a warm-up step, every buffer a step needs
 //! comes back from the pool (no fresh allocations), and the tape of a step is dropped with it.
-//! (Its own test binary, because the pool counters are process-wide.)
+//! (In a process of its own, because the pool counters are process-wide.)
 
 use descent_autodiff::{Param, Tape};
 use descent_tensor::{Float, Tensor};
@@ -9,6 +9,9 @@ use rand::SeedableRng;
 
 #[test]
 fn steady_state_steps_allocate_no_fresh_buffers() {
+    if !crate::own_process::in_own_process("memory::steady_state_steps_allocate_no_fresh_buffers") {
+        return;
+    }
     let mut rng = StdRng::seed_from_u64(3);
     let mut w1 = Param::new(Tensor::<f32>::randn(&[64, 128], 0.0, 0.1, &mut rng).unwrap());
     let mut w2 = Param::new(Tensor::<f32>::randn(&[128, 64], 0.0, 0.1, &mut rng).unwrap());

@@ -4,7 +4,7 @@
 //! broadcast (stride 0) views; every case runs in f32 and in f64. Values are multiples of
 //! 1/8 in [-3, 3], exact in both types, so ties and equal elements occur.
 
-mod common;
+use crate::common;
 
 use common::{numel, ravel, unravel};
 use descent_tensor::{Float, Tensor};

@@ -1,7 +1,7 @@
 //! The index ops against naive loops over multi-indices on plain vectors, on contiguous and
 //! transposed inputs, and every error they return.
 
-mod common;
+use crate::common;
 
 use common::{numel, ravel, unravel};
 use descent_tensor::{Tensor, TensorError};

@@ -206,7 +206,7 @@ fn missing_file_is_an_io_error_naming_it() {
 fn reads_pytorchs_file() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/mlp.safetensors"
+        "/tests/nn/reference/mlp.safetensors"
     );
     // The file also holds the I64 num_batches_tracked, which load_tensors refuses by name.
     let err = load_tensors::<f32>(path).unwrap_err().to_string();

@@ -22,6 +22,11 @@ fn naive(a: &Tensor<f32>, b: &Tensor<f32>) -> Vec<f32> {
 
 #[test]
 fn the_caller_joins_the_pool_and_other_threads_still_run_kernels() {
+    if !crate::own_process::in_own_process(
+        "threads::the_caller_joins_the_pool_and_other_threads_still_run_kernels",
+    ) {
+        return;
+    }
     descent_tensor::set_num_threads(2).expect("the first use of the pool");
     assert_eq!(descent_tensor::num_threads(), 2);
     assert_eq!(

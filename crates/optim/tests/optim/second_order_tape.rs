@@ -2,9 +2,8 @@
 //! differences and the analytic ones), parameter sets, spec strings, and the curvature
 //! diagnostics (eigenvalues, Lanczos, gradient descent's rate `(κ−1)/(κ+1)`).
 
-mod problems;
-#[path = "reference/second_order.rs"]
-mod reference;
+use crate::problems;
+use crate::reference;
 
 use descent_autodiff::{Param, Tape, Var};
 use descent_optim::curvature::{hessian_spectrum, lanczos, spectrum};

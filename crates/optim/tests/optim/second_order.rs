@@ -1,9 +1,8 @@
 //! The batch methods against SciPy and PyTorch (numbers from reference/gen_second_order.py),
 //! the strong Wolfe conditions on accepted steps, and bad inputs.
 
-mod problems;
-#[path = "reference/second_order.rs"]
-mod reference;
+use crate::problems;
+use crate::reference;
 
 use descent_optim::{
     BatchMethod, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Error, Lbfgs, LbfgsConfig,

@@ -1,6 +1,6 @@
 //! `keep_workers_awake`: while the guard lives the other worker polls for work, kernels
 //! from the caller and from other threads still run and give the same bits, and when it
-//! is dropped the worker stops polling. Its own test process, because the global pool is
+//! is dropped the worker stops polling. Run in a process of its own, because the global pool is
 //! built once.
 
 use descent_tensor::{keep_workers_awake, workers_awake, Tensor};
@@ -23,6 +23,11 @@ fn wait_for_awake(n: usize) -> bool {
 
 #[test]
 fn awake_workers_run_every_kernel_and_stop_when_dropped() {
+    if !crate::own_process::in_own_process(
+        "awake::awake_workers_run_every_kernel_and_stop_when_dropped",
+    ) {
+        return;
+    }
     descent_tensor::set_num_threads(2).expect("the first use of the pool");
     let mut rng = StdRng::seed_from_u64(3);
     let a = Tensor::<f32>::randn(&[160, 300], 0.0, 1.0, &mut rng).unwrap();

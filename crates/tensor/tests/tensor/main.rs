@@ -1,0 +1,9 @@
+//! The tensor crate's integration tests, one module per family, linked into one binary.
+
+mod common;
+mod own_process;
+
+mod awake;
+mod index_ops;
+mod ops_vs_naive;
+mod threads;
