@@ -1,7 +1,7 @@
-//! How thin the tape is (issue #3): a 100-op elementwise chain on 1000 elements, forward
+//! How thin the tape is: a 100-op elementwise chain on 1000 elements, forward
 //! plus backward, and one full-batch SGD step of a 2-16-16-1 tanh MLP on 256 points.
 //! `benches/reference/tape_torch.py` times the same work in PyTorch eager; run both and
-//! compare medians from the same session:
+//! compare medians from the same run (figures in `benches/README.md`):
 //!
 //! ```sh
 //! cargo bench --bench tape && python3 benches/reference/tape_torch.py

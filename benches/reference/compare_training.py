@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue #6's speed comparison in one command: descent's MNIST training against PyTorch
+"""The training-speed comparison in one command: descent's MNIST training against PyTorch
 eager's, alternately for several rounds, printing the medians and the ratios. Two pairs:
 one epoch on the real data (`examples/mnist.rs` vs `mnist_torch.py`, samples per second)
 and the synthetic step (`examples/mlp_step.rs` vs `mlp_step_torch.py`, ms per step and
@@ -32,8 +32,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--data", default=os.environ.get("MNIST_DIR", os.path.join(ROOT, "..", "shared", "data", "mnist")))
+    ap.add_argument("--data", default=os.environ.get("MNIST_DIR"))
     args = ap.parse_args()
+    if not args.data:
+        ap.error("no data directory: pass --data DIR or set MNIST_DIR")
     env = dict(os.environ, MNIST_DIR=args.data)
     threads = ["--threads", str(args.threads)]
     example = lambda name: os.path.join(ROOT, "target", "release", "examples", name)

@@ -7,8 +7,8 @@ Run by hand, not in CI (needs torch and numpy):
 
     python3 benches/reference/mnist_torch.py --threads 2 [--data DIR] [--epochs 1]
 
-The data directory is found like the example's: --data, else $MNIST_DIR, else
-/work/shared/data/mnist. The last line is JSON:
+The data directory is --data, else $MNIST_DIR (the IDX files, gzipped or not). The last
+line is JSON:
 {"framework":"torch","threads":..,"samples_per_second":..,"ms_per_step":..,"test_accuracy":..}
 """
 
@@ -42,12 +42,14 @@ def load(data_dir, stem):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.environ.get("MNIST_DIR", "/work/shared/data/mnist"))
+    ap.add_argument("--data", default=os.environ.get("MNIST_DIR"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if not args.data:
+        ap.error("no data directory: pass --data DIR or set MNIST_DIR")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
