@@ -80,8 +80,10 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         if json {
             writeln!(
                 out,
-                r#"{{"op":{:?},"elements":{elems},"rel_error":{rel1:e},"rel_error_2nd":{rel2:e},"passed":{ok}}}"#,
-                case.name
+                r#"{{"op":{:?},"elements":{elems},"rel_error":{},"rel_error_2nd":{},"passed":{ok}}}"#,
+                case.name,
+                json_number(rel1),
+                json_number(rel2)
             )?;
         } else {
             writeln!(
@@ -96,7 +98,8 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if json {
         writeln!(
             out,
-            r#"{{"checked":{checked},"passed":{passed},"worst_rel_error":{worst_rel:e}}}"#
+            r#"{{"checked":{checked},"passed":{passed},"worst_rel_error":{}}}"#,
+            json_number(worst_rel)
         )?;
     } else {
         writeln!(
@@ -109,4 +112,14 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `x` in exponent form, or `null` when it is not finite (a case that failed to run), which
+/// JSON cannot write as a number.
+fn json_number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:e}")
+    } else {
+        "null".to_string()
+    }
 }
