@@ -327,6 +327,16 @@ fn check_args(args: &Args) -> Result<(), Error> {
                 p.display()
             )));
         }
+        // Only --checkpoint may overwrite the checkpoint being resumed.
+        if let Some((flag, _)) = outputs
+            .iter()
+            .find(|(flag, out)| *flag != "--checkpoint" && same_file(p, out))
+        {
+            return Err(usage(format!(
+                "--resume and {flag} name the same file, {}; {flag} would overwrite the checkpoint",
+                p.display()
+            )));
+        }
     }
     if let Some(n) = args.limit_train {
         if args.val >= n {

@@ -164,7 +164,8 @@ fn mnist_checks_every_flag_before_any_work() {
     let dir = temp_dir("mnist-flags");
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let absent = p("no/such/dir/out");
-    let (same, svg) = (p("same"), p("curves.svg"));
+    let (same, svg, ckpt) = (p("same"), p("curves.svg"), p("run.ckpt"));
+    std::fs::write(&ckpt, b"a checkpoint").expect("write");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--checkpoint", &same, "--save", &same], "--checkpoint"),
         (vec!["--plot", &absent], "--plot"),
@@ -174,6 +175,7 @@ fn mnist_checks_every_flag_before_any_work() {
         (vec!["--metrics", &svg, "--plot", &svg], "--metrics"),
         (vec!["--limit-train", "50", "--val", "50"], "--val"),
         (vec!["--resume", &absent], "--resume"),
+        (vec!["--resume", &ckpt, "--save", &ckpt], "--resume"),
         (
             vec!["--schedule", "plateau:patience=2", "--schedule-per", "step"],
             "--schedule",
