@@ -15,25 +15,45 @@
 //! GEMM lines also give `gflops_per_cpu_s`, the work per CPU-second of all threads, which
 //! swings much less than wall time when other processes share the cores.
 
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent_tensor::{Float, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 use rayon::prelude::*;
 use std::hint::black_box;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
+/// Measures the tensor kernels' throughput: GEMM at square sizes and at the MNIST MLP's
+/// forward and backward shapes, element-wise add, mul, exp and a plain parallel copy on 1M
+/// and 16M floats, and the buffer pool's allocations per step of an MLP-like loop; the
+/// lines match those of `benches/reference/numpy_gemm.py`.
 #[derive(Parser)]
-#[command(about = "Throughput of descent's tensor kernels (GEMM, element-wise, buffer pool)")]
+#[command(version, long_about = None)]
 struct Args {
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
-    /// Kernel threads (default: RAYON_NUM_THREADS, else every core).
-    #[arg(long)]
+    /// Kernel threads, 1 to 1024 (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
-    /// Minimum time spent timing each case, in milliseconds.
-    #[arg(long, default_value_t = 400)]
+    /// Minimum time spent timing each case, in milliseconds (1 to 600000).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     millis: u64,
+}
+
+/// Writes one line to stdout; a reader that has gone (`| head`) ends the program quietly.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = writeln!(stdout, $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("bench: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }};
 }
 
 /// Seconds per call of `f`: the median wall time over at least 5 calls and `budget`, after
@@ -101,13 +121,13 @@ impl Report {
         let gflop = 2.0 * (m * n * k) as f64 / 1e9;
         let (gflops, per_cpu) = (gflop / secs, cpu.map(|c| gflop / c));
         if self.json {
-            println!(
+            out!(
                 "{{\"op\":\"sgemm\",\"m\":{m},\"n\":{n},\"k\":{k},\"trans\":\"{trans}\",\"threads\":{},\"gflops\":{gflops:.1},\"gflops_per_cpu_s\":{}}}",
                 self.threads,
                 num(per_cpu, 1)
             );
         } else {
-            println!(
+            out!(
                 "sgemm {m:>5} x {k:>5} x {n:>5}  {trans}  {gflops:>8.1} GFLOP/s  ({} per CPU-second)",
                 num(per_cpu, 1)
             );
@@ -117,20 +137,22 @@ impl Report {
     fn stream(&self, op: &str, n: usize, bytes: usize, (secs, _): (f64, Option<f64>)) {
         let gbps = bytes as f64 / secs / 1e9;
         if self.json {
-            println!(
+            out!(
                 "{{\"op\":\"{op}\",\"n\":{n},\"threads\":{},\"gbps\":{gbps:.2}}}",
                 self.threads
             );
         } else {
-            println!("{op:<5} n = {n:>9}            {gbps:>8.2} GB/s");
+            out!("{op:<5} n = {n:>9}            {gbps:>8.2} GB/s");
         }
     }
 }
 
 fn main() {
     let args = Args::parse();
-    descent_tensor::set_num_threads(args.threads.unwrap_or(0))
-        .expect("first use of the thread pool");
+    if let Err(e) = descent_tensor::set_num_threads(args.threads.unwrap_or(0)) {
+        eprintln!("bench: --threads: {e}");
+        std::process::exit(1);
+    }
     let report = Report {
         json: args.json,
         threads: descent_tensor::num_threads(),
@@ -223,12 +245,12 @@ fn pool_report(report: &Report, rng: &mut StdRng) {
         _ => "null".into(),
     };
     if report.json {
-        println!(
+        out!(
             "{{\"op\":\"pool\",\"steps\":{steps},\"threads\":{},\"ms_per_step\":{ms:.2},\"fresh\":{fresh},\"reused\":{reused},\"page_faults_per_step\":{faults},\"idle_bytes\":{}}}",
             report.threads, after.idle_bytes
         );
     } else {
-        println!(
+        out!(
             "pool  {steps} steps of {ms:.2} ms: {fresh} fresh buffers, {reused} reused, \
              {faults} page faults per step, {} idle bytes",
             after.idle_bytes

@@ -12,79 +12,61 @@
 //! `A = Q diag(λ) Q` with `λ` evenly spaced in `[1, κ]` and `Q = I − 2vvᵀ` for a random unit
 //! `v` (a Householder reflection: orthogonal and symmetric, so `A⁻¹ = Q diag(1/λ) Q`).
 
+use clap::builder::RangedU64ValueParser;
+use clap::Parser;
 use descent::autodiff::{Tape, Var};
 use descent::optim::curvature::{hessian_spectrum, lanczos};
 use descent::optim::{BatchMethod, Newton, Objective, TapeObjective};
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::io::Write;
 use std::process::ExitCode;
 
+/// The most parameters whose Hessian is built and decomposed densely.
+const DENSE_LIMIT: u64 = 4096;
+
+/// Builds the quadratic `½ wᵀAw − bᵀw` with eigenvalues evenly spaced in [1, κ], computes
+/// its Hessian spectrum densely and by Lanczos, and compares gradient descent's measured
+/// convergence rate with the theory `(κ−1)/(κ+1)` and with one step of Newton's method.
+#[derive(Parser, Debug)]
+#[command(version, long_about = None)]
 struct Args {
+    /// Parameters M (the Hessian is M × M, built densely: 2 to 4096).
+    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<usize>::new().range(2..=DENSE_LIMIT))]
     dim: usize,
+    /// Condition number κ, the ratio of the largest to the smallest eigenvalue (finite, ≥ 1).
+    #[arg(long, default_value_t = 100.0, value_parser = parse_kappa)]
     kappa: f64,
+    /// Most gradient-descent steps per run (10 to 10000000).
+    #[arg(long, default_value_t = 100_000, value_parser = RangedU64ValueParser::<usize>::new().range(10..=10_000_000))]
     steps: usize,
+    /// Seed for the reflection, `b` and the Lanczos start vector.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
     json: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        dim: 20,
-        kappa: 100.0,
-        steps: 100_000,
-        seed: 0,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--dim" => {
-                a.dim = value("--dim")?
-                    .parse()
-                    .map_err(|_| "--dim needs an integer >= 2")?
-            }
-            "--kappa" => {
-                a.kappa = value("--kappa")?
-                    .parse()
-                    .map_err(|_| "--kappa needs a number >= 1")?
-            }
-            "--steps" => {
-                a.steps = value("--steps")?
-                    .parse()
-                    .map_err(|_| "--steps needs an integer >= 10")?
-            }
-            "--seed" => {
-                a.seed = value("--seed")?
-                    .parse()
-                    .map_err(|_| "--seed needs an unsigned integer")?
-            }
-            "--json" => a.json = true,
-            other => {
-                return Err(format!(
-                    "unknown flag {other}; flags: --dim --kappa --steps --seed --json"
-                ))
-            }
-        }
+fn parse_kappa(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(k) if k >= 1.0 && k.is_finite() => Ok(k),
+        _ => Err(format!("{s} is not a finite number >= 1")),
     }
-    if a.dim < 2 || !(a.kappa >= 1.0 && a.kappa.is_finite()) || a.steps < 10 {
-        return Err(format!(
-            "need --dim >= 2, finite --kappa >= 1, --steps >= 10; got {}, {}, {}",
-            a.dim, a.kappa, a.steps
-        ));
-    }
-    Ok(a)
 }
 
-/// `Q diag(d) Q` for the Householder `Q = I − 2vvᵀ`, row-major.
+/// `Q diag(d) Q` for the Householder `Q = I − 2vvᵀ`, row-major, in O(M²):
+/// `diag(d) − 2v(dv)ᵀ − 2(dv)vᵀ + 4(vᵀdv)vvᵀ`, with `dv = d ⊙ v`.
 fn reflect(v: &[f64], d: &[f64]) -> Vec<f64> {
     let m = v.len();
-    let q = |i: usize, j: usize| f64::from(u8::from(i == j)) - 2.0 * v[i] * v[j];
+    let dv: Vec<f64> = d.iter().zip(v).map(|(d, v)| d * v).collect();
+    let s: f64 = dv.iter().zip(v).map(|(a, b)| a * b).sum();
     let mut out = vec![0.0; m * m];
     for i in 0..m {
         for j in 0..m {
-            out[i * m + j] = (0..m).map(|k| q(i, k) * d[k] * q(k, j)).sum();
+            let diag = if i == j { d[i] } else { 0.0 };
+            out[i * m + j] = diag - 2.0 * v[i] * dv[j] - 2.0 * dv[i] * v[j] + 4.0 * s * v[i] * v[j];
         }
     }
     out
@@ -99,20 +81,21 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("curvature: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("curvature: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -144,7 +127,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let w0 = vec![0.0; m];
 
     // The Hessian's spectrum, dense and by Lanczos.
-    let spectrum = hessian_spectrum(&mut loss, &w0, 4096)?;
+    let spectrum = hessian_spectrum(&mut loss, &w0, DENSE_LIMIT as usize)?;
     let kappa = spectrum
         .condition_number()
         .ok_or("the Hessian is not positive definite")?;
@@ -176,8 +159,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let report = Newton::default().step(&mut w, &mut loss)?;
     let newton_err = distance(&w, &w_star);
 
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!(
+        writeln!(
+            out,
             "{{\"dim\":{m},\"lambda_min\":{},\"lambda_max\":{},\"kappa\":{kappa},\"lanczos_min\":{},\"lanczos_max\":{},\"lanczos_steps\":{},\"gd_step\":{step},\"gd_rate_theory\":{theory},\"gd_rate_measured\":{},\"gd_steps\":{},\"gd_rate_1_over_lmax\":{},\"gd_rate_1_over_lmax_theory\":{},\"newton_error_after_one_step\":{newton_err:e},\"newton_iterations\":{}}}",
             spectrum.smallest(),
             spectrum.largest(),
@@ -189,48 +174,55 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             rates[1].1,
             1.0 - 1.0 / kappa,
             report.iterations
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "L(w) = ½ wᵀAw − bᵀw, {m} parameters, eigenvalues evenly spaced in [1, {}]",
         args.kappa
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "Hessian spectrum            λ₁ = {:.6}   λ_M = {:.6}   κ = {kappa:.4}",
         spectrum.smallest(),
         spectrum.largest()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Lanczos ({:>2} H·v products)  λ₁ ≈ {:.6}   λ_M ≈ {:.6}   κ ≈ {:.4}",
         extremes.steps,
         extremes.smallest,
         extremes.largest,
         extremes.condition_number().unwrap_or(f64::NAN)
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "{:<30} {:>10} {:>14} {:>16} {:>18}",
         "method", "step", "rate (theory)", "rate (measured)", "steps to 1e-9·|e₀|"
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}",
         "GD, α = 2/(λ₁+λ_M)", rates[0].0, theory, rates[0].1, rates[0].2
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<30} {:>10.6} {:>14.8} {:>16.8} {:>18}",
         "GD, α = 1/λ_M",
         rates[1].0,
         1.0 - 1.0 / kappa,
         rates[1].1,
         rates[1].2
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<30} {:>10} {:>14} {:>16} {:>18}",
         "Newton (exact Hessian)", "1", "-", "-", report.iterations
-    );
-    println!();
-    println!("Newton after one step: |w − w*| = {newton_err:.3e}");
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Newton after one step: |w − w*| = {newton_err:.3e}")?;
     Ok(())
 }

@@ -6,38 +6,55 @@
 //! ```
 //! With `--json`, one object per case and, last, `{"checked":N,"passed":N,"worst_rel_error":x}`.
 
+use clap::Parser;
 use descent::autodiff::{catalog, gradcheck, gradgradcheck, Report, Tolerances};
+use std::io::Write;
 use std::process::ExitCode;
 
+/// Checks the first and second derivatives of every differentiable op in the autodiff
+/// catalog, and of a two-layer tanh network, against central finite differences in f64,
+/// and prints each op's worst relative error; exits 1 if any op fails.
+#[derive(Parser, Debug)]
+#[command(version, long_about = None)]
+struct Args {
+    /// Print one JSON object per op and a summary object last, instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Seed for the random inputs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let json = args.iter().any(|a| a == "--json");
-    let seed = match args
-        .iter()
-        .position(|a| a == "--seed")
-        .map(|i| args.get(i + 1).map(|s| s.parse::<u64>()))
-    {
-        None => 1,
-        Some(Some(Ok(seed))) => seed,
-        Some(_) => {
-            eprintln!("gradcheck: --seed needs an unsigned integer");
-            return ExitCode::from(2);
-        }
-    };
-    let cases = match catalog::cases(seed) {
-        Ok(cases) => cases,
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gradcheck: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let json = args.json;
+    let cases = catalog::cases(args.seed)?;
+    let mut out = std::io::stdout().lock();
     let tol = Tolerances::default();
     let (mut checked, mut passed, mut worst_rel) = (0, 0, 0.0f64);
     if !json {
-        println!(
+        writeln!(
+            out,
             "{:<58} {:>6} {:>12} {:>12}  result",
             "op", "elems", "rel err", "rel err (2nd)"
-        );
+        )?;
     }
     for case in &cases {
         let first = gradcheck(&*case.f, &case.inputs, tol);
@@ -61,27 +78,48 @@ fn main() -> ExitCode {
         passed += usize::from(ok);
         worst_rel = worst_rel.max(rel1).max(rel2);
         if json {
-            println!(
-                r#"{{"op":{:?},"elements":{elems},"rel_error":{rel1:e},"rel_error_2nd":{rel2:e},"passed":{ok}}}"#,
-                case.name
-            );
+            writeln!(
+                out,
+                r#"{{"op":{:?},"elements":{elems},"rel_error":{},"rel_error_2nd":{},"passed":{ok}}}"#,
+                case.name,
+                json_number(rel1),
+                json_number(rel2)
+            )?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "{:<58} {elems:>6} {rel1:>12.2e} {rel2:>12.2e}  {}{}",
                 case.name,
                 if ok { "ok" } else { "FAILED " },
                 note
-            );
+            )?;
         }
     }
     if json {
-        println!(r#"{{"checked":{checked},"passed":{passed},"worst_rel_error":{worst_rel:e}}}"#);
+        writeln!(
+            out,
+            r#"{{"checked":{checked},"passed":{passed},"worst_rel_error":{}}}"#,
+            json_number(worst_rel)
+        )?;
     } else {
-        println!("\n{passed}/{checked} ops passed; worst relative error {worst_rel:.2e}");
+        writeln!(
+            out,
+            "\n{passed}/{checked} ops passed; worst relative error {worst_rel:.2e}"
+        )?;
     }
-    if passed == checked {
+    Ok(if passed == checked {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// `x` in exponent form, or `null` when it is not finite (a case that failed to run), which
+/// JSON cannot write as a number.
+fn json_number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:e}")
+    } else {
+        "null".to_string()
     }
 }

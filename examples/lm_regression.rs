@@ -10,6 +10,7 @@
 //! point, as PyTorch's does) and Adam (`lr=0.01`) see the loss
 //! `mean (net(xᵢ) − yᵢ)²` and its gradient. Every method starts from the same seeded weights.
 
+use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{
     build, BatchMethod, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Objective,
@@ -18,6 +19,7 @@ use descent::optim::{
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -86,44 +88,48 @@ impl Run {
     }
 }
 
-fn main() -> ExitCode {
-    let mut target = 1e-4;
-    let mut seed = 0u64;
-    let mut json = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let ok = match flag.as_str() {
-            "--target" => it
-                .next()
-                .and_then(|v| v.parse().ok())
-                .map(|v| target = v)
-                .is_some(),
-            "--seed" => it
-                .next()
-                .and_then(|v| v.parse().ok())
-                .map(|v| seed = v)
-                .is_some(),
-            "--json" => {
-                json = true;
-                true
-            }
-            _ => false,
-        };
-        if !ok {
-            eprintln!("lm_regression: bad flag {flag}; flags: --target <mse> --seed <n> --json");
-            return ExitCode::from(2);
-        }
+/// Fits a 1 → 10 → 1 tanh network to 64 points of `0.8 sin(πx) + 0.3x²` with
+/// Levenberg–Marquardt (on the residuals and their Jacobian), L-BFGS with a strong Wolfe
+/// line search and Adam (on the mean squared error), all from the same seeded weights, and
+/// prints each method's iterations, evaluations and time to reach the target MSE.
+#[derive(Parser, Debug)]
+#[command(version, long_about = None)]
+struct Args {
+    /// The training MSE each method runs to (a finite number ≥ 0; 0 runs each to its limit).
+    #[arg(long, default_value_t = 1e-4, value_parser = parse_target)]
+    target: f64,
+    /// Seed for the starting weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object per method instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_target(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t >= 0.0 && t.is_finite() => Ok(t),
+        _ => Err(format!("{s} is not a finite number >= 0")),
     }
-    match run(target, seed) {
-        Ok(runs) => {
-            print(&runs, target, json);
-            ExitCode::SUCCESS
-        }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = run(args.target, args.seed).and_then(|runs| print(&runs, args.target, args.json));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lm_regression: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
@@ -216,24 +222,27 @@ fn batch(
     Ok(run)
 }
 
-fn print(runs: &[Run], target: f64, json: bool) {
+fn print(runs: &[Run], target: f64, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::stdout().lock();
     if json {
         for r in runs {
-            println!(
+            writeln!(out,
                 "{{\"method\":\"{}\",\"iterations\":{},\"evaluations\":{},\"jacobians\":{},\"mse\":{:e},\"millis\":{:.3},\"reached\":{},\"target\":{target:e}}}",
                 r.method, r.iterations, r.evaluations, r.jacobians, r.mse, r.millis, r.reached
-            );
+            )?;
         }
-        return;
+        return Ok(());
     }
-    println!("1-D regression, tanh MLP 1→{HIDDEN}→1 ({PARAMS} parameters), {POINTS} points; target MSE {target:e}");
-    println!();
-    println!(
+    writeln!(out, "1-D regression, tanh MLP 1→{HIDDEN}→1 ({PARAMS} parameters), {POINTS} points; target MSE {target:e}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "{:<24} {:>10} {:>12} {:>10} {:>12} {:>10}  reached",
         "method", "iterations", "evaluations", "Jacobians", "final MSE", "time (ms)"
-    );
+    )?;
     for r in runs {
-        println!(
+        writeln!(
+            out,
             "{:<24} {:>10} {:>12} {:>10} {:>12.3e} {:>10.1}  {}",
             r.method,
             r.iterations,
@@ -242,6 +251,7 @@ fn print(runs: &[Run], target: f64, json: bool) {
             r.mse,
             r.millis,
             if r.reached { "yes" } else { "no" }
-        );
+        )?;
     }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Milliseconds per training step of the MNIST model (784-512-256-10 ReLU MLP, cross-entropy,
-//! Adam lr 1e-3, batch 128) on synthetic data, and the process's peak memory: the figures
-//! issue #6 compares with PyTorch eager, whose script for the same work is
+//! Adam lr 1e-3, batch 128) on synthetic data, and the process's peak memory, to compare
+//! with PyTorch eager, whose script for the same work is
 //! `benches/reference/mlp_step_torch.py`. Run both in one session:
 //!
 //! ```sh
@@ -8,28 +8,56 @@
 //! python3 benches/reference/mlp_step_torch.py --threads 2
 //! ```
 
+use clap::builder::RangedU64ValueParser;
+use clap::Parser;
 use descent::autodiff::Tape;
 use descent::nn::{activation::Relu, loss, Linear, Mode, Module, Reduction, Sequential};
 use descent::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::io::Write;
+use std::process::ExitCode;
 use std::time::Instant;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str, default: usize| -> Result<usize, String> {
-        match args.iter().position(|a| a == flag) {
-            None => Ok(default),
-            Some(i) => args
-                .get(i + 1)
-                .and_then(|v| v.parse().ok())
-                .ok_or(format!("{flag} needs a positive integer")),
+/// Times training steps of the MNIST model (784-512-256-10 ReLU MLP, cross-entropy, Adam lr
+/// 1e-3, batch 128) on synthetic data after 20 warm-up steps, and prints the median
+/// milliseconds per step, samples per second and the process's peak memory.
+#[derive(Parser, Debug)]
+#[command(version, long_about = None)]
+struct Args {
+    /// Kernel threads (1 to 1024).
+    #[arg(long, default_value_t = 2, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    threads: usize,
+    /// Timed steps (1 to 1000000).
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    steps: usize,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mlp_step: {e}");
+            ExitCode::FAILURE
         }
-    };
-    let threads = value("--threads", 2)?;
-    let steps = value("--steps", 200)?;
-    let json = args.iter().any(|a| a == "--json");
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (threads, steps, json) = (args.threads, args.steps, args.json);
     descent::tensor::set_num_threads(threads)?;
+    let mut out = std::io::stdout().lock();
 
     let mut rng = StdRng::seed_from_u64(0);
     let mut model = Sequential::new()
@@ -67,14 +95,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let peak_mb = peak_rss_kb().map_or(f64::NAN, |kb| kb as f64 / 1024.0);
+    // `null` in JSON (and `?` in the sentence) where the peak is not known.
+    let peak_mb = peak_rss_kb().map_or("null".to_string(), |kb| {
+        format!("{:.0}", kb as f64 / 1024.0)
+    });
     if json {
-        println!(
-            r#"{{"bench":"mlp_step_784_512_256_10_adam_b128","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"peak_rss_mb":{peak_mb:.0}}}"#,
+        writeln!(
+            out,
+            r#"{{"bench":"mlp_step_784_512_256_10_adam_b128","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"peak_rss_mb":{peak_mb}}}"#,
             128.0 / median * 1e3
-        );
+        )?;
     } else {
-        println!("784-512-256-10 MLP, Adam, batch 128, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb:.0} MB", 128.0 / median * 1e3);
+        writeln!(out, "784-512-256-10 MLP, Adam, batch 128, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb} MB", 128.0 / median * 1e3)?;
     }
     Ok(())
 }

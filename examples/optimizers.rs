@@ -19,41 +19,108 @@
 //! several optimizers an `optimizer` column comes first); without it, one summary line per
 //! optimizer. `--plot` writes an SVG with the contours and one path per optimizer.
 
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{build, BatchMethod, TapeObjective, TapeResiduals, TestFunction, METHODS};
 use descent::tensor::{Float, Tensor};
 use plotters::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The most steps per path: enough for any of these functions, small enough to finish.
+const MAX_STEPS: u64 = 1_000_000;
+
+/// Runs optimizers from one start on a 2-D test function (Rosenbrock's valley, Beale's
+/// function, the saddle, an ill-conditioned quadratic) and prints where each path ends, every
+/// step as CSV, or the paths drawn over the function's contours as SVG.
 #[derive(Parser, Debug)]
-#[command(about = "Optimizer trajectories on 2-D test functions")]
+#[command(version, long_about = None)]
 struct Args {
     /// rosenbrock | beale | saddle | quadratic:a=1,b=10
-    #[arg(long, default_value = "rosenbrock")]
-    function: String,
-    /// An optimizer spec, e.g. `adam:lr=0.05`; repeat to overlay several paths.
-    #[arg(long = "optimizer", required = true)]
-    optimizers: Vec<String>,
-    /// Number of steps.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value = "rosenbrock", value_parser = parse_function)]
+    function: TestFunction,
+    /// An optimizer spec, e.g. `adam:lr=0.05`, `lbfgs:history_size=10`; repeat to overlay
+    /// several paths.
+    #[arg(long = "optimizer", required = true, value_parser = parse_method)]
+    optimizers: Vec<Method>,
+    /// Number of steps (1 to 1000000).
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_STEPS))]
     steps: usize,
     /// Starting point `x,y` (default: the function's usual start).
-    #[arg(long, allow_hyphen_values = true)]
-    start: Option<String>,
-    /// f32 or f64.
-    #[arg(long, default_value = "f32")]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_start)]
+    start: Option<(f64, f64)>,
+    /// Floating-point type of the computation.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f64"])]
     dtype: String,
     /// Print `step,x,y,loss` for every step.
     #[arg(long)]
     csv: bool,
     /// Write the contour map with the paths to this SVG file.
-    #[arg(long)]
-    plot: Option<String>,
+    #[arg(long, value_parser = parse_svg_path)]
+    plot: Option<PathBuf>,
+}
+
+fn parse_function(s: &str) -> Result<TestFunction, String> {
+    TestFunction::parse(s).map_err(|e| e.to_string())
+}
+
+/// A method whose spec is checked now, so a typo fails before any path is run.
+fn parse_method(spec: &str) -> Result<Method, String> {
+    let method = Method::parse(spec);
+    match &method {
+        Method::Batch(spec) => descent::optim::Method::from_spec(spec).map(drop),
+        Method::FirstOrder(spec) => build::<f64>(spec).map(drop),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(method)
+}
+
+/// An SVG path in a directory that exists and can be written.
+fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.extension().and_then(|e| e.to_str()) != Some("svg") {
+        return Err(format!("{s}: only SVG is built in; give a .svg path"));
+    }
+    check_writable(&path)?;
+    Ok(path)
+}
+
+/// Whether `path` can be created or overwritten: its directory exists and takes a new file,
+/// and it is not itself a directory. Checked with a probe file that is removed at once.
+fn check_writable(path: &Path) -> Result<(), String> {
+    let at = path.display();
+    if path.is_dir() {
+        return Err(format!("{at} is a directory"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{at}: the directory {} does not exist",
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!("{at}: cannot write in {}: {e}", dir.display())),
+    }
 }
 
 /// How a method is driven. First-order methods take one step per gradient; the batch
 /// methods (line searches, quasi-Newton, Newton, LM) re-evaluate the function themselves.
+#[derive(Clone, Debug)]
 enum Method {
     /// A spec for `descent_optim::build`.
     FirstOrder(String),
@@ -254,11 +321,14 @@ fn run_first_order<F: Float>(
     Ok(path)
 }
 
-fn parse_start(s: &str) -> Result<(f64, f64), Error> {
+fn parse_start(s: &str) -> Result<(f64, f64), String> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let number = |v: &str| v.parse::<f64>().ok().filter(|v| v.is_finite());
     match parts[..] {
-        [x, y] => Ok((x.parse()?, y.parse()?)),
-        _ => Err(format!("--start {s}: expected two numbers `x,y`").into()),
+        [x, y] => number(x)
+            .zip(number(y))
+            .ok_or_else(|| format!("{s}: expected two finite numbers `x,y`")),
+        _ => Err(format!("{s}: expected two numbers `x,y`")),
     }
 }
 
@@ -272,8 +342,11 @@ fn default_start(f: &TestFunction) -> (f64, f64) {
 }
 
 fn main() -> ExitCode {
-    match real_main() {
+    let args = Args::parse();
+    match real_main(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("optimizers: {e}");
             ExitCode::FAILURE
@@ -281,53 +354,59 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main() -> Result<(), Error> {
-    let args = Args::parse();
-    let f = TestFunction::parse(&args.function)?;
-    let start = match &args.start {
-        Some(s) => parse_start(s)?,
-        None => default_start(&f),
-    };
-    let methods: Vec<Method> = args.optimizers.iter().map(|s| Method::parse(s)).collect();
-    for m in &methods {
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn real_main(args: &Args) -> Result<(), Error> {
+    let f = args.function;
+    let start = args.start.unwrap_or_else(|| default_start(&f));
+    let methods = &args.optimizers;
+    for m in methods {
         if let Method::Batch(spec) = m {
-            batch_method(&f, spec)?; // a bad spec fails before any path is run
+            batch_method(&f, spec)?; // the saddle's missing residuals fail before any path
         }
     }
     let mut paths = Vec::new();
-    for m in &methods {
+    for m in methods {
         let path = match args.dtype.as_str() {
-            "f32" => run::<f32>(&f, m, start, args.steps)?,
             "f64" => run::<f64>(&f, m, start, args.steps)?,
-            other => return Err(format!("--dtype {other}: expected f32 or f64").into()),
+            _ => run::<f32>(&f, m, start, args.steps)?,
         };
         paths.push(path);
     }
+    let mut out = std::io::stdout().lock();
     if args.csv {
-        print_csv(&methods, &paths);
+        print_csv(&mut out, methods, &paths)?;
     } else if args.plot.is_none() {
         for (m, path) in methods.iter().zip(&paths) {
             let last = path[path.len() - 1];
-            println!(
+            writeln!(
+                out,
                 "{:<40} steps {:>5}  x {:>12.6}  y {:>12.6}  loss {:>12.4e}",
                 m.label(),
                 path.len() - 1,
                 last.x,
                 last.y,
                 last.loss
-            );
+            )?;
         }
     }
-    if let Some(out) = &args.plot {
-        plot(out, &f, &methods, &paths)?;
-        eprintln!("wrote {out}");
+    if let Some(path) = &args.plot {
+        plot(path, &f, methods, &paths)?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
 
-fn print_csv(methods: &[Method], paths: &[Vec<Point>]) {
+fn print_csv(out: &mut impl Write, methods: &[Method], paths: &[Vec<Point>]) -> Result<(), Error> {
     let several = methods.len() > 1;
-    println!("{}step,x,y,loss", if several { "optimizer," } else { "" });
+    writeln!(
+        out,
+        "{}step,x,y,loss",
+        if several { "optimizer," } else { "" }
+    )?;
     for (m, path) in methods.iter().zip(paths) {
         let prefix = if several {
             format!("\"{}\",", m.label())
@@ -335,9 +414,10 @@ fn print_csv(methods: &[Method], paths: &[Vec<Point>]) {
             String::new()
         };
         for (step, p) in path.iter().enumerate() {
-            println!("{prefix}{step},{},{},{}", p.x, p.y, p.loss);
+            writeln!(out, "{prefix}{step},{},{},{}", p.x, p.y, p.loss)?;
         }
     }
+    Ok(())
 }
 
 /// Contour levels: log-spaced above the minimum for functions bounded below, linear for
@@ -391,7 +471,7 @@ fn contour(grid: &[Vec<f64>], xs: &[f64], ys: &[f64], level: f64) -> Vec<[(f64, 
 }
 
 fn plot(
-    out: &str,
+    out: &Path,
     f: &TestFunction,
     methods: &[Method],
     paths: &[Vec<Point>],

@@ -1,4 +1,5 @@
 //! End-to-end tests through the `descent` facade alone, the way a user's crate sees it, and
 //! of the examples as command-line tools. One binary, one module per topic.
 
+mod examples_cli;
 mod facade;

@@ -1,0 +1,241 @@
+//! The examples as command-line tools: `--help` describes and exits 0 without running, an
+//! unknown flag or a bad value exits 2 naming the flag before any work, a failure while
+//! working exits 1 in one line naming the file, and output cut short by the reader ends
+//! quietly. Runs the example binaries of this test's profile.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// Every example, with two flags its `--help` must list.
+const EXAMPLES: [(&str, [&str; 2]); 7] = [
+    ("bench", ["--json", "--threads"]),
+    ("curvature", ["--dim", "--kappa"]),
+    ("gradcheck", ["--json", "--seed"]),
+    ("lm_regression", ["--target", "--seed"]),
+    ("mlp_step", ["--steps", "--threads"]),
+    ("mnist", ["--epochs", "--whiten"]),
+    ("optimizers", ["--optimizer", "--steps"]),
+];
+
+/// The example's binary, in `target/<profile>/examples/` beside this test's
+/// `target/<profile>/deps/`. Cargo builds the examples before the tests, except one it runs
+/// as a test (`mnist`, `test = true`): that one it builds only as a test harness, so the
+/// examples are built here once, with the same profile and target directory (a no-op when
+/// they are fresh).
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps/<test>");
+        let target_dir = profile_dir.parent().expect("target/<profile>");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--examples",
+                "--quiet",
+                "--offline",
+                "--profile",
+                profile,
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo starts");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
+    });
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(example(name))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("the example starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_describes_the_example_and_exits_0() {
+    for (name, flags) in EXAMPLES {
+        let out = run(name, &["--help"]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name} --help: {stdout}");
+        assert!(stdout.contains("Usage:"), "{name} --help: {stdout}");
+        for flag in flags {
+            assert!(
+                stdout.contains(flag),
+                "{name} --help lists no {flag}: {stdout}"
+            );
+        }
+        // The about paragraph is the example's own, not the package description.
+        let about = stdout.lines().next().unwrap_or_default();
+        assert!(
+            !about.starts_with("A CPU deep-learning framework") && about.len() > 40,
+            "{name} --help starts with {about:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_flag_exits_2_with_the_usage() {
+    for (name, _) in EXAMPLES {
+        let out = run(name, &["--no-such-flag"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("--no-such-flag") && stderr.contains("Usage:"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name} printed {:?}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// Values parsing refuses: exit 2, the first line naming the flag, nothing run.
+#[test]
+fn a_bad_value_exits_2_naming_the_flag() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("mnist", &["--epochs", "0"], "--epochs"),
+        ("mnist", &["--dropout", "1"], "--dropout"),
+        ("mnist", &["--dropout", "NaN"], "--dropout"),
+        ("mnist", &["--metrics-every", "0"], "--metrics-every"),
+        ("mnist", &["--limit-train", "0"], "--limit-train"),
+        ("mnist", &["--threads", "100000"], "--threads"),
+        ("mnist", &["--optimizer", "adam:lr=-1"], "--optimizer"),
+        ("mnist", &["--activation", "softmax"], "--activation"),
+        ("mlp_step", &["--steps", "0"], "--steps"),
+        ("mlp_step", &["--threads", "100000"], "--threads"),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--steps", "18446744073709551615"],
+            "--steps",
+        ),
+        ("curvature", &["--dim", "5000"], "--dim"),
+        ("curvature", &["--kappa", "0.5"], "--kappa"),
+        ("lm_regression", &["--target", "nan"], "--target"),
+        ("gradcheck", &["--seed", "x"], "--seed"),
+        ("bench", &["--threads", "0"], "--threads"),
+    ];
+    for (name, args, flag) in cases {
+        let out = run(name, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(flag), "{name} {args:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{name} {args:?} ran: {:?}",
+            text(&out.stdout)
+        );
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("descent-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Flags the MNIST example refuses after parsing, before it looks for any data: exactly
+/// one line naming the flag, exit 2.
+#[test]
+fn mnist_checks_every_flag_before_any_work() {
+    let dir = temp_dir("mnist-flags");
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let absent = p("no/such/dir/out");
+    let (same, svg, ckpt) = (p("same"), p("curves.svg"), p("run.ckpt"));
+    std::fs::write(&ckpt, b"a checkpoint").expect("write");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--checkpoint", &same, "--save", &same], "--checkpoint"),
+        (vec!["--plot", &absent], "--plot"),
+        (vec!["--save", &absent], "--save"),
+        (vec!["--checkpoint", &absent], "--checkpoint"),
+        (vec!["--metrics", &absent], "--metrics"),
+        (vec!["--metrics", &svg, "--plot", &svg], "--metrics"),
+        (vec!["--limit-train", "50", "--val", "50"], "--val"),
+        (vec!["--resume", &absent], "--resume"),
+        (vec!["--resume", &ckpt, "--save", &ckpt], "--resume"),
+        (
+            vec!["--schedule", "plateau:patience=2", "--schedule-per", "step"],
+            "--schedule",
+        ),
+    ];
+    for (args, flag) in &cases {
+        let out = run("mnist", args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A missing data directory or a corrupt data file: one line naming it, exit 1.
+#[test]
+fn mnist_data_problems_are_one_line_naming_the_file() {
+    let dir = temp_dir("mnist-data");
+    let missing = dir.join("absent");
+    let out = run("mnist", &["--data", &missing.to_string_lossy()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&*missing.to_string_lossy()), "{stderr}");
+
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        std::fs::write(dir.join(name), b"not an IDX file").expect("write");
+    }
+    let out = run("mnist", &["--data", &dir.to_string_lossy()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("train-images-idx3-ubyte"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A reader that stops early (`| head -1`) ends the example quietly: exit 0, no panic.
+#[test]
+fn output_cut_short_by_the_reader_ends_quietly() {
+    let mut child = Command::new(example("optimizers"))
+        .args(["--optimizer", "adam:lr=0.05", "--csv", "--steps", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("piped");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first line");
+    assert_eq!(first, "step,x,y,loss\n");
+    // The reader is gone: the rest of the 100001 rows meet a closed pipe.
+    let out = child.wait_with_output().expect("exits");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
