@@ -13,6 +13,7 @@ mod parallel;
 mod schedules;
 mod second_order;
 mod second_order_tape;
+mod spec_strings;
 mod state_and_errors;
 mod steady_state;
 mod utilities;
