@@ -19,6 +19,55 @@ use std::str::FromStr;
 
 const FORMAT: &str = "descent-optim-state/1";
 
+/// The largest step or iterate count a state may hold. Counts enter the updates as `f64`
+/// (Adam's `βᵗ`, an average's `1/t`), exact up to 2⁵³; a count past it (a corrupt or
+/// hostile file's `u64::MAX`) would wrap or lose the exactness resuming relies on.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+/// `Ok(count)` if `1 ≤ count ≤` [`MAX_COUNT`]; else [`Error::State`] naming `key`. A saved
+/// count is at least 1: a state exists only after a step.
+pub(crate) fn check_count(key: &str, count: u64) -> Result<u64> {
+    if (1..=MAX_COUNT).contains(&count) {
+        Ok(count)
+    } else {
+        Err(Error::state(format!(
+            "`{key}` = {count} is outside [1, 2^53]"
+        )))
+    }
+}
+
+/// [`Error::State`] naming the tensor if it holds NaN or infinity: a moment or an average
+/// that is not finite would make every later step NaN.
+pub(crate) fn check_finite<F: Float>(name: &str, t: &Tensor<F>) -> Result<()> {
+    if t.has_non_finite() {
+        return Err(Error::state(format!(
+            "`{name}` (shape {:?}) holds NaN or infinity",
+            t.shape()
+        )));
+    }
+    Ok(())
+}
+
+/// A shape as metadata: its sizes comma-separated (`16,784`; empty for a scalar).
+pub(crate) fn shape_to_meta(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    dims.join(",")
+}
+
+/// Parses [`shape_to_meta`]'s text, refusing sizes whose product overflows.
+pub(crate) fn shape_from_meta(key: &str, v: &str) -> Result<Vec<usize>> {
+    let bad = || Error::state(format!("metadata `{key}` = `{v}` is not a shape"));
+    let dims = v
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().parse::<usize>().map_err(|_| bad()))
+        .collect::<Result<Vec<usize>>>()?;
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(bad)?;
+    Ok(dims)
+}
+
 /// An optimizer's state as tensors and metadata, ready to save or just loaded.
 ///
 /// ```
@@ -197,7 +246,14 @@ impl<F: Float> StateDict<F> {
                     })
                     .collect()
             };
-            tensors.insert(name, Tensor::from_vec(data, view.shape())?);
+            let t = Tensor::from_vec(data, view.shape())?;
+            if t.has_non_finite() {
+                return Err(bad(format!(
+                    "tensor `{name}` (shape {:?}) holds NaN or infinity",
+                    t.shape()
+                )));
+            }
+            tensors.insert(name, t);
         }
         Ok(StateDict {
             optimizer,

@@ -8,6 +8,7 @@ mod problems;
 #[path = "reference/second_order.rs"]
 mod reference;
 
+mod checkpoints;
 mod first_order_parity;
 mod parallel;
 mod schedules;
