@@ -9,6 +9,7 @@ mod problems;
 mod reference;
 
 mod checkpoints;
+mod files;
 mod first_order_parity;
 mod parallel;
 mod schedules;
