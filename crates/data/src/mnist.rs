@@ -8,7 +8,9 @@
 //! the canonical mirrors into the cache. Downloads are checked against the published
 //! SHA-256 of each file and a file that does not match is deleted, never used. Files found
 //! in a directory you name are only checked for IDX validity, so any dataset in this layout
-//! loads from there.
+//! loads from there. The mirrors, the cache directory and the files with their checksums
+//! are arguments ([`Fetch`], given to [`locate_with`]), so another dataset or a local
+//! server (the crate's offline tests) takes the same path as the real download.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,7 +38,7 @@ pub const MIRRORS: [&str; 2] = [
 pub struct MnistFile {
     /// The name without `.gz`, e.g. `train-images-idx3-ubyte`.
     pub stem: &'static str,
-    /// The hex SHA-256 of the canonical `{stem}.gz` (from `shared/data/README.md`).
+    /// The hex SHA-256 of the canonical `{stem}.gz`, as the mirrors in [`MIRRORS`] serve it.
     pub sha256: &'static str,
 }
 
@@ -292,15 +294,20 @@ pub struct Fetch {
     pub cache_dir: Option<PathBuf>,
     /// Whether to draw a progress bar on stderr.
     pub progress: bool,
+    /// The files to fetch and the SHA-256 each must have: [`FILES`] for MNIST; another
+    /// dataset in its layout, or a local test server, brings its own.
+    pub files: [MnistFile; 4],
 }
 
 impl Default for Fetch {
-    /// The canonical [`MIRRORS`], the default [`cache_dir`], a progress bar.
+    /// The canonical [`MIRRORS`], the default [`cache_dir`], a progress bar, MNIST's
+    /// [`FILES`].
     fn default() -> Self {
         Fetch {
             mirrors: MIRRORS.iter().map(|m| m.to_string()).collect(),
             cache_dir: cache_dir(),
             progress: true,
+            files: FILES,
         }
     }
 }
@@ -346,14 +353,14 @@ pub fn locate_with(
         ),
     ];
     if let Some((dir, source, why)) = named.into_iter().find_map(|(d, s, w)| Some((d?, s, w))) {
-        for f in &FILES {
+        for f in &fetch.files {
             f.find_in(dir, why)?;
         }
         return Ok((dir.to_path_buf(), source));
     }
     let cache = fetch.cache_dir.clone().ok_or(DataError::NoCacheDir)?;
     let mut downloaded = false;
-    for f in &FILES {
+    for f in &fetch.files {
         let path = cache.join(f.gz_name());
         if path.is_file() {
             if sha256_file(&path)? == f.sha256 {
