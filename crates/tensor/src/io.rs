@@ -273,14 +273,14 @@ pub fn save_safetensors(
     write_atomic(path, &encode_safetensors(tensors, metadata, path)?)
 }
 
-/// The header of a safetensors file whose total size is `len`: the header's own length and
-/// its parsed, validated contents. Checks every declared size against `len`, so that no
-/// caller reads more than the file holds or allocates from a lying header.
+/// Parses the `header` bytes of a safetensors file whose total size is `len` (its length
+/// already checked by [`header_len`]), and checks the data size it declares against `len`,
+/// so that no caller reads more than the file holds or allocates from a lying header.
 fn parse_header(path: &Path, header: &[u8], len: u64) -> Result<Metadata, IoError> {
     let n = header.len() as u64;
     let meta: Metadata = serde_json::from_slice(header)
         .map_err(|e| format_err(path, 8, format!("the {n}-byte header does not parse: {e}")))?;
-    let data = len - 8 - n;
+    let data = len.saturating_sub(8).saturating_sub(n);
     let declared = meta.data_len() as u64;
     if declared > data {
         let mut cut: Vec<(String, usize, usize)> = meta
