@@ -15,7 +15,9 @@
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
-use crate::state::{check_count, check_finite, shape_from_meta, StateDict};
+use crate::state::{
+    check_count, check_finite, shape_from_meta, shape_to_meta, StateDict, MAX_COUNT,
+};
 use descent_autodiff::{Gradients, Param, ParamId};
 use descent_tensor::{vectorized, Float, Tensor, Vectorize};
 use std::borrow::Cow;
@@ -291,7 +293,11 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                 });
             }
             if let Some(st) = self.states.get(&p.id()) {
-                check_count("step", st.step.saturating_add(1))?;
+                if st.step >= MAX_COUNT {
+                    return Err(Error::state(format!(
+                        "{name}: parameter {index} has taken 2^53 steps, the most a state counts"
+                    )));
+                }
                 if st.shape != p.shape() {
                     return Err(Error::state(format!(
                         "{name}: the state of parameter {index} has shape {:?} but the parameter has shape {:?}",
@@ -411,10 +417,7 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
             sd.set_meta(&format!("param.{i}.step"), st.step);
             // The shape is metadata, not read off a buffer: a rule without buffers (plain
             // SGD) has none to read it from.
-            sd.set_meta(
-                &format!("param.{i}.shape"),
-                crate::state::shape_to_meta(&st.shape),
-            );
+            sd.set_meta(&format!("param.{i}.shape"), shape_to_meta(&st.shape));
             let scalars: Vec<String> = st.scalars.iter().map(|x| format!("{x:?}")).collect();
             sd.set_meta(&format!("param.{i}.scalars"), scalars.join(","));
             for (name, buf) in rule.buffers().iter().zip(&st.bufs) {
