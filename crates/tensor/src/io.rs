@@ -422,3 +422,59 @@ pub fn read_safetensors(path: &Path) -> Result<Safetensors, IoError> {
     }
     decode_safetensors(&bytes, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid() -> Vec<u8> {
+        let x = Tensor::<f32>::from_vec(vec![1.0, -2.0, 3.5], &[3]).unwrap();
+        let tensors = [
+            ("a".to_string(), RawTensor::from_tensor(&x)),
+            ("n".to_string(), RawTensor::i64_scalar(7)),
+        ];
+        let meta = HashMap::from([("k".to_string(), "v".to_string())]);
+        encode_safetensors(&tensors, Some(meta), Path::new("t")).unwrap()
+    }
+
+    #[test]
+    fn round_trip_with_metadata_and_counts() {
+        let file = decode_safetensors(&valid(), Path::new("t")).unwrap();
+        assert_eq!(file.metadata["k"], "v");
+        assert_eq!(file.tensors["n"].to_i64(), Some(7));
+        assert!(file.tensors["n"].to_tensor::<f32>().is_none());
+        let a = file.tensors["a"].to_tensor::<f32>().unwrap();
+        assert_eq!(a.to_vec(), vec![1.0, -2.0, 3.5]);
+        assert!(file.tensors["a"].to_tensor::<f64>().is_none());
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_cleans_up() {
+        let dir = std::env::temp_dir().join(format!("descent-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.bin");
+        std::fs::write(temp_path(&path), b"stale").unwrap();
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert!(!temp_path(&path).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+            let _ = decode_safetensors(&bytes, Path::new("fuzz"));
+        }
+
+        #[test]
+        fn mutated_files_never_panic(at in 0usize..200, v in any::<u8>(), cut in 0usize..200) {
+            let mut b = valid();
+            let n = b.len();
+            b[at % n] = v;
+            b.truncate(n - cut % n);
+            let _ = decode_safetensors(&b, Path::new("fuzz"));
+        }
+    }
+}
