@@ -91,8 +91,8 @@ pub fn save_buffers<F: Float>(
 /// Reads every tensor of a safetensors file, sorted by name; all must have `F`'s dtype.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`], [`Error::Truncated`], or [`Error::TensorDtype`] for a
-/// tensor of another dtype.
+/// [`Error::Io`], [`Error::Format`] (also for NaN or infinity), [`Error::Truncated`], or
+/// [`Error::TensorDtype`] for a tensor of another dtype.
 pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor<F>)>> {
     let path = path.as_ref();
     let file = io::read_safetensors(path).map_err(from_io)?;
@@ -111,8 +111,9 @@ pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<Vec<(String, Ten
 /// Returns them in `expected`'s order.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`], [`Error::Truncated`], [`Error::MissingTensor`],
-/// [`Error::UnexpectedTensor`], [`Error::TensorDtype`], [`Error::TensorShape`].
+/// [`Error::Io`], [`Error::Format`] (also for NaN or infinity, or a negative count),
+/// [`Error::Truncated`], [`Error::MissingTensor`], [`Error::UnexpectedTensor`],
+/// [`Error::TensorDtype`], [`Error::TensorShape`].
 pub fn read_state<F: Float>(
     path: impl AsRef<Path>,
     expected: &[(String, Buffer<F>)],
@@ -162,8 +163,16 @@ pub fn read_state<F: Float>(
             }
             Ok(match like {
                 Buffer::Float(_) => Buffer::Float(decode_float(path, name, raw)?),
-                // A negative count (never written by PyTorch) reads as 0.
-                Buffer::Count(_) => Buffer::Count(raw.to_i64().map_or(0, |n| n.max(0) as u64)),
+                Buffer::Count(_) => match raw.to_i64().map(u64::try_from) {
+                    Some(Ok(n)) => Buffer::Count(n),
+                    // PyTorch never writes a negative count.
+                    _ => {
+                        return Err(Error::Format {
+                            path: path.into(),
+                            why: format!("count {name:?} is negative"),
+                        })
+                    }
+                },
             })
         })
         .collect()
@@ -216,12 +225,23 @@ fn check_dtype(path: &Path, name: &str, expected: Dtype, found: Dtype) -> Result
     })
 }
 
-/// A float tensor whose dtype was checked to be `F`'s.
+/// A float tensor whose dtype was checked to be `F`'s; NaN or infinity is refused, naming
+/// the tensor (a model loaded with one would turn every output NaN).
 fn decode_float<F: Float>(path: &Path, name: &str, raw: &RawTensor) -> Result<Tensor<F>> {
-    raw.to_tensor::<F>().ok_or_else(|| Error::TensorDtype {
+    let t = raw.to_tensor::<F>().ok_or_else(|| Error::TensorDtype {
         path: path.into(),
         name: name.to_string(),
         expected: float_dtype::<F>().to_string(),
         found: raw.dtype.to_string(),
-    })
+    })?;
+    if t.has_non_finite() {
+        return Err(Error::Format {
+            path: path.into(),
+            why: format!(
+                "tensor {name:?} (shape {:?}) holds NaN or infinity",
+                t.shape()
+            ),
+        });
+    }
+    Ok(t)
 }

@@ -347,3 +347,35 @@ fn reads_are_bounded_by_the_file_size() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn non_finite_weights_and_negative_counts_are_refused_naming_the_tensor() {
+    let path = tmp("nonfinite.safetensors");
+    let mut s = state();
+    s[1].1 = Buffer::Float(Tensor::from_vec(vec![0.5, f32::NAN], &[2]).unwrap());
+    save_buffers(&path, &s).unwrap();
+    let want = "tensor \"0.bias\" (shape [2]) holds NaN or infinity";
+    let err = read_state(&path, &expected()).unwrap_err();
+    assert!(
+        matches!(err, Error::Format { .. }) && err.to_string().contains(want),
+        "{err}"
+    );
+    let err = load_tensors::<f32>(&path).unwrap_err().to_string();
+    assert!(err.contains(want), "{err}");
+    // PyTorch never writes a negative count; one used to read as 0.
+    use descent_tensor::io::{save_safetensors, RawTensor};
+    let raws: Vec<(String, RawTensor)> = state()
+        .iter()
+        .map(|(n, b)| match b {
+            Buffer::Float(t) => (n.clone(), RawTensor::from_tensor(t)),
+            Buffer::Count(_) => (n.clone(), RawTensor::i64_scalar(-3)),
+        })
+        .collect();
+    save_safetensors(&path, &raws, None).unwrap();
+    let err = read_state(&path, &expected()).unwrap_err().to_string();
+    assert!(
+        err.contains("count \"1.num_batches_tracked\" is negative"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
