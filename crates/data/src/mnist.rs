@@ -297,6 +297,9 @@ pub struct Fetch {
     /// The files to fetch and the SHA-256 each must have: [`FILES`] for MNIST; another
     /// dataset in its layout, or a local test server, brings its own.
     pub files: [MnistFile; 4],
+    /// The most bytes one download may take (default 1 GiB, far above any dataset in
+    /// MNIST's layout); a larger body is refused, announced or not.
+    pub max_bytes: u64,
 }
 
 impl Default for Fetch {
@@ -308,6 +311,7 @@ impl Default for Fetch {
             cache_dir: cache_dir(),
             progress: true,
             files: FILES,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -406,7 +410,7 @@ fn download(file: &MnistFile, dir: &Path, fetch: &Fetch) -> Result<()> {
     let mut attempts = Vec::new();
     for base in &fetch.mirrors {
         let url = format!("{base}{}", file.gz_name());
-        match download_one(&agent, &url, file, dir, fetch.progress) {
+        match download_one(&agent, &url, file, dir, fetch) {
             Ok(()) => return Ok(()),
             Err(e) => attempts.push(e),
         }
@@ -424,8 +428,9 @@ fn download_one(
     url: &str,
     file: &MnistFile,
     dir: &Path,
-    progress: bool,
+    fetch: &Fetch,
 ) -> Result<()> {
+    let (progress, max_bytes) = (fetch.progress, fetch.max_bytes);
     let http = |e: ureq::Error| DataError::Http {
         url: url.to_string(),
         message: e.to_string(),
@@ -445,11 +450,15 @@ fn download_one(
     bar.set_message(file.gz_name());
 
     let tmp = dir.join(format!("{}.part", file.gz_name()));
-    let result = save_verified(&mut response.body_mut().as_reader(), url, file, &tmp, &bar)
-        .and_then(|()| {
-            let dest = dir.join(file.gz_name());
-            std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
-        });
+    if let Some(n) = total.filter(|&n| n > max_bytes) {
+        bar.finish_and_clear();
+        return Err(too_large(url, n, max_bytes));
+    }
+    let mut body = response.body_mut().as_reader().take(max_bytes + 1);
+    let result = save_verified(&mut body, url, file, &tmp, &bar, max_bytes).and_then(|()| {
+        let dest = dir.join(file.gz_name());
+        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
+    });
     bar.finish_and_clear();
     if result.is_err() {
         // Never leave unverified bytes behind; a failure to delete is secondary.
@@ -458,17 +467,28 @@ fn download_one(
     result
 }
 
-/// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256.
+/// The error for a body of (at least) `n` bytes where at most `max` are taken.
+fn too_large(url: &str, n: u64, max: u64) -> DataError {
+    DataError::Http {
+        url: url.to_string(),
+        message: format!("the body has {n} bytes or more, above the limit of {max}"),
+    }
+}
+
+/// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256; stops
+/// past `max_bytes`.
 fn save_verified(
     body: &mut impl Read,
     url: &str,
     file: &MnistFile,
     tmp: &Path,
     bar: &indicatif::ProgressBar,
+    max_bytes: u64,
 ) -> Result<()> {
     let mut out = File::create(tmp).map_err(io_err(tmp))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
+    let mut written = 0u64;
     loop {
         let n = body.read(&mut buf).map_err(|e| DataError::Http {
             url: url.to_string(),
@@ -476,6 +496,10 @@ fn save_verified(
         })?;
         if n == 0 {
             break;
+        }
+        written += n as u64;
+        if written > max_bytes {
+            return Err(too_large(url, written, max_bytes));
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(io_err(tmp))?;

@@ -218,6 +218,7 @@ fn offline() -> Fetch {
         cache_dir: None,
         progress: false,
         files: FILES,
+        max_bytes: 1 << 30,
     }
 }
 
@@ -228,6 +229,8 @@ enum Reply {
     Body(Vec<u8>),
     /// 200 announcing the whole body's length, then half of it, then the connection closes.
     CutShort(Vec<u8>),
+    /// 200 without a length: the body ends when the connection closes.
+    Unannounced(Vec<u8>),
 }
 
 /// Serves `files` over HTTP/1.1 on 127.0.0.1 (anything else is a 404) for at most
@@ -267,13 +270,13 @@ fn serve(files: Vec<(String, Reply)>, requests: usize) -> String {
                 .find(|(n, _)| *n == path)
                 .map(|(_, r)| r.clone());
             let (status, length, body) = match reply {
-                Some(Reply::Body(b)) => ("200 OK", b.len(), b),
-                Some(Reply::CutShort(b)) => ("200 OK", b.len(), b[..b.len() / 2].to_vec()),
-                None => ("404 Not Found", 8, b"not here".to_vec()),
+                Some(Reply::Body(b)) => ("200 OK", Some(b.len()), b),
+                Some(Reply::CutShort(b)) => ("200 OK", Some(b.len()), b[..b.len() / 2].to_vec()),
+                Some(Reply::Unannounced(b)) => ("200 OK", None, b),
+                None => ("404 Not Found", Some(8), b"not here".to_vec()),
             };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-            );
+            let length = length.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
+            let head = format!("HTTP/1.1 {status}\r\n{length}Connection: close\r\n\r\n");
             let _ = s
                 .write_all(head.as_bytes())
                 .and_then(|_| s.write_all(&body));
@@ -311,6 +314,7 @@ fn real_downloads_with_the_wrong_checksum_are_deleted_and_reported() {
         cache_dir: Some(cache.clone()),
         progress: false,
         files: FILES,
+        max_bytes: 1 << 30,
     };
     let e = locate_with(None, None, &fetch).unwrap_err();
     let DataError::Download { file, attempts } = &e else {
@@ -346,6 +350,7 @@ fn real_download_falls_back_to_the_next_mirror_then_uses_the_cache() {
         cache_dir: Some(cache.clone()),
         progress: false,
         files: FILES,
+        max_bytes: 1 << 30,
     };
     let (dir, source) = locate_with(None, None, &fetch).unwrap();
     assert_eq!(
@@ -441,6 +446,7 @@ fn a_good_download_is_verified_cached_and_loaded() {
         cache_dir: Some(cache.clone()),
         progress: false,
         files,
+        max_bytes: 1 << 30,
     };
     let (dir, source) = locate_with(None, None, &fetch).unwrap();
     assert_eq!(
@@ -483,6 +489,7 @@ fn failed_download(name: &str, bad: Option<Reply>) -> (DataError, Vec<String>, S
         cache_dir: Some(cache.clone()),
         progress: false,
         files,
+        max_bytes: 1 << 30,
     };
     let e = locate_with(None, None, &fetch).unwrap_err();
     let msg = e.to_string();
@@ -537,4 +544,38 @@ fn a_truncated_download_is_refused_and_deleted() {
 fn a_missing_download_is_refused() {
     let (e, _, _) = failed_download("not-found", None);
     assert!(e.to_string().contains("404"), "{e}");
+}
+
+#[test]
+fn a_download_above_the_size_limit_is_refused_announced_or_not() {
+    for (name, announced) in [("too-large", true), ("too-large-unannounced", false)] {
+        let (named, files) = tiny_gz(name);
+        let cache = tmpdir(name);
+        let limit = named[0].1.len() as u64 - 1; // the training images are one byte too many
+        let replies = named
+            .into_iter()
+            .map(|(n, b)| match announced {
+                true => (n, Reply::Body(b)),
+                false => (n, Reply::Unannounced(b)),
+            })
+            .collect();
+        let base = serve(replies, 8);
+        let fetch = Fetch {
+            mirrors: vec![base.clone()],
+            cache_dir: Some(cache.clone()),
+            progress: false,
+            files,
+            max_bytes: limit,
+        };
+        let msg = locate_with(None, None, &fetch).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "could not download train-images-idx3-ubyte: {base}train-images-idx3-ubyte.gz: \
+                 the body has {} bytes or more, above the limit of {limit}",
+                limit + 1
+            )
+        );
+        assert!(left_in(&cache).is_empty(), "{:?}", left_in(&cache));
+    }
 }
