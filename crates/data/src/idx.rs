@@ -6,7 +6,8 @@
 //! allocated from it, so a corrupt or hostile file gives an [`DataError::Idx`] naming the
 //! file and the byte offset, never a panic or a huge allocation.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use descent_tensor::{Float, Tensor};
@@ -156,35 +157,28 @@ impl IdxArray {
         Ok(IdxArray { dtype, dims, data })
     }
 
-    /// Reads an IDX file, raw or gzip-compressed.
+    /// Reads an IDX file, raw or gzip-compressed. The header is read first; then exactly
+    /// the data bytes it declares (checked against the size of a raw file before reading),
+    /// plus one to detect trailing data, so a small gzip that inflates to gigabytes is
+    /// refused after the declared size, not after inflating everything.
     ///
     /// # Errors
     /// [`DataError::Io`] if the file cannot be read, [`DataError::Gzip`] if it starts like
     /// gzip but does not decompress, [`DataError::Idx`] if the bytes are not a valid IDX array.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let raw = std::fs::read(path).map_err(io_err(path))?;
-        Self::parse_file_bytes(raw, path)
+        let file = File::open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        read_stream(BufReader::new(file), len, path)
     }
 
     /// Parses the bytes of a file (gzip-compressed or not); `path` is used in errors only.
+    /// Decompression stops after the size the header declares, as in [`IdxArray::read`].
     ///
     /// # Errors
     /// As [`IdxArray::read`], without the I/O.
     pub fn parse_file_bytes(raw: Vec<u8>, path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        if raw.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::with_capacity(raw.len() * 4);
-            MultiGzDecoder::new(raw.as_slice())
-                .read_to_end(&mut out)
-                .map_err(|source| DataError::Gzip {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            parse(out, &Origin { path, gzip: true })
-        } else {
-            parse(raw, &Origin { path, gzip: false })
-        }
+        read_stream(raw.as_slice(), raw.len() as u64, path.as_ref())
     }
 
     /// Parses uncompressed IDX bytes; `name` is used in errors only.
@@ -255,7 +249,16 @@ impl IdxArray {
     }
 }
 
-fn parse(mut bytes: Vec<u8>, origin: &Origin) -> Result<IdxArray> {
+/// The parsed header: element type, dims, header size and data size in bytes.
+struct Header {
+    dtype: IdxType,
+    dims: Vec<usize>,
+    len: usize,
+    need: usize,
+}
+
+/// Parses the header at the start of `bytes` (which may hold more), checking every field.
+fn header(bytes: &[u8], origin: &Origin) -> Result<Header> {
     if bytes.len() < 4 {
         return Err(origin.err(
             bytes.len(),
@@ -290,18 +293,18 @@ fn parse(mut bytes: Vec<u8>, origin: &Origin) -> Result<IdxArray> {
     if ndims == 0 {
         return Err(origin.err(3, "zero dimensions; expected at least 1".into()));
     }
-    let header = 4 + 4 * ndims;
-    if bytes.len() < header {
+    let len = 4 + 4 * ndims;
+    if bytes.len() < len {
         return Err(origin.err(
             bytes.len(),
             format!(
                 "the file ends after {} bytes, inside the header of {ndims} sizes \
-                 ({header} bytes)",
+                 ({len} bytes)",
                 bytes.len()
             ),
         ));
     }
-    let dims: Vec<usize> = bytes[4..header]
+    let dims: Vec<usize> = bytes[4..len]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
@@ -314,25 +317,100 @@ fn parse(mut bytes: Vec<u8>, origin: &Origin) -> Result<IdxArray> {
                 format!("dims {dims:?} of {dtype:?} hold more bytes than memory can address"),
             )
         })?;
-    let have = bytes.len() - header;
-    if have != need {
-        let what = if have < need {
-            "the file is truncated"
-        } else {
-            "the file has trailing bytes"
-        };
+    Ok(Header {
+        dtype,
+        dims,
+        len,
+        need,
+    })
+}
+
+/// The error for a data section of `have` bytes where `h.need` are declared; `exact` is
+/// false when reading stopped one byte past the declared size (more may follow).
+fn length_error(h: &Header, have: usize, exact: bool, origin: &Origin) -> DataError {
+    let (what, found) = match (have < h.need, exact) {
+        (true, _) => ("the file is truncated", format!("found {have}")),
+        (false, true) => ("the file has trailing bytes", format!("found {have}")),
+        (false, false) => ("the file has trailing bytes", "found more".to_string()),
+    };
+    origin.err(
+        h.len + have.min(h.need),
+        format!(
+            "{what}: dims {:?} of {:?} need {} data bytes after the {}-byte header, {found}",
+            h.dims, h.dtype, h.need, h.len
+        ),
+    )
+}
+
+fn parse(mut bytes: Vec<u8>, origin: &Origin) -> Result<IdxArray> {
+    let h = header(&bytes, origin)?;
+    let have = bytes.len() - h.len;
+    if have != h.need {
+        return Err(length_error(&h, have, true, origin));
+    }
+    bytes.drain(..h.len);
+    Ok(IdxArray {
+        dtype: h.dtype,
+        dims: h.dims,
+        data: bytes,
+    })
+}
+
+/// Deflate expands at most about 1032:1, so a gzip file of `n` bytes holds at most this
+/// many decompressed bytes: a header declaring more is refused before inflating anything.
+fn max_inflated(n: u64) -> u64 {
+    n.saturating_mul(1032).saturating_add(1 << 16)
+}
+
+/// Reads an IDX stream of `len` (compressed or raw) bytes from `src`: the header first, then
+/// at most the declared data size plus one byte.
+fn read_stream(mut src: impl BufRead, len: u64, path: &Path) -> Result<IdxArray> {
+    let head = src.fill_buf().map_err(io_err(path))?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let origin = Origin { path, gzip };
+    let fail = |source: std::io::Error| match gzip {
+        true => DataError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        },
+        false => io_err(path)(source),
+    };
+    let mut r: Box<dyn Read + '_> = match gzip {
+        true => Box::new(MultiGzDecoder::new(src)),
+        false => Box::new(src),
+    };
+    // Magic number, then the sizes it announces.
+    let mut bytes = Vec::with_capacity(4 + 4 * 255);
+    (&mut r).take(4).read_to_end(&mut bytes).map_err(fail)?;
+    if let [0, 0, _, ndims] = bytes[..] {
+        let more = 4 * u64::from(ndims);
+        (&mut r).take(more).read_to_end(&mut bytes).map_err(fail)?;
+    }
+    let h = header(&bytes, &origin)?;
+    let need = h.need as u64;
+    if !gzip && len != h.len as u64 + need {
+        let have = len.saturating_sub(h.len as u64);
+        return Err(length_error(&h, have as usize, true, &origin));
+    }
+    if gzip && need > max_inflated(len) {
         return Err(origin.err(
-            header + have.min(need),
+            4,
             format!(
-                "{what}: dims {dims:?} of {dtype:?} need {need} data bytes after the \
-                 {header}-byte header, found {have}"
+                "dims {:?} of {:?} need {need} data bytes, more than a {len}-byte gzip file \
+                 can hold",
+                h.dims, h.dtype
             ),
         ));
     }
-    bytes.drain(..header);
+    // Grow with what actually arrives: the declared size is only an upper bound here.
+    let mut data = Vec::with_capacity(h.need.min(1 << 26));
+    r.take(need + 1).read_to_end(&mut data).map_err(fail)?;
+    if data.len() != h.need {
+        return Err(length_error(&h, data.len(), false, &origin));
+    }
     Ok(IdxArray {
-        dtype,
-        dims,
-        data: bytes,
+        dtype: h.dtype,
+        dims: h.dims,
+        data,
     })
 }

@@ -8,7 +8,9 @@
 //! the canonical mirrors into the cache. Downloads are checked against the published
 //! SHA-256 of each file and a file that does not match is deleted, never used. Files found
 //! in a directory you name are only checked for IDX validity, so any dataset in this layout
-//! loads from there.
+//! loads from there. The mirrors, the cache directory and the files with their checksums
+//! are arguments ([`Fetch`], given to [`locate_with`]), so another dataset or a local
+//! server (the crate's offline tests) takes the same path as the real download.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,7 +38,7 @@ pub const MIRRORS: [&str; 2] = [
 pub struct MnistFile {
     /// The name without `.gz`, e.g. `train-images-idx3-ubyte`.
     pub stem: &'static str,
-    /// The hex SHA-256 of the canonical `{stem}.gz` (from `shared/data/README.md`).
+    /// The hex SHA-256 of the canonical `{stem}.gz`, as the mirrors in [`MIRRORS`] serve it.
     pub sha256: &'static str,
 }
 
@@ -292,15 +294,24 @@ pub struct Fetch {
     pub cache_dir: Option<PathBuf>,
     /// Whether to draw a progress bar on stderr.
     pub progress: bool,
+    /// The files to fetch and the SHA-256 each must have: [`FILES`] for MNIST; another
+    /// dataset in its layout, or a local test server, brings its own.
+    pub files: [MnistFile; 4],
+    /// The most bytes one download may take (default 1 GiB, far above any dataset in
+    /// MNIST's layout); a larger body is refused, announced or not.
+    pub max_bytes: u64,
 }
 
 impl Default for Fetch {
-    /// The canonical [`MIRRORS`], the default [`cache_dir`], a progress bar.
+    /// The canonical [`MIRRORS`], the default [`cache_dir`], a progress bar, MNIST's
+    /// [`FILES`].
     fn default() -> Self {
         Fetch {
             mirrors: MIRRORS.iter().map(|m| m.to_string()).collect(),
             cache_dir: cache_dir(),
             progress: true,
+            files: FILES,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -346,14 +357,14 @@ pub fn locate_with(
         ),
     ];
     if let Some((dir, source, why)) = named.into_iter().find_map(|(d, s, w)| Some((d?, s, w))) {
-        for f in &FILES {
+        for f in &fetch.files {
             f.find_in(dir, why)?;
         }
         return Ok((dir.to_path_buf(), source));
     }
     let cache = fetch.cache_dir.clone().ok_or(DataError::NoCacheDir)?;
     let mut downloaded = false;
-    for f in &FILES {
+    for f in &fetch.files {
         let path = cache.join(f.gz_name());
         if path.is_file() {
             if sha256_file(&path)? == f.sha256 {
@@ -399,7 +410,7 @@ fn download(file: &MnistFile, dir: &Path, fetch: &Fetch) -> Result<()> {
     let mut attempts = Vec::new();
     for base in &fetch.mirrors {
         let url = format!("{base}{}", file.gz_name());
-        match download_one(&agent, &url, file, dir, fetch.progress) {
+        match download_one(&agent, &url, file, dir, fetch) {
             Ok(()) => return Ok(()),
             Err(e) => attempts.push(e),
         }
@@ -417,8 +428,9 @@ fn download_one(
     url: &str,
     file: &MnistFile,
     dir: &Path,
-    progress: bool,
+    fetch: &Fetch,
 ) -> Result<()> {
+    let (progress, max_bytes) = (fetch.progress, fetch.max_bytes);
     let http = |e: ureq::Error| DataError::Http {
         url: url.to_string(),
         message: e.to_string(),
@@ -438,11 +450,15 @@ fn download_one(
     bar.set_message(file.gz_name());
 
     let tmp = dir.join(format!("{}.part", file.gz_name()));
-    let result = save_verified(&mut response.body_mut().as_reader(), url, file, &tmp, &bar)
-        .and_then(|()| {
-            let dest = dir.join(file.gz_name());
-            std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
-        });
+    if let Some(n) = total.filter(|&n| n > max_bytes) {
+        bar.finish_and_clear();
+        return Err(too_large(url, n, max_bytes));
+    }
+    let mut body = response.body_mut().as_reader().take(max_bytes + 1);
+    let result = save_verified(&mut body, url, file, &tmp, &bar, max_bytes).and_then(|()| {
+        let dest = dir.join(file.gz_name());
+        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
+    });
     bar.finish_and_clear();
     if result.is_err() {
         // Never leave unverified bytes behind; a failure to delete is secondary.
@@ -451,17 +467,28 @@ fn download_one(
     result
 }
 
-/// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256.
+/// The error for a body of (at least) `n` bytes where at most `max` are taken.
+fn too_large(url: &str, n: u64, max: u64) -> DataError {
+    DataError::Http {
+        url: url.to_string(),
+        message: format!("the body has {n} bytes or more, above the limit of {max}"),
+    }
+}
+
+/// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256; stops
+/// past `max_bytes`.
 fn save_verified(
     body: &mut impl Read,
     url: &str,
     file: &MnistFile,
     tmp: &Path,
     bar: &indicatif::ProgressBar,
+    max_bytes: u64,
 ) -> Result<()> {
     let mut out = File::create(tmp).map_err(io_err(tmp))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
+    let mut written = 0u64;
     loop {
         let n = body.read(&mut buf).map_err(|e| DataError::Http {
             url: url.to_string(),
@@ -469,6 +496,10 @@ fn save_verified(
         })?;
         if n == 0 {
             break;
+        }
+        written += n as u64;
+        if written > max_bytes {
+            return Err(too_large(url, written, max_bytes));
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(io_err(tmp))?;

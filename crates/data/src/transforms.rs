@@ -168,6 +168,15 @@ impl<F: Float> Whitening<F> {
                 why: "must be finite and ≥ 0".into(),
             });
         }
+        if d == 0 {
+            // nalgebra's eigendecomposition panics on a 0×0 matrix.
+            return Err(DataError::InvalidArgument {
+                op: "Whitening::fit",
+                arg: "x",
+                value: format!("shape {:?}", x.shape()),
+                why: "expected [N, d] with d ≥ 1 features".into(),
+            });
+        }
         let mean = feature_mean(x, n)?;
         let mut cov = Tensor::<f64>::zeros(&[d, d]);
         for_chunks(x, |c| {
@@ -176,6 +185,15 @@ impl<F: Float> Whitening<F> {
             Ok(())
         })?;
         let cov = cov.div_scalar((n - 1) as f64);
+        if cov.has_non_finite() {
+            // NaN would reach the eigendecomposition, which gives no meaningful answer.
+            return Err(DataError::InvalidArgument {
+                op: "Whitening::fit",
+                arg: "x",
+                value: format!("shape {:?}", x.shape()),
+                why: "holds NaN or infinity (or values whose covariance overflows)".into(),
+            });
+        }
         let eig = SymmetricEigen::new(DMatrix::from_row_slice(d, d, &cov.to_vec()));
         // Largest variance first; round-off can make zero eigenvalues slightly negative.
         let mut order: Vec<usize> = (0..d).collect();

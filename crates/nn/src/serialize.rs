@@ -3,18 +3,18 @@
 //! (`safetensors.torch.save_file(model.state_dict(), path)` / `load_file`).
 //!
 //! Float tensors are stored as `F32` or `F64` (the model's element type); counts such as
-//! BatchNorm's `num_batches_tracked` as 0-dim `I64`, as PyTorch stores them. Writes go to
-//! `path.tmp`, are fsynced, then renamed over `path`, so a crash mid-save leaves the old
-//! file. Loads check every tensor (present, no extras, dtype, shape, bytes) before touching
-//! anything, so a failed load leaves the model as it was.
+//! BatchNorm's `num_batches_tracked` as 0-dim `I64`, as PyTorch stores them. Files are
+//! written and read by [`descent_tensor::io`] (the optimizer's state uses it too): writes
+//! are atomic, so a crash mid-save leaves the old file; reads check the header and the
+//! sizes it declares against the file's size before reading the data. Loads check every
+//! tensor (present, no extras, dtype, shape, bytes) before touching anything, so a failed
+//! load leaves the model as it was.
 
 use crate::error::{Error, Result};
 use crate::module::Module;
+use descent_tensor::io::{self, float_dtype, Dtype, IoError, RawTensor};
 use descent_tensor::{Float, Tensor};
-use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, View};
-use std::borrow::Cow;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A named piece of a model's state, by value (tensors share storage, so this is cheap).
 #[derive(Debug, Clone)]
@@ -34,67 +34,46 @@ pub enum BufferMut<'a, F: Float> {
     Count(&'a mut u64),
 }
 
-/// The safetensors dtype of `F`.
-fn dtype_of<F: Float>() -> Dtype {
-    if F::DTYPE == "float32" {
-        Dtype::F32
-    } else {
-        Dtype::F64
-    }
-}
-
-/// A [`Buffer`] as bytes, the way safetensors wants them (little-endian, row-major).
-struct Bytes {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    data: Vec<u8>,
-}
-
-impl<F: Float> From<&Buffer<F>> for Bytes {
-    fn from(b: &Buffer<F>) -> Bytes {
+impl<F: Float> From<&Buffer<F>> for RawTensor {
+    fn from(b: &Buffer<F>) -> RawTensor {
         match b {
-            Buffer::Float(t) => {
-                let v = t.to_vec();
-                let data = match dtype_of::<F>() {
-                    Dtype::F32 => v
-                        .iter()
-                        .flat_map(|x| (x.as_f64() as f32).to_le_bytes())
-                        .collect(),
-                    _ => v.iter().flat_map(|x| x.as_f64().to_le_bytes()).collect(),
-                };
-                Bytes {
-                    dtype: dtype_of::<F>(),
-                    shape: t.shape().to_vec(),
-                    data,
-                }
-            }
+            Buffer::Float(t) => RawTensor::from_tensor(t),
             // PyTorch's counts are int64; a u64 count above i64::MAX is not reachable.
-            Buffer::Count(n) => Bytes {
-                dtype: Dtype::I64,
-                shape: vec![],
-                data: (*n as i64).to_le_bytes().to_vec(),
-            },
+            Buffer::Count(n) => RawTensor::i64_scalar(i64::try_from(*n).unwrap_or(i64::MAX)),
         }
     }
 }
 
-impl View for &Bytes {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
-    }
-    fn data_len(&self) -> usize {
-        self.data.len()
+/// The nn error for a file error: the same file, offset and tensor.
+fn from_io(e: IoError) -> Error {
+    match e {
+        IoError::Os { path, source } => Error::Io { path, source },
+        IoError::Truncated {
+            path,
+            name,
+            start,
+            end,
+            found,
+        } => Error::Truncated {
+            path,
+            name,
+            start,
+            end,
+            found,
+        },
+        IoError::Format { path, offset, why } => Error::Format {
+            path,
+            why: format!("at byte offset {offset}: {why}"),
+        },
+        other => Error::Format {
+            path: Default::default(),
+            why: other.to_string(),
+        },
     }
 }
 
-/// Writes named buffers to `path` in the safetensors format, atomically: the bytes go to
-/// `path.tmp`, are fsynced, and the file is renamed over `path`.
+/// Writes named buffers to `path` in the safetensors format, atomically (see
+/// [`descent_tensor::io::write_atomic`]).
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be written; [`Error::Format`] for duplicate names.
@@ -102,80 +81,27 @@ pub fn save_buffers<F: Float>(
     path: impl AsRef<Path>,
     buffers: &[(String, Buffer<F>)],
 ) -> Result<()> {
-    let path = path.as_ref();
-    let bytes: Vec<(&str, Bytes)> = buffers
+    let raws: Vec<(String, RawTensor)> = buffers
         .iter()
-        .map(|(n, b)| (n.as_str(), Bytes::from(b)))
+        .map(|(n, b)| (n.clone(), RawTensor::from(b)))
         .collect();
-    for (i, (name, _)) in bytes.iter().enumerate() {
-        if bytes[..i].iter().any(|(n, _)| n == name) {
-            return Err(Error::Format {
-                path: path.into(),
-                why: format!("two tensors are named {name:?}"),
-            });
-        }
-    }
-    let data = safetensors::serialize(bytes.iter().map(|(n, b)| (*n, b)), None).map_err(|e| {
-        Error::Format {
-            path: path.into(),
-            why: e.to_string(),
-        }
-    })?;
-    write_atomically(path, &data)
-}
-
-/// Writes `data` to `path.tmp`, fsyncs it, renames it to `path` and fsyncs the directory.
-fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.into(),
-        source,
-    };
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let mut file = std::fs::File::create(&tmp).map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    file.write_all(data)
-        .and_then(|()| file.sync_all())
-        .map_err(|source| Error::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    // Make the rename itself durable. Some file systems refuse to fsync a directory; the
-    // data is already safe in the file then, so that refusal is not an error.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    io::save_safetensors(path.as_ref(), &raws, None).map_err(from_io)
 }
 
 /// Reads every tensor of a safetensors file, sorted by name; all must have `F`'s dtype.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`], [`Error::Truncated`], or [`Error::TensorDtype`] for a
-/// tensor of another dtype.
+/// [`Error::Io`], [`Error::Format`] (also for NaN or infinity), [`Error::Truncated`], or
+/// [`Error::TensorDtype`] for a tensor of another dtype.
 pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor<F>)>> {
     let path = path.as_ref();
-    let bytes = read(path)?;
-    let file = parse(path, &bytes)?;
-    let mut names = file.names();
-    names.sort();
-    names
+    let file = io::read_safetensors(path).map_err(from_io)?;
+    file.tensors
         .into_iter()
-        .map(|name| {
-            let view = file.tensor(name).map_err(|e| Error::Format {
-                path: path.into(),
-                why: e.to_string(),
-            })?;
-            check_dtype(path, name, dtype_of::<F>(), view.dtype())?;
-            let t = Tensor::from_vec(decode::<F>(view.data()), view.shape())?;
-            Ok((name.to_string(), t))
+        .map(|(name, raw)| {
+            check_dtype(path, &name, float_dtype::<F>(), raw.dtype)?;
+            let t = decode_float::<F>(path, &name, &raw)?;
+            Ok((name, t))
         })
         .collect()
 }
@@ -185,19 +111,19 @@ pub fn load_tensors<F: Float>(path: impl AsRef<Path>) -> Result<Vec<(String, Ten
 /// Returns them in `expected`'s order.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::Format`], [`Error::Truncated`], [`Error::MissingTensor`],
-/// [`Error::UnexpectedTensor`], [`Error::TensorDtype`], [`Error::TensorShape`].
+/// [`Error::Io`], [`Error::Format`] (also for NaN or infinity, or a negative count),
+/// [`Error::Truncated`], [`Error::MissingTensor`], [`Error::UnexpectedTensor`],
+/// [`Error::TensorDtype`], [`Error::TensorShape`].
 pub fn read_state<F: Float>(
     path: impl AsRef<Path>,
     expected: &[(String, Buffer<F>)],
 ) -> Result<Vec<Buffer<F>>> {
     let path = path.as_ref();
-    let bytes = read(path)?;
-    let file = parse(path, &bytes)?;
+    let file = io::read_safetensors(path).map_err(from_io)?;
     if let Some(extra) = file
-        .names()
-        .into_iter()
-        .find(|n| !expected.iter().any(|(e, _)| e == n))
+        .tensors
+        .keys()
+        .find(|n| !expected.iter().any(|(e, _)| e == *n))
     {
         let names = expected
             .iter()
@@ -206,7 +132,7 @@ pub fn read_state<F: Float>(
             .join(", ");
         return Err(Error::UnexpectedTensor {
             path: path.into(),
-            name: extra.to_string(),
+            name: extra.clone(),
             expected: names,
         });
     }
@@ -214,12 +140,11 @@ pub fn read_state<F: Float>(
         .iter()
         .map(|(name, like)| {
             let (dtype, shape) = match like {
-                Buffer::Float(t) => (dtype_of::<F>(), t.shape().to_vec()),
+                Buffer::Float(t) => (float_dtype::<F>(), t.shape().to_vec()),
                 Buffer::Count(_) => (Dtype::I64, vec![]),
             };
-            let view = file.tensor(name).map_err(|_| {
-                let mut found = file.names();
-                found.sort();
+            let raw = file.tensors.get(name).ok_or_else(|| {
+                let found: Vec<&str> = file.tensors.keys().map(String::as_str).collect();
                 Error::MissingTensor {
                     path: path.into(),
                     name: name.clone(),
@@ -227,20 +152,27 @@ pub fn read_state<F: Float>(
                     found: found.join(", "),
                 }
             })?;
-            check_dtype(path, name, dtype, view.dtype())?;
-            if view.shape() != shape.as_slice() {
+            check_dtype(path, name, dtype, raw.dtype)?;
+            if raw.shape != shape {
                 return Err(Error::TensorShape {
                     path: path.into(),
                     name: name.clone(),
                     expected: shape,
-                    found: view.shape().to_vec(),
+                    found: raw.shape.clone(),
                 });
             }
             Ok(match like {
-                Buffer::Float(_) => {
-                    Buffer::Float(Tensor::from_vec(decode::<F>(view.data()), &shape)?)
-                }
-                Buffer::Count(_) => Buffer::Count(decode_count(view.data())),
+                Buffer::Float(_) => Buffer::Float(decode_float(path, name, raw)?),
+                Buffer::Count(_) => match raw.to_i64().map(u64::try_from) {
+                    Some(Ok(n)) => Buffer::Count(n),
+                    // PyTorch never writes a negative count.
+                    _ => {
+                        return Err(Error::Format {
+                            path: path.into(),
+                            why: format!("count {name:?} is negative"),
+                        })
+                    }
+                },
             })
         })
         .collect()
@@ -281,13 +213,6 @@ pub fn load<F: Float, M: Module<F> + ?Sized>(model: &mut M, path: impl AsRef<Pat
     Ok(())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })
-}
-
 fn check_dtype(path: &Path, name: &str, expected: Dtype, found: Dtype) -> Result<()> {
     if expected == found {
         return Ok(());
@@ -300,90 +225,23 @@ fn check_dtype(path: &Path, name: &str, expected: Dtype, found: Dtype) -> Result
     })
 }
 
-/// Parses the header and checks every tensor's bytes are present; a short file is reported
-/// with the first tensor it cuts.
-fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes).map_err(|e| match e {
-        SafeTensorError::MetadataIncompleteBuffer => truncated(path, bytes),
-        SafeTensorError::InvalidHeaderLength => Error::Format {
+/// A float tensor whose dtype was checked to be `F`'s; NaN or infinity is refused, naming
+/// the tensor (a model loaded with one would turn every output NaN).
+fn decode_float<F: Float>(path: &Path, name: &str, raw: &RawTensor) -> Result<Tensor<F>> {
+    let t = raw.to_tensor::<F>().ok_or_else(|| Error::TensorDtype {
+        path: path.into(),
+        name: name.to_string(),
+        expected: float_dtype::<F>().to_string(),
+        found: raw.dtype.to_string(),
+    })?;
+    if t.has_non_finite() {
+        return Err(Error::Format {
             path: path.into(),
             why: format!(
-                "the header length field says {} bytes but the file has only {} bytes after it",
-                header_len(bytes),
-                bytes.len().saturating_sub(8)
+                "tensor {name:?} (shape {:?}) holds NaN or infinity",
+                t.shape()
             ),
-        },
-        e => Error::Format {
-            path: path.into(),
-            why: e.to_string(),
-        },
-    })
-}
-
-/// The header length the file's first 8 bytes declare (0 if it has fewer).
-fn header_len(bytes: &[u8]) -> u64 {
-    bytes
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// The error for a file whose data section is shorter (or longer) than its header declares.
-fn truncated(path: &Path, bytes: &[u8]) -> Error {
-    let n = header_len(bytes) as usize;
-    let found = bytes.len().saturating_sub(8 + n);
-    let header_bytes = bytes.get(8..8 + n).unwrap_or_default();
-    let header: serde_json::Result<serde_json::Map<String, serde_json::Value>> =
-        serde_json::from_slice(header_bytes);
-    let first_cut = header.ok().and_then(|h| {
-        h.iter()
-            .filter_map(|(name, info)| {
-                let off = info.get("data_offsets")?.as_array()?;
-                let (start, end) = (
-                    off.first()?.as_u64()? as usize,
-                    off.get(1)?.as_u64()? as usize,
-                );
-                Some((start, end, name.clone()))
-            })
-            .filter(|&(_, end, _)| end > found)
-            .min()
-    });
-    match first_cut {
-        Some((start, end, name)) => Error::Truncated {
-            path: path.into(),
-            name,
-            start,
-            end,
-            found,
-        },
-        None => Error::Format {
-            path: path.into(),
-            why: format!("{found} data bytes follow the header, more than its tensors cover"),
-        },
+        });
     }
-}
-
-/// Little-endian `f32`/`f64` bytes of `F`'s dtype to elements (the length was validated).
-fn decode<F: Float>(data: &[u8]) -> Vec<F> {
-    match dtype_of::<F>() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|c| F::of(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
-            .collect(),
-        _ => data
-            .chunks_exact(8)
-            .map(|c| {
-                F::of(f64::from_le_bytes([
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                ]))
-            })
-            .collect(),
-    }
-}
-
-/// An `I64` count; a negative count (never written by PyTorch) reads as 0.
-fn decode_count(data: &[u8]) -> u64 {
-    data.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, |b| i64::from_le_bytes(b).max(0) as u64)
+    Ok(t)
 }

@@ -31,7 +31,7 @@
 use crate::error::{Error, Result};
 use crate::rules::lerp;
 use crate::spec::{Allowed, Spec};
-use crate::state::StateDict;
+use crate::state::{check_count, check_finite, StateDict};
 use descent_autodiff::{Param, ParamId};
 use descent_tensor::{Float, Tensor};
 use std::collections::HashMap;
@@ -128,7 +128,7 @@ impl<F: Float> Averager<F> {
                     p.shape()
                 )));
             }
-            *t += 1;
+            *t = t.saturating_add(1);
             let w = F::of(match self.kind {
                 Averaging::Polynomial { gamma } => (gamma + 1.0) / (*t as f64 + gamma),
                 Averaging::Ema { decay } => 1.0 - decay,
@@ -257,7 +257,9 @@ impl<F: Float> Averager<F> {
                     p.shape()
                 )));
             }
-            let count: u64 = sd.meta_parse(&format!("{key}.count"))?;
+            check_finite(key, tensor)?;
+            let count_key = format!("{key}.count");
+            let count = check_count(&count_key, sd.meta_parse(&count_key)?)?;
             avg.insert(p.id(), (count, tensor.clone()));
         }
         self.avg = avg;

@@ -91,7 +91,11 @@ pub enum Error {
         /// What differs (the optimizer name, a count, a shape, a dtype), with both values.
         why: String,
     },
-    /// A state file that cannot be read or written.
+    /// A state file that cannot be read or written, or is not valid safetensors (the
+    /// error names the file and the byte offset).
+    #[error(transparent)]
+    Io(#[from] descent_tensor::io::IoError),
+    /// A state file whose contents are not an optimizer state of this dtype.
     #[error("{path}: {why}")]
     File {
         /// The file.

@@ -75,5 +75,5 @@ pub use rules::{
 };
 pub use schedule::{parse_schedule, Closed, Plateau, Schedule, Scheduler, SCHEDULES};
 pub use spec::{Allowed, Spec};
-pub use state::{write_atomic, StateDict};
+pub use state::{write_atomic, StateDict, MAX_COUNT};
 pub use steepest::SteepestDescent;

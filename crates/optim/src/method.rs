@@ -11,10 +11,11 @@ use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::linesearch::{LineSearch, SearchConfig};
 use crate::lm::{LevenbergMarquardt, LmConfig};
 use crate::newton::{Newton, NewtonConfig};
-use crate::spec::{Allowed, Spec};
+use crate::spec::{Allowed, Spec, ITERATIONS};
 use crate::steepest::SteepestDescent;
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::Float;
+use std::ops::RangeInclusive;
 
 /// The names [`Method::from_spec`] knows.
 pub const METHODS: &[&str] = &["steepest", "cg", "bfgs", "lbfgs", "newton", "lm"];
@@ -48,6 +49,13 @@ pub enum Method {
     Lm(LevenbergMarquardt),
 }
 
+/// L-BFGS's evaluations: room for the default `max_iter·5/4` of the largest `max_iter`.
+const EVALUATIONS: RangeInclusive<usize> = 1..=1_250_000_000;
+/// L-BFGS's history: pairs of vectors the size of the parameters.
+const HISTORY: RangeInclusive<usize> = 1..=1_000_000;
+/// The parameter count above which a dense method refuses (its matrix has `n²` entries).
+const PARAMETERS: RangeInclusive<usize> = 1..=1_000_000;
+
 /// Reads `line_search`, `c1`, `c2`, `max_ls`, `tolerance_grad`, `tolerance_change`.
 fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<SearchConfig> {
     let ls = s.choice(
@@ -68,7 +76,7 @@ fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<Sea
     };
     Ok(SearchConfig {
         line_search,
-        max_ls: s.usize("max_ls", 25)?,
+        max_ls: s.usize_in("max_ls", 25, ITERATIONS)?,
         tolerances: tolerances(s)?,
     })
 }
@@ -103,9 +111,10 @@ impl Method {
                     "fr" => Beta::FletcherReeves,
                     _ => Beta::PolakRibierePlus,
                 };
-                let restart = s
-                    .opt_f64("restart", Allowed::Above(0.5))?
-                    .map(|r| r as usize);
+                let restart = match s.has("restart") {
+                    true => Some(s.usize_in("restart", 1, ITERATIONS)?),
+                    false => None,
+                };
                 Method::Cg(ConjugateGradient::new(CgConfig {
                     beta,
                     restart,
@@ -113,7 +122,7 @@ impl Method {
                 })?)
             }
             "bfgs" => {
-                let max_params = s.usize("max_params", 4096)?;
+                let max_params = s.usize_in("max_params", 4096, PARAMETERS)?;
                 Method::Bfgs(Bfgs::new(BfgsConfig {
                     search: search_config(&mut s, "wolfe", 0.9)?,
                     max_params,
@@ -124,7 +133,7 @@ impl Method {
                 let (damping, beta, max_params) = (
                     s.bool("damping", d.damping)?,
                     s.f64_in("beta", d.beta, Allowed::Positive)?,
-                    s.usize("max_params", d.max_params)?,
+                    s.usize_in("max_params", d.max_params, PARAMETERS)?,
                 );
                 Method::Newton(Newton::new(NewtonConfig {
                     search: search_config(&mut s, "armijo", 0.9)?,
@@ -136,9 +145,13 @@ impl Method {
             "lbfgs" => {
                 let d = LbfgsConfig::default();
                 let lr = s.f64_in("lr", d.lr, Allowed::Positive)?;
-                let max_iter = s.usize("max_iter", d.max_iter)?;
-                let max_eval = s.usize("max_eval", max_iter * 5 / 4)?;
-                let history_size = s.usize("history_size", d.history_size)?;
+                let max_iter = s.usize_in("max_iter", d.max_iter, ITERATIONS)?;
+                let max_eval = s.usize_in(
+                    "max_eval",
+                    (max_iter.saturating_mul(5) / 4).max(1),
+                    EVALUATIONS,
+                )?;
+                let history_size = s.usize_in("history_size", d.history_size, HISTORY)?;
                 let line_search = match s.choice(
                     "line_search",
                     "none",
@@ -166,8 +179,8 @@ impl Method {
                 let d = LmConfig::default();
                 let (tau, max_tries, max_params) = (
                     s.f64_in("tau", d.tau, Allowed::NonNegative)?,
-                    s.usize("max_tries", d.max_tries)?,
-                    s.usize("max_params", d.max_params)?,
+                    s.usize_in("max_tries", d.max_tries, ITERATIONS)?,
+                    s.usize_in("max_params", d.max_params, PARAMETERS)?,
                 );
                 Method::Lm(LevenbergMarquardt::new(LmConfig {
                     tau,

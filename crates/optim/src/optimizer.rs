@@ -15,7 +15,9 @@
 
 use crate::error::{Error, Result};
 use crate::spec::Spec;
-use crate::state::StateDict;
+use crate::state::{
+    check_count, check_finite, shape_from_meta, shape_to_meta, StateDict, MAX_COUNT,
+};
 use descent_autodiff::{Gradients, Param, ParamId};
 use descent_tensor::{vectorized, Float, Tensor, Vectorize};
 use std::borrow::Cow;
@@ -291,6 +293,11 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                 });
             }
             if let Some(st) = self.states.get(&p.id()) {
+                if st.step >= MAX_COUNT {
+                    return Err(Error::state(format!(
+                        "{name}: parameter {index} has taken 2^53 steps, the most a state counts"
+                    )));
+                }
                 if st.shape != p.shape() {
                     return Err(Error::state(format!(
                         "{name}: the state of parameter {index} has shape {:?} but the parameter has shape {:?}",
@@ -408,6 +415,9 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
             };
             let rule = &self.groups[self.group_of.get(id).copied().unwrap_or(0)];
             sd.set_meta(&format!("param.{i}.step"), st.step);
+            // The shape is metadata, not read off a buffer: a rule without buffers (plain
+            // SGD) has none to read it from.
+            sd.set_meta(&format!("param.{i}.shape"), shape_to_meta(&st.shape));
             let scalars: Vec<String> = st.scalars.iter().map(|x| format!("{x:?}")).collect();
             sd.set_meta(&format!("param.{i}.scalars"), scalars.join(","));
             for (name, buf) in rule.buffers().iter().zip(&st.bufs) {
@@ -446,35 +456,57 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
             if !sd.meta.contains_key(&key) {
                 continue;
             }
+            let step = check_count(&key, sd.meta_parse(&key)?)?;
             let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
+            let shape_key = format!("param.{i}.shape");
+            let mut shape = match sd.meta.get(&shape_key) {
+                Some(v) => Some(shape_from_meta(&shape_key, v)?),
+                None => None,
+            };
             let mut bufs = Vec::new();
-            let mut shape = None;
             for buf in rule.buffers() {
-                let t = sd.tensors.get(&format!("param.{i}.{buf}")).ok_or_else(|| {
+                let name = format!("param.{i}.{buf}");
+                let t = sd.tensors.get(&name).ok_or_else(|| {
                     Error::state(format!(
-                        "parameter {i}: buffer `{buf}` of {name} is missing"
+                        "parameter {i}: buffer `{buf}` of {} is missing",
+                        self.name()
                     ))
                 })?;
-                if shape.is_some_and(|s: &[usize]| s != t.shape()) {
+                let want = shape.get_or_insert_with(|| t.shape().to_vec());
+                if want.as_slice() != t.shape() {
                     return Err(Error::state(format!(
-                        "parameter {i}: buffers of different shapes"
+                        "`{name}` has shape {:?} but parameter {i} has shape {want:?}",
+                        t.shape()
                     )));
                 }
-                shape = Some(t.shape());
+                check_finite(&name, t)?;
                 bufs.push(t.to_vec());
             }
+            let shape = shape.ok_or_else(|| {
+                Error::state(format!("`{shape_key}` is missing from the metadata"))
+            })?;
             let scalars = sd
                 .meta_str(&format!("param.{i}.scalars"))?
                 .split(',')
                 .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<f64>()
-                        .map_err(|_| Error::state(format!("parameter {i}: bad scalar `{s}`")))
+                .map(|s| match s.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    _ => Err(Error::state(format!(
+                        "parameter {i}: scalar `{s}` is not a finite number"
+                    ))),
                 })
                 .collect::<Result<Vec<f64>>>()?;
+            let expected = rule.init::<F>(0).1.len();
+            if scalars.len() != expected {
+                return Err(Error::state(format!(
+                    "parameter {i}: {} scalars saved but {} keeps {expected}",
+                    scalars.len(),
+                    self.name()
+                )));
+            }
             let state = State {
-                step: sd.meta_parse(&key)?,
-                shape: shape.map(<[usize]>::to_vec).unwrap_or_default(),
+                step,
+                shape,
                 bufs,
                 scalars,
             };
@@ -482,7 +514,10 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
         }
         let mut lrs = Vec::with_capacity(groups);
         for g in 0..groups {
-            lrs.push(sd.meta_parse::<f64>(&format!("group.{g}.lr"))?);
+            let key = format!("group.{g}.lr");
+            let lr = sd.meta_parse::<f64>(&key)?;
+            crate::spec::Allowed::NonNegative.check(self.name(), &key, lr)?;
+            lrs.push(lr);
         }
         let last_loss = match sd.meta.get("last_loss") {
             Some(_) => Some(sd.meta_parse::<f64>("last_loss")?),

@@ -38,7 +38,7 @@
 
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
-use crate::spec::{Allowed, Spec};
+use crate::spec::{Allowed, Spec, ITERATIONS};
 use descent_tensor::Float;
 use std::f64::consts::PI;
 use std::fmt::Debug;
@@ -259,11 +259,7 @@ pub fn parse_schedule(spec: &str) -> Result<Box<dyn Schedule>> {
     let mut s = Spec::parse(spec)?;
     let name = s.name().to_string();
     let iters = |s: &mut Spec, key: &'static str, default: usize| -> Result<u64> {
-        let n = s.usize(key, default)?;
-        if n == 0 {
-            return Err(Error::hyper(&name, key, 0, "an integer >= 1"));
-        }
-        Ok(n as u64)
+        Ok(s.usize_in(key, default, ITERATIONS)? as u64)
     };
     let schedule: Box<dyn Schedule> = match name.as_str() {
         "step" => Box::new(Closed::Step {
@@ -272,7 +268,19 @@ pub fn parse_schedule(spec: &str) -> Result<Box<dyn Schedule>> {
         }),
         "multistep" => {
             let milestones = s.list("milestones", &[], Allowed::NonNegative)?;
-            let mut milestones: Vec<u64> = milestones.iter().map(|&m| m as u64).collect();
+            let steps = ITERATIONS;
+            let mut milestones = milestones
+                .iter()
+                .map(|&m| match m.fract() == 0.0 && m <= *steps.end() as f64 {
+                    true => Ok(m as u64),
+                    false => Err(Error::hyper(
+                        "multistep",
+                        "milestones",
+                        m,
+                        format!("`/`-separated integers in [0, {}]", steps.end()),
+                    )),
+                })
+                .collect::<Result<Vec<u64>>>()?;
             milestones.sort_unstable();
             Box::new(Closed::MultiStep {
                 milestones,
@@ -349,10 +357,10 @@ pub fn parse_schedule(spec: &str) -> Result<Box<dyn Schedule>> {
             Box::new(Plateau {
                 minimize,
                 factor: s.f64_in("factor", 0.1, Allowed::OpenUnit)?,
-                patience: s.usize("patience", 10)? as u64,
+                patience: s.usize_in("patience", 10, 0..=*ITERATIONS.end())? as u64,
                 threshold: s.f64_in("threshold", 1e-4, Allowed::NonNegative)?,
                 relative,
-                cooldown: s.usize("cooldown", 0)? as u64,
+                cooldown: s.usize_in("cooldown", 0, 0..=*ITERATIONS.end())? as u64,
                 min_lr: s.f64_in("min_lr", 0.0, Allowed::NonNegative)?,
                 eps: s.f64_in("eps", 1e-8, Allowed::NonNegative)?,
                 best: if minimize {

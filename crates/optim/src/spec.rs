@@ -27,6 +27,11 @@
 use crate::error::{Error, Result};
 use std::fmt;
 
+/// The counts a spec may set (iterations, evaluations, tries, schedule lengths): a billion
+/// is beyond any run, and keeps derived values such as L-BFGS's `max_iter·5/4` far from
+/// overflow.
+pub(crate) const ITERATIONS: std::ops::RangeInclusive<usize> = 1..=1_000_000_000;
+
 /// What values a numeric hyper-parameter may take; its `Display` is the text of the error.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Allowed {
@@ -266,16 +271,26 @@ impl Spec {
         }
     }
 
-    /// A non-negative integer, `default` if absent.
+    /// An integer in `range`, `default` if absent (checked too). Every count a spec can
+    /// set has an upper bound, so that arithmetic derived from it (L-BFGS's default
+    /// `max_eval = max_iter·5/4`) cannot overflow.
     ///
     /// # Errors
-    /// [`Error::Hyperparameter`] if the value is not a non-negative integer.
-    pub fn usize(&mut self, key: &'static str, default: usize) -> Result<usize> {
-        match self.raw(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .map_err(|_| Error::hyper(&self.name, key, v, "an integer >= 0")),
+    /// [`Error::Hyperparameter`] naming the range if the value is not an integer in it.
+    pub fn usize_in(
+        &mut self,
+        key: &'static str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize> {
+        let allowed = || format!("an integer in [{}, {}]", range.start(), range.end());
+        let (n, shown) = match self.raw(key) {
+            None => (Some(default), default.to_string()),
+            Some(v) => (v.parse::<usize>().ok(), v),
+        };
+        match n {
+            Some(n) if range.contains(&n) => Ok(n),
+            _ => Err(Error::hyper(&self.name, key, shown, allowed())),
         }
     }
 

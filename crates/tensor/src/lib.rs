@@ -21,6 +21,7 @@
 mod display;
 mod error;
 mod float;
+pub mod io;
 pub mod layout;
 mod math;
 mod ops;

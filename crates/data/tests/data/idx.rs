@@ -230,3 +230,64 @@ proptest! {
         let _ = IdxArray::parse_file_bytes(gz, "fuzz.gz");
     }
 }
+
+fn tmp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("descent-idx-bounded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_declared_size() {
+    // 300 labels, then 16 GiB of zeros in 256 gzip members of 64 MiB each (a 16 MB file):
+    // inflating it all needed 16 GiB; reading stops one byte past the 308 declared bytes.
+    let labels = IdxArray::new(IdxType::U8, vec![300], vec![3; 300]).unwrap();
+    let zeros = gzip(&vec![0u8; 64 << 20]);
+    let path = tmp_file("bomb-labels-idx1-ubyte.gz");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    f.write_all(&gzip(&labels.to_bytes())).unwrap();
+    for _ in 0..256 {
+        f.write_all(&zeros).unwrap();
+    }
+    f.into_inner().unwrap().sync_all().unwrap();
+    let e = IdxArray::read(&path).unwrap_err();
+    let DataError::Idx { offset, .. } = e else {
+        panic!("{e}")
+    };
+    assert_eq!(offset, 308);
+    assert!(
+        e.to_string().contains("the file has trailing bytes: dims [300] of U8 need 300 data bytes after the 8-byte header, found more (offset in the decompressed stream)"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with(&path.display().to_string()),
+        "{e}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn declared_sizes_are_checked_against_the_file_before_reading() {
+    // A raw file: its size must be the header's plus the data's.
+    let labels = IdxArray::new(IdxType::U8, vec![300], vec![3; 300]).unwrap();
+    let path = tmp_file("huge-labels-idx1-ubyte");
+    std::fs::write(&path, labels.to_bytes()).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(1 << 40).unwrap(); // a terabyte, sparse
+    let e = IdxArray::read(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("at byte offset 308: the file has trailing bytes"),
+        "{e}"
+    );
+    // A gzip file far too small to hold what its header declares (256 MiB of images).
+    let header = [0u8, 0, 8, 3, 0, 0, 0x10, 0, 0, 0, 1, 0, 0, 0, 1, 0];
+    let path = tmp_file("lying-images-idx3-ubyte.gz");
+    std::fs::write(&path, gzip(&header)).unwrap();
+    let e = IdxArray::read(&path).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "at byte offset 4: dims [4096, 256, 256] of U8 need 268435456 data bytes, more than a"
+        ),
+        "{e}"
+    );
+}

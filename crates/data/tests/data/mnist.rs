@@ -1,31 +1,29 @@
-//! MNIST: the real files (MNIST_DIR, else shared/data/mnist, else the cache or a download —
-//! never skipped), corrupted
-//! copies in a temporary directory, and the download path against a local HTTP server.
+//! MNIST: the real files (from `MNIST_DIR` only; those tests are ignored by default, and
+//! CI sets `MNIST_DIR` and runs them), tiny datasets in its layout, corrupted copies in a
+//! temporary directory, and the download path against an HTTP server on 127.0.0.1, so
+//! `cargo test` passes with no network and no data directory.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use descent_data::idx::{IdxArray, IdxType};
-use descent_data::mnist::{locate_with, Fetch, Mnist, Source, Split, FILES};
+use descent_data::mnist::{
+    locate_with, sha256_file, Fetch, Mnist, MnistFile, Source, Split, FILES,
+};
 use descent_data::DataError;
 
-/// The team's copy beside the repository (`../shared/data/mnist`).
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist");
+/// Why the tests on the real files are ignored unless asked for.
+const NEEDS_MNIST: &str = "needs the MNIST files: set MNIST_DIR";
 
-/// MNIST_DIR, else the team's shared copy, else what the example would use (the cache, or
-/// a verified download on a machine with internet), so `cargo test` works anywhere.
+/// The directory `MNIST_DIR` names, holding the real files.
 fn real_dir() -> PathBuf {
     let dir = std::env::var_os("MNIST_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(SHARED)).filter(|d| d.is_dir()))
-        .unwrap_or_else(|| {
-            descent_data::mnist::locate(None)
-                .expect("MNIST: no MNIST_DIR, no cache, and the download failed")
-                .0
-        });
+        .unwrap_or_else(|| panic!("{NEEDS_MNIST}"));
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file()
             || dir.join("train-images-idx3-ubyte").is_file(),
@@ -44,6 +42,7 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs the MNIST files: set MNIST_DIR"]
 fn real_mnist_has_the_published_counts_and_labels() {
     let m = Mnist::load(real_dir()).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
@@ -52,7 +51,7 @@ fn real_mnist_has_the_published_counts_and_labels() {
     // First labels, as `python3 -c "import gzip; print(list(gzip.open(f).read()[8:18]))"` prints.
     assert_eq!(m.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
     assert_eq!(m.test.labels[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
-    // Per-class counts from shared/data/README.md.
+    // The published per-class counts of MNIST's training and test sets.
     let counts = |labels: &[usize]| {
         let mut c = [0usize; 10];
         labels.iter().for_each(|&l| c[l] += 1);
@@ -152,6 +151,7 @@ fn count_mismatch_names_both_files() {
 }
 
 #[test]
+#[ignore = "needs the MNIST files: set MNIST_DIR"]
 fn truncated_and_wrong_magic_real_files() {
     let dir = tmpdir("corrupt");
     let src = real_dir();
@@ -217,20 +217,38 @@ fn offline() -> Fetch {
         mirrors: vec![],
         cache_dir: None,
         progress: false,
+        files: FILES,
+        max_bytes: 1 << 30,
     }
 }
 
-/// Serves `files` (name → bytes) over HTTP/1.1 on 127.0.0.1; anything else is a 404.
-fn serve(files: Vec<(String, Vec<u8>)>) -> String {
+/// What the test server answers for one file.
+#[derive(Clone)]
+enum Reply {
+    /// 200 with the whole body.
+    Body(Vec<u8>),
+    /// 200 announcing the whole body's length, then half of it, then the connection closes.
+    CutShort(Vec<u8>),
+    /// 200 without a length: the body ends when the connection closes.
+    Unannounced(Vec<u8>),
+}
+
+/// Serves `files` over HTTP/1.1 on 127.0.0.1 (anything else is a 404) for at most
+/// `requests` connections, each with read and write timeouts.
+fn serve(files: Vec<(String, Reply)>, requests: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let files = Arc::new(files);
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for stream in listener.incoming().take(requests) {
             let Ok(mut s) = stream else { continue };
+            let timeout = Some(Duration::from_secs(10));
+            if s.set_read_timeout(timeout).is_err() || s.set_write_timeout(timeout).is_err() {
+                continue;
+            }
             let mut req = Vec::new();
             let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 64 * 1024 {
                 match s.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => req.extend_from_slice(&buf[..n]),
@@ -247,18 +265,18 @@ fn serve(files: Vec<(String, Vec<u8>)>) -> String {
                 .unwrap_or("/")
                 .trim_start_matches('/')
                 .to_string();
-            let body = files
+            let reply = files
                 .iter()
                 .find(|(n, _)| *n == path)
-                .map(|(_, b)| b.clone());
-            let (status, body) = match body {
-                Some(b) => ("200 OK", b),
-                None => ("404 Not Found", b"not here".to_vec()),
+                .map(|(_, r)| r.clone());
+            let (status, length, body) = match reply {
+                Some(Reply::Body(b)) => ("200 OK", Some(b.len()), b),
+                Some(Reply::CutShort(b)) => ("200 OK", Some(b.len()), b[..b.len() / 2].to_vec()),
+                Some(Reply::Unannounced(b)) => ("200 OK", None, b),
+                None => ("404 Not Found", Some(8), b"not here".to_vec()),
             };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
+            let length = length.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
+            let head = format!("HTTP/1.1 {status}\r\n{length}Connection: close\r\n\r\n");
             let _ = s
                 .write_all(head.as_bytes())
                 .and_then(|_| s.write_all(&body));
@@ -273,23 +291,30 @@ fn real_gz_files() -> Vec<(String, Vec<u8>)> {
         .map(|f| {
             (
                 f.gz_name(),
-                std::fs::read(Path::new(SHARED).join(f.gz_name())).unwrap(),
+                std::fs::read(real_dir().join(f.gz_name())).unwrap(),
             )
         })
         .collect()
 }
 
 #[test]
-fn downloads_with_the_wrong_checksum_are_deleted_and_reported() {
+#[ignore = "needs the MNIST files: set MNIST_DIR"]
+fn real_downloads_with_the_wrong_checksum_are_deleted_and_reported() {
     let cache = tmpdir("badsum");
     // Right names, wrong bytes (one flipped bit in the first file).
     let mut files = real_gz_files();
     files[0].1[1000] ^= 1;
-    let base = serve(files);
+    let files = files
+        .into_iter()
+        .map(|(n, b)| (n, Reply::Body(b)))
+        .collect();
+    let base = serve(files, 16);
     let fetch = Fetch {
         mirrors: vec![base.clone()],
         cache_dir: Some(cache.clone()),
         progress: false,
+        files: FILES,
+        max_bytes: 1 << 30,
     };
     let e = locate_with(None, None, &fetch).unwrap_err();
     let DataError::Download { file, attempts } = &e else {
@@ -314,14 +339,18 @@ fn downloads_with_the_wrong_checksum_are_deleted_and_reported() {
 }
 
 #[test]
-fn download_falls_back_to_the_next_mirror_then_uses_the_cache() {
+#[ignore = "needs the MNIST files: set MNIST_DIR"]
+fn real_download_falls_back_to_the_next_mirror_then_uses_the_cache() {
     let cache = tmpdir("download");
-    let empty = serve(vec![]); // every file 404s here
-    let good = serve(real_gz_files());
+    let empty = serve(vec![], 16); // every file 404s here
+    let real = real_gz_files().into_iter();
+    let good = serve(real.map(|(n, b)| (n, Reply::Body(b))).collect(), 16);
     let fetch = Fetch {
         mirrors: vec![empty, good],
         cache_dir: Some(cache.clone()),
         progress: false,
+        files: FILES,
+        max_bytes: 1 << 30,
     };
     let (dir, source) = locate_with(None, None, &fetch).unwrap();
     assert_eq!(
@@ -364,4 +393,189 @@ fn download_falls_back_to_the_next_mirror_then_uses_the_cache() {
 fn split_read_checks_both_files_exist() {
     let e = Split::read(Path::new("/nope/a"), Path::new("/nope/b")).unwrap_err();
     assert!(e.to_string().starts_with("/nope/a: "), "{e}");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A tiny dataset in MNIST's layout, gzipped as the mirrors serve it: (name, bytes) of the
+/// four files, and the files with their checksums, as a [`Fetch`] takes them.
+fn tiny_gz(name: &str) -> (Vec<(String, Vec<u8>)>, [MnistFile; 4]) {
+    let images = |n: usize| IdxArray::new(IdxType::U8, vec![n, 2, 2], vec![9; 4 * n]).unwrap();
+    let labels = |l: &[u8]| IdxArray::new(IdxType::U8, vec![l.len()], l.to_vec()).unwrap();
+    let idx = [images(3), labels(&[1, 2, 3]), images(2), labels(&[4, 5])];
+    let bytes: Vec<Vec<u8>> = idx.iter().map(|a| gzip(&a.to_bytes())).collect();
+    let dir = tmpdir(&format!("{name}-sums"));
+    let mut files = FILES;
+    for (f, b) in files.iter_mut().zip(&bytes) {
+        let path = dir.join(f.gz_name());
+        std::fs::write(&path, b).unwrap();
+        // The checksums of these bytes stand in for the published ones.
+        f.sha256 = Box::leak(sha256_file(&path).unwrap().into_boxed_str());
+    }
+    let named = files.iter().map(|f| f.gz_name()).zip(bytes).collect();
+    (named, files)
+}
+
+/// The names of what is left in `dir`.
+fn left_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_good_download_is_verified_cached_and_loaded() {
+    let (named, files) = tiny_gz("good-download");
+    let cache = tmpdir("good-download");
+    let base = serve(
+        named
+            .into_iter()
+            .map(|(n, b)| (n, Reply::Body(b)))
+            .collect(),
+        8,
+    );
+    let fetch = Fetch {
+        mirrors: vec![base],
+        cache_dir: Some(cache.clone()),
+        progress: false,
+        files,
+        max_bytes: 1 << 30,
+    };
+    let (dir, source) = locate_with(None, None, &fetch).unwrap();
+    assert_eq!(
+        (dir.as_path(), source),
+        (cache.as_path(), Source::Downloaded)
+    );
+    let mut want: Vec<String> = files.iter().map(|f| f.gz_name()).collect();
+    want.sort();
+    assert_eq!(left_in(&cache), want);
+    let m = Mnist::load(&dir).unwrap();
+    assert_eq!(
+        (m.train.labels.clone(), m.test.labels.clone()),
+        (vec![1, 2, 3], vec![4, 5])
+    );
+    // The second time nothing is fetched: no mirror at all.
+    let fetch = Fetch {
+        mirrors: vec![],
+        ..fetch
+    };
+    assert_eq!(locate_with(None, None, &fetch).unwrap().1, Source::Cache);
+}
+
+/// Serves the tiny dataset with `bad`'s reply in place of the training labels, and returns
+/// the one-line error and what is left in the cache.
+fn failed_download(name: &str, bad: Option<Reply>) -> (DataError, Vec<String>, String) {
+    let (named, files) = tiny_gz(name);
+    let cache = tmpdir(name);
+    let target = files[1].gz_name();
+    let replies = named
+        .into_iter()
+        .filter_map(|(n, b)| match (n == target, &bad) {
+            (false, _) => Some((n, Reply::Body(b))),
+            (true, Some(r)) => Some((n, r.clone())),
+            (true, None) => None, // a 404
+        })
+        .collect();
+    let base = serve(replies, 8);
+    let fetch = Fetch {
+        mirrors: vec![base.clone()],
+        cache_dir: Some(cache.clone()),
+        progress: false,
+        files,
+        max_bytes: 1 << 30,
+    };
+    let e = locate_with(None, None, &fetch).unwrap_err();
+    let msg = e.to_string();
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "could not download train-labels-idx1-ubyte: {base}train-labels-idx1-ubyte.gz: "
+        )),
+        "{msg}"
+    );
+    // Only the training images, verified, are in the cache: no partial labels.
+    assert_eq!(
+        left_in(&cache),
+        vec!["train-images-idx3-ubyte.gz".to_string()]
+    );
+    (e, left_in(&cache), files[1].sha256.to_string())
+}
+
+#[test]
+fn a_download_with_the_wrong_checksum_is_refused_and_deleted() {
+    let (named, _) = tiny_gz("wrong-sum-source");
+    let mut other = named[1].1.clone();
+    let n = other.len();
+    other[n - 5] ^= 1; // the gzip trailer's length: still bytes, not the published ones
+    let (e, _, sum) = failed_download("wrong-sum", Some(Reply::Body(other)));
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("expected {sum}; the download was deleted")),
+        "{msg}"
+    );
+    let DataError::Download { attempts, .. } = e else {
+        panic!("{msg}")
+    };
+    assert!(
+        matches!(attempts[..], [DataError::Checksum { .. }]),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_truncated_download_is_refused_and_deleted() {
+    let (named, _) = tiny_gz("cut-short-source");
+    let (e, _, _) = failed_download("cut-short", Some(Reply::CutShort(named[1].1.clone())));
+    let DataError::Download { attempts, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(matches!(attempts[..], [DataError::Http { .. }]), "{e}");
+    assert!(e.to_string().contains("reading the body"), "{e}");
+}
+
+#[test]
+fn a_missing_download_is_refused() {
+    let (e, _, _) = failed_download("not-found", None);
+    assert!(e.to_string().contains("404"), "{e}");
+}
+
+#[test]
+fn a_download_above_the_size_limit_is_refused_announced_or_not() {
+    for (name, announced) in [("too-large", true), ("too-large-unannounced", false)] {
+        let (named, files) = tiny_gz(name);
+        let cache = tmpdir(name);
+        let limit = named[0].1.len() as u64 - 1; // the training images are one byte too many
+        let replies = named
+            .into_iter()
+            .map(|(n, b)| match announced {
+                true => (n, Reply::Body(b)),
+                false => (n, Reply::Unannounced(b)),
+            })
+            .collect();
+        let base = serve(replies, 8);
+        let fetch = Fetch {
+            mirrors: vec![base.clone()],
+            cache_dir: Some(cache.clone()),
+            progress: false,
+            files,
+            max_bytes: limit,
+        };
+        let msg = locate_with(None, None, &fetch).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "could not download train-images-idx3-ubyte: {base}train-images-idx3-ubyte.gz: \
+                 the body has {} bytes or more, above the limit of {limit}",
+                limit + 1
+            )
+        );
+        assert!(left_in(&cache).is_empty(), "{:?}", left_in(&cache));
+    }
 }

@@ -178,3 +178,30 @@ fn scale_divides() {
     let x = Tensor::<f32>::from_vec(vec![0.0, 51.0, 255.0], &[3]).unwrap();
     assert_eq!(scale(&x, 255.0).to_vec(), vec![0.0, 0.2, 1.0]);
 }
+
+#[test]
+fn degenerate_shapes_and_values_are_errors_not_panics() {
+    // [5, 0] reached nalgebra's eigendecomposition of a 0×0 matrix, which panics.
+    for (shape, why) in [
+        (&[5, 0][..], "expected [N, d] with d ≥ 1 features"),
+        (&[0, 5][..], "expected [N, d] with N ≥ 2 rows"),
+        (&[1, 5][..], "expected [N, d] with N ≥ 2 rows"),
+    ] {
+        for kind in [Whiten::Pca, Whiten::Zca] {
+            let msg = Whitening::fit(&Tensor::<f64>::zeros(shape), kind, 1e-3)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                msg,
+                format!("Whitening::fit: invalid x = shape {shape:?}: {why}")
+            );
+        }
+    }
+    let mut v = correlated(8, 3, 1).to_vec();
+    v[4] = f64::NAN;
+    let x = Tensor::from_vec(v, &[8, 3]).unwrap();
+    let msg = Whitening::fit(&x, Whiten::Zca, 1e-3)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("holds NaN or infinity"), "{msg}");
+}

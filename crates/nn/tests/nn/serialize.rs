@@ -304,3 +304,78 @@ fn failed_loads_leave_the_model_unchanged() {
     );
     assert_eq!(snapshot(&m), before);
 }
+
+#[test]
+fn reads_are_bounded_by_the_file_size() {
+    // /dev/zero used to be read until memory ran out.
+    #[cfg(unix)]
+    {
+        let err = load_tensors::<f32>("/dev/zero").unwrap_err();
+        assert!(matches!(err, Error::Format { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("at byte offset 0: not a regular file"),
+            "{err}"
+        );
+    }
+    // A valid file followed by a terabyte of (sparse) zeros: refused from the sizes alone.
+    let path = tmp("huge.safetensors");
+    save_buffers(&path, &state()).unwrap();
+    let valid = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let err = read_state(&path, &expected()).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("at byte offset {valid}: "))
+            && err.contains("bytes follow the last tensor"),
+        "{err}"
+    );
+    // A header that declares far more data than the file holds.
+    let header =
+        br#"{"0.weight":{"dtype":"F32","shape":[4294967296],"data_offsets":[0,17179869184]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = load_tensors::<f32>(&path).unwrap_err();
+    assert!(
+        matches!(err, Error::Truncated { ref name, end: 17179869184, found: 0, .. } if name == "0.weight"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn non_finite_weights_and_negative_counts_are_refused_naming_the_tensor() {
+    let path = tmp("nonfinite.safetensors");
+    let mut s = state();
+    s[1].1 = Buffer::Float(Tensor::from_vec(vec![0.5, f32::NAN], &[2]).unwrap());
+    save_buffers(&path, &s).unwrap();
+    let want = "tensor \"0.bias\" (shape [2]) holds NaN or infinity";
+    let err = read_state(&path, &expected()).unwrap_err();
+    assert!(
+        matches!(err, Error::Format { .. }) && err.to_string().contains(want),
+        "{err}"
+    );
+    let err = load_tensors::<f32>(&path).unwrap_err().to_string();
+    assert!(err.contains(want), "{err}");
+    // PyTorch never writes a negative count; one used to read as 0.
+    use descent_tensor::io::{save_safetensors, RawTensor};
+    let raws: Vec<(String, RawTensor)> = state()
+        .iter()
+        .map(|(n, b)| match b {
+            Buffer::Float(t) => (n.clone(), RawTensor::from_tensor(t)),
+            Buffer::Count(_) => (n.clone(), RawTensor::i64_scalar(-3)),
+        })
+        .collect();
+    save_safetensors(&path, &raws, None).unwrap();
+    let err = read_state(&path, &expected()).unwrap_err().to_string();
+    assert!(
+        err.contains("count \"1.num_batches_tracked\" is negative"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

@@ -8,11 +8,14 @@ mod problems;
 #[path = "reference/second_order.rs"]
 mod reference;
 
+mod checkpoints;
+mod files;
 mod first_order_parity;
 mod parallel;
 mod schedules;
 mod second_order;
 mod second_order_tape;
+mod spec_strings;
 mod state_and_errors;
 mod steady_state;
 mod utilities;

@@ -37,7 +37,7 @@ fn schedule_errors_name_the_key() {
     let msg = |spec: &str| parse_schedule(spec).unwrap_err().to_string();
     assert_eq!(
         msg("step:step_size=0"),
-        "step: step_size=0 is invalid; allowed: an integer >= 1"
+        "step: step_size=0 is invalid; allowed: an integer in [1, 1000000000]"
     );
     assert_eq!(
         msg("cosine:t_max=10"),

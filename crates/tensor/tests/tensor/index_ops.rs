@@ -328,5 +328,8 @@ fn bad_input_is_an_error_naming_the_op() {
         a.argmin(2),
         Err(TensorError::DimOutOfRange { op: "argmin", .. })
     ));
-    assert_eq!(Tensor::<f32>::zeros(&[0, 3]).argmax(1).unwrap(), vec![]);
+    assert_eq!(
+        Tensor::<f32>::zeros(&[0, 3]).argmax(1).unwrap(),
+        Vec::<usize>::new()
+    );
 }
