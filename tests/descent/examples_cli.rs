@@ -4,9 +4,9 @@
 //! quietly. Runs the example binaries of this test's profile.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::Stdio;
+
+use crate::common::{command, run, temp_dir, text};
 
 /// Every example, with two flags its `--help` must list.
 const EXAMPLES: [(&str, [&str; 2]); 7] = [
@@ -18,59 +18,6 @@ const EXAMPLES: [(&str, [&str; 2]); 7] = [
     ("mnist", ["--epochs", "--whiten"]),
     ("optimizers", ["--optimizer", "--steps"]),
 ];
-
-/// The example's binary, in `target/<profile>/examples/` beside this test's
-/// `target/<profile>/deps/`. Cargo builds the examples before the tests, except one it runs
-/// as a test (`mnist`, `test = true`): that one it builds only as a test harness, so the
-/// examples are built here once, with the same profile and target directory (a no-op when
-/// they are fresh).
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps/<test>");
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--examples",
-                "--quiet",
-                "--offline",
-                "--profile",
-                profile,
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo starts");
-        assert!(status.success(), "cargo build --examples failed");
-        profile_dir.join("examples")
-    });
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.is_file(), "{} is missing", path.display());
-    path
-}
-
-fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(example(name))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .expect("the example starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn help_describes_the_example_and_exits_0() {
@@ -151,17 +98,11 @@ fn a_bad_value_exits_2_naming_the_flag() {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("descent-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 /// Flags the MNIST example refuses after parsing, before it looks for any data: exactly
 /// one line naming the flag, exit 2.
 #[test]
 fn mnist_checks_every_flag_before_any_work() {
-    let dir = temp_dir("mnist-flags");
+    let dir = temp_dir("cli-mnist-flags");
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let absent = p("no/such/dir/out");
     let (same, svg, ckpt) = (p("same"), p("curves.svg"), p("run.ckpt"));
@@ -194,7 +135,7 @@ fn mnist_checks_every_flag_before_any_work() {
 /// A missing data directory or a corrupt data file: one line naming it, exit 1.
 #[test]
 fn mnist_data_problems_are_one_line_naming_the_file() {
-    let dir = temp_dir("mnist-data");
+    let dir = temp_dir("cli-mnist-data");
     let missing = dir.join("absent");
     let out = run("mnist", &["--data", &missing.to_string_lossy()]);
     let stderr = text(&out.stderr);
@@ -221,12 +162,14 @@ fn mnist_data_problems_are_one_line_naming_the_file() {
 /// A reader that stops early (`| head -1`) ends the example quietly: exit 0, no panic.
 #[test]
 fn output_cut_short_by_the_reader_ends_quietly() {
-    let mut child = Command::new(example("optimizers"))
-        .args(["--optimizer", "adam:lr=0.05", "--csv", "--steps", "100000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the example starts");
+    let mut child = command(
+        "optimizers",
+        &["--optimizer", "adam:lr=0.05", "--csv", "--steps", "100000"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("the example starts");
     let mut first = String::new();
     let stdout = child.stdout.take().expect("piped");
     BufReader::new(stdout)

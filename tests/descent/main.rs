@@ -1,5 +1,7 @@
 //! End-to-end tests through the `descent` facade alone, the way a user's crate sees it, and
 //! of the examples as command-line tools. One binary, one module per topic.
 
+mod common;
 mod examples_cli;
 mod facade;
+mod mnist_example;
