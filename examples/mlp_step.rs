@@ -1,7 +1,8 @@
 //! Milliseconds per training step of the MNIST model (784-512-256-10 ReLU MLP, cross-entropy,
 //! Adam lr 1e-3, batch 128) on synthetic data, and the process's peak memory, to compare
 //! with PyTorch eager, whose script for the same work is
-//! `benches/reference/mlp_step_torch.py`. Run both in one session:
+//! `benches/reference/mlp_step_torch.py`. Run both one after the other (figures in
+//! `benches/README.md`):
 //!
 //! ```sh
 //! cargo run --release --example mlp_step -- --threads 2 --json

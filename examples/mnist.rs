@@ -631,7 +631,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         None => None,
     };
     let (mut train_seconds, mut trained_samples) = (0.0, 0usize);
-    // The other workers poll between kernels instead of sleeping (3–5% of a step).
+    // The other workers poll between kernels instead of sleeping (see keep_workers_awake).
     let awake = descent::tensor::keep_workers_awake();
     for epoch in progress.epochs_done + 1..=args.epochs {
         // Dropout masks depend only on (seed, epoch), so a resumed run draws the same ones.

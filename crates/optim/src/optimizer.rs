@@ -535,8 +535,8 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
 /// Whether every element is finite, without copying: `0·x` is 0 for finite `x` and NaN
 /// for NaN or ±∞, summed in 32 independent lanes (four AVX2 registers, so that the
 /// additions' latency overlaps) by a loop compiled for the CPU's SIMD tier, and split
-/// across the pool like the updates (the check is serial work otherwise: with two threads,
-/// 1.7% of an MNIST step while the other worker waits).
+/// across the pool like the updates (otherwise it is serial work while the other worker
+/// waits).
 fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
     /// The summing loop, for [`vectorized`].
     struct ZeroTimesSum<'a, F>(&'a [F]);

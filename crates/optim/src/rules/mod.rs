@@ -107,8 +107,8 @@ pub(crate) const PAR_MIN: usize = 1 << 15;
 /// Runs `kernel` on `p`, `g` and up to three state buffers (empty when unused) with
 /// coefficients `c`, split into halves on rayon's threads while they are large (element-wise
 /// updates give the same bits however they are split), each piece compiled for AVX2 where
-/// the CPU has it: Adam's share of an MNIST step is 11.0% at the SSE2 baseline, 8.8% with
-/// AVX2 and 13.7% with AVX-512 (AMD Zen 4).
+/// the CPU has it: on AMD Zen 4 these loops run faster with AVX2 than at the SSE2 baseline,
+/// and slower with AVX-512 (figures in `benches/README.md`).
 pub(crate) fn in_parallel<F, C, K>(p: &mut [F], g: &[F], bufs: [&mut [F]; 3], c: &C, kernel: K)
 where
     F: Float,
