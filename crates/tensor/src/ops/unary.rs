@@ -64,9 +64,9 @@ impl<F: Float> Tensor<F> {
     pub fn sigmoid(&self) -> Self {
         self.map(sigmoid)
     }
-    /// `max(x, 0)`.
+    /// `max(x, 0)`; NaN stays NaN (as PyTorch, and as `maximum_scalar(0)`).
     pub fn relu(&self) -> Self {
-        self.map(|x| if x > F::zero() { x } else { F::zero() })
+        self.map(|x| if x <= F::zero() { F::zero() } else { x })
     }
     /// `x` limited to `[lo, hi]` (NaN stays NaN).
     pub fn clamp(&self, lo: F, hi: F) -> Self {
@@ -84,9 +84,10 @@ impl<F: Float> Tensor<F> {
     pub fn softplus(&self) -> Self {
         self.map(softplus)
     }
-    /// `1` where `x > 0`, else `0`: the derivative of `relu` (0 at the kink).
+    /// `0` where `x <= 0`, else `1`: the derivative of `relu` as PyTorch takes it (0 at
+    /// the kink, 1 at NaN).
     pub fn step(&self) -> Self {
-        self.map(|x| if x > F::zero() { F::one() } else { F::zero() })
+        self.map(|x| if x <= F::zero() { F::zero() } else { F::one() })
     }
     /// Whether any element is NaN or infinite. Reads the elements in place (optimizers and
     /// anomaly mode call it every step): no copy, even of a strided view.
