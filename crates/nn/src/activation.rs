@@ -37,9 +37,13 @@ pub fn elu<F: Float>(x: Var<'_, F>, alpha: f64) -> Result<Var<'_, F>> {
         let xv = x.value()?;
         // PyTorch's rule takes the exponential branch only where `x <= 0`: NaN goes to 1.
         let linear = xv.map(|v| if v <= F::zero() { F::zero() } else { F::one() });
-        let exp_branch = x.neg()?.relu()?.neg()?.exp()?.mul_scalar(a)?;
-        let one = c.g.tape().constant(Tensor::scalar(F::one()));
-        let slope = Var::where_(&linear, one, exp_branch)?;
+        // The branch not taken sees 0 instead of x, so that a NaN there does not reach the
+        // second derivative as 0·NaN.
+        let tape = c.g.tape();
+        let (zero, one) = (F::zero(), F::one());
+        let x_neg = Var::where_(&linear, tape.constant(Tensor::scalar(zero)), x)?;
+        let exp_branch = x_neg.neg()?.relu()?.neg()?.exp()?.mul_scalar(a)?;
+        let slope = Var::where_(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
         Ok(vec![c.need(0, || c.g.mul(slope))?])
     })?)
 }

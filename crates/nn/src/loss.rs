@@ -177,7 +177,7 @@ pub fn mse_loss<'t, F: Float>(
 /// One op with PyTorch's gradients, finite at `p = 0` and `1` too (the chain rule through
 /// the clamped logarithms would give `0·∞`): `∂p = g·(p − t) / max(p(1 − p), ε)` with ε
 /// PyTorch's `1e-12` (an `f32` constant there, so `9.999999960041972e-13`), and
-/// `∂t = g·(ln(1 − p) − ln p)`, the logarithms clamped.
+/// `∂t = g·(ln(1 − p) − ln p)`, not clamped (±∞ at `p = 0` or `1`, as PyTorch's).
 ///
 /// # Errors
 /// [`Error::TargetShape`] unless the shapes are equal.
@@ -188,13 +188,9 @@ pub fn bce_loss<'t, F: Float>(
 ) -> Result<Var<'t, F>> {
     same_shape("bce_loss", p, target)?;
     let lo = F::of(-100.0);
-    let logs = move |p: &Tensor<F>| {
-        let log_p = p.ln().maximum_scalar(lo);
-        let log_q = p.map(|v| (-v).ln_1p()).maximum_scalar(lo);
-        (log_p, log_q)
-    };
     let (pv, tv) = (p.value()?, target.value()?);
-    let (log_p, log_q) = logs(&pv);
+    let log_p = pv.ln().maximum_scalar(lo);
+    let log_q = pv.map(|v| (-v).ln_1p()).maximum_scalar(lo);
     // −(t·ln p + (1 − t)·ln q) = (t − 1)·ln q − t·ln p, PyTorch's order of operations.
     let value = tv
         .add_scalar(-F::one())
@@ -208,10 +204,7 @@ pub fn bce_loss<'t, F: Float>(
             let denom = var.maximum(c.g.tape().constant(Tensor::scalar(eps)))?;
             c.g.mul(p.sub(t)?.div(denom)?)
         })?;
-        let dt = c.need(1, || {
-            let (log_p, log_q) = logs(&p.value()?);
-            c.g.mul(c.g.tape().constant(log_q.sub(&log_p)?))
-        })?;
+        let dt = c.need(1, || c.g.mul(p.rsub_scalar(F::one())?.ln()?.sub(p.ln()?)?))?;
         Ok(vec![dp, dt])
     })?;
     reduction.apply(losses)
