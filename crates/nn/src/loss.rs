@@ -225,7 +225,8 @@ pub fn bce_with_logits<'t, F: Float>(
 }
 
 /// Huber loss of `d = input − target`: `½d²` for `|d| ≤ δ`, `δ(|d| − ½δ)` beyond, computed
-/// as `½q² + δ(|d| − q)` with `q = min(|d|, δ)`.
+/// as `½q² + δ(|d| − |q|)` with `q = clamp(d, −δ, δ)`: clamping `d` rather than `|d|` keeps
+/// the second derivative PyTorch's, 1 at `d = 0` (where `|d|` has slope 0) and 0 at `±δ`.
 ///
 /// # Errors
 /// [`Error::TargetShape`] unless the shapes are equal; [`Error::InvalidArgument`] unless
@@ -245,10 +246,11 @@ pub fn huber_loss<'t, F: Float>(
             why: "must be positive and finite",
         });
     }
-    let abs = input.sub(target)?.abs()?;
-    let q = abs.clamp(F::zero(), F::of(delta))?;
+    let d = input.sub(target)?;
+    let q = d.clamp(F::of(-delta), F::of(delta))?;
     let quadratic = q.square()?.mul_scalar(F::of(0.5))?;
-    reduction.apply(quadratic.add(abs.sub(q)?.mul_scalar(F::of(delta))?)?)
+    let linear = d.abs()?.sub(q.abs()?)?.mul_scalar(F::of(delta))?;
+    reduction.apply(quadratic.add(linear)?)
 }
 
 /// Kullback–Leibler divergence `KL(target ‖ input)` with `input` given as log-probabilities

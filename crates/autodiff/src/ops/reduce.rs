@@ -32,12 +32,14 @@ impl<'t, F: Float> Var<'t, F> {
         self.sum(dims, keepdim)?.div_scalar(F::of_usize(n))
     }
 
-    /// Maximum over `dims`; tied maxima share the gradient equally (as PyTorch).
+    /// Maximum over `dims`; tied maxima share the gradient equally, as PyTorch's `amax`
+    /// (not `max(dim)`, which gives it all to one index); a NaN maximum has NaN gradients.
     pub fn max(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.extremum("max", dims, keepdim)
     }
 
-    /// Minimum over `dims`; tied minima share the gradient equally (as PyTorch).
+    /// Minimum over `dims`; tied minima share the gradient equally, as PyTorch's `amin`; a
+    /// NaN minimum has NaN gradients.
     pub fn min(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.extremum("min", dims, keepdim)
     }

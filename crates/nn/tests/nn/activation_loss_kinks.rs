@@ -49,6 +49,10 @@ fn op<'t>(name: &str, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
             let log_probs = act::log_softmax(x, 1)?;
             weighted(loss::nll_loss(log_probs, &LABELS, Reduction::None)?)?
         }
+        "huber" => {
+            let zeros = tape.constant(Tensor::zeros(&[5]));
+            loss::huber_loss(x, zeros, 1.0, Reduction::None)?
+        }
         "bce" => {
             let n = x.shape()[0] / 2;
             loss::bce_loss(x.narrow(0, 0, n)?, x.narrow(0, n, n)?, Reduction::None)?
@@ -99,7 +103,7 @@ fn check(case: &Case) -> Result<()> {
 fn every_case_matches_torch() -> Result<()> {
     assert_eq!(
         CASES.len(),
-        15,
+        16,
         "a case was added without an op here, or lost"
     );
     for case in CASES {

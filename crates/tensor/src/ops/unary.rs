@@ -12,7 +12,8 @@ impl<F: Float> Tensor<F> {
     pub fn abs(&self) -> Self {
         self.map(F::abs)
     }
-    /// `−1`, `0` or `1` by the sign of `x` (0 at 0, as `torch.sign`).
+    /// `−1`, `0` or `1` by the sign of `x`: 0 at ±0 and at NaN, as `torch.sign` (NumPy's
+    /// gives NaN).
     pub fn sign(&self) -> Self {
         self.map(|x| {
             if x > F::zero() {
@@ -20,7 +21,7 @@ impl<F: Float> Tensor<F> {
             } else if x < F::zero() {
                 -F::one()
             } else {
-                x
+                F::zero()
             }
         })
     }

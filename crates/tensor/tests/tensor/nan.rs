@@ -57,6 +57,8 @@ fn relu_of_nan_is_nan() -> TestResult {
     assert!(r[0].is_nan());
     assert_eq!(&r[1..], &[0.0, 0.0, 2.0]);
     assert_eq!(t.step().to_vec()[..], [1.0, 0.0, 0.0, 1.0]);
+    // torch.sign(NaN) is 0 (NumPy's is NaN).
+    assert_eq!(t.sign().to_vec()[..], [0.0, -1.0, 0.0, 1.0]);
     Ok(())
 }
 

@@ -51,6 +51,8 @@ CASES = [
         lambda x: (F.nll_loss(torch.log_softmax(x, 1), torch.tensor(LABELS), reduction="none") * SAMPLE_W).sum().reshape(1),
         True,
     ),
+    # Huber at its joins ±δ and at 0, δ = 1.
+    ("huber", [1.0, -1.0, 0.0, 0.5, 2.0], [5], lambda x: F.huber_loss(x, torch.zeros(5), reduction="none", delta=1.0), True),
     # x = [p; t]: probabilities exactly 0 and 1, right and wrong. The second derivative
     # through the clamped logarithms is not compared.
     ("bce", [0.0, 1.0, 0.0, 1.0, 0.3, 0.0, 1.0, 1.0, 0.0, 0.8], [10], bce_split, False),
