@@ -406,7 +406,7 @@ impl<F: Float> Tensor<F> {
             if i >= n {
                 return Err(TensorError::IndexOutOfRange {
                     op: "get",
-                    index: i as i64,
+                    index: i64::try_from(i).unwrap_or(i64::MAX),
                     size: n,
                     dim: d,
                     shape: self.shape.to_vec(),

@@ -170,8 +170,8 @@ impl<F: Float> Tensor<F> {
         let end = start.checked_add(len).filter(|&e| e <= self.shape[d]);
         if end.is_none() {
             // The first position past the axis that the range would cover.
-            let past = start.saturating_add(len).min(i64::MAX as usize);
-            let (index, size, shape) = (past as i64, self.shape[d], self.shape.clone());
+            let past = i64::try_from(start.saturating_add(len)).unwrap_or(i64::MAX);
+            let (index, size, shape) = (past, self.shape[d], self.shape.clone());
             return Err(TensorError::IndexOutOfRange {
                 op: "narrow",
                 index,
@@ -203,7 +203,7 @@ impl<F: Float> Tensor<F> {
         if start > size {
             return Err(TensorError::IndexOutOfRange {
                 op: "slice",
-                index: start as i64,
+                index: i64::try_from(start).unwrap_or(i64::MAX),
                 size,
                 dim: d,
                 shape: self.shape.to_vec(),

@@ -41,7 +41,7 @@ fn check_indices(
     match indices.iter().find(|&&i| i >= size) {
         Some(&i) => Err(TensorError::IndexOutOfRange {
             op,
-            index: i as i64,
+            index: i64::try_from(i).unwrap_or(i64::MAX),
             size,
             dim,
             shape: shape.to_vec(),
