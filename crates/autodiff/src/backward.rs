@@ -176,8 +176,13 @@ impl<'t, F: Float> Var<'t, F> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotScalar`] without a seed for a non-scalar output, [`Error::SeedShape`].
+    /// [`Error::NotScalar`] without a seed for a non-scalar output, [`Error::SeedShape`];
+    /// [`Error::ForeignTape`] if a `wrt` or the seed lives on another tape (a node index
+    /// means nothing there: it would name an unrelated node).
     pub fn grad(self, wrt: &[Var<'t, F>], seed: Option<Var<'t, F>>) -> Result<Vec<Var<'t, F>>> {
+        if wrt.iter().chain(&seed).any(|v| !self.same_tape(v)) {
+            return Err(Error::ForeignTape { op: "grad" });
+        }
         let seed = match seed {
             Some(s) if s.shape() != self.shape() => {
                 return Err(Error::SeedShape {

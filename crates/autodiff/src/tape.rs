@@ -288,6 +288,12 @@ impl<'t, F: Float> Var<'t, F> {
         self.tape
     }
 
+    /// Whether `other` was recorded on the same tape: node indices mean something only on
+    /// their own tape.
+    pub(crate) fn same_tape(&self, other: &Var<'_, F>) -> bool {
+        std::ptr::eq(self.tape, other.tape)
+    }
+
     /// Whether gradients flow through this variable.
     pub fn requires_grad(&self) -> bool {
         self.tape.nodes.borrow()[self.id].requires_grad

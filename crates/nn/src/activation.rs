@@ -1,35 +1,51 @@
 //! Activation functions, as functions of a [`Var`] and as parameter-free layers.
 //!
-//! Each is a composite of differentiable tape ops (so gradients of any order come for free),
-//! written to stay finite everywhere: ELU exponentiates only `min(x, 0)`, LeakyReLU is a
-//! difference of ReLUs. GELU is the exact `x·Φ(x)` with `Φ` through [`erf`], a tape op added
-//! here on `libm`'s `erf` because the tape has none.
+//! Each is a tape op or a composite of them (so gradients of any order come for free),
+//! written to stay finite everywhere and to match PyTorch at the kinks and at NaN: a NaN
+//! input gives a NaN output, and the derivative at a kink is the one-sided value PyTorch
+//! uses (LeakyReLU's slope and ELU's `α` at 0). ELU exponentiates only `min(x, 0)`. GELU is
+//! the exact `x·Φ(x)` with `Φ` through [`erf`], a tape op added here on `libm`'s `erf`
+//! because the tape has none.
 
 use crate::error::Result;
 use crate::module::{Mode, Module};
 use descent_autodiff::{Tape, Var};
-use descent_tensor::Float;
+use descent_tensor::{Float, Tensor};
 
-/// `max(x, 0)`.
+/// `max(x, 0)`; NaN stays NaN. The derivative is 0 at 0 and 1 at NaN, as PyTorch's.
 pub fn relu<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
     Ok(x.relu()?)
 }
 
-/// `x` for `x > 0`, `slope·x` otherwise: `relu(x) − slope·relu(−x)`.
+/// `x` for `x > 0`, `slope·x` otherwise. The derivative at 0 (and at NaN) is `slope`, as
+/// PyTorch's `leaky_relu`.
 pub fn leaky_relu<F: Float>(x: Var<'_, F>, slope: f64) -> Result<Var<'_, F>> {
-    let negative = x.neg()?.relu()?.mul_scalar(F::of(slope))?;
-    Ok(x.relu()?.sub(negative)?)
+    Ok(x.leaky_relu(F::of(slope))?)
 }
 
-/// `x` for `x > 0`, `α(eˣ − 1)` otherwise: `relu(x) + α(e^min(x,0) − 1)`, never
-/// exponentiating a large positive number.
+/// `x` for `x > 0`, `α(eˣ − 1)` otherwise, never exponentiating a large positive number.
+/// As PyTorch's `elu`: the derivative is `α·eˣ` for `x ≤ 0` (so `α` at 0) and 1 for
+/// `x > 0` and at NaN; the second derivative at 0 is 0 (the `α·eˣ` branch is written as
+/// `α·e^(−relu(−x))`, whose slope at 0 is relu's, 0).
 pub fn elu<F: Float>(x: Var<'_, F>, alpha: f64) -> Result<Var<'_, F>> {
-    let min0 = x.neg()?.relu()?.neg()?;
-    let negative = min0
-        .exp()?
-        .add_scalar(-F::one())?
-        .mul_scalar(F::of(alpha))?;
-    Ok(x.relu()?.add(negative)?)
+    let a = F::of(alpha);
+    let value = x
+        .value()?
+        .map(|v| if v > F::zero() { v } else { a * v.exp_m1() });
+    Ok(x.tape().record("elu", value, &[x], move |c| {
+        let x = c.x(0);
+        let xv = x.value()?;
+        // PyTorch's rule takes the exponential branch only where `x <= 0`: NaN goes to 1.
+        let linear = xv.map(|v| if v <= F::zero() { F::zero() } else { F::one() });
+        // The branch not taken sees 0 instead of x, so that a NaN there does not reach the
+        // second derivative as 0·NaN.
+        let tape = c.g.tape();
+        let (zero, one) = (F::zero(), F::one());
+        let x_neg = Var::where_(&linear, tape.constant(Tensor::scalar(zero)), x)?;
+        let exp_branch = x_neg.neg()?.relu()?.neg()?.exp()?.mul_scalar(a)?;
+        let slope = Var::where_(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
+        Ok(vec![c.need(0, || c.g.mul(slope))?])
+    })?)
 }
 
 /// The error function `erf x = 2/√π ∫₀ˣ e^(−t²) dt`, element-wise; derivative
@@ -53,6 +69,11 @@ pub fn erf<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
 pub fn gelu<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
     let cdf = erf(x.mul_scalar(F::of(std::f64::consts::FRAC_1_SQRT_2))?)?.add_scalar(F::one())?;
     Ok(x.mul(cdf)?.mul_scalar(F::of(0.5))?)
+}
+
+/// `x·sigmoid(x)` (SiLU, or swish).
+pub fn silu<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
+    Ok(x.mul(x.sigmoid()?)?)
 }
 
 /// `1/(1 + e⁻ˣ)`.
@@ -123,6 +144,11 @@ activation_layer!(Elu, |s, x| elu(x, s.alpha));
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Gelu;
 activation_layer!(Gelu, |_, x| gelu(x));
+
+/// [`silu`] as a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Silu;
+activation_layer!(Silu, |_, x| silu(x));
 
 /// [`sigmoid`] as a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

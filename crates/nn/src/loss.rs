@@ -18,7 +18,7 @@
 
 use crate::error::{Error, Result};
 use descent_autodiff::Var;
-use descent_tensor::Float;
+use descent_tensor::{Float, Tensor};
 
 /// How per-element (or per-sample) losses become one scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,7 +105,12 @@ fn picked_nll<'t, F: Float>(
     labels: &[usize],
     reduction: Reduction,
 ) -> Result<Var<'t, F>> {
-    let picked = log_probs.gather(1, labels, &[labels.len(), 1])?;
+    let n = labels.len();
+    // `gather` keeps the class axis ([N, 1]); the losses are per sample, [N], as PyTorch's
+    // (a [N, 1] loss times [N] weights would broadcast to [N, N]).
+    let picked = log_probs
+        .gather(1, labels, &[n, 1])?
+        .reshape(&[n as isize])?;
     reduction.apply(picked.neg()?)
 }
 
@@ -169,6 +174,11 @@ pub fn mse_loss<'t, F: Float>(
 /// `−(t·ln p + (1 − t)·ln(1 − p))`, each logarithm clamped at −100 as PyTorch does so that
 /// `p = 0` or `1` gives a finite loss. Prefer [`bce_with_logits`] on logits.
 ///
+/// One op with PyTorch's gradients, finite at `p = 0` and `1` too (the chain rule through
+/// the clamped logarithms would give `0·∞`): `∂p = g·(p − t) / max(p(1 − p), ε)` with ε
+/// PyTorch's `1e-12` (an `f32` constant there, so `9.999999960041972e-13`), and
+/// `∂t = g·(ln(1 − p) − ln p)`, not clamped (±∞ at `p = 0` or `1`, as PyTorch's).
+///
 /// # Errors
 /// [`Error::TargetShape`] unless the shapes are equal.
 pub fn bce_loss<'t, F: Float>(
@@ -177,11 +187,27 @@ pub fn bce_loss<'t, F: Float>(
     reduction: Reduction,
 ) -> Result<Var<'t, F>> {
     same_shape("bce_loss", p, target)?;
-    let (lo, hi) = (F::of(-100.0), F::infinity());
-    let log_p = p.ln()?.clamp(lo, hi)?;
-    let log_q = p.rsub_scalar(F::one())?.ln()?.clamp(lo, hi)?;
-    let q_t = target.rsub_scalar(F::one())?;
-    reduction.apply(target.mul(log_p)?.add(q_t.mul(log_q)?)?.neg()?)
+    let lo = F::of(-100.0);
+    let (pv, tv) = (p.value()?, target.value()?);
+    let log_p = pv.ln().maximum_scalar(lo);
+    let log_q = pv.map(|v| (-v).ln_1p()).maximum_scalar(lo);
+    // −(t·ln p + (1 − t)·ln q) = (t − 1)·ln q − t·ln p, PyTorch's order of operations.
+    let value = tv
+        .add_scalar(-F::one())
+        .mul(&log_q)?
+        .sub(&tv.mul(&log_p)?)?;
+    let eps = F::of(f64::from(1e-12f32));
+    let losses = p.tape().record("bce_loss", value, &[p, target], move |c| {
+        let (p, t) = (c.x(0), c.x(1));
+        let dp = c.need(0, || {
+            let var = p.mul(p.rsub_scalar(F::one())?)?;
+            let denom = var.maximum(c.g.tape().constant(Tensor::scalar(eps)))?;
+            c.g.mul(p.sub(t)?.div(denom)?)
+        })?;
+        let dt = c.need(1, || c.g.mul(p.rsub_scalar(F::one())?.ln()?.sub(p.ln()?)?))?;
+        Ok(vec![dp, dt])
+    })?;
+    reduction.apply(losses)
 }
 
 /// Binary cross-entropy of `sigmoid(x)` against `t`, computed as `softplus(x) − x·t`: exact
@@ -199,7 +225,8 @@ pub fn bce_with_logits<'t, F: Float>(
 }
 
 /// Huber loss of `d = input − target`: `½d²` for `|d| ≤ δ`, `δ(|d| − ½δ)` beyond, computed
-/// as `½q² + δ(|d| − q)` with `q = min(|d|, δ)`.
+/// as `½q² + δ(|d| − |q|)` with `q = clamp(d, −δ, δ)`: clamping `d` rather than `|d|` keeps
+/// the second derivative PyTorch's, 1 at `d = 0` (where `|d|` has slope 0) and 0 at `±δ`.
 ///
 /// # Errors
 /// [`Error::TargetShape`] unless the shapes are equal; [`Error::InvalidArgument`] unless
@@ -219,10 +246,11 @@ pub fn huber_loss<'t, F: Float>(
             why: "must be positive and finite",
         });
     }
-    let abs = input.sub(target)?.abs()?;
-    let q = abs.clamp(F::zero(), F::of(delta))?;
+    let d = input.sub(target)?;
+    let q = d.clamp(F::of(-delta), F::of(delta))?;
     let quadratic = q.square()?.mul_scalar(F::of(0.5))?;
-    reduction.apply(quadratic.add(abs.sub(q)?.mul_scalar(F::of(delta))?)?)
+    let linear = d.abs()?.sub(q.abs()?)?.mul_scalar(F::of(delta))?;
+    reduction.apply(quadratic.add(linear)?)
 }
 
 /// Kullback–Leibler divergence `KL(target ‖ input)` with `input` given as log-probabilities

@@ -10,6 +10,16 @@ const EDGE: usize = 3;
 
 impl<F: Float> fmt::Display for Tensor<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.numel() == 0 && self.ndim() != 1 {
+            // As PyTorch: no rows to walk (an empty tensor's other axes may be huge).
+            let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+            let comma = if dims.len() == 1 { "," } else { "" };
+            write!(f, "tensor([], size=({}{comma})", dims.join(", "))?;
+            if F::DTYPE != "float32" {
+                write!(f, ", dtype=torch.{}", F::DTYPE)?;
+            }
+            return write!(f, ")");
+        }
         let values = self.to_vec();
         let summarise = values.len() > THRESHOLD;
         let style = Style::pick(&values);
@@ -153,6 +163,21 @@ impl<F: Float> Ctx<'_, F> {
 mod tests {
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
     use super::*;
+
+    #[test]
+    fn empty_tensors_print_their_size_like_pytorch() -> crate::Result<()> {
+        assert_eq!(Tensor::<f32>::zeros(&[0]).to_string(), "tensor([])");
+        assert_eq!(
+            Tensor::<f32>::zeros(&[2, 0]).to_string(),
+            "tensor([], size=(2, 0))"
+        );
+        let huge = Tensor::<f64>::zeros(&[0]).reshape(&[1 << 32, 1 << 32, -1])?;
+        assert_eq!(
+            huge.to_string(),
+            "tensor([], size=(4294967296, 4294967296, 0), dtype=torch.float64)"
+        );
+        Ok(())
+    }
 
     #[test]
     fn prints_like_pytorch() -> TestResult {

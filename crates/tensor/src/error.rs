@@ -95,6 +95,15 @@ pub enum TensorError {
         /// The number of classes.
         classes: usize,
     },
+    /// A shape whose element count overflows `usize`, or whose bytes would not fit in
+    /// `isize::MAX` (no allocation could hold it, and offsets into it would wrap).
+    #[error("{op}: shape {shape:?} has too many elements to address")]
+    TooLarge {
+        /// The op that was called.
+        op: &'static str,
+        /// The shape requested.
+        shape: Shape,
+    },
     /// A hyper-parameter or argument outside its domain.
     #[error("{op}: invalid {arg} = {value}: {why}")]
     InvalidArgument {

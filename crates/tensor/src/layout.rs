@@ -9,20 +9,55 @@ use smallvec::SmallVec;
 /// allocator was a third of the time.
 pub type Dims = SmallVec<[usize; 4]>;
 
-/// Row-major (C-order) strides for `shape`.
+/// Row-major (C-order) strides for `shape`. The products saturate, so an empty tensor
+/// whose other axes multiply past `usize::MAX` still gets strides (0 outside an empty axis,
+/// so that no offset leaves the storage).
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides = Dims::from_elem(0, shape.len());
-    let mut acc = 1;
+    let mut acc = 1usize;
     for (s, &d) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
-        acc *= d;
+        acc = acc.saturating_mul(d);
     }
     strides
 }
 
-/// Number of elements of `shape`.
+/// Number of elements of `shape`, for a shape that is already known to be valid (a
+/// tensor's own, or a part of it); new shapes go through [`checked_numel`]. A zero
+/// anywhere gives 0, and the product saturates: the other axes of an empty tensor may
+/// multiply past `usize::MAX`, and their count is then never used.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    if shape.contains(&0) {
+        return 0;
+    }
+    shape.iter().fold(1, |a, &d| a.saturating_mul(d))
+}
+
+/// The largest element count a tensor may have: its bytes must fit in `isize`, as every
+/// allocation's must, so that offsets into the storage never wrap.
+fn max_numel(elem_bytes: usize) -> usize {
+    isize::MAX as usize / elem_bytes.max(1)
+}
+
+/// Number of elements of `shape`, checked: the one place where a new shape is validated.
+/// Every constructor, view and op that makes a shape goes through here, so that no
+/// product of sizes, and hence no stride or offset derived from them, can wrap.
+///
+/// # Errors
+/// [`TensorError::TooLarge`] naming `op` if the product overflows or the elements of
+/// `elem_bytes` bytes each would not fit in `isize::MAX` bytes.
+pub fn checked_numel(op: &'static str, shape: &[usize], elem_bytes: usize) -> Result<usize> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= max_numel(elem_bytes))
+        .ok_or_else(|| TensorError::TooLarge {
+            op,
+            shape: shape.to_vec(),
+        })
 }
 
 /// Maps a possibly negative axis (`-1` is the last) to `0..ndim`.
@@ -71,6 +106,10 @@ pub fn normalize_dims(op: &'static str, dims: &[isize], shape: &[usize]) -> Resu
 }
 
 /// The shape two operands broadcast to under NumPy's rules.
+///
+/// # Errors
+/// [`TensorError::Broadcast`] if they do not; [`TensorError::TooLarge`] if the result's
+/// element count overflows (`[2³², 1]` against `[1, 2³²]`).
 pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Dims> {
     let n = lhs.len().max(rhs.len());
     let mut out = Dims::from_elem(0, n);
@@ -97,10 +136,13 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
             });
         };
     }
+    checked_numel(op, &out, 1)?;
     Ok(out)
 }
 
 /// Strides that view a tensor of `shape`/`strides` as `target` (stride 0 on broadcast axes).
+/// A view allocates nothing, so `target` need only have an element count below
+/// `isize::MAX`; an op that then fills it checks again for its element size.
 pub(crate) fn broadcast_strides(
     op: &'static str,
     shape: &[usize],
@@ -130,6 +172,7 @@ pub(crate) fn broadcast_strides(
             });
         };
     }
+    checked_numel(op, target, 1)?;
     Ok(out)
 }
 

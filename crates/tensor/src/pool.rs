@@ -38,8 +38,12 @@ pub struct PoolStats {
     pub idle_bytes: usize,
 }
 
-fn bucket_of(capacity: usize) -> usize {
-    capacity.next_power_of_two().trailing_zeros() as usize
+/// The bucket of buffers with room for `capacity` elements, `None` past the largest power
+/// of two (such a request goes straight to the allocator, which refuses it).
+fn bucket_of(capacity: usize) -> Option<usize> {
+    capacity
+        .checked_next_power_of_two()
+        .map(|p| p.trailing_zeros() as usize)
 }
 
 impl<F> Pool<F> {
@@ -54,10 +58,10 @@ impl<F> Pool<F> {
 
     /// An empty vector with capacity for at least `len` elements.
     pub(crate) fn take(&self, len: usize) -> Vec<F> {
-        if len < MIN_POOLED {
-            return Vec::with_capacity(len);
-        }
-        let b = bucket_of(len);
+        let b = match bucket_of(len) {
+            Some(b) if len >= MIN_POOLED => b,
+            _ => return Vec::with_capacity(len),
+        };
         if let Ok(mut buckets) = self.buckets.lock() {
             if let Some(v) = buckets.get_mut(b).and_then(Vec::pop) {
                 self.idle_bytes
@@ -81,8 +85,7 @@ impl<F> Pool<F> {
             return;
         }
         v.clear();
-        if let Ok(mut buckets) = self.buckets.lock() {
-            let b = bucket_of(cap);
+        if let (Ok(mut buckets), Some(b)) = (self.buckets.lock(), bucket_of(cap)) {
             if buckets.len() <= b {
                 buckets.resize_with(b + 1, Vec::new);
             }

@@ -4,7 +4,8 @@
 
 use crate::error::{Result, TensorError};
 use crate::layout::{
-    broadcast_shapes, broadcast_strides, contiguous_strides, normalize_dims, numel, walk, Dims,
+    broadcast_shapes, broadcast_strides, checked_numel, contiguous_strides, normalize_dims, numel,
+    walk, Dims,
 };
 use crate::pool::Buffer;
 use crate::Float;
@@ -55,9 +56,10 @@ impl<F: Float> Tensor<F> {
     /// A tensor owning `data`, laid out row-major as `shape`.
     ///
     /// # Errors
+    /// [`TensorError::TooLarge`] if the product of `shape` overflows;
     /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
     pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Result<Self> {
-        let n = numel(shape);
+        let n = checked_numel("from_vec", shape, size_of::<F>())?;
         if data.len() != n {
             return Err(TensorError::Length {
                 op: "from_vec",
@@ -72,9 +74,10 @@ impl<F: Float> Tensor<F> {
     /// A tensor holding a copy of `data`, laid out row-major as `shape`.
     ///
     /// # Errors
+    /// [`TensorError::TooLarge`] if the product of `shape` overflows;
     /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
     pub fn from_slice(data: &[F], shape: &[usize]) -> Result<Self> {
-        let n = numel(shape);
+        let n = checked_numel("from_slice", shape, size_of::<F>())?;
         if data.len() != n {
             return Err(TensorError::Length {
                 op: "from_slice",
@@ -105,18 +108,38 @@ impl<F: Float> Tensor<F> {
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// If the product of `shape` overflows or its bytes exceed `isize::MAX`, as
+    /// `Vec::with_capacity` does: no allocation could hold it. [`Tensor::try_full`] returns
+    /// the error instead.
     pub fn full(shape: &[usize], value: F) -> Self {
-        Self::build(Dims::from_slice(shape), |_, out| {
+        Self::try_full(shape, value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Tensor::full`] for a shape that may be too large.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] if the product of `shape` overflows or its bytes exceed
+    /// `isize::MAX`.
+    pub fn try_full(shape: &[usize], value: F) -> Result<Self> {
+        Self::try_build("full", Dims::from_slice(shape), |_, out| {
             out.iter_mut().for_each(|o| _ = o.write(value))
         })
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`].
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, F::zero())
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`].
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, F::one())
     }
@@ -129,25 +152,42 @@ impl<F: Float> Tensor<F> {
     /// `[start, start + step, …]` up to but excluding `end`, as NumPy's `arange`.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] if `step` is zero or not finite.
+    /// [`TensorError::InvalidArgument`] if `step` is zero or not finite, or `start` or
+    /// `end` is not finite (as PyTorch); [`TensorError::TooLarge`] if the count does not fit.
     pub fn arange(start: F, end: F, step: F) -> Result<Self> {
+        let bad = |arg, value: F, why| TensorError::InvalidArgument {
+            op: "arange",
+            arg,
+            value: value.to_string(),
+            why,
+        };
         if step == F::zero() || !step.is_finite() {
-            return Err(TensorError::InvalidArgument {
-                op: "arange",
-                arg: "step",
-                value: step.to_string(),
-                why: "must be finite and non-zero",
-            });
+            return Err(bad("step", step, "must be finite and non-zero"));
         }
-        let n = ((end - start) / step).ceil().as_f64().max(0.0) as usize;
-        Ok(Self::build(vec![n], |s, out| {
+        for (arg, v) in [("start", start), ("end", end)] {
+            if !v.is_finite() {
+                return Err(bad(arg, v, "must be finite"));
+            }
+        }
+        // `as usize` saturates; a count at or past 2⁶⁴ (or an infinite quotient of finite
+        // bounds) is refused by the size check below.
+        let count = ((end - start) / step).ceil().as_f64().max(0.0);
+        let n = if count < usize::MAX as f64 {
+            count as usize
+        } else {
+            usize::MAX
+        };
+        Self::try_build("arange", vec![n], |s, out| {
             for (i, o) in out.iter_mut().enumerate() {
                 o.write(start + step * F::of_usize(s + i));
             }
-        }))
+        })
     }
 
     /// `n` evenly spaced points from `start` to `end` inclusive.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`], if `n` elements cannot be allocated.
     pub fn linspace(start: F, end: F, n: usize) -> Self {
         let step = if n > 1 {
             (end - start) / F::of_usize(n - 1)
@@ -167,6 +207,9 @@ impl<F: Float> Tensor<F> {
     }
 
     /// The `n × n` identity matrix.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`], if `n²` overflows or cannot be allocated.
     pub fn eye(n: usize) -> Self {
         Self::build(vec![n, n], |s, out| {
             for (i, o) in out.iter_mut().enumerate() {
@@ -179,11 +222,30 @@ impl<F: Float> Tensor<F> {
     /// A contiguous tensor of `shape` whose element `i` is written by `fill(start, chunk)`
     /// for chunks of the flat output, in parallel for large outputs. `fill` must write every
     /// element of its chunk.
+    ///
+    /// # Panics
+    /// If `shape` is too large (see [`Tensor::try_build`]): for shapes derived from an
+    /// existing tensor's, which cannot be.
     pub(crate) fn build(
         shape: impl Into<Dims>,
         fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
     ) -> Self {
         Self::build_with_cost(shape, 1, fill)
+    }
+
+    /// [`Tensor::build`] for a shape that may be too large, with the error naming `op`.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] if the product of `shape` overflows or its bytes exceed
+    /// `isize::MAX`.
+    pub(crate) fn try_build(
+        op: &'static str,
+        shape: impl Into<Dims>,
+        fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
+    ) -> Result<Self> {
+        let shape = shape.into();
+        checked_numel(op, &shape, size_of::<F>())?;
+        Ok(Self::build_with_cost(shape, 1, fill))
     }
 
     /// [`Tensor::build`] where each output element costs about `cost` input elements (a
@@ -194,7 +256,7 @@ impl<F: Float> Tensor<F> {
         fill: impl Fn(usize, &mut [MaybeUninit<F>]) + Sync,
     ) -> Self {
         let shape = shape.into();
-        let n = numel(&shape);
+        let n = checked_numel("build", &shape, size_of::<F>()).unwrap_or_else(|e| panic!("{e}"));
         let cost = cost.max(1);
         let mut v = F::pool().take(n);
         let spare = &mut v.spare_capacity_mut()[..n];
@@ -251,7 +313,8 @@ impl<F: Float> Tensor<F> {
             if d != 1 && s != expect {
                 return false;
             }
-            expect *= d;
+            // As `contiguous_strides`, saturating past an empty tensor's huge axes.
+            expect = expect.saturating_mul(d);
         }
         true
     }
@@ -269,16 +332,24 @@ impl<F: Float> Tensor<F> {
             if d != 1 && s != expect {
                 return None;
             }
-            expect *= d;
+            expect = expect.saturating_mul(d);
         }
         let len = numel(shape);
-        Some((shape, &self.data.0[self.offset..self.offset + len]))
+        Some((shape, self.elements(len)))
     }
 
     /// The elements in row-major order, if the tensor is contiguous.
     pub fn as_slice(&self) -> Option<&[F]> {
-        self.is_contiguous()
-            .then(|| &self.data.0[self.offset..self.offset + self.numel()])
+        self.is_contiguous().then(|| self.elements(self.numel()))
+    }
+
+    /// The `len` stored elements from the offset on. An empty view may sit past the end of
+    /// its storage (a slice of an empty tensor), so it gets an empty slice, not that range.
+    fn elements(&self, len: usize) -> &[F] {
+        if len == 0 {
+            return &[];
+        }
+        &self.data.0[self.offset..self.offset + len]
     }
 
     /// Whether `self` and `other` view the same storage.
@@ -335,7 +406,7 @@ impl<F: Float> Tensor<F> {
             if i >= n {
                 return Err(TensorError::IndexOutOfRange {
                     op: "get",
-                    index: i as i64,
+                    index: i64::try_from(i).unwrap_or(i64::MAX),
                     size: n,
                     dim: d,
                     shape: self.shape.to_vec(),
@@ -411,6 +482,7 @@ impl<F: Float> Tensor<F> {
         // added to a batch, a broadcast scalar) against one that covers the output: one
         // pass with a wrapping index instead of the general walk.
         let shape = broadcast_shapes(op, &self.shape, &rhs.shape)?;
+        checked_numel(op, &shape, size_of::<F>())?;
         if let (Some((ca, a)), Some((cb, b))) = (self.repeated_block(), rhs.repeated_block()) {
             let n = numel(&shape);
             if a.len() == n && repeats_as_suffix(cb, &shape) {
@@ -450,6 +522,7 @@ impl<F: Float> Tensor<F> {
         f: impl Fn(F, F, F) -> F + Sync,
     ) -> Result<Self> {
         let shape = broadcast_shapes(op, &broadcast_shapes(op, &x.shape, &y.shape)?, &z.shape)?;
+        checked_numel(op, &shape, size_of::<F>())?;
         let sx = broadcast_strides(op, &x.shape, &x.strides, &shape)?;
         let sy = broadcast_strides(op, &y.shape, &y.strides, &shape)?;
         let sz = broadcast_strides(op, &z.shape, &z.strides, &shape)?;
@@ -472,7 +545,8 @@ impl<F: Float> Tensor<F> {
     /// at `init` and finishing it with `finish(acc, count)`.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`] naming `op`.
+    /// [`TensorError::DimOutOfRange`] naming `op`; [`TensorError::TooLarge`] if reducing
+    /// an empty axis away leaves too many elements.
     pub fn reduce(
         &self,
         op: &'static str,
@@ -501,6 +575,8 @@ impl<F: Float> Tensor<F> {
         } else {
             outer_shape.clone()
         };
+        // Reducing an empty axis away can leave more elements than the input had.
+        checked_numel(op, &out_shape, size_of::<F>())?;
         let data = &self.data.0;
         if let Some(rows) = self.reduced_rows(&mask) {
             return Ok(rows.fold(out_shape, data, init, fold, finish));

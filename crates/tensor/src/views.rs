@@ -4,7 +4,7 @@
 use crate::error::{Result, TensorError};
 use crate::layout::Dims;
 use crate::layout::{
-    broadcast_strides, contiguous_strides, normalize_dim, normalize_dim_in, numel,
+    broadcast_strides, checked_numel, contiguous_strides, normalize_dim, normalize_dim_in,
 };
 use crate::{Float, Tensor};
 
@@ -23,7 +23,8 @@ impl<F: Float> Tensor<F> {
     ///
     /// # Errors
     /// [`TensorError::Length`] if the element counts differ, [`TensorError::InvalidArgument`]
-    /// for more than one `-1` or a negative size.
+    /// for more than one `-1` or a negative size, [`TensorError::TooLarge`] if the product of
+    /// the sizes overflows.
     pub fn reshape(&self, shape: &[isize]) -> Result<Self> {
         let shape = self.infer_shape(shape)?;
         let src = self.contiguous();
@@ -39,34 +40,45 @@ impl<F: Float> Tensor<F> {
             why,
         };
         let mut inferred = None;
-        let mut known = 1usize;
         for (i, &d) in shape.iter().enumerate() {
             match d {
                 -1 if inferred.is_none() => inferred = Some(i),
                 -1 => return Err(bad("at most one size may be -1")),
                 d if d < 0 => return Err(bad("sizes must be non-negative or -1")),
-                d => known *= d as usize,
+                _ => {}
             }
         }
         let n = self.numel();
         let mut out: Dims = shape.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(i) = inferred {
-            if known == 0 || !n.is_multiple_of(known) {
-                return Err(TensorError::Length {
-                    op: "reshape",
-                    len: n,
-                    shape: out.to_vec(),
-                    numel: known,
-                });
-            }
-            out[i] = n / known;
+            // The other sizes' product, `None` past `usize::MAX` (where a wrapped product
+            // could divide the element count by accident): only 0 elements fit it.
+            out[i] = 1;
+            let known = match out.contains(&0) {
+                true => Some(0),
+                false => out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)),
+            };
+            out[i] = match known {
+                Some(k) if k != 0 && n.is_multiple_of(k) => n / k,
+                None if n == 0 => 0,
+                _ => {
+                    out[i] = 0;
+                    return Err(TensorError::Length {
+                        op: "reshape",
+                        len: n,
+                        shape: out.to_vec(),
+                        numel: known.unwrap_or(usize::MAX),
+                    });
+                }
+            };
         }
-        if numel(&out) != n {
+        let total = checked_numel("reshape", &out, 1)?;
+        if total != n {
             return Err(TensorError::Length {
                 op: "reshape",
                 len: n,
                 shape: out.to_vec(),
-                numel: numel(&out),
+                numel: total,
             });
         }
         Ok(out)
@@ -139,8 +151,11 @@ impl<F: Float> Tensor<F> {
     /// Repeats size-1 axes (and adds leading axes) to reach `shape`, with stride 0: no copy.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if `self` does not broadcast to `shape`.
+    /// [`TensorError::Broadcast`] if `self` does not broadcast to `shape`;
+    /// [`TensorError::TooLarge`] if the product of `shape` overflows, or its elements would
+    /// not fit in `isize::MAX` bytes were the view copied.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        checked_numel("broadcast_to", shape, size_of::<F>())?;
         let strides = broadcast_strides("broadcast_to", &self.shape, &self.strides, shape)?;
         Ok(self.view(Dims::from_slice(shape), strides, self.offset))
     }
@@ -152,8 +167,11 @@ impl<F: Float> Tensor<F> {
     /// passes the end of the axis.
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Self> {
         let d = normalize_dim("narrow", dim, &self.shape)?;
-        if start + len > self.shape[d] {
-            let (index, size, shape) = ((start + len) as i64, self.shape[d], self.shape.clone());
+        let end = start.checked_add(len).filter(|&e| e <= self.shape[d]);
+        if end.is_none() {
+            // The first position past the axis that the range would cover.
+            let past = i64::try_from(start.saturating_add(len)).unwrap_or(i64::MAX);
+            let (index, size, shape) = (past, self.shape[d], self.shape.clone());
             return Err(TensorError::IndexOutOfRange {
                 op: "narrow",
                 index,
@@ -185,7 +203,7 @@ impl<F: Float> Tensor<F> {
         if start > size {
             return Err(TensorError::IndexOutOfRange {
                 op: "slice",
-                index: start as i64,
+                index: i64::try_from(start).unwrap_or(i64::MAX),
                 size,
                 dim: d,
                 shape: self.shape.to_vec(),
@@ -194,12 +212,16 @@ impl<F: Float> Tensor<F> {
         let end = end.clamp(start, size);
         let (mut shape, mut strides) = (self.shape.clone(), self.strides.clone());
         shape[d] = (end - start).div_ceil(step);
-        let offset = if shape[d] == 0 {
+        let offset = if shape.contains(&0) {
             self.offset
         } else {
             self.offset + start * self.strides[d]
         };
-        strides[d] *= step;
+        // With two or more elements `step < size`, so the product stays inside the storage;
+        // with fewer the stride is never used, and a huge step must not wrap it.
+        if shape[d] > 1 {
+            strides[d] *= step;
+        }
         Ok(self.view(shape, strides, offset))
     }
 
@@ -240,8 +262,9 @@ impl<F: Float> Tensor<F> {
     pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
         let d = normalize_dim_in("unsqueeze", dim, self.ndim() + 1, &self.shape)?;
         let (mut shape, mut strides) = (self.shape.clone(), self.strides.clone());
+        // Any stride suits a size-1 axis; saturate rather than wrap past an empty axis.
         let stride = if d < self.ndim() {
-            self.strides[d] * self.shape[d]
+            self.strides[d].saturating_mul(self.shape[d])
         } else {
             1
         };
@@ -257,7 +280,7 @@ mod tests {
     use super::*;
 
     fn t(shape: &[usize]) -> Result<Tensor<f64>> {
-        let n = numel(shape);
+        let n = crate::layout::numel(shape);
         Tensor::from_vec((0..n).map(|i| i as f64).collect(), shape)
     }
 

@@ -65,32 +65,45 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
-    /// `selfʳʰˢ`; the exponent's gradient uses `ln(self)`, so it is NaN for a non-positive base.
+    /// `selfʳʰˢ`. As PyTorch's `pow_backward`: the base's gradient `g·b·aᵇ⁻¹` is 0 where
+    /// `b = 0` (not `0·0⁻¹ = NaN` at `a = 0`), and the exponent's, `g·aᵇ·ln a`, is 0 where
+    /// `a = 0` and `b ≥ 0` (not `0·(−∞)`); for a negative base it is NaN.
     pub fn pow(self, rhs: Var<'t, F>) -> Result<Self> {
         let v = self.with_values(rhs, |a, b| a.pow(b))??;
         self.binary("pow", v, rhs, |c, i| {
             let (a, b) = (c.x(0), c.x(1));
+            let zero = Tensor::scalar(F::zero());
             if i == 0 {
-                c.g.mul(b)?.mul(a.pow(b.add_scalar(-F::one())?)?)
+                let grad = c.g.mul(b)?.mul(a.pow(b.add_scalar(-F::one())?)?)?;
+                let b_zero = b.value()?.eq(&zero)?;
+                Var::where_(&b_zero, c.g.constant(zero), grad)
             } else {
-                c.g.mul(c.out)?.mul(a.ln()?)
+                // ln 1 = 0 where the gradient is 0; the base there is replaced, not masked
+                // after the logarithm, so that the second derivative is not 0·∞ either.
+                let (av, bv) = (a.value()?, b.value()?);
+                let masked = av.eq(&zero)?.mul(&bv.ge(&zero)?)?;
+                let one = c.g.constant(Tensor::scalar(F::one()));
+                let a_safe = Var::where_(&masked, one, a)?;
+                c.g.mul(c.out)?.mul(a_safe.ln()?)
             }
         })
     }
 
-    /// Elementwise maximum; at ties each operand gets half the gradient (as PyTorch).
+    /// Elementwise maximum; at ties each operand gets half the gradient, and where either
+    /// is NaN each gets all of it (as PyTorch).
     pub fn maximum(self, rhs: Var<'t, F>) -> Result<Self> {
         let v = self.with_values(rhs, |a, b| a.maximum(b))??;
         self.binary("maximum", v, rhs, |c, i| {
-            c.g.mul(c.g.constant(winner_share(c, i, Tensor::gt)?))
+            c.g.mul(c.g.constant(winner_share(c, i, Tensor::lt)?))
         })
     }
 
-    /// Elementwise minimum; at ties each operand gets half the gradient (as PyTorch).
+    /// Elementwise minimum; at ties each operand gets half the gradient, and where either
+    /// is NaN each gets all of it (as PyTorch).
     pub fn minimum(self, rhs: Var<'t, F>) -> Result<Self> {
         let v = self.with_values(rhs, |a, b| a.minimum(b))??;
         self.binary("minimum", v, rhs, |c, i| {
-            c.g.mul(c.g.constant(winner_share(c, i, Tensor::lt)?))
+            c.g.mul(c.g.constant(winner_share(c, i, Tensor::gt)?))
         })
     }
 
@@ -142,16 +155,17 @@ impl<'t, F: Float> Var<'t, F> {
     }
 }
 
-/// Operand `i`'s share of the gradient of `maximum` (`wins = gt`) or `minimum` (`wins = lt`):
-/// 1 where it wins, ½ at ties, 0 where it loses, at the output's shape.
+/// Operand `i`'s share of the gradient of `maximum` (`loses = lt`) or `minimum`
+/// (`loses = gt`): 0 where it loses, ½ at ties, 1 otherwise, NaN included (PyTorch's rule
+/// masks only the losing and tied positions), at the output's shape.
 fn winner_share<F: Float>(
     c: &Ctx<'_, F>,
     i: usize,
-    wins: fn(&Tensor<F>, &Tensor<F>) -> descent_tensor::Result<Tensor<F>>,
+    loses: fn(&Tensor<F>, &Tensor<F>) -> descent_tensor::Result<Tensor<F>>,
 ) -> Result<Tensor<F>> {
     let (mine, other) = (c.x(i).value()?, c.x(1 - i).value()?);
     let half = F::of(0.5);
-    let won = wins(&mine, &other)?;
+    let lost = loses(&mine, &other)?;
     let tied = mine.eq(&other)?;
-    Ok(won.add(&tied.mul_scalar(half))?)
+    Ok(lost.add(&tied.mul_scalar(half))?.rsub_scalar(F::one()))
 }

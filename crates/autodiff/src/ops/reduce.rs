@@ -4,7 +4,7 @@
 use super::{keepdim_shape, signed};
 use crate::error::Result;
 use crate::tape::{Ctx, Var};
-use descent_tensor::Float;
+use descent_tensor::{Float, Tensor};
 
 /// The upstream gradient with the reduced axes restored as length-1 axes.
 fn kept<'a, F: Float>(c: &Ctx<'a, F>, op: &'static str, dims: &[isize]) -> Result<Var<'a, F>> {
@@ -32,12 +32,14 @@ impl<'t, F: Float> Var<'t, F> {
         self.sum(dims, keepdim)?.div_scalar(F::of_usize(n))
     }
 
-    /// Maximum over `dims`; tied maxima share the gradient equally (as PyTorch).
+    /// Maximum over `dims`; tied maxima share the gradient equally, as PyTorch's `amax`
+    /// (not `max(dim)`, which gives it all to one index); a NaN maximum has NaN gradients.
     pub fn max(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.extremum("max", dims, keepdim)
     }
 
-    /// Minimum over `dims`; tied minima share the gradient equally (as PyTorch).
+    /// Minimum over `dims`; tied minima share the gradient equally, as PyTorch's `amin`; a
+    /// NaN minimum has NaN gradients.
     pub fn min(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.extremum("min", dims, keepdim)
     }
@@ -82,19 +84,37 @@ impl<'t, F: Float> Var<'t, F> {
         )
     }
 
-    /// The `p`-norm over `dims` (`p = ∞` is the largest magnitude), as a composite of
-    /// differentiable ops. Like any norm it has no derivative at 0 (the 2-norm's is NaN there).
+    /// The `p`-norm over `dims` (`p = ∞` is the largest magnitude). For `1 < p < ∞` it is
+    /// one op whose gradient `sign(x)·|x|^(p−1)·g / ‖x‖^(p−1)` is 0 where the norm is 0, as
+    /// PyTorch's `norm_backward` (a composite through `sqrt` or `powf(1/p)` would give NaN
+    /// there); the gradient is written in tape ops, so it differentiates again (at a zero
+    /// norm, where there is no second derivative, the 2-norm's is the identity and PyTorch's
+    /// NaN).
     pub fn norm(self, p: f64, dims: &[isize], keepdim: bool) -> Result<Self> {
-        let a = self.abs()?;
         if p == f64::INFINITY {
-            a.max(dims, keepdim)
+            return self.abs()?.max(dims, keepdim);
         } else if p == 1.0 {
-            a.sum(dims, keepdim)
-        } else if p == 2.0 {
-            self.square()?.sum(dims, keepdim)?.sqrt()
-        } else {
-            a.powf(F::of(p))?.sum(dims, keepdim)?.powf(F::of(1.0 / p))
+            return self.abs()?.sum(dims, keepdim);
         }
+        let value = self.with_value(|x| x.norm(p, dims, keepdim))??;
+        let dims = dims.to_vec();
+        self.unary_op("norm", value, move |c| {
+            let x = c.x(0);
+            let keep = signed(&keepdim_shape("norm", &x.shape(), &dims)?);
+            let n = c.out.reshape(&keep)?;
+            let zero = n.value()?.eq(&Tensor::scalar(F::zero()))?;
+            let one = c.g.constant(Tensor::scalar(F::one()));
+            let n_safe = Var::where_(&zero, one, n)?;
+            let g = kept(c, "norm", &dims)?;
+            let grad = if p == 2.0 {
+                x.mul(g.div(n_safe)?)?
+            } else {
+                let pm1 = F::of(p - 1.0);
+                let xp = x.sign()?.mul(x.abs()?.powf(pm1)?)?;
+                xp.mul(g.div(n_safe.powf(pm1)?)?)?
+            };
+            Ok(vec![Some(grad)])
+        })
     }
 
     /// Sums over broadcast axes down to `shape`: the adjoint of [`Var::broadcast_to`].

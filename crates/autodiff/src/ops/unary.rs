@@ -89,7 +89,7 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
-    /// `|x|`; the subgradient at 0 is 0 (as PyTorch).
+    /// `|x|`; the subgradient at 0 is 0, and at NaN too (PyTorch's `sgn`).
     pub fn abs(self) -> Result<Self> {
         self.piecewise("abs", self.with_value(|x| x.abs())?, |x| {
             if x > F::zero() {
@@ -97,7 +97,7 @@ impl<'t, F: Float> Var<'t, F> {
             } else if x < F::zero() {
                 -F::one()
             } else {
-                x // 0, or NaN
+                F::zero()
             }
         })
     }
@@ -131,10 +131,13 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
-    /// `xᵖ` for a constant exponent.
+    /// `xᵖ` for a constant exponent. For `p = 0` the derivative is 0 everywhere, `x = 0`
+    /// included (as PyTorch, where `0·0⁻¹` would be NaN).
     pub fn powf(self, p: F) -> Result<Self> {
         self.elementwise("powf", self.with_value(|x| x.powf(p))?, move |x, _| {
-            if p == F::of(2.0) {
+            if p == F::zero() {
+                Ok(x.constant(Tensor::zeros(&x.shape())))
+            } else if p == F::of(2.0) {
                 x.mul_scalar(p) // avoids x¹ for the common case and keeps x = 0 exact
             } else {
                 x.powf(p - F::one())?.mul_scalar(p)
@@ -173,22 +176,38 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
-    /// `max(x, 0)`; the subgradient at 0 is 0 (as PyTorch).
+    /// `max(x, 0)`, NaN for NaN; the subgradient at 0 is 0, and 1 at NaN (as PyTorch,
+    /// whose rule zeroes the gradient only where `x <= 0`).
     pub fn relu(self) -> Result<Self> {
         self.piecewise("relu", self.with_value(|x| x.relu())?, |x| {
-            if x > F::zero() {
-                F::one()
-            } else {
+            if x <= F::zero() {
                 F::zero()
+            } else {
+                F::one()
             }
         })
     }
 
-    /// `x` limited to `[lo, hi]`; the gradient is 1 inside the closed interval (boundaries
-    /// included, as PyTorch) and 0 outside.
+    /// `x` for `x > 0`, `slope·x` otherwise (NaN for NaN). The gradient at 0 and at NaN is
+    /// `slope`, as PyTorch's `leaky_relu`, whose rule passes the gradient only where `x > 0`.
+    pub fn leaky_relu(self, slope: F) -> Result<Self> {
+        let value = self.with_value(|x| x.map(|v| if v > F::zero() { v } else { v * slope }))?;
+        self.piecewise("leaky_relu", value, move |x| {
+            if x > F::zero() {
+                F::one()
+            } else {
+                slope
+            }
+        })
+    }
+
+    /// `x` limited to `[lo, hi]` (NaN stays NaN). The gradient is 1 strictly inside the
+    /// interval and 0 at the bounds, outside and at NaN, as PyTorch 2.15's `clamp`
+    /// (`clamp(x, −0.5, 0.5)` at `[−0.5, 0.5, 0, 1]` has gradient `[0, 0, 1, 0]`); the second
+    /// derivative is 0.
     pub fn clamp(self, lo: F, hi: F) -> Result<Self> {
         self.piecewise("clamp", self.with_value(|x| x.clamp(lo, hi))?, move |x| {
-            if x >= lo && x <= hi {
+            if x > lo && x < hi {
                 F::one()
             } else {
                 F::zero()

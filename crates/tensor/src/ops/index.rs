@@ -8,7 +8,9 @@
 //! runs of `inner` elements.
 
 use crate::error::{Result, TensorError};
-use crate::layout::{contiguous_strides, normalize_dim, normalize_dim_in, numel, walk};
+use crate::layout::{
+    checked_numel, contiguous_strides, normalize_dim, normalize_dim_in, numel, walk,
+};
 use crate::{Float, Tensor};
 
 /// `(outer, size, inner)` of `shape` around axis `d`.
@@ -16,12 +18,16 @@ fn around(shape: &[usize], d: usize) -> (usize, usize, usize) {
     (numel(&shape[..d]), shape[d], numel(&shape[d + 1..]))
 }
 
-/// `n` zeros in a buffer from the pool (a training loop's backward pass calls the adjoints
-/// every step; fresh large buffers would cost page faults each time).
-fn zeros<F: Float>(n: usize) -> Vec<F> {
+/// Zeros for `shape` in a buffer from the pool (a training loop's backward pass calls the
+/// adjoints every step; fresh large buffers would cost page faults each time).
+///
+/// # Errors
+/// [`TensorError::TooLarge`] naming `op` if `shape` is too large to allocate.
+fn zeros<F: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<F>> {
+    let n = checked_numel(op, shape, size_of::<F>())?;
     let mut v = F::pool().take(n);
     v.resize(n, F::zero());
-    v
+    Ok(v)
 }
 
 /// Checks that every index is below `size`, the length of axis `dim` of `shape`.
@@ -35,7 +41,7 @@ fn check_indices(
     match indices.iter().find(|&&i| i >= size) {
         Some(&i) => Err(TensorError::IndexOutOfRange {
             op,
-            index: i as i64,
+            index: i64::try_from(i).unwrap_or(i64::MAX),
             size,
             dim,
             shape: shape.to_vec(),
@@ -60,12 +66,13 @@ fn check_index_shape(
             got: index_shape.to_vec(),
         });
     }
-    if index.len() != numel(index_shape) {
+    let n = checked_numel(op, index_shape, 1)?;
+    if index.len() != n {
         return Err(TensorError::Length {
             op,
             len: index.len(),
             shape: index_shape.to_vec(),
-            numel: numel(index_shape),
+            numel: n,
         });
     }
     let too_big = (0..shape.len()).any(|d| d != dim && index_shape[d] > shape[d]);
@@ -123,11 +130,12 @@ impl<F: Float> Tensor<F> {
                     got: t.shape.to_vec(),
                 });
             }
-            shape[d] += t.shape[d];
+            shape[d] = shape[d].saturating_add(t.shape[d]);
         }
+        let total = checked_numel(op, &shape, size_of::<F>())?;
         let parts: Vec<Tensor<F>> = tensors.iter().map(|t| t.contiguous()).collect();
         let (outer, _, inner) = around(&shape, d);
-        let mut v = F::pool().take(numel(&shape));
+        let mut v = F::pool().take(total);
         for o in 0..outer {
             for p in &parts {
                 let run = p.shape[d] * inner;
@@ -187,13 +195,14 @@ impl<F: Float> Tensor<F> {
         let d = normalize_dim("index_select", dim, &self.shape)?;
         let (_, size, inner) = around(&self.shape, d);
         check_indices("index_select", indices, size, d, &self.shape)?;
-        let src = self.contiguous();
-        let s = src.as_slice().unwrap_or_default();
         let mut shape = self.shape.clone();
         shape[d] = indices.len();
+        checked_numel("index_select", &shape, size_of::<F>())?;
+        let src = self.contiguous();
+        let s = src.as_slice().unwrap_or_default();
         // Row copies, split across threads when large: a data loader's random rows miss
         // the caches, and two threads keep twice the misses in flight.
-        Ok(Self::build(shape, |start, mut out| {
+        Self::try_build("index_select", shape, |start, mut out| {
             let mut at = start;
             while !out.is_empty() {
                 let (row, r) = (at / inner, at % inner);
@@ -206,7 +215,7 @@ impl<F: Float> Tensor<F> {
                 out = &mut out[n..];
                 at += n;
             }
-        }))
+        })
     }
 
     /// Zeros of `shape` with slice `k` of `src` along `dim` added at position `indices[k]`
@@ -234,11 +243,12 @@ impl<F: Float> Tensor<F> {
                 got: src.shape.to_vec(),
             });
         }
+        checked_numel("index_add", shape, size_of::<F>())?;
         let (outer, size, inner) = around(shape, d);
         check_indices("index_add", indices, size, d, shape)?;
         let src = src.contiguous();
         let s = src.as_slice().unwrap_or_default();
-        let mut out = zeros(numel(shape));
+        let mut out = zeros("index_add", shape)?;
         for o in 0..outer {
             for (k, &i) in indices.iter().enumerate() {
                 let from = (o * indices.len() + k) * inner;
@@ -277,7 +287,7 @@ impl<F: Float> Tensor<F> {
         strides[d] = 0;
         let step = self.strides[d];
         let data = &self.data.0;
-        Ok(Self::build(index_shape.to_vec(), |start, out| {
+        Self::try_build("gather", index_shape.to_vec(), |start, out| {
             walk(
                 index_shape,
                 [&strides],
@@ -288,7 +298,7 @@ impl<F: Float> Tensor<F> {
                     out[i].write(data[base + index[start + i] * step]);
                 },
             )
-        }))
+        })
     }
 
     /// Zeros of `shape` with `out[i with i[dim] replaced by index[i]] += src[i]` for every
@@ -313,6 +323,7 @@ impl<F: Float> Tensor<F> {
         src: &Self,
     ) -> Result<Self> {
         let d = normalize_dim("scatter_add", dim, shape)?;
+        checked_numel("scatter_add", shape, size_of::<F>())?;
         check_index_shape("scatter_add", shape, d, index, index_shape)?;
         if src.shape[..] != index_shape[..] {
             return Err(TensorError::ShapeMismatch {
@@ -324,7 +335,7 @@ impl<F: Float> Tensor<F> {
         let mut out_strides = contiguous_strides(shape);
         let step = out_strides[d];
         out_strides[d] = 0;
-        let mut out = zeros(numel(shape));
+        let mut out = zeros("scatter_add", shape)?;
         let s = &src.data.0;
         walk(
             index_shape,
@@ -347,7 +358,8 @@ impl<F: Float> Tensor<F> {
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Label`] naming the first label `>= classes` and its position.
+    /// [`TensorError::Label`] naming the first label `>= classes` and its position;
+    /// [`TensorError::TooLarge`] if `[labels.len(), classes]` is too large to allocate.
     pub fn one_hot(labels: &[usize], classes: usize) -> Result<Self> {
         if let Some((position, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
             return Err(TensorError::Label {
@@ -357,7 +369,7 @@ impl<F: Float> Tensor<F> {
                 classes,
             });
         }
-        let mut out = zeros(labels.len() * classes);
+        let mut out = zeros("one_hot", &[labels.len(), classes])?;
         for (r, &l) in labels.iter().enumerate() {
             out[r * classes + l] = F::one();
         }

@@ -9,7 +9,7 @@
 
 use super::{transpose, OutPtr};
 use crate::error::{Result, TensorError};
-use crate::layout::{broadcast_shapes, broadcast_strides, numel, walk};
+use crate::layout::{broadcast_shapes, broadcast_strides, checked_numel, numel, walk};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
 
@@ -36,7 +36,8 @@ impl<F: Float> Tensor<F> {
     /// # Errors
     /// [`TensorError::Rank`] if an operand has fewer than 2 axes;
     /// [`TensorError::MatmulInner`] if the inner sizes differ;
-    /// [`TensorError::Broadcast`] if the batch axes do not broadcast.
+    /// [`TensorError::Broadcast`] if the batch axes do not broadcast;
+    /// [`TensorError::TooLarge`] if the output's element count overflows.
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         for t in [self, rhs] {
             if t.ndim() < 2 {
@@ -82,6 +83,13 @@ impl<F: Float> Tensor<F> {
             rsb: rhs.strides[nb - 2] as isize,
             csb: rhs.strides[nb - 1] as isize,
         };
+        let mut shape = batch.clone();
+        shape.extend([m, n]);
+        let total = checked_numel("matmul", &shape, size_of::<F>())?;
+        if total == 0 {
+            // Nothing to compute, whatever `k` is: no packing buffers for an empty product.
+            return Ok(Tensor::from_parts(Vec::new(), shape));
+        }
         let nbatch = numel(&batch);
         let mut offsets = Vec::with_capacity(nbatch);
         walk(
@@ -93,9 +101,6 @@ impl<F: Float> Tensor<F> {
             |_, o| offsets.push(o),
         );
 
-        let mut shape = batch;
-        shape.extend([m, n]);
-        let total = nbatch * m * n;
         let mut v = F::pool().take(total);
         let out = OutPtr(v.spare_capacity_mut().as_mut_ptr().cast::<F>());
         let (a, b) = (
@@ -103,7 +108,7 @@ impl<F: Float> Tensor<F> {
             OutPtr(rhs.data.0.as_ptr().cast_mut()),
         );
         let threads = rayon::current_num_threads();
-        let big = m * n * k >= PAR_FLOPS && threads > 1;
+        let big = (m * n).saturating_mul(k) >= PAR_FLOPS && threads > 1;
         let run = |i: usize, split: Option<usize>| {
             let [oa, ob] = offsets[i];
             // SAFETY: offsets and strides come from valid tensors; batch `i` writes only its

@@ -20,7 +20,8 @@ impl<F: Float> Tensor<F> {
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] unless `low < high`, both finite.
+    /// [`TensorError::InvalidArgument`] unless `low < high`, both finite;
+    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
     pub fn rand(shape: &[usize], low: F, high: F, rng: &mut impl Rng) -> Result<Self> {
         if low >= high || !low.is_finite() || !high.is_finite() {
             return Err(TensorError::InvalidArgument {
@@ -31,41 +32,43 @@ impl<F: Float> Tensor<F> {
             });
         }
         let (lo, width) = (low.as_f64(), (high - low).as_f64());
-        Ok(Self::sample(shape, || {
+        Self::sample("rand", shape, || {
             F::of(lo + width * rng.random::<f64>()).min(high.prev_below())
-        }))
+        })
     }
 
     /// Normal samples with the given mean and standard deviation.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`.
+    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`;
+    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
     pub fn randn(shape: &[usize], mean: F, std: F, rng: &mut impl Rng) -> Result<Self> {
         check_std("randn", std)?;
-        Ok(Self::sample(shape, || {
+        Self::sample("randn", shape, || {
             mean + std * F::of(StandardNormal.sample(rng))
-        }))
+        })
     }
 
     /// Normal samples re-drawn until they fall within `mean ± 2·std` (truncated normal).
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`.
+    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`;
+    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
     pub fn trunc_normal(shape: &[usize], mean: F, std: F, rng: &mut impl Rng) -> Result<Self> {
         check_std("trunc_normal", std)?;
-        Ok(Self::sample(shape, || loop {
+        Self::sample("trunc_normal", shape, || loop {
             let z: f64 = StandardNormal.sample(rng);
             if z.abs() <= 2.0 {
                 break mean + std * F::of(z);
             }
-        }))
+        })
     }
 
-    fn sample(shape: &[usize], mut draw: impl FnMut() -> F) -> Self {
-        let n = crate::layout::numel(shape);
+    fn sample(op: &'static str, shape: &[usize], mut draw: impl FnMut() -> F) -> Result<Self> {
+        let n = crate::layout::checked_numel(op, shape, size_of::<F>())?;
         let mut v = F::pool().take(n);
         v.extend((0..n).map(|_| draw()));
-        Self::from_parts(v, shape.to_vec())
+        Ok(Self::from_parts(v, shape.to_vec()))
     }
 }
 

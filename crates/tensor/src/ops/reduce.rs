@@ -125,7 +125,8 @@ impl<F: Float> Tensor<F> {
         s.reshape(&shape)
     }
 
-    /// The `p`-norm `(Σ |x|ᵖ)^(1/p)` over `dims`; `p = ∞` gives the largest `|x|`.
+    /// The `p`-norm `(Σ |x|ᵖ)^(1/p)` over `dims`; `p = ∞` gives the largest `|x|`. A NaN
+    /// element makes the norm NaN (as PyTorch).
     ///
     /// # Errors
     /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for `p ≤ 0` or NaN.
@@ -144,7 +145,14 @@ impl<F: Float> Tensor<F> {
                 dims,
                 keepdim,
                 F::zero(),
-                |a, x| a.max(x.abs()),
+                // Not `F::max`, which drops a NaN: the norm of a NaN is NaN, as PyTorch's.
+                |a, x| {
+                    if x.abs() > a || x.is_nan() {
+                        x.abs()
+                    } else {
+                        a
+                    }
+                },
                 |a, _| a,
             );
         }

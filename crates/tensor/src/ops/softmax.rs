@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 impl<F: Float> Tensor<F> {
-    /// `e^(x−max) / Σ e^(x−max)` along `dim`.
+    /// `e^(x−max) / Σ e^(x−max)` along `dim`; a NaN in a row makes the row NaN (as PyTorch).
     ///
     /// # Errors
     /// [`crate::TensorError::DimOutOfRange`].
@@ -29,16 +29,19 @@ impl<F: Float> Tensor<F> {
         })
     }
 
-    /// `x − max − ln Σ e^(x−max)` along `dim`: finite even where `softmax` underflows to 0.
+    /// `(x − max) − ln Σ e^(x−max)` along `dim`: finite even where `softmax` underflows to
+    /// 0. Subtracting the max first keeps the leading entry exact: `x − (max + ln s)` would
+    /// round `max + ln s` and lose everything below its last bit (`[35, 1, 0]` gave 0.0 for
+    /// the first entry instead of −2.44e−15). A NaN in a row makes the row NaN (as PyTorch).
     ///
     /// # Errors
     /// [`crate::TensorError::DimOutOfRange`].
     pub fn log_softmax(&self, dim: isize) -> Result<Self> {
         self.along_rows("log_softmax", dim, |row, out| {
             let m = row_max(row);
-            let lse = m + row.iter().map(|&x| (x - m).exp()).sum::<F>().ln();
+            let log_s = row.iter().map(|&x| (x - m).exp()).sum::<F>().ln();
             for (o, &x) in out.iter_mut().zip(row) {
-                o.write(x - lse);
+                o.write((x - m) - log_s);
             }
         })
     }

@@ -12,7 +12,8 @@ impl<F: Float> Tensor<F> {
     pub fn abs(&self) -> Self {
         self.map(F::abs)
     }
-    /// `−1`, `0` or `1` by the sign of `x` (0 at 0, as `torch.sign`).
+    /// `−1`, `0` or `1` by the sign of `x`: 0 at ±0 and at NaN, as `torch.sign` (NumPy's
+    /// gives NaN).
     pub fn sign(&self) -> Self {
         self.map(|x| {
             if x > F::zero() {
@@ -20,7 +21,7 @@ impl<F: Float> Tensor<F> {
             } else if x < F::zero() {
                 -F::one()
             } else {
-                x
+                F::zero()
             }
         })
     }
@@ -64,9 +65,9 @@ impl<F: Float> Tensor<F> {
     pub fn sigmoid(&self) -> Self {
         self.map(sigmoid)
     }
-    /// `max(x, 0)`.
+    /// `max(x, 0)`; NaN stays NaN (as PyTorch, and as `maximum_scalar(0)`).
     pub fn relu(&self) -> Self {
-        self.map(|x| if x > F::zero() { x } else { F::zero() })
+        self.map(|x| if x <= F::zero() { F::zero() } else { x })
     }
     /// `x` limited to `[lo, hi]` (NaN stays NaN).
     pub fn clamp(&self, lo: F, hi: F) -> Self {
@@ -84,9 +85,10 @@ impl<F: Float> Tensor<F> {
     pub fn softplus(&self) -> Self {
         self.map(softplus)
     }
-    /// `1` where `x > 0`, else `0`: the derivative of `relu` (0 at the kink).
+    /// `0` where `x <= 0`, else `1`: the derivative of `relu` as PyTorch takes it (0 at
+    /// the kink, 1 at NaN).
     pub fn step(&self) -> Self {
-        self.map(|x| if x > F::zero() { F::one() } else { F::zero() })
+        self.map(|x| if x <= F::zero() { F::zero() } else { F::one() })
     }
     /// Whether any element is NaN or infinite. Reads the elements in place (optimizers and
     /// anomaly mode call it every step): no copy, even of a strided view.

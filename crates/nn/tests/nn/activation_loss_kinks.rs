@@ -1,0 +1,129 @@
+//! Activations and losses at their kinks, at 0 and 1, and at NaN against PyTorch, in f64:
+//! the numbers are from `reference/gen_kinks.py` (in `reference/kinks.rs`). Each case is
+//! `y = f(x)`, `grad = ∂Σy/∂x`, `hess = ∂Σgrad/∂x`, all through `Var::grad`.
+
+#[path = "reference/kinks.rs"]
+#[rustfmt::skip]
+mod kinks;
+
+use descent_autodiff::{Tape, Var};
+use descent_nn::{activation as act, loss, Reduction, Result};
+use descent_tensor::Tensor;
+use kinks::{Case, CASES};
+
+const LABELS: [usize; 3] = [0, 1, 1];
+
+/// The function of each case, as the script writes it in PyTorch.
+fn op<'t>(name: &str, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
+    let tape = x.tape();
+    let c = |v: Vec<f64>| -> Result<Var<'t, f64>> {
+        let n = v.len();
+        Ok(tape.constant(Tensor::from_vec(v, &[n])?))
+    };
+    let w3 = || c(vec![1.0, 2.0, 3.0]);
+    let weighted = |per_sample: Var<'t, f64>| -> Result<Var<'t, f64>> {
+        assert_eq!(
+            per_sample.shape(),
+            vec![3],
+            "{name}: per-sample losses are [N]"
+        );
+        Ok(per_sample
+            .mul(c(vec![0.5, 2.0, -1.0])?)?
+            .sum(&[], false)?
+            .reshape(&[1])?)
+    };
+    Ok(match name {
+        "relu" => act::relu(x)?,
+        "leaky_relu" => act::leaky_relu(x, 0.2)?,
+        "elu" => act::elu(x, 1.5)?,
+        "gelu" => act::gelu(x)?,
+        "silu" => act::silu(x)?,
+        "softplus" => act::softplus(x)?,
+        "sigmoid" => act::sigmoid(x)?,
+        "tanh" => act::tanh(x)?,
+        "softsign" => act::softsign(x)?,
+        "softmax" => act::softmax(x, 0)?.mul(w3()?)?,
+        "log_softmax" | "log_softmax_nan" => act::log_softmax(x, 0)?.mul(w3()?)?,
+        "cross_entropy_none" => weighted(loss::cross_entropy(x, &LABELS, Reduction::None)?)?,
+        "nll_loss_none" => {
+            let log_probs = act::log_softmax(x, 1)?;
+            weighted(loss::nll_loss(log_probs, &LABELS, Reduction::None)?)?
+        }
+        "huber" => {
+            let zeros = tape.constant(Tensor::zeros(&[5]));
+            loss::huber_loss(x, zeros, 1.0, Reduction::None)?
+        }
+        "bce" => {
+            let n = x.shape()[0] / 2;
+            loss::bce_loss(x.narrow(0, 0, n)?, x.narrow(0, n, n)?, Reduction::None)?
+        }
+        other => panic!("no op for case {other}"),
+    })
+}
+
+/// Equal within 1e-12 (relative above 1), NaN matching NaN and infinities exactly. The
+/// formulas are PyTorch's up to rounding, so only the last bits may differ.
+fn close(got: &[f64], want: &[f64]) -> bool {
+    got.len() == want.len()
+        && got.iter().zip(want).all(|(&a, &b)| {
+            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+        })
+}
+
+fn check(case: &Case) -> Result<()> {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::from_vec(case.x.to_vec(), case.shape)?);
+    let y = op(case.name, x)?;
+    let g = y.sum(&[], false)?.grad(&[x], None)?[0];
+    let (y, gv) = (y.value()?.to_vec(), g.value()?.to_vec());
+    assert!(
+        close(&y, case.y),
+        "{}: y = {y:?}, torch {:?}",
+        case.name,
+        case.y
+    );
+    assert!(
+        close(&gv, case.grad),
+        "{}: grad = {gv:?}, torch {:?}",
+        case.name,
+        case.grad
+    );
+    if let Some(want) = case.hess {
+        let h = g.sum(&[], false)?.grad(&[x], None)?[0].value()?.to_vec();
+        assert!(
+            close(&h, want),
+            "{}: hess = {h:?}, torch {want:?}",
+            case.name
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn every_case_matches_torch() -> Result<()> {
+    assert_eq!(
+        CASES.len(),
+        16,
+        "a case was added without an op here, or lost"
+    );
+    for case in CASES {
+        check(case)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn per_sample_losses_have_one_axis() -> Result<()> {
+    let tape = Tape::<f64>::new();
+    let logits = tape.var(Tensor::from_vec(
+        vec![1.0, 2.0, 0.5, -1.0, 0.0, 3.0],
+        &[3, 2],
+    )?);
+    let ce = loss::cross_entropy(logits, &LABELS, Reduction::None)?;
+    let nll = loss::nll_loss(logits, &LABELS, Reduction::None)?;
+    assert_eq!((ce.shape(), nll.shape()), (vec![3], vec![3]));
+    // A [3] weight keeps it [3]; before, [3, 1] · [3] broadcast to [3, 3].
+    let w = tape.constant(Tensor::from_vec(vec![0.5, 2.0, -1.0], &[3])?);
+    assert_eq!(ce.mul(w)?.shape(), vec![3]);
+    Ok(())
+}
