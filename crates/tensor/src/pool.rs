@@ -1,13 +1,13 @@
 //! A size-bucketed buffer pool behind every tensor's storage.
 //!
 //! On the machines descent targets, a fresh allocation of ≥ 128 KB is served by new pages
-//! from the kernel, and faulting and zeroing them dominated eager frameworks' training steps
-//! (`shared/PEERS.md`). Tensors therefore take their buffers from here and give them back
-//! when dropped, so a training loop in steady state asks the operating system for no pages.
-//! Buckets are powers of two. Buffers under 256 elements bypass the pool: they fit glibc's
-//! per-thread cache, which recycles them cheaply. Larger ones, down to a 1000-element
-//! tensor on a tape, went through glibc's large-chunk path and `malloc_consolidate` on
-//! every call before they were pooled too.
+//! from the kernel, and faulting and zeroing them dominates an eager framework's training
+//! step (figures in `benches/README.md`). Tensors therefore take their buffers from here and
+//! give them back when dropped, so a training loop in steady state asks the operating system
+//! for no pages. Buckets are powers of two. Buffers under 256 elements bypass the pool: they
+//! fit glibc's per-thread cache, which recycles them cheaply. Larger ones are pooled too:
+//! otherwise even a 1000-element tensor on a tape goes through glibc's large-chunk path and
+//! `malloc_consolidate` on every call.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

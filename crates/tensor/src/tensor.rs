@@ -779,7 +779,7 @@ pub(crate) enum SimdLevel {
     Baseline,
     /// AVX2 + FMA: 8 f32 lanes.
     Avx2,
-    /// AVX-512 (F + VL): 16 f32 lanes; 15% off the tape benchmark on AMD Zen 4.
+    /// AVX-512 (F + VL): 16 f32 lanes.
     Avx512,
 }
 
@@ -836,7 +836,7 @@ fn cpu_simd() -> SimdLevel {
 /// the CPU has, or at most AVX2 if `$avx512` is false. The tier wrappers take the kernel's
 /// own parameters: slices that reach the loop as function parameters keep the compiler's
 /// knowledge that they do not alias (read from a struct, they lose it and a loop such as
-/// `out[k] = x[k]·c` stays scalar, 50% slower on the tape benchmark).
+/// `out[k] = x[k]·c` stays scalar).
 macro_rules! simd_dispatch {
     ($kernel:ident::<$G:ident: $bound:path>($($arg:ident: $ty:ty),*) -> $ret:ty, $avx512:expr) => {{
         #[cfg(target_arch = "x86_64")]
@@ -870,7 +870,7 @@ pub trait Vectorize {
     /// What the loop returns.
     type Output;
     /// Whether to use AVX-512 where the CPU has it (else AVX2 at most): a loop can run
-    /// slower on it, as the optimizers' updates do on AMD Zen 4 (measured).
+    /// slower on it, as the optimizers' updates do on AMD Zen 4 (`benches/README.md`).
     const AVX512: bool = true;
     /// Runs the loop.
     fn run(self) -> Self::Output;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// With two or more threads the calling thread becomes one of them (rayon's
 /// `use_current_thread`), so a kernel it starts splits its work in place instead of handing
 /// it to the pool and sleeping until a worker is done: that hand-off costs a futex wake-up
-/// both ways on every parallel kernel, 13% of an MNIST training step with two threads.
+/// both ways on every parallel kernel, a visible share of a two-thread training step.
 /// Kernels called from other threads still run, on the other `n − 1` workers.
 ///
 /// ```
@@ -55,10 +55,10 @@ static POLLING: AtomicUsize = AtomicUsize::new(0);
 /// dropped, as OpenMP's active wait policy keeps PyTorch's threads spinning.
 ///
 /// A rayon worker that finds no work goes to sleep within microseconds, and waking it
-/// costs 17–45 µs on this machine (a futex, and on a VM an interrupt to its core), paid
-/// by the next kernel whose other half waits for it. A training step has a few such
-/// pauses: held around the MNIST training loop with two threads, the guard cuts the
-/// futex calls per step from 7 to 0.5 and takes 3–5% off the step. The price is that the
+/// costs tens of microseconds (a futex, and on a VM an interrupt to its core), paid by the
+/// next kernel whose other half waits for it. A training step has a few such pauses; held
+/// around a training loop with two threads, the guard removes most of the wake-ups (figures
+/// in `benches/README.md`). The price is that the
 /// other cores stay busy while the guard lives, also while the caller does serial work;
 /// hold it around the loop, not the program. With one thread it does nothing.
 ///

@@ -3,8 +3,8 @@
 //! except that `f32` operands laid out against matrixmultiply's packing are first copied
 //! transposed (see `transpose.rs`).
 //! Large single products are split across threads along the larger of the output's two
-//! axes (PEERS.md: with 128 rows, splitting the weight axis keeps each thread from packing
-//! the whole weight matrix). Products with at most 16 output columns (an output layer)
+//! axes: with 128 rows, splitting the weight axis keeps each thread from packing the whole
+//! weight matrix. Products with at most 16 output columns (an output layer)
 //! take a small register-blocked kernel instead (`skinny`).
 
 use super::{transpose, OutPtr};
@@ -14,7 +14,7 @@ use crate::{Float, Tensor};
 use rayon::prelude::*;
 
 /// Below this many multiply-adds a product runs on one thread. The MNIST model's output
-/// layer (128·256·10 = 327k) gains from the split: 1% of the step with two threads.
+/// layer (128·256·10 = 327k multiply-adds) is above it and gains from the split.
 const PAR_FLOPS: usize = 1 << 18;
 
 /// One `m×k · k×n` product: operand offsets and strides (in elements) into their storage.

@@ -1,10 +1,10 @@
 //! Matrix transposes into new storage, 8×8 register tiles at a time (AVX2 shuffles for
-//! `f32`). `contiguous()` of a transposed matrix uses them (4 MB: 1.94 → 0.41 ms), and so
-//! does `matmul` for an operand laid out against matrixmultiply's packing (A row-major,
-//! B column-major), which it would pack with a gather instruction per 16 elements. In
-//! the MNIST step, where operands are no longer in L1 when they are multiplied, copying A
-//! takes 1–2% off the step and copying B (`Linear`'s `Wᵀ`) 2–4% more (alternate steps
-//! with and without, in one process); on a matrix hot in cache the two cost the same.
+//! `f32`). `contiguous()` of a transposed matrix uses them, and so does `matmul` for an
+//! operand laid out against matrixmultiply's packing (A row-major, B column-major), which it
+//! would pack with a gather instruction per 16 elements. In a training step, where operands
+//! are no longer in L1 when they are multiplied, copying A and B (`Linear`'s `Wᵀ`) first
+//! pays; on a matrix hot in cache the copy costs what it saves (figures in
+//! `benches/README.md`).
 
 use super::OutPtr;
 use crate::{Float, Tensor};
