@@ -4,6 +4,7 @@ mod common;
 mod own_process;
 
 mod awake;
+mod conv;
 mod index_ops;
 mod ops_vs_naive;
 mod threads;
