@@ -39,19 +39,23 @@
 
 pub mod activation;
 mod batchnorm;
+mod conv;
 mod dropout;
 mod error;
 pub mod init;
 mod linear;
 pub mod loss;
 mod module;
+mod pool;
 pub mod serialize;
 
 pub use batchnorm::BatchNorm1d;
+pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use init::Init;
 pub use linear::Linear;
 pub use loss::Reduction;
 pub use module::{prefixed, Mode, Module, Sequential};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
 pub use serialize::{load, save};

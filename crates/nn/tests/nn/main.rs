@@ -6,6 +6,7 @@ mod common;
 #[path = "reference/reference.rs"]
 mod reference;
 
+mod conv;
 mod gradcheck;
 mod init;
 mod layers;
