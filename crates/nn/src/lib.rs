@@ -46,6 +46,7 @@ pub mod init;
 mod linear;
 pub mod loss;
 mod module;
+mod norm;
 mod pool;
 pub mod serialize;
 
@@ -57,5 +58,6 @@ pub use init::Init;
 pub use linear::Linear;
 pub use loss::Reduction;
 pub use module::{prefixed, Mode, Module, Sequential};
+pub use norm::{BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
 pub use serialize::{load, save};
