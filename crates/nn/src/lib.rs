@@ -2,7 +2,8 @@
 //!
 //! Neural-network building blocks on the [`descent_autodiff`] tape, with PyTorch's names,
 //! defaults and numbers: the [`Module`] trait and [`Sequential`]; [`Linear`],
-//! [`BatchNorm1d`], [`Dropout`]; [`activation`]s as functions and layers; [`loss`]es with
+//! [`BatchNorm1d`], [`Dropout`]; for images [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
+//! [`AdaptiveAvgPool2d`], [`Flatten`], [`BatchNorm2d`]; [`LayerNorm`]; [`activation`]s as functions and layers; [`loss`]es with
 //! [`Reduction`]; [`init`]ializers; weights in safetensors ([`save`], [`load`]).
 //!
 //! A forward pass is recorded on a tape in an explicit [`Mode`]; gradients come back as a
