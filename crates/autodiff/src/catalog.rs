@@ -484,6 +484,17 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
             }
         }
     }
+    let win = Window2d::new([3, 3]).stride([2, 2]).padding([1, 1]);
+    out.push(case(
+        "avg_pool2d_adjoint [1, 2, 3, 2] -> [5, 4] kernel 3 stride 2 padding 1",
+        vec![s.tensor(&[1, 2, 3, 2], -1.0, 1.0, false)?],
+        move |_, v| v[0].avg_pool2d_adjoint([5, 4], win, false),
+    ));
+    out.push(case(
+        "adaptive_avg_pool2d_adjoint [1, 2, 3, 4] -> [5, 7] (transposed)",
+        vec![s.tensor(&[1, 2, 3, 4], -1.0, 1.0, true)?],
+        |_, v| v[0].adaptive_avg_pool2d_adjoint([5, 7]),
+    ));
     for (xs, size) in [([1, 2, 5, 7], [3, 4]), ([2, 1, 4, 4], [3, 3])] {
         out.push(case(
             format!("adaptive_avg_pool2d {xs:?} -> {size:?} (transposed)"),
