@@ -243,32 +243,65 @@ impl<F: Float> Tensor<F> {
             (win.kernel, win.stride, win.padding, win.dilation);
         let (data, offset) = (&self.data.0, self.offset);
         Tensor::build(vec![n, c * kh * kw, oh * ow], |start, out| {
-            // One output row (a tap of every window in one row of positions) at a time.
+            // One output row (a tap of every window in one row of positions) at a time; the
+            // row's coordinates advance as an odometer (rows are short: dividing per row
+            // cost more than the copy).
+            let (row, mut ox0) = (start / ow, start % ow);
+            let (mut oy, r) = (row % oh, row / oh);
+            let (mut kj, r) = (r % kw, r / kw);
+            let (mut ki, r) = (r % kh, r / kh);
+            let (mut ch, mut b) = (r % c.max(1), r / c.max(1));
             let mut i = 0;
             while i < out.len() {
-                let flat = start + i;
-                let (row, ox0) = (flat / ow, flat % ow);
                 let len = (ow - ox0).min(out.len() - i);
-                let (oy, r) = (row % oh, row / oh);
-                let (kj, r) = (r % kw, r / kw);
-                let (ki, r) = (r % kh, r / kh);
-                let (ch, b) = (r % c, r / c);
                 let seg = &mut out[i..i + len];
                 let iy = (oy * sh + ki * dh) as isize - ph as isize;
                 if iy < 0 || iy >= h as isize {
                     seg.iter_mut().for_each(|o| _ = o.write(F::zero()));
                 } else {
-                    let base = offset + b * s0 + ch * s1 + iy as usize * s2;
-                    for (k, o) in seg.iter_mut().enumerate() {
-                        let ix = ((ox0 + k) * sw + kj * dw) as isize - pw as isize;
-                        o.write(if ix >= 0 && (ix as usize) < w {
-                            data[base + ix as usize * s3]
+                    // Tap `kj` of window `ox` reads column `ox·sw + kj·dw − pw`, inside the
+                    // row for `lo ≤ ox < hi`: zeros around one run of reads (a copy when
+                    // the row is contiguous and the stride 1).
+                    let shift = kj * dw;
+                    let lo = pw.saturating_sub(shift).div_ceil(sw);
+                    let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
+                    let end = ox0 + len;
+                    let a = lo.clamp(ox0, end);
+                    let z = hi.min(ow).max(lo).clamp(ox0, end);
+                    let (head, rest) = seg.split_at_mut(a - ox0);
+                    let (run, tail) = rest.split_at_mut(z - a);
+                    head.iter_mut().for_each(|o| _ = o.write(F::zero()));
+                    tail.iter_mut().for_each(|o| _ = o.write(F::zero()));
+                    if !run.is_empty() {
+                        let first = offset + b * s0 + ch * s1 + iy as usize * s2;
+                        let first = first + (a * sw + shift - pw) * s3;
+                        let step = sw * s3;
+                        let src = &data[first..first + (run.len() - 1) * step + 1];
+                        if step == 1 {
+                            run.iter_mut().zip(src).for_each(|(o, &v)| _ = o.write(v));
                         } else {
-                            F::zero()
-                        });
+                            let picked = src.iter().step_by(step);
+                            run.iter_mut()
+                                .zip(picked)
+                                .for_each(|(o, &v)| _ = o.write(v));
+                        }
                     }
                 }
                 i += len;
+                ox0 = 0;
+                oy += 1;
+                if oy == oh {
+                    (oy, kj) = (0, kj + 1);
+                    if kj == kw {
+                        (kj, ki) = (0, ki + 1);
+                        if ki == kh {
+                            (ki, ch) = (0, ch + 1);
+                            if ch == c {
+                                (ch, b) = (0, b + 1);
+                            }
+                        }
+                    }
+                }
             }
         })
     }
