@@ -103,16 +103,12 @@ impl<F: Float> Tensor<F> {
             window.dilation,
         );
         let (data, offset) = (&self.data.0, self.offset);
-        let plane = |i: usize| {
-            let r = i / (oh * ow);
-            offset + (r / c) * s0 + (r % c) * s1
-        };
         let mut idx = vec![0usize; total];
         par_fill(&mut idx, kh * kw, |start, out| {
-            for (i, o) in out.iter_mut().enumerate() {
-                let flat = start + i;
-                let (ox, oy) = (flat % ow, (flat / ow) % oh);
-                let base = plane(flat);
+            let mut at = Cursor::at(start, [c, oh, ow]);
+            for o in out.iter_mut() {
+                let (ox, oy, base) = (at.x, at.y, at.plane(offset, s0, s1));
+                at.next();
                 // PyTorch's loop: the first tap inside the input starts the scan.
                 let mut y0 = (oy * sh) as isize - ph as isize;
                 let y1 = (y0 + ((kh - 1) * dh + 1) as isize).min(h as isize);
@@ -152,9 +148,10 @@ impl<F: Float> Tensor<F> {
         }
         let idx_ref = &idx;
         let values = Tensor::build(vec![n, c, oh, ow], |start, out| {
-            for (i, o) in out.iter_mut().enumerate() {
-                let k = idx_ref[start + i];
-                o.write(data[plane(start + i) + (k / w) * s2 + (k % w) * s3]);
+            let mut at = Cursor::at(start, [c, oh, ow]);
+            for (o, &k) in out.iter_mut().zip(&idx_ref[start..]) {
+                o.write(data[at.plane(offset, s0, s1) + (k / w) * s2 + (k % w) * s3]);
+                at.next();
             }
         });
         Ok((values, idx))
@@ -194,10 +191,10 @@ impl<F: Float> Tensor<F> {
             vec![n, c, oh, ow],
             kh * kw,
             |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let flat = start + i;
-                    let (ox, oy, r) = (flat % ow, (flat / ow) % oh, flat / (oh * ow));
-                    let base = offset + (r / c) * s0 + (r % c) * s1;
+                let mut at = Cursor::at(start, [c, oh, ow]);
+                for o in out.iter_mut() {
+                    let (ox, oy, base) = (at.x, at.y, at.plane(offset, s0, s1));
+                    at.next();
                     let ry = avg_range(oy, sh, ph, kh, h);
                     let rx = avg_range(ox, sw, pw, kw, w);
                     let mut sum = F::zero();
@@ -263,10 +260,10 @@ impl<F: Float> Tensor<F> {
             input.to_vec(),
             kh * kw,
             |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let flat = start + i;
-                    let (x, y, r) = (flat % w, (flat / w) % h, flat / (h * w));
-                    let base = offset + (r / c) * s0 + (r % c) * s1;
+                let mut at = Cursor::at(start, [c, h, w]);
+                for o in out.iter_mut() {
+                    let (x, y, base) = (at.x, at.y, at.plane(offset, s0, s1));
+                    at.next();
                     let mut acc = F::zero();
                     for oy in covering(y, sh, ph, kh, oh) {
                         let ry = avg_range(oy, sh, ph, kh, h);
@@ -315,10 +312,10 @@ impl<F: Float> Tensor<F> {
             vec![n, c, oh, ow],
             cost,
             |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let flat = start + i;
-                    let (ox, oy, r) = (flat % ow, (flat / ow) % oh, flat / (oh * ow));
-                    let base = offset + (r / c) * s0 + (r % c) * s1;
+                let mut at = Cursor::at(start, [c, oh, ow]);
+                for o in out.iter_mut() {
+                    let (ox, oy, base) = (at.x, at.y, at.plane(offset, s0, s1));
+                    at.next();
                     let (y0, y1) = adaptive_range(oy, oh, h);
                     let (x0, x1) = adaptive_range(ox, ow, w);
                     let mut sum = F::zero();
@@ -374,10 +371,10 @@ impl<F: Float> Tensor<F> {
             input.to_vec(),
             cost,
             |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let flat = start + i;
-                    let (x, y, r) = (flat % w, (flat / w) % h, flat / (h * w));
-                    let base = offset + (r / c) * s0 + (r % c) * s1;
+                let mut at = Cursor::at(start, [c, h, w]);
+                for o in out.iter_mut() {
+                    let (x, y, base) = (at.x, at.y, at.plane(offset, s0, s1));
+                    at.next();
                     let mut acc = F::zero();
                     for oy in rows[y].0..rows[y].1 {
                         let (y0, y1) = adaptive_range(oy, oh, h);
@@ -427,4 +424,59 @@ fn check_adaptive(op: &'static str, shape: &[usize], output_size: [usize; 2]) ->
         ));
     }
     Ok(())
+}
+
+/// The coordinates of a flat position in `[N, C, rows, cols]`, advanced one element at a
+/// time: the kernels walk their outputs in order, and dividing out four coordinates per
+/// element would cost more than a small window's work.
+struct Cursor {
+    c: usize,
+    rows: usize,
+    cols: usize,
+    b: usize,
+    ch: usize,
+    y: usize,
+    x: usize,
+}
+
+impl Cursor {
+    /// The cursor at flat position `flat` of `[·, c, rows, cols]` (sizes of 0 are treated
+    /// as 1: such a tensor has no elements to walk).
+    fn at(flat: usize, [c, rows, cols]: [usize; 3]) -> Self {
+        let (c, rows, cols) = (c.max(1), rows.max(1), cols.max(1));
+        let (x, r) = (flat % cols, flat / cols);
+        let (y, r) = (r % rows, r / rows);
+        Cursor {
+            c,
+            rows,
+            cols,
+            b: r / c,
+            ch: r % c,
+            y,
+            x,
+        }
+    }
+
+    /// The offset of the current `[H, W]` plane in a tensor with batch and channel strides
+    /// `s0`, `s1`.
+    fn plane(&self, offset: usize, s0: usize, s1: usize) -> usize {
+        offset + self.b * s0 + self.ch * s1
+    }
+
+    /// Moves to the next element.
+    fn next(&mut self) {
+        self.x += 1;
+        if self.x == self.cols {
+            self.x = 0;
+            self.y += 1;
+            if self.y == self.rows {
+                self.y = 0;
+                self.ch += 1;
+                if self.ch == self.c {
+                    self.ch = 0;
+                    self.b += 1;
+                }
+            }
+        }
+    }
 }
