@@ -355,38 +355,48 @@ impl<F: Float> Tensor<F> {
         let [s0, s1, s2] = [self.strides[0], self.strides[1], self.strides[2]];
         let ([sh, sw], [ph, pw], [dh, dw]) = (window.stride, window.padding, window.dilation);
         let (data, offset) = (&self.data.0, self.offset);
-        // Position `p` along an axis is covered by tap `k` of window `(p + pad − k·dil) / stride`
-        // when that divides evenly and is in range.
-        let window_at = |p: usize, pad: usize, k: usize, dil: usize, stride: usize, n: usize| {
-            let t = (p + pad).checked_sub(k * dil)?;
-            (t % stride == 0 && t / stride < n).then_some(t / stride)
-        };
-        Ok(Tensor::build_with_cost(
-            vec![n, c, h, w],
-            taps,
-            |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let flat = start + i;
-                    let (x, r) = (flat % w, flat / w);
-                    let (y, r) = (r % h, r / h);
-                    let (ch, b) = (r % c, r / c);
-                    let mut acc = F::zero();
-                    for ki in 0..kh {
-                        let Some(oy) = window_at(y, ph, ki, dh, sh, oh) else {
+        let total = n * c * h * w;
+        let mut v = F::pool().take(total);
+        v.resize(total, F::zero());
+        if total == 0 {
+            return Ok(Tensor::from_parts(v, vec![n, c, h, w]));
+        }
+        // Each `[H, W]` plane adds its columns' rows in, tap by tap, as PyTorch's col2im:
+        // every pixel receives its taps in the same order. Planes are independent.
+        let fill = |p: usize, img: &mut [F]| {
+            let (b, ch) = (p / c, p % c);
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let first = offset + b * s0 + ((ch * kh + ki) * kw + kj) * s1;
+                    // Window `ox`'s tap lands in column `ox·sw + kj·dw − pw`, inside the
+                    // image for `lo ≤ ox < hi`.
+                    let shift = kj * dw;
+                    let lo = pw.saturating_sub(shift).div_ceil(sw);
+                    let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
+                    let hi = hi.min(ow).max(lo);
+                    for oy in 0..oh {
+                        let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                        if iy < 0 || iy >= h as isize {
                             continue;
-                        };
-                        for kj in 0..kw {
-                            let Some(ox) = window_at(x, pw, kj, dw, sw, ow) else {
-                                continue;
-                            };
-                            let row = (ch * kh + ki) * kw + kj;
-                            acc += data[offset + b * s0 + row * s1 + (oy * ow + ox) * s2];
+                        }
+                        let row = &mut img[iy as usize * w..(iy as usize + 1) * w];
+                        for ox in lo..hi {
+                            row[ox * sw + shift - pw] += data[first + (oy * ow + ox) * s2];
                         }
                     }
-                    o.write(acc);
                 }
-            },
-        ))
+            }
+        };
+        if total.saturating_mul(taps) >= PAR_MIN && rayon::current_num_threads() > 1 {
+            v.par_chunks_mut(h * w)
+                .enumerate()
+                .for_each(|(p, img)| fill(p, img));
+        } else {
+            v.chunks_mut(h * w)
+                .enumerate()
+                .for_each(|(p, img)| fill(p, img));
+        }
+        Ok(Tensor::from_parts(v, vec![n, c, h, w]))
     }
 
     /// 2-D cross-correlation, as PyTorch's `F.conv2d`: input `[N, C, H, W]`, weight
