@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::gradcheck::MultiFunction;
 use crate::tape::Var;
-use descent_tensor::Tensor;
+use descent_tensor::{ConvOptions, Tensor, Window2d};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -306,6 +306,7 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
             move |_, v| v[0].log_softmax(dim),
         ));
     }
+    out.extend(conv_cases(&mut s)?);
     out.push(case(
         "two-layer tanh network 5x3 -> 4 -> 2",
         vec![
@@ -346,4 +347,160 @@ fn broadcasting_pair(s: &mut Sampler, at_least_2d: bool) -> (Vec<usize>, Vec<usi
         .map(|&n| if s.rng.random_bool(0.3) { 1 } else { n })
         .collect();
     (a, b)
+}
+
+/// Convolution and pooling on odd sizes: stride 2, padding 1, dilation 2, groups 2,
+/// depthwise, with and without bias, some inputs transposed views (non-contiguous).
+fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
+    let d = ConvOptions::default();
+    let mut out = Vec::new();
+    let convs = [
+        ("conv2d", [2, 3, 5, 4], [4, 3, 3, 2], d),
+        (
+            "conv2d stride 2 padding 1",
+            [1, 2, 5, 5],
+            [3, 2, 3, 3],
+            ConvOptions {
+                stride: [2, 2],
+                padding: [1, 1],
+                ..d
+            },
+        ),
+        (
+            "conv2d dilation 2",
+            [1, 2, 6, 5],
+            [2, 2, 2, 3],
+            ConvOptions {
+                dilation: [2, 2],
+                padding: [1, 0],
+                ..d
+            },
+        ),
+        (
+            "conv2d groups 2",
+            [2, 4, 4, 3],
+            [4, 2, 2, 2],
+            ConvOptions {
+                groups: 2,
+                stride: [1, 2],
+                ..d
+            },
+        ),
+        (
+            "conv2d depthwise",
+            [1, 3, 5, 4],
+            [6, 1, 3, 3],
+            ConvOptions {
+                groups: 3,
+                padding: [1, 1],
+                ..d
+            },
+        ),
+    ];
+    for (i, (name, xs, ws, opts)) in convs.into_iter().enumerate() {
+        let transposed = i % 2 == 1;
+        let tag = if transposed { " (transposed)" } else { "" };
+        let x = s.tensor(&xs, -1.0, 1.0, transposed)?;
+        let w = s.tensor(&ws, -1.0, 1.0, false)?;
+        let b = s.tensor(&[ws[0]], -1.0, 1.0, false)?;
+        out.push(case(
+            format!("{name} {xs:?} * {ws:?}{tag}"),
+            vec![x, w, b],
+            move |_, v| v[0].conv2d(v[1], Some(v[2]), opts),
+        ));
+    }
+    let opts = ConvOptions {
+        stride: [2, 2],
+        padding: [1, 1],
+        ..d
+    };
+    out.push(case(
+        "conv_transpose2d stride 2 padding 1 output_padding 1 [1, 2, 3, 4] * [2, 3, 3, 3]",
+        vec![
+            s.tensor(&[1, 2, 3, 4], -1.0, 1.0, false)?,
+            s.tensor(&[2, 3, 3, 3], -1.0, 1.0, false)?,
+            s.tensor(&[3], -1.0, 1.0, false)?,
+        ],
+        move |_, v| v[0].conv_transpose2d(v[1], Some(v[2]), opts, [1, 1]),
+    ));
+    let opts = ConvOptions {
+        groups: 2,
+        dilation: [2, 2],
+        ..d
+    };
+    out.push(case(
+        "conv_transpose2d groups 2 dilation 2 [2, 4, 3, 3] * [4, 1, 2, 2] (transposed)",
+        vec![
+            s.tensor(&[2, 4, 3, 3], -1.0, 1.0, true)?,
+            s.tensor(&[4, 1, 2, 2], -1.0, 1.0, false)?,
+        ],
+        move |_, v| v[0].conv_transpose2d(v[1], None, opts, [0, 0]),
+    ));
+    let win = Window2d::new([2, 3])
+        .stride([2, 1])
+        .padding([1, 1])
+        .dilation([1, 2]);
+    out.push(case(
+        "unfold [1, 2, 5, 4] kernel [2, 3] stride [2, 1] padding 1 dilation [1, 2] (transposed)",
+        vec![s.tensor(&[1, 2, 5, 4], -1.0, 1.0, true)?],
+        move |_, v| v[0].unfold(win),
+    ));
+    out.push(case(
+        "fold [1, 12, 6] -> [5, 4] kernel [2, 3] stride [2, 1] padding 1 dilation [1, 2]",
+        vec![s.tensor(&[1, 12, 6], -1.0, 1.0, false)?],
+        move |_, v| v[0].fold([5, 4], win),
+    ));
+    let pools: [(&str, [usize; 4], Window2d); 3] = [
+        (
+            "kernel 3 stride 2 padding 1",
+            [2, 2, 5, 5],
+            Window2d::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        ),
+        (
+            "kernel [2, 3] stride [1, 2]",
+            [1, 2, 5, 4],
+            Window2d::new([2, 3]).stride([1, 2]),
+        ),
+        (
+            "kernel 2 dilation 2 padding 1",
+            [1, 2, 5, 5],
+            Window2d::new([2, 2]).dilation([2, 2]).padding([1, 1]),
+        ),
+    ];
+    for (i, (name, xs, win)) in pools.into_iter().enumerate() {
+        let tag = if i % 2 == 0 { " (transposed)" } else { "" };
+        out.push(case(
+            format!("max_pool2d {xs:?} {name}{tag}"),
+            vec![s.tensor(&xs, -1.0, 1.0, i % 2 == 0)?],
+            move |_, v| v[0].max_pool2d(win),
+        ));
+        if win.dilation == [1, 1] {
+            for include in [true, false] {
+                out.push(case(
+                    format!("avg_pool2d {xs:?} {name} count_include_pad={include}{tag}"),
+                    vec![s.tensor(&xs, -1.0, 1.0, i % 2 == 0)?],
+                    move |_, v| v[0].avg_pool2d(win, include),
+                ));
+            }
+        }
+    }
+    let win = Window2d::new([3, 3]).stride([2, 2]).padding([1, 1]);
+    out.push(case(
+        "avg_pool2d_adjoint [1, 2, 3, 2] -> [5, 4] kernel 3 stride 2 padding 1",
+        vec![s.tensor(&[1, 2, 3, 2], -1.0, 1.0, false)?],
+        move |_, v| v[0].avg_pool2d_adjoint([5, 4], win, false),
+    ));
+    out.push(case(
+        "adaptive_avg_pool2d_adjoint [1, 2, 3, 4] -> [5, 7] (transposed)",
+        vec![s.tensor(&[1, 2, 3, 4], -1.0, 1.0, true)?],
+        |_, v| v[0].adaptive_avg_pool2d_adjoint([5, 7]),
+    ));
+    for (xs, size) in [([1, 2, 5, 7], [3, 4]), ([2, 1, 4, 4], [3, 3])] {
+        out.push(case(
+            format!("adaptive_avg_pool2d {xs:?} -> {size:?} (transposed)"),
+            vec![s.tensor(&xs, -1.0, 1.0, true)?],
+            move |_, v| v[0].adaptive_avg_pool2d(size),
+        ));
+    }
+    Ok(out)
 }

@@ -2,7 +2,8 @@
 //!
 //! Neural-network building blocks on the [`descent_autodiff`] tape, with PyTorch's names,
 //! defaults and numbers: the [`Module`] trait and [`Sequential`]; [`Linear`],
-//! [`BatchNorm1d`], [`Dropout`]; [`activation`]s as functions and layers; [`loss`]es with
+//! [`BatchNorm1d`], [`Dropout`]; for images [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
+//! [`AdaptiveAvgPool2d`], [`Flatten`], [`BatchNorm2d`]; [`LayerNorm`]; [`activation`]s as functions and layers; [`loss`]es with
 //! [`Reduction`]; [`init`]ializers; weights in safetensors ([`save`], [`load`]).
 //!
 //! A forward pass is recorded on a tape in an explicit [`Mode`]; gradients come back as a
@@ -39,19 +40,25 @@
 
 pub mod activation;
 mod batchnorm;
+mod conv;
 mod dropout;
 mod error;
 pub mod init;
 mod linear;
 pub mod loss;
 mod module;
+mod norm;
+mod pool;
 pub mod serialize;
 
 pub use batchnorm::BatchNorm1d;
+pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use init::Init;
 pub use linear::Linear;
 pub use loss::Reduction;
 pub use module::{prefixed, Mode, Module, Sequential};
+pub use norm::{BatchNorm2d, LayerNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
 pub use serialize::{load, save};

@@ -116,6 +116,19 @@ pub enum TensorError {
         /// What is allowed.
         why: &'static str,
     },
+    /// Convolution or pooling operands that do not fit together: channels, groups, or a
+    /// window larger than its padded input.
+    #[error("{op}: {detail}: {input:?} * {other:?}")]
+    Window {
+        /// The op that was called.
+        op: &'static str,
+        /// What does not fit, with the numbers.
+        detail: String,
+        /// The input's shape.
+        input: Shape,
+        /// The weight's shape, or the window's kernel size.
+        other: Shape,
+    },
 }
 
 /// `Result` with [`TensorError`].

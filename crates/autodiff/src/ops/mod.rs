@@ -2,6 +2,7 @@
 //! backward rule side by side. Rules are written in `Var` ops, so they differentiate again.
 
 mod binary;
+mod conv;
 mod index;
 mod matmul;
 mod reduce;

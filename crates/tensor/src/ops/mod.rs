@@ -1,13 +1,17 @@
 //! Tensor ops, one file per family.
 
 mod binary;
+mod conv;
 mod index;
 mod matmul;
+mod pool;
 mod random;
 mod reduce;
 mod softmax;
 mod transpose;
 mod unary;
+
+pub use conv::{ConvOptions, Window2d};
 
 /// A raw pointer shared by parallel tasks that only read through it (operands) or write
 /// disjoint elements (blocks of a matrix product's output, rows of a transpose's).

@@ -5,6 +5,7 @@ mod own_process;
 
 mod awake;
 mod huge_shapes;
+mod conv;
 mod index_ops;
 mod nan;
 mod ops_vs_naive;

@@ -1,0 +1,209 @@
+//! Convolution and pooling over NCHW images. The linear ops come in adjoint pairs whose
+//! backward rules are each other: `unfold` ↔ `fold`, `conv2d` ↔ `conv_transpose2d` (for
+//! the input), `avg_pool2d` ↔ `avg_pool2d_adjoint`, `adaptive_avg_pool2d` ↔
+//! `adaptive_avg_pool2d_adjoint`; a convolution's weight gradient is `unfold` and a batched
+//! `matmul`, and max pooling scatters through its saved argmax (`scatter_add`, whose rule is
+//! `gather`). Every rule is written in `Var` ops, so second derivatives come for free.
+
+use super::signed;
+use crate::error::Result;
+use crate::tape::Var;
+use descent_tensor::{ConvOptions, Float, Window2d};
+
+impl<'t, F: Float> Var<'t, F> {
+    /// im2col ([`descent_tensor::Tensor::unfold`]): `[N, C, H, W] → [N, C·kh·kw, L]`.
+    /// Backward: [`Var::fold`] of the gradient.
+    pub fn unfold(self, window: Window2d) -> Result<Self> {
+        let value = self.with_value(|x| x.unfold(window))??;
+        self.unary_op("unfold", value, move |c| {
+            let s = c.x(0).dims();
+            Ok(vec![Some(c.g.fold([s[2], s[3]], window)?)])
+        })
+    }
+
+    /// col2im ([`descent_tensor::Tensor::fold`]): `[N, C·kh·kw, L] → [N, C, H, W]`, the
+    /// adjoint of [`Var::unfold`]. Backward: [`Var::unfold`] of the gradient.
+    pub fn fold(self, output_size: [usize; 2], window: Window2d) -> Result<Self> {
+        let value = self.with_value(|x| x.fold(output_size, window))??;
+        self.unary_op("fold", value, move |c| Ok(vec![Some(c.g.unfold(window)?)]))
+    }
+
+    /// 2-D convolution ([`descent_tensor::Tensor::conv2d`]): input `[N, C, H, W]`, weight
+    /// `[O, C/groups, kh, kw]`, bias `[O]`. Backward: the input's gradient is the transposed
+    /// convolution of the gradient with the weight; the weight's is, per group, the
+    /// gradient times the unfolded input, summed over the batch; the bias's is the
+    /// gradient summed over batch and positions.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_tensor::{ConvOptions, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::ones(&[1, 1, 3, 3]));
+    /// let w = tape.var(Tensor::ones(&[1, 1, 2, 2]));
+    /// let y = x.conv2d(w, None, ConvOptions::default())?;   // [1, 1, 2, 2], each 4
+    /// let grads = y.sum(&[], false)?.backward()?;
+    /// // The centre pixel is in all four windows, a corner in one.
+    /// assert_eq!(grads.wrt(x).unwrap().to_vec(), [1., 2., 1., 2., 4., 2., 1., 2., 1.]);
+    /// assert_eq!(grads.wrt(w).unwrap().to_vec(), [4.; 4]);
+    /// # Ok::<(), descent_autodiff::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The tensor op's errors (shapes, channels, groups, window).
+    pub fn conv2d(
+        self,
+        weight: Var<'t, F>,
+        bias: Option<Var<'t, F>>,
+        opts: ConvOptions,
+    ) -> Result<Self> {
+        let value = match bias {
+            Some(b) => {
+                b.with_value(|b| self.with_values(weight, |x, w| x.conv2d(w, Some(b), opts)))???
+            }
+            None => self.with_values(weight, |x, w| x.conv2d(w, None, opts))??,
+        };
+        let inputs: Vec<_> = [self, weight].into_iter().chain(bias).collect();
+        self.tape.record("conv2d", value, &inputs, move |c| {
+            let (x, w, g) = (c.x(0), c.x(1), c.g);
+            let (xs, ws) = (x.dims(), w.dims());
+            let dx = c.need(0, || {
+                // The rows and columns the forward's floor division dropped.
+                let extra = |a: usize| {
+                    (xs[2 + a] + 2 * opts.padding[a] - opts.dilation[a] * (ws[2 + a] - 1) - 1)
+                        % opts.stride[a]
+                };
+                g.conv_transpose2d(w, None, opts, [extra(0), extra(1)])
+            })?;
+            let window = opts.window([ws[2], ws[3]]);
+            let dw = c.need(1, || weight_grad(g, x, window, opts.groups, &ws))?;
+            let mut grads = vec![dx, dw];
+            if c.inputs.len() == 3 {
+                grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
+            }
+            Ok(grads)
+        })
+    }
+
+    /// Transposed convolution ([`descent_tensor::Tensor::conv_transpose2d`]): input
+    /// `[N, C, H, W]`, weight `[C, O/groups, kh, kw]`, bias `[O]`. Backward: the input's
+    /// gradient is the convolution of the gradient with the weight; the weight's is, per
+    /// group, the input times the unfolded gradient, summed over the batch.
+    ///
+    /// # Errors
+    /// The tensor op's errors.
+    pub fn conv_transpose2d(
+        self,
+        weight: Var<'t, F>,
+        bias: Option<Var<'t, F>>,
+        opts: ConvOptions,
+        output_padding: [usize; 2],
+    ) -> Result<Self> {
+        let value = match bias {
+            Some(b) => b.with_value(|b| {
+                self.with_values(weight, |x, w| {
+                    x.conv_transpose2d(w, Some(b), opts, output_padding)
+                })
+            })???,
+            None => self.with_values(weight, |x, w| {
+                x.conv_transpose2d(w, None, opts, output_padding)
+            })??,
+        };
+        let inputs: Vec<_> = [self, weight].into_iter().chain(bias).collect();
+        self.tape
+            .record("conv_transpose2d", value, &inputs, move |c| {
+                let (x, w, g) = (c.x(0), c.x(1), c.g);
+                let ws = w.dims();
+                let dx = c.need(0, || g.conv2d(w, None, opts))?;
+                let window = opts.window([ws[2], ws[3]]);
+                let dw = c.need(1, || weight_grad(x, g, window, opts.groups, &ws))?;
+                let mut grads = vec![dx, dw];
+                if c.inputs.len() == 3 {
+                    grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
+                }
+                Ok(grads)
+            })
+    }
+
+    /// Max pooling ([`descent_tensor::Tensor::max_pool2d`]; ties to the first maximum in
+    /// scan order, as PyTorch). Backward: the gradient is scattered to each window's
+    /// maximum through the saved indices ([`Var::scatter_add`], whose rule gathers).
+    pub fn max_pool2d(self, window: Window2d) -> Result<Self> {
+        let (value, index) = self.with_value(|x| x.max_pool2d_with_indices(window))??;
+        let out = value.shape().to_vec();
+        self.unary_op("max_pool2d", value, move |c| {
+            let xs = c.x(0).dims();
+            let (planes, positions) = ([xs[0], xs[1], xs[2] * xs[3]], out[2] * out[3]);
+            let index_shape = [xs[0], xs[1], positions];
+            let g = c.g.reshape(&signed(&index_shape))?;
+            let dx = Var::scatter_add(&planes, 2, &index, &index_shape, g)?;
+            Ok(vec![Some(dx.reshape(&signed(&xs))?)])
+        })
+    }
+
+    /// Average pooling ([`descent_tensor::Tensor::avg_pool2d`], `count_include_pad` as
+    /// PyTorch). Backward: [`Var::avg_pool2d_adjoint`] of the gradient.
+    pub fn avg_pool2d(self, window: Window2d, count_include_pad: bool) -> Result<Self> {
+        let value = self.with_value(|x| x.avg_pool2d(window, count_include_pad))??;
+        self.unary_op("avg_pool2d", value, move |c| {
+            let s = c.x(0).dims();
+            let dx =
+                c.g.avg_pool2d_adjoint([s[2], s[3]], window, count_include_pad)?;
+            Ok(vec![Some(dx)])
+        })
+    }
+
+    /// The adjoint of [`Var::avg_pool2d`] (its backward, spreading each element over its
+    /// window), to an input of `[H, W] = input_size`. Backward: [`Var::avg_pool2d`].
+    pub fn avg_pool2d_adjoint(
+        self,
+        input_size: [usize; 2],
+        window: Window2d,
+        count_include_pad: bool,
+    ) -> Result<Self> {
+        let value =
+            self.with_value(|g| g.avg_pool2d_adjoint(input_size, window, count_include_pad))??;
+        self.unary_op("avg_pool2d_adjoint", value, move |c| {
+            Ok(vec![Some(c.g.avg_pool2d(window, count_include_pad)?)])
+        })
+    }
+
+    /// Adaptive average pooling ([`descent_tensor::Tensor::adaptive_avg_pool2d`]) to
+    /// `[oh, ow] = output_size`. Backward: [`Var::adaptive_avg_pool2d_adjoint`].
+    pub fn adaptive_avg_pool2d(self, output_size: [usize; 2]) -> Result<Self> {
+        let value = self.with_value(|x| x.adaptive_avg_pool2d(output_size))??;
+        self.unary_op("adaptive_avg_pool2d", value, |c| {
+            let s = c.x(0).dims();
+            Ok(vec![Some(c.g.adaptive_avg_pool2d_adjoint([s[2], s[3]])?)])
+        })
+    }
+
+    /// The adjoint of [`Var::adaptive_avg_pool2d`], to an input of `[H, W] = input_size`.
+    /// Backward: [`Var::adaptive_avg_pool2d`].
+    pub fn adaptive_avg_pool2d_adjoint(self, input_size: [usize; 2]) -> Result<Self> {
+        let value = self.with_value(|g| g.adaptive_avg_pool2d_adjoint(input_size))??;
+        self.unary_op("adaptive_avg_pool2d_adjoint", value, |c| {
+            let s = c.x(0).dims();
+            Ok(vec![Some(c.g.adaptive_avg_pool2d([s[2], s[3]])?)])
+        })
+    }
+}
+
+/// The weight gradient of a convolution, `Σ_batch a_g · unfold(b)_gᵀ` per group `g`,
+/// reshaped to the weight's shape. For `conv2d`, `a` is the output gradient and `b` the
+/// input; for `conv_transpose2d`, `a` is the input and `b` the output gradient. Both are
+/// `[N, ·, ·, ·]` with `a`'s positions matching the windows of `b`.
+fn weight_grad<'a, F: Float>(
+    a: Var<'a, F>,
+    b: Var<'a, F>,
+    window: Window2d,
+    groups: usize,
+    weight_shape: &[usize],
+) -> Result<Var<'a, F>> {
+    let s = a.dims();
+    let (n, g, positions) = (s[0] as isize, groups as isize, (s[2] * s[3]) as isize);
+    let cols = b.unfold(window)?.reshape(&[n, g, -1, positions])?;
+    let a = a.reshape(&[n, g, -1, positions])?;
+    a.matmul(cols.transpose(2, 3)?)?
+        .sum(&[0], false)?
+        .reshape(&signed(weight_shape))
+}

@@ -1,0 +1,146 @@
+//! The convolutional layers: module gradchecks (input and every parameter, f64), PyTorch's
+//! default initialization bounds, unbatched inputs, parameter names and shape errors.
+
+use crate::common;
+
+use common::{check_module, randn};
+use descent_autodiff::Tape;
+use descent_nn::activation::Tanh;
+use descent_nn::{
+    AdaptiveAvgPool2d, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Mode, Module, Sequential,
+};
+use descent_tensor::{ConvOptions, Tensor, Window2d};
+use rand::{rngs::StdRng, SeedableRng};
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(11)
+}
+
+#[test]
+fn conv2d_gradcheck_with_stride_padding_dilation_groups() {
+    let opts = ConvOptions {
+        stride: [2, 1],
+        padding: [1, 2],
+        dilation: [1, 2],
+        groups: 2,
+    };
+    let mut conv = Conv2d::<f64>::new(4, 6, [3, 2], opts, &mut rng()).unwrap();
+    let checked = check_module(&mut conv, &randn(&[2, 4, 5, 4], 1), Mode::Train);
+    assert_eq!(checked, 2 * 4 * 5 * 4 + 6 * 2 * 3 * 2 + 6);
+}
+
+/// A small CNN: every layer of this family between an input and a loss-ready output.
+#[test]
+fn small_cnn_gradcheck() {
+    let mut rng = rng();
+    let pad = ConvOptions {
+        padding: [1, 1],
+        ..Default::default()
+    };
+    let mut model = Sequential::new()
+        .add(Conv2d::<f64>::new(2, 4, [3, 3], pad, &mut rng).unwrap())
+        .add(Tanh)
+        .add(MaxPool2d::new([2, 2]))
+        .add(
+            Conv2d::new(4, 4, [2, 2], ConvOptions { groups: 4, ..pad }, &mut rng)
+                .unwrap()
+                .without_bias(),
+        )
+        .add(AvgPool2d {
+            window: Window2d::new([3, 3]).stride([1, 1]).padding([1, 1]),
+            count_include_pad: false,
+        })
+        .add(AdaptiveAvgPool2d {
+            output_size: [2, 3],
+        })
+        .add(Flatten::default())
+        .add(Linear::new(24, 3, &mut rng).unwrap());
+    let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["0.weight", "0.bias", "3.weight", "7.weight", "7.bias"]
+    );
+    let checked = check_module(&mut model, &randn(&[2, 2, 7, 6], 2), Mode::Train);
+    assert!(checked > 2 * 2 * 7 * 6 + 72, "{checked}");
+}
+
+/// PyTorch's default: weight and bias uniform within ±1/√fan_in, fan_in = in/groups·kh·kw.
+#[test]
+fn default_init_is_pytorchs() {
+    let opts = ConvOptions {
+        groups: 2,
+        ..Default::default()
+    };
+    let conv = Conv2d::<f64>::new(16, 64, [3, 5], opts, &mut rng()).unwrap();
+    let bound = 1.0 / ((8 * 3 * 5) as f64).sqrt();
+    let w = conv.weight.value.to_vec();
+    assert_eq!(conv.weight.value.shape(), [64, 8, 3, 5]);
+    assert!(w.iter().all(|v| v.abs() <= bound));
+    // U(−b, b) has standard deviation b/√3; 7680 samples pin it within a few percent.
+    let std = (w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64).sqrt();
+    assert!(
+        (std / (bound / 3f64.sqrt()) - 1.0).abs() < 0.05,
+        "std {std}"
+    );
+    let b = conv.bias.as_ref().unwrap().value.to_vec();
+    assert!(b.len() == 64 && b.iter().all(|v| v.abs() <= bound));
+}
+
+#[test]
+fn unbatched_input_is_a_batch_of_one() {
+    let conv = Conv2d::<f64>::new(3, 2, [2, 2], ConvOptions::default(), &mut rng()).unwrap();
+    let x = randn(&[3, 5, 4], 3);
+    let tape = Tape::new();
+    let layers: [&dyn Module<f64>; 3] = [&conv, &MaxPool2d::new([2, 2]), &AvgPool2d::new([2, 1])];
+    for layer in layers {
+        let single = layer
+            .forward(&tape, tape.constant(x.clone()), Mode::Eval)
+            .unwrap();
+        let batch = x.unsqueeze(0).unwrap();
+        let batched = layer
+            .forward(&tape, tape.constant(batch), Mode::Eval)
+            .unwrap();
+        assert_eq!(single.shape().len(), 3);
+        assert_eq!(
+            single.value().unwrap().to_vec(),
+            batched.value().unwrap().to_vec()
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors_naming_the_layer() {
+    let conv = Conv2d::<f32>::new(3, 8, [3, 3], ConvOptions::default(), &mut rng()).unwrap();
+    let tape = Tape::new();
+    let err = |m: &dyn Module<f32>, shape: &[usize]| {
+        m.forward(&tape, tape.constant(Tensor::ones(shape)), Mode::Eval)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(&conv, &[2, 3, 28]),
+        "Conv2d(3, 8, kernel_size=[3, 3], stride=[1, 1]): expected input [N, 3, H, W] or [3, H, W], got shape [2, 3, 28]"
+    );
+    assert_eq!(
+        err(&conv, &[2, 3, 2, 28]),
+        "conv2d: output height would be zero: the kernel spans 3 but the padded input height is 2: [2, 3, 2, 28] * [8, 3, 3, 3]"
+    );
+    assert_eq!(
+        err(&MaxPool2d::new([2, 2]), &[4, 4]),
+        "MaxPool2d(Window2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] }): expected input [N, C, H, W] or [C, H, W], got shape [4, 4]"
+    );
+    let bad = Conv2d::<f32>::new(
+        3,
+        8,
+        [3, 3],
+        ConvOptions {
+            groups: 2,
+            ..Default::default()
+        },
+        &mut rng(),
+    );
+    assert_eq!(
+        bad.unwrap_err().to_string(),
+        "Conv2d: invalid groups = 2: must be positive and divide in_channels and out_channels"
+    );
+}

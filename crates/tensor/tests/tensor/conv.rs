@@ -1,0 +1,712 @@
+//! Convolution and pooling kernels against direct loops written here on plain `Vec<f64>`s,
+//! on seeded random shapes, strides, paddings, dilations, groups and odd sizes, with
+//! contiguous and non-contiguous (transposed, step-2 sliced) inputs, in f64 and f32.
+
+use descent_tensor::{ConvOptions, Float, Tensor, TensorError, Window2d};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// An NCHW tensor with values uniform in [-1, 1) and a layout picked by `layout`:
+/// 0 contiguous, 1 a transposed view of `[n, c, w, h]`, 2 every other element of a tensor
+/// twice as wide.
+fn image<F: Float>(rng: &mut StdRng, shape: [usize; 4], layout: usize) -> Tensor<F> {
+    let [n, c, h, w] = shape;
+    match layout {
+        1 => Tensor::rand(&[n, c, w, h], F::of(-1.0), F::of(1.0), rng)
+            .unwrap()
+            .transpose(2, 3)
+            .unwrap(),
+        2 => Tensor::rand(&[n, c, h, 2 * w], F::of(-1.0), F::of(1.0), rng)
+            .unwrap()
+            .slice(3, 1, 2 * w, 2)
+            .unwrap(),
+        _ => Tensor::rand(&[n, c, h, w], F::of(-1.0), F::of(1.0), rng).unwrap(),
+    }
+}
+
+fn f64s<F: Float>(t: &Tensor<F>) -> Vec<f64> {
+    t.to_vec().iter().map(|x| x.as_f64()).collect()
+}
+
+#[track_caller]
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}: element {i}: got {g}, want {w}"
+        );
+    }
+}
+
+/// The input coordinate of tap `k` of window `o`, if it is inside `0..size`.
+fn tap(o: usize, k: usize, stride: usize, pad: usize, dil: usize, size: usize) -> Option<usize> {
+    let p = (o * stride + k * dil).checked_sub(pad)?;
+    (p < size).then_some(p)
+}
+
+fn out_len(size: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
+    let span = dil * (k - 1) + 1;
+    (size + 2 * pad >= span).then(|| (size + 2 * pad - span) / stride + 1)
+}
+
+/// A random convolution: input and weight shapes and options (channels divisible by groups).
+struct Case {
+    x: [usize; 4],
+    w: [usize; 4],
+    opts: ConvOptions,
+}
+
+fn random_case(rng: &mut StdRng) -> Case {
+    let groups = rng.random_range(1..=3);
+    let (cg, og) = (rng.random_range(1..=3), rng.random_range(1..=3));
+    let x = [
+        rng.random_range(1..=3),
+        cg * groups,
+        rng.random_range(1..=9),
+        rng.random_range(1..=9),
+    ];
+    let w = [
+        og * groups,
+        cg,
+        rng.random_range(1..=4),
+        rng.random_range(1..=4),
+    ];
+    let pick = |rng: &mut StdRng, lo, hi| [rng.random_range(lo..=hi), rng.random_range(lo..=hi)];
+    let opts = ConvOptions {
+        stride: pick(rng, 1, 3),
+        padding: pick(rng, 0, 2),
+        dilation: pick(rng, 1, 3),
+        groups,
+    };
+    Case { x, w, opts }
+}
+
+/// `F.conv2d` as seven nested loops.
+fn naive_conv2d(
+    x: &[f64],
+    xs: [usize; 4],
+    w: &[f64],
+    ws: [usize; 4],
+    b: Option<&[f64]>,
+    o: ConvOptions,
+) -> Option<(Vec<f64>, [usize; 4])> {
+    let [n, c, h, wd] = xs;
+    let [oc, cg, kh, kw] = ws;
+    let oh = out_len(h, kh, o.stride[0], o.padding[0], o.dilation[0])?;
+    let ow = out_len(wd, kw, o.stride[1], o.padding[1], o.dilation[1])?;
+    let og = oc / o.groups;
+    let mut out = vec![0.0; n * oc * oh * ow];
+    for b_ in 0..n {
+        for co in 0..oc {
+            let g = co / og;
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut acc = b.map_or(0.0, |b| b[co]);
+                    for ci in 0..cg {
+                        let cin = g * cg + ci;
+                        for ki in 0..kh {
+                            let Some(iy) = tap(y, ki, o.stride[0], o.padding[0], o.dilation[0], h)
+                            else {
+                                continue;
+                            };
+                            for kj in 0..kw {
+                                let Some(ix) =
+                                    tap(xx, kj, o.stride[1], o.padding[1], o.dilation[1], wd)
+                                else {
+                                    continue;
+                                };
+                                acc += x[((b_ * c + cin) * h + iy) * wd + ix]
+                                    * w[((co * cg + ci) * kh + ki) * kw + kj];
+                            }
+                        }
+                    }
+                    out[((b_ * oc + co) * oh + y) * ow + xx] = acc;
+                }
+            }
+        }
+    }
+    Some((out, [n, oc, oh, ow]))
+}
+
+fn check_conv2d<F: Float>(seed: u64, tol: f64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut checked = 0;
+    for case in 0..80 {
+        let Case { x: xs, w: ws, opts } = random_case(&mut rng);
+        let x = image::<F>(&mut rng, xs, case % 3);
+        let w = image::<F>(&mut rng, ws, (case / 3) % 2);
+        let bias = (case % 2 == 0)
+            .then(|| Tensor::<F>::rand(&[ws[0]], F::of(-1.0), F::of(1.0), &mut rng).unwrap());
+        let want = naive_conv2d(
+            &f64s(&x),
+            xs,
+            &f64s(&w),
+            ws,
+            bias.as_ref().map(f64s).as_deref(),
+            opts,
+        );
+        let got = x.conv2d(&w, bias.as_ref(), opts);
+        match (got, want) {
+            (Ok(y), Some((want, shape))) => {
+                assert_eq!(y.shape(), shape, "case {case}");
+                assert_close(
+                    &f64s(&y),
+                    &want,
+                    tol,
+                    &format!("conv2d case {case} {xs:?} {ws:?} {opts:?}"),
+                );
+                checked += 1;
+            }
+            (Err(TensorError::Window { op: "conv2d", .. }), None) => {}
+            (got, want) => panic!(
+                "case {case} {xs:?} {ws:?} {opts:?}: got {got:?}, naive {:?}",
+                want.map(|w| w.1)
+            ),
+        }
+    }
+    assert!(checked > 40, "only {checked} cases had an output");
+}
+
+#[test]
+fn conv2d_matches_direct_loops_f64() {
+    check_conv2d::<f64>(1, 1e-12);
+}
+
+#[test]
+fn conv2d_matches_direct_loops_f32() {
+    check_conv2d::<f32>(2, 1e-5);
+}
+
+/// A batch large enough that the products run split over the batch across threads.
+#[test]
+fn conv2d_large_batch_matches_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let (xs, ws) = ([37, 3, 12, 11], [8, 3, 3, 3]);
+    let opts = ConvOptions {
+        padding: [1, 1],
+        ..Default::default()
+    };
+    let x = image::<f64>(&mut rng, xs, 1);
+    let w = image::<f64>(&mut rng, ws, 0);
+    let (want, shape) = naive_conv2d(&f64s(&x), xs, &f64s(&w), ws, None, opts).unwrap();
+    let y = x.conv2d(&w, None, opts).unwrap();
+    assert_eq!(y.shape(), shape);
+    assert_close(&f64s(&y), &want, 1e-12, "large batch");
+}
+
+/// `F.conv_transpose2d` as a scatter: each input element adds its weighted kernel into the
+/// output.
+fn naive_conv_transpose2d(
+    x: &[f64],
+    xs: [usize; 4],
+    w: &[f64],
+    ws: [usize; 4],
+    o: ConvOptions,
+    op: [usize; 2],
+) -> (Vec<f64>, [usize; 4]) {
+    let [n, c, h, wd] = xs;
+    let [_, og, kh, kw] = ws;
+    let g = o.groups;
+    let cg = c / g;
+    let size = |a: usize, len: usize, k: usize| {
+        ((len - 1) * o.stride[a] + o.dilation[a] * (k - 1) + op[a] + 1) as isize
+            - 2 * o.padding[a] as isize
+    };
+    let (oh, ow) = (size(0, h, kh) as usize, size(1, wd, kw) as usize);
+    let oc = og * g;
+    let mut out = vec![0.0; n * oc * oh * ow];
+    for b in 0..n {
+        for ci in 0..c {
+            let grp = ci / cg;
+            for y in 0..h {
+                for xx in 0..wd {
+                    let v = x[((b * c + ci) * h + y) * wd + xx];
+                    for o_ in 0..og {
+                        for ki in 0..kh {
+                            let Some(oy) = tap(y, ki, o.stride[0], o.padding[0], o.dilation[0], oh)
+                            else {
+                                continue;
+                            };
+                            for kj in 0..kw {
+                                let Some(ox) =
+                                    tap(xx, kj, o.stride[1], o.padding[1], o.dilation[1], ow)
+                                else {
+                                    continue;
+                                };
+                                out[((b * oc + grp * og + o_) * oh + oy) * ow + ox] +=
+                                    v * w[((ci * og + o_) * kh + ki) * kw + kj];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, [n, oc, oh, ow])
+}
+
+#[test]
+fn conv_transpose2d_matches_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut checked = 0;
+    for case in 0..60 {
+        let Case { x: xs, w: ws, opts } = random_case(&mut rng);
+        // Weight [C, O/groups, kh, kw]: the conv case's roles swapped.
+        let ws = [xs[1], ws[0] / opts.groups, ws[2], ws[3]];
+        let op = [
+            rng.random_range(0..opts.stride[0]),
+            rng.random_range(0..opts.stride[1]),
+        ];
+        let x = image::<f64>(&mut rng, xs, case % 3);
+        let w = image::<f64>(&mut rng, ws, 0);
+        let grown = |a: usize, len: usize, k: usize| {
+            (len - 1) * opts.stride[a] + opts.dilation[a] * (k - 1) + op[a] + 1
+        };
+        let fits = grown(0, xs[2], ws[2]) > 2 * opts.padding[0]
+            && grown(1, xs[3], ws[3]) > 2 * opts.padding[1];
+        let got = x.conv_transpose2d(&w, None, opts, op);
+        if !fits {
+            assert!(
+                matches!(
+                    got,
+                    Err(TensorError::Window {
+                        op: "conv_transpose2d",
+                        ..
+                    })
+                ),
+                "case {case}: {got:?}"
+            );
+            continue;
+        }
+        let (want, shape) = naive_conv_transpose2d(&f64s(&x), xs, &f64s(&w), ws, opts, op);
+        let y = got.unwrap();
+        assert_eq!(y.shape(), shape, "case {case}");
+        assert_close(
+            &f64s(&y),
+            &want,
+            1e-12,
+            &format!("conv_transpose2d case {case}"),
+        );
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} cases had an output");
+}
+
+/// `F.unfold` by its definition, and `F.fold` as its scatter-add adjoint.
+fn naive_unfold(x: &[f64], xs: [usize; 4], win: Window2d) -> Option<(Vec<f64>, [usize; 3])> {
+    let [n, c, h, w] = xs;
+    let [kh, kw] = win.kernel;
+    let oh = out_len(h, kh, win.stride[0], win.padding[0], win.dilation[0])?;
+    let ow = out_len(w, kw, win.stride[1], win.padding[1], win.dilation[1])?;
+    let mut out = Vec::new();
+    for b in 0..n {
+        for ch in 0..c {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    for y in 0..oh {
+                        for xx in 0..ow {
+                            let iy = tap(y, ki, win.stride[0], win.padding[0], win.dilation[0], h);
+                            let ix = tap(xx, kj, win.stride[1], win.padding[1], win.dilation[1], w);
+                            out.push(match (iy, ix) {
+                                (Some(iy), Some(ix)) => x[((b * c + ch) * h + iy) * w + ix],
+                                _ => 0.0,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some((out, [n, c * kh * kw, oh * ow]))
+}
+
+fn random_window(rng: &mut StdRng) -> Window2d {
+    let pick = |rng: &mut StdRng, lo, hi| [rng.random_range(lo..=hi), rng.random_range(lo..=hi)];
+    Window2d::new(pick(rng, 1, 4))
+        .stride(pick(rng, 1, 3))
+        .padding(pick(rng, 0, 2))
+        .dilation(pick(rng, 1, 2))
+}
+
+#[test]
+fn unfold_and_fold_match_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut checked = 0;
+    for case in 0..80 {
+        let xs = [
+            rng.random_range(1..=2),
+            rng.random_range(1..=3),
+            rng.random_range(1..=8),
+            rng.random_range(1..=8),
+        ];
+        let win = random_window(&mut rng);
+        let x = image::<f64>(&mut rng, xs, case % 3);
+        let Some((want, shape)) = naive_unfold(&f64s(&x), xs, win) else {
+            assert!(matches!(
+                x.unfold(win),
+                Err(TensorError::Window { op: "unfold", .. })
+            ));
+            continue;
+        };
+        let cols = x.unfold(win).unwrap();
+        assert_eq!(cols.shape(), shape);
+        assert_eq!(f64s(&cols), want, "unfold case {case}");
+        // fold: each column entry added back where unfold read it from.
+        let c = Tensor::<f64>::rand(&[shape[0], shape[2], shape[1]], -1.0, 1.0, &mut rng)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap();
+        let mut back = vec![0.0; xs.iter().product()];
+        let positions: Vec<usize> = {
+            let index = Tensor::<f64>::arange(0.0, back.len() as f64, 1.0)
+                .unwrap()
+                .reshape(&[
+                    xs[0] as isize,
+                    xs[1] as isize,
+                    xs[2] as isize,
+                    xs[3] as isize,
+                ])
+                .unwrap();
+            // unfold of the positions + 1 (0 marks padding).
+            naive_unfold(&f64s(&index.add_scalar(1.0)), xs, win)
+                .unwrap()
+                .0
+                .iter()
+                .map(|&p| p as usize)
+                .collect()
+        };
+        for (p, v) in positions.iter().zip(f64s(&c)) {
+            if *p > 0 {
+                back[p - 1] += v;
+            }
+        }
+        let folded = c.fold([xs[2], xs[3]], win).unwrap();
+        assert_eq!(folded.shape(), xs);
+        assert_close(&f64s(&folded), &back, 1e-14, &format!("fold case {case}"));
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} cases had an output");
+}
+
+/// `F.max_pool2d` with PyTorch's scan: first valid tap first, `>` or NaN replaces; `None`
+/// if the output is empty or a window holds no input element.
+fn naive_max_pool(x: &[f64], xs: [usize; 4], win: Window2d) -> Option<(Vec<f64>, Vec<usize>)> {
+    let [n, c, h, w] = xs;
+    let [kh, kw] = win.kernel;
+    let oh = out_len(h, kh, win.stride[0], win.padding[0], win.dilation[0])?;
+    let ow = out_len(w, kw, win.stride[1], win.padding[1], win.dilation[1])?;
+    let (mut vals, mut idx) = (Vec::new(), Vec::new());
+    for plane in 0..n * c {
+        for y in 0..oh {
+            for xx in 0..ow {
+                let mut best: Option<(f64, usize)> = None;
+                for ki in 0..kh {
+                    let Some(iy) = tap(y, ki, win.stride[0], win.padding[0], win.dilation[0], h)
+                    else {
+                        continue;
+                    };
+                    for kj in 0..kw {
+                        let Some(ix) =
+                            tap(xx, kj, win.stride[1], win.padding[1], win.dilation[1], w)
+                        else {
+                            continue;
+                        };
+                        let v = x[plane * h * w + iy * w + ix];
+                        if best.is_none_or(|(m, _)| v > m || v.is_nan()) {
+                            best = Some((v, iy * w + ix));
+                        }
+                    }
+                }
+                // A window wholly in the padding (dilation can skip the input): an error.
+                let (v, i) = best?;
+                vals.push(v);
+                idx.push(i);
+            }
+        }
+    }
+    Some((vals, idx))
+}
+
+#[test]
+fn max_pool2d_matches_direct_loops_with_ties() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut checked = 0;
+    for case in 0..100 {
+        let xs = [
+            rng.random_range(1..=2),
+            rng.random_range(1..=3),
+            rng.random_range(1..=8),
+            rng.random_range(1..=8),
+        ];
+        let mut win = random_window(&mut rng);
+        win.padding = [
+            win.padding[0].min(win.kernel[0] / 2),
+            win.padding[1].min(win.kernel[1] / 2),
+        ];
+        // Values from {-1, 0, 1}: many ties, broken by scan order.
+        let x = image::<f64>(&mut rng, xs, case % 3)
+            .mul_scalar(1.5)
+            .map(f64::round);
+        let got = x.max_pool2d_with_indices(win);
+        let Some((want, want_idx)) = naive_max_pool(&f64s(&x), xs, win) else {
+            assert!(
+                matches!(got, Err(TensorError::Window { .. })),
+                "case {case}: {got:?}"
+            );
+            continue;
+        };
+        let (y, idx) = got.unwrap();
+        assert_eq!(f64s(&y), want, "max_pool2d case {case}");
+        assert_eq!(idx, want_idx, "max_pool2d indices case {case}");
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} cases had an output");
+}
+
+#[test]
+fn max_pool2d_propagates_nan_and_f32_agrees() {
+    let x = Tensor::<f32>::from_vec(
+        vec![1., f32::NAN, 5., 2., 7., 0., 3., 4., 6.],
+        &[1, 1, 3, 3],
+    )
+    .unwrap();
+    let (y, idx) = x.max_pool2d_with_indices(Window2d::new([2, 2])).unwrap();
+    assert!(y.to_vec()[0].is_nan() && y.to_vec()[1].is_nan());
+    assert_eq!(idx, [1, 1, 4, 4]);
+    assert_eq!(y.to_vec()[2..], [7., 7.]);
+}
+
+/// `F.avg_pool2d`: sum of the taps inside the input over the divisor.
+fn naive_avg_pool(
+    x: &[f64],
+    xs: [usize; 4],
+    win: Window2d,
+    include_pad: bool,
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    let [n, c, h, w] = xs;
+    let [kh, kw] = win.kernel;
+    let oh = out_len(h, kh, win.stride[0], win.padding[0], 1)?;
+    let ow = out_len(w, kw, win.stride[1], win.padding[1], 1)?;
+    let (mut vals, mut divisors) = (Vec::new(), Vec::new());
+    for plane in 0..n * c {
+        for y in 0..oh {
+            for xx in 0..ow {
+                let (mut sum, mut inside) = (0.0, 0);
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        if let (Some(iy), Some(ix)) = (
+                            tap(y, ki, win.stride[0], win.padding[0], 1, h),
+                            tap(xx, kj, win.stride[1], win.padding[1], 1, w),
+                        ) {
+                            sum += x[plane * h * w + iy * w + ix];
+                            inside += 1;
+                        }
+                    }
+                }
+                let d = if include_pad {
+                    (kh * kw) as f64
+                } else {
+                    inside as f64
+                };
+                vals.push(sum / d);
+                divisors.push(d);
+            }
+        }
+    }
+    Some((vals, divisors))
+}
+
+/// The adjoint of a pool, by scattering each output's `g / divisor` over its window.
+#[test]
+fn avg_pool2d_and_its_adjoint_match_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut checked = 0;
+    for case in 0..100 {
+        let xs = [
+            rng.random_range(1..=2),
+            rng.random_range(1..=3),
+            rng.random_range(1..=8),
+            rng.random_range(1..=8),
+        ];
+        let mut win = random_window(&mut rng).dilation([1, 1]);
+        win.padding = [
+            win.padding[0].min(win.kernel[0] / 2),
+            win.padding[1].min(win.kernel[1] / 2),
+        ];
+        let include_pad = case % 2 == 0;
+        let x = image::<f64>(&mut rng, xs, case % 3);
+        let got = x.avg_pool2d(win, include_pad);
+        let Some((want, divisors)) = naive_avg_pool(&f64s(&x), xs, win, include_pad) else {
+            assert!(
+                matches!(got, Err(TensorError::Window { .. })),
+                "case {case}: {got:?}"
+            );
+            continue;
+        };
+        let y = got.unwrap();
+        assert_close(&f64s(&y), &want, 1e-14, &format!("avg_pool2d case {case}"));
+        // Adjoint: scatter g / divisor over each window's taps inside the input.
+        let g = image::<f64>(&mut rng, y.shape().try_into().unwrap(), case % 3);
+        let (oh, ow) = (y.shape()[2], y.shape()[3]);
+        let [_, _, h, w] = xs;
+        let mut back = vec![0.0; xs.iter().product()];
+        for (k, (gv, d)) in f64s(&g).iter().zip(&divisors).enumerate() {
+            let (plane, oy, ox) = (k / (oh * ow), (k / ow) % oh, k % ow);
+            for ki in 0..win.kernel[0] {
+                for kj in 0..win.kernel[1] {
+                    if let (Some(iy), Some(ix)) = (
+                        tap(oy, ki, win.stride[0], win.padding[0], 1, h),
+                        tap(ox, kj, win.stride[1], win.padding[1], 1, w),
+                    ) {
+                        back[plane * h * w + iy * w + ix] += gv / d;
+                    }
+                }
+            }
+        }
+        let adj = g.avg_pool2d_adjoint([h, w], win, include_pad).unwrap();
+        assert_close(
+            &f64s(&adj),
+            &back,
+            1e-14,
+            &format!("avg_pool2d_adjoint case {case}"),
+        );
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} cases had an output");
+}
+
+#[test]
+fn adaptive_avg_pool2d_and_its_adjoint_match_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for case in 0..60 {
+        let xs = [
+            rng.random_range(1..=2),
+            rng.random_range(1..=3),
+            rng.random_range(1..=9),
+            rng.random_range(1..=9),
+        ];
+        let out = [rng.random_range(1..=7), rng.random_range(1..=7)];
+        let x = image::<f64>(&mut rng, xs, case % 3);
+        let [_, _, h, w] = xs;
+        let [oh, ow] = out;
+        let range = |i: usize, o: usize, n: usize| {
+            ((i * n) as f64 / o as f64).floor() as usize
+                ..(((i + 1) * n) as f64 / o as f64).ceil() as usize
+        };
+        let xv = f64s(&x);
+        let g = image::<f64>(&mut rng, [xs[0], xs[1], oh, ow], case % 2);
+        let gv = f64s(&g);
+        let (mut want, mut back) = (Vec::new(), vec![0.0; xv.len()]);
+        for plane in 0..xs[0] * xs[1] {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (ry, rx) = (range(oy, oh, h), range(ox, ow, w));
+                    let count = (ry.len() * rx.len()) as f64;
+                    let mut sum = 0.0;
+                    for y in ry.clone() {
+                        for xx in rx.clone() {
+                            sum += xv[plane * h * w + y * w + xx];
+                            back[plane * h * w + y * w + xx] +=
+                                gv[(plane * oh + oy) * ow + ox] / count;
+                        }
+                    }
+                    want.push(sum / count);
+                }
+            }
+        }
+        let y = x.adaptive_avg_pool2d(out).unwrap();
+        assert_eq!(y.shape(), [xs[0], xs[1], oh, ow]);
+        assert_close(&f64s(&y), &want, 1e-14, &format!("adaptive case {case}"));
+        let adj = g.adaptive_avg_pool2d_adjoint([h, w]).unwrap();
+        assert_close(
+            &f64s(&adj),
+            &back,
+            1e-14,
+            &format!("adaptive adjoint case {case}"),
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_an_error_naming_the_op_and_shapes() {
+    let x = Tensor::<f32>::ones(&[64, 3, 28, 28]);
+    let err = |r: Result<Tensor<f32>, TensorError>| r.unwrap_err().to_string();
+    let d = ConvOptions::default();
+    assert_eq!(
+        err(x.conv2d(&Tensor::ones(&[32, 1, 3, 3]), None, d)),
+        "conv2d: input has 3 channels, weight expects 1: [64, 3, 28, 28] * [32, 1, 3, 3]"
+    );
+    assert_eq!(
+        err(x.conv2d(&Tensor::ones(&[4, 3, 30, 3]), None, d)),
+        "conv2d: output height would be zero: the kernel spans 30 but the padded input height is 28: [64, 3, 28, 28] * [4, 3, 30, 3]"
+    );
+    assert_eq!(
+        err(x.conv2d(
+            &Tensor::ones(&[4, 3, 3, 3]),
+            None,
+            ConvOptions {
+                stride: [1, 0],
+                ..d
+            }
+        )),
+        "conv2d: invalid stride = [1, 0]: must be positive along both axes"
+    );
+    assert_eq!(
+        err(x.conv2d(
+            &Tensor::ones(&[4, 1, 3, 3]),
+            None,
+            ConvOptions { groups: 2, ..d }
+        )),
+        "conv2d: groups = 2 does not divide the 3 input channels: [64, 3, 28, 28] * [4, 1, 3, 3]"
+    );
+    assert_eq!(
+        err(Tensor::ones(&[3, 28, 28]).conv2d(&Tensor::ones(&[4, 3, 3, 3]), None, d)),
+        "conv2d: expected 4 dims [N, C, H, W], got shape [3, 28, 28]"
+    );
+    assert_eq!(
+        err(x.conv2d(&Tensor::ones(&[4, 3, 3, 3]), Some(&Tensor::ones(&[3])), d)),
+        "conv2d: expected shape [4], got [3]"
+    );
+    assert_eq!(
+        err(x.max_pool2d(Window2d::new([2, 40]))),
+        "max_pool2d: output width would be zero: the kernel spans 40 but the padded input width is 28: [64, 3, 28, 28] * [2, 40]"
+    );
+    assert_eq!(
+        err(x.avg_pool2d(Window2d::new([2, 2]).padding([2, 0]), true)),
+        "avg_pool2d: invalid padding = [2, 0]: must be at most half the kernel size along each axis"
+    );
+    assert_eq!(
+        err(x.adaptive_avg_pool2d([0, 2])),
+        "adaptive_avg_pool2d: invalid output_size = [0, 2]: must be positive along both axes"
+    );
+    assert_eq!(
+        err(x.conv_transpose2d(&Tensor::ones(&[3, 2, 3, 3]), None, d, [1, 0])),
+        "conv_transpose2d: invalid output_padding = [1, 0]: must be smaller than the stride along each axis"
+    );
+    assert_eq!(
+        err(Tensor::<f32>::ones(&[1, 2, 1, 1]).conv_transpose2d(
+            &Tensor::ones(&[2, 1, 1, 1]),
+            None,
+            ConvOptions {
+                padding: [1, 1],
+                ..d
+            },
+            [0, 0]
+        )),
+        "conv_transpose2d: output height would be 1 − 2 ≤ 0: [1, 2, 1, 1] * [2, 1, 1, 1]"
+    );
+    assert_eq!(
+        err(Tensor::ones(&[1, 8, 5]).fold([4, 4], Window2d::new([2, 2]))),
+        "fold: 5 columns, but the window has 3×3 = 9 positions over [4, 4]: [1, 8, 5] * [2, 2]"
+    );
+    // Sizes whose products overflow are errors, not wrap-arounds or panics.
+    let huge = ConvOptions {
+        padding: [usize::MAX / 2, 0],
+        ..d
+    };
+    assert!(matches!(
+        x.conv2d(&Tensor::ones(&[4, 3, 3, 3]), None, huge),
+        Err(TensorError::Window { .. })
+    ));
+}
