@@ -57,7 +57,13 @@ const HISTORY: RangeInclusive<usize> = 1..=1_000_000;
 const PARAMETERS: RangeInclusive<usize> = 1..=1_000_000;
 
 /// Reads `line_search`, `c1`, `c2`, `max_ls`, `tolerance_grad`, `tolerance_change`.
-fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<SearchConfig> {
+/// `defaults` are the method's own tolerances.
+fn search_config(
+    s: &mut Spec,
+    line_search: &'static str,
+    c2: f64,
+    defaults: Tolerances,
+) -> Result<SearchConfig> {
     let ls = s.choice(
         "line_search",
         line_search,
@@ -77,12 +83,11 @@ fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<Sea
     Ok(SearchConfig {
         line_search,
         max_ls: s.usize_in("max_ls", 25, ITERATIONS)?,
-        tolerances: tolerances(s)?,
+        tolerances: tolerances(s, defaults)?,
     })
 }
 
-fn tolerances(s: &mut Spec) -> Result<Tolerances> {
-    let d = Tolerances::default();
+fn tolerances(s: &mut Spec, d: Tolerances) -> Result<Tolerances> {
     Ok(Tolerances {
         tolerance_grad: s.f64_in("tolerance_grad", d.tolerance_grad, Allowed::NonNegative)?,
         tolerance_change: s.f64_in("tolerance_change", d.tolerance_change, Allowed::NonNegative)?,
@@ -91,7 +96,8 @@ fn tolerances(s: &mut Spec) -> Result<Tolerances> {
 
 impl Method {
     /// Builds a method from `name:key=value,...`. Keys: every method takes
-    /// `tolerance_grad`, `tolerance_change`; the line-search methods `line_search`
+    /// `tolerance_grad`, `tolerance_change` (for `cg` and `bfgs` SciPy's defaults `1e-5` and
+    /// `0`, see [`Tolerances::SCIPY`]; else `1e-7` and `1e-9`); the line-search methods `line_search`
     /// (`wolfe`|`armijo`), `c1`, `c2`, `max_ls`; `cg` `beta` (`pr`|`fr`), `restart`; `bfgs`,
     /// `newton`, `lm` `max_params`; `newton` `damping`, `beta`; `lbfgs` PyTorch's `lr`,
     /// `max_iter`, `max_eval`, `history_size`, `line_search` (`none`|`strong_wolfe`|`wolfe`|
@@ -103,9 +109,12 @@ impl Method {
         let mut s = Spec::parse(spec)?;
         let name = s.name().to_string();
         let method = match name.as_str() {
-            "steepest" => {
-                Method::Steepest(SteepestDescent::new(search_config(&mut s, "wolfe", 0.1)?)?)
-            }
+            "steepest" => Method::Steepest(SteepestDescent::new(search_config(
+                &mut s,
+                "wolfe",
+                0.1,
+                Tolerances::default(),
+            )?)?),
             "cg" => {
                 let beta = match s.choice("beta", "pr", &["pr", "fr"])? {
                     "fr" => Beta::FletcherReeves,
@@ -118,13 +127,13 @@ impl Method {
                 Method::Cg(ConjugateGradient::new(CgConfig {
                     beta,
                     restart,
-                    search: search_config(&mut s, "wolfe", 0.1)?,
+                    search: search_config(&mut s, "wolfe", 0.1, Tolerances::SCIPY)?,
                 })?)
             }
             "bfgs" => {
                 let max_params = s.usize_in("max_params", 4096, PARAMETERS)?;
                 Method::Bfgs(Bfgs::new(BfgsConfig {
-                    search: search_config(&mut s, "wolfe", 0.9)?,
+                    search: search_config(&mut s, "wolfe", 0.9, Tolerances::SCIPY)?,
                     max_params,
                 })?)
             }
@@ -136,7 +145,7 @@ impl Method {
                     s.usize_in("max_params", d.max_params, PARAMETERS)?,
                 );
                 Method::Newton(Newton::new(NewtonConfig {
-                    search: search_config(&mut s, "armijo", 0.9)?,
+                    search: search_config(&mut s, "armijo", 0.9, Tolerances::default())?,
                     damping,
                     beta,
                     max_params,
@@ -164,7 +173,7 @@ impl Method {
                 let Tolerances {
                     tolerance_grad,
                     tolerance_change,
-                } = tolerances(&mut s)?;
+                } = tolerances(&mut s, Tolerances::default())?;
                 Method::Lbfgs(Lbfgs::new(LbfgsConfig {
                     lr,
                     max_iter,
@@ -184,7 +193,7 @@ impl Method {
                 );
                 Method::Lm(LevenbergMarquardt::new(LmConfig {
                     tau,
-                    tolerances: tolerances(&mut s)?,
+                    tolerances: tolerances(&mut s, Tolerances::default())?,
                     max_tries,
                     max_params,
                 })?)
