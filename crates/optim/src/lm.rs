@@ -6,19 +6,27 @@
 //! by Cholesky. Small `μ` gives Gauss–Newton's step, large `μ` a short gradient step. The
 //! step is taken if the gain ratio `ρ = (F(x) − F(x+δ)) / (½ δᵀ(μδ − Jᵀr))` (actual over
 //! predicted decrease of `F = ½‖r‖²`) is positive; then `μ ← μ·max(⅓, 1 − (2ρ − 1)³)`, else
-//! `μ ← μν, ν ← 2ν` (Nielsen's rule; Madsen, Nielsen & Tingleff, *Methods for Non-Linear
-//! Least Squares Problems*, 2004, Alg. 3.16). `μ₀ = τ · max diag(JᵀJ)`.
+//! `μ ← max(μν, 10⁻³ · max diag(JᵀJ)), ν ← 2ν` (Nielsen's rule; Madsen, Nielsen &
+//! Tingleff, *Methods for Non-Linear Least Squares Problems*, 2004, Alg. 3.16; the floor
+//! lets `μ` grow from 0). `μ₀ = τ · max diag(JᵀJ)`.
 
 use crate::batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
 use crate::error::{Error, Result};
 use crate::newton::{check_dense_size, shifted_cholesky_solve};
 use nalgebra::{DMatrix, DVector};
 
+/// After a rejected step `μ` grows from at least `MU_FLOOR · max diag(JᵀJ)`: from `μ = 0`
+/// (`tau = 0`, a pure Gauss–Newton start) `μν` would stay 0 and the same rejected step be
+/// retried. `1e-3` is the default `tau`'s start, the usual "small but not negligible"
+/// damping relative to the curvature's scale (Madsen, Nielsen & Tingleff §3.2).
+const MU_FLOOR: f64 = 1e-3;
+
 /// Levenberg–Marquardt settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LmConfig {
     /// `μ₀ = tau · max diag(JᵀJ)`; with `tau = 0` the first step is Gauss–Newton's (and a
-    /// rank-deficient `J` is a singular system).
+    /// rank-deficient `J` is a singular system); a rejected step then raises `μ` to
+    /// `10⁻³ · max diag(JᵀJ)` and doubles it from there.
     pub tau: f64,
     /// Stop when `max |2Jᵀr| ≤ tolerance_grad`; stop when `‖δ‖ ≤ tolerance_change·(‖x‖ +
     /// tolerance_change)` or the loss changes by less than `tolerance_change` relative to
@@ -177,7 +185,9 @@ impl BatchMethod for LevenbergMarquardt {
             return Ok(report);
         }
         let a = j.tr_mul(&j);
-        let mut mu = *self.mu.get_or_insert(self.config.tau * a.diagonal().max());
+        let scale = a.diagonal().max();
+        let mut mu = *self.mu.get_or_insert(self.config.tau * scale);
+        let floor = MU_FLOOR * scale;
         let x_norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
         report.iterations = 1;
         for _ in 0..self.config.max_tries {
@@ -217,7 +227,7 @@ impl BatchMethod for LevenbergMarquardt {
                 self.cache = Some((x.to_vec(), r_new, j_new));
                 return Ok(report);
             }
-            mu *= self.nu;
+            mu = (mu * self.nu).max(floor);
             self.nu *= 2.0;
             self.mu = Some(mu);
         }

@@ -15,6 +15,7 @@ mod scipy_defaults_ref;
 mod checkpoints;
 mod files;
 mod first_order_parity;
+mod least_squares;
 mod parallel;
 mod schedules;
 mod scipy_defaults;
