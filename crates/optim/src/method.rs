@@ -1,6 +1,7 @@
 //! Any batch method behind one type, built from a spec string with the crate's one parser
 //! ([`Spec`]): `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`,
-//! `steepest:line_search=armijo`. Keys not read are rejected with the allowed ones listed.
+//! `gauss_newton`, `steepest:line_search=armijo`. Keys not read are rejected with the
+//! allowed ones listed.
 
 use crate::batch::{BatchMethod, Objective, Report, Tolerances};
 use crate::bfgs::{Bfgs, BfgsConfig};
@@ -9,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::flat::with_params;
 use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::linesearch::{LineSearch, SearchConfig};
-use crate::lm::{LevenbergMarquardt, LmConfig};
+use crate::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
 use crate::newton::{Newton, NewtonConfig};
 use crate::spec::{Allowed, Spec, ITERATIONS};
 use crate::steepest::SteepestDescent;
@@ -18,7 +19,15 @@ use descent_tensor::Float;
 use std::ops::RangeInclusive;
 
 /// The names [`Method::from_spec`] knows.
-pub const METHODS: &[&str] = &["steepest", "cg", "bfgs", "lbfgs", "newton", "lm"];
+pub const METHODS: &[&str] = &[
+    "steepest",
+    "cg",
+    "bfgs",
+    "lbfgs",
+    "newton",
+    "lm",
+    "gauss_newton",
+];
 
 /// One of the batch methods, with its state.
 ///
@@ -47,6 +56,8 @@ pub enum Method {
     Newton(Newton),
     /// Levenberg–Marquardt (needs [`Objective::residuals`]).
     Lm(LevenbergMarquardt),
+    /// Gauss–Newton with an Armijo search (needs [`Objective::residuals`]).
+    GaussNewton(GaussNewton),
 }
 
 /// L-BFGS's evaluations: room for the default `max_iter·5/4` of the largest `max_iter`.
@@ -101,7 +112,8 @@ impl Method {
     /// (`wolfe`|`armijo`), `c1`, `c2`, `max_ls`; `cg` `beta` (`pr`|`fr`), `restart`; `bfgs`,
     /// `newton`, `lm` `max_params`; `newton` `damping`, `beta`; `lbfgs` PyTorch's `lr`,
     /// `max_iter`, `max_eval`, `history_size`, `line_search` (`none`|`strong_wolfe`|`wolfe`|
-    /// `armijo`); `lm` `tau`, `max_tries`.
+    /// `armijo`); `lm` `tau`, `max_tries`; `gauss_newton` `c1`, `shrink`, `max_ls`,
+    /// `max_params`.
     ///
     /// # Errors
     /// [`Error::UnknownName`], [`Error::UnknownKey`], [`Error::Hyperparameter`], [`Error::Spec`].
@@ -198,6 +210,22 @@ impl Method {
                     max_params,
                 })?)
             }
+            "gauss_newton" => {
+                let d = GaussNewtonConfig::default();
+                let (c1, shrink, max_ls, max_params) = (
+                    s.f64_in("c1", d.c1, Allowed::OpenUnit)?,
+                    s.f64_in("shrink", d.shrink, Allowed::OpenUnit)?,
+                    s.usize_in("max_ls", d.max_ls, ITERATIONS)?,
+                    s.usize_in("max_params", d.max_params, PARAMETERS)?,
+                );
+                Method::GaussNewton(GaussNewton::new(GaussNewtonConfig {
+                    c1,
+                    shrink,
+                    max_ls,
+                    tolerances: tolerances(&mut s, Tolerances::default())?,
+                    max_params,
+                })?)
+            }
             other => {
                 return Err(Error::UnknownName {
                     kind: "batch method",
@@ -219,12 +247,13 @@ impl Method {
             Method::Lbfgs(_) => "lbfgs",
             Method::Newton(_) => "newton",
             Method::Lm(_) => "lm",
+            Method::GaussNewton(_) => "gauss_newton",
         }
     }
 
     /// Whether the method needs the objective's residuals ([`Objective::residuals`]).
     pub fn needs_residuals(&self) -> bool {
-        matches!(self, Method::Lm(_))
+        matches!(self, Method::Lm(_) | Method::GaussNewton(_))
     }
 
     /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
@@ -253,6 +282,7 @@ impl BatchMethod for Method {
             Method::Lbfgs(m) => m.step(x, obj),
             Method::Newton(m) => m.step(x, obj),
             Method::Lm(m) => m.step(x, obj),
+            Method::GaussNewton(m) => m.step(x, obj),
         }
     }
 }

@@ -90,3 +90,76 @@ fn lm_from_tau_zero_converges_and_never_retries_a_step() {
         }
     }
 }
+
+#[test]
+fn gauss_newton_converges_quadratically_on_a_zero_residual_problem() {
+    // r = (x² − 4, x·y − 2), zero at (2, 1); Rosenbrock's residuals are too easy here (one
+    // is linear, and Gauss–Newton lands on the solution in one full step).
+    let mut obj = recorded(|p: &[f64]| {
+        (
+            vec![p[0] * p[0] - 4.0, p[0] * p[1] - 2.0],
+            vec![2.0 * p[0], 0.0, p[1], p[0]],
+        )
+    });
+    let mut gn = Method::from_spec("gauss_newton:tolerance_grad=0,tolerance_change=0").unwrap();
+    assert!(gn.needs_residuals());
+    let mut x = vec![10.0, -5.0];
+    let mut norms = Vec::new();
+    for _ in 0..100 {
+        let report = gn.step(&mut x, &mut obj).unwrap();
+        norms.push(report.loss.sqrt());
+        if report.loss < 1e-28 || report.reason.is_terminal() {
+            break;
+        }
+    }
+    assert!(
+        (x[0] - 2.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12,
+        "{x:?} {norms:?}"
+    );
+    // Near the solution ‖r‖ roughly squares per iteration: ‖rₖ₊₁‖ ≤ C‖rₖ‖², and at least
+    // two such iterations are seen once ‖r‖ < 0.1 (the next lands on 0 exactly).
+    let close: Vec<_> = norms
+        .windows(2)
+        .filter(|w| w[0] < 0.1 && w[1] > 0.0)
+        .collect();
+    assert!(close.len() >= 2, "{norms:?}");
+    for w in &close {
+        assert!(w[1] <= 10.0 * w[0] * w[0], "not quadratic: {norms:?}");
+    }
+}
+
+#[test]
+fn gauss_newton_names_a_rank_deficient_jacobian() {
+    // r = (x + y − 1, 2x + 2y − 2): J has rank 1.
+    let mut dependent = recorded(|p: &[f64]| {
+        let s = p[0] + p[1] - 1.0;
+        (vec![s, 2.0 * s], vec![1.0, 1.0, 2.0, 2.0])
+    });
+    // One residual, two parameters: JᵀJ is 2x2 of rank 1.
+    let mut short = recorded(|p: &[f64]| (vec![p[0] * p[1] - 1.0], vec![p[1], p[0]]));
+    for obj in [&mut dependent as &mut dyn Objective, &mut short] {
+        let err = Method::from_spec("gauss_newton")
+            .unwrap()
+            .step(&mut [0.5, 3.0], obj)
+            .unwrap_err();
+        assert!(
+            matches!(err, descent_optim::Error::Singular { .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("gauss_newton: the 2x2 system (J^T J) delta = -J^T r is singular")
+                && msg.contains("rank-deficient")
+                && msg.contains("use lm"),
+            "{msg}"
+        );
+    }
+    // An objective without residuals is refused under this method's name.
+    let mut plain = |x: &[f64]| Ok((x[0] * x[0], vec![2.0 * x[0]]));
+    let err = Method::from_spec("gauss_newton")
+        .unwrap()
+        .step(&mut [1.0], &mut plain)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("gauss_newton: "), "{err}");
+}
