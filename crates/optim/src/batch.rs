@@ -77,6 +77,20 @@ pub enum StopReason {
     LineSearchFailed,
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::MaxIterations => "iteration budget used",
+            StopReason::MaxEvaluations => "evaluation budget (max_eval) used",
+            StopReason::GradientTolerance => "converged: max |g| <= tolerance_grad",
+            StopReason::LossChange => "loss change below tolerance_change",
+            StopReason::StepTolerance => "step below tolerance_change",
+            StopReason::NotDescent => "not a descent direction",
+            StopReason::LineSearchFailed => "line search found no sufficient decrease",
+        })
+    }
+}
+
 impl StopReason {
     /// Whether this reason means the run should stop (anything but an exhausted budget of
     /// one call).
@@ -190,6 +204,16 @@ impl Default for Tolerances {
 }
 
 impl Tolerances {
+    /// SciPy's `minimize(method="CG"/"BFGS")` defaults, used by [`crate::ConjugateGradient`]
+    /// and [`crate::Bfgs`]: stop only when `max |gᵢ| ≤ 1e-5` (SciPy's `gtol` on the
+    /// infinity norm), never on a small change of the loss or step
+    /// (`tolerance_change = 0`), which near a narrow valley's floor stops with the gradient
+    /// still large.
+    pub const SCIPY: Tolerances = Tolerances {
+        tolerance_grad: 1e-5,
+        tolerance_change: 0.0,
+    };
+
     /// `|fₖ − fₖ₊₁| < tolerance_change · max(|fₖ|, |fₖ₊₁|, 1)`: a relative test for large
     /// losses, an absolute one below 1.
     pub(crate) fn loss_converged(&self, prev: f64, loss: f64) -> bool {

@@ -8,7 +8,7 @@
 //! definite; a pair with `yᵀs ≤ 1e-10` (possible with Armijo) is skipped. `H` is `n²`
 //! numbers: above `max_params` use L-BFGS.
 
-use crate::batch::{dot, BatchMethod, Objective, Report};
+use crate::batch::{dot, BatchMethod, Objective, Report, Tolerances};
 use crate::error::{Error, Result};
 use crate::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
 use nalgebra::{DMatrix, DVector};
@@ -16,7 +16,8 @@ use nalgebra::{DMatrix, DVector};
 /// BFGS settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BfgsConfig {
-    /// Search and tolerances.
+    /// Search and tolerances; by default SciPy's ([`Tolerances::SCIPY`]: the gradient test
+    /// alone, `max |gᵢ| ≤ 1e-5`).
     pub search: SearchConfig,
     /// The largest number of parameters for which the dense `n x n` matrix is formed.
     pub max_params: usize,
@@ -25,7 +26,10 @@ pub struct BfgsConfig {
 impl Default for BfgsConfig {
     fn default() -> Self {
         BfgsConfig {
-            search: SearchConfig::new(LineSearch::WOLFE),
+            search: SearchConfig {
+                tolerances: Tolerances::SCIPY,
+                ..SearchConfig::new(LineSearch::WOLFE)
+            },
             max_params: 4096,
         }
     }

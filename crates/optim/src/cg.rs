@@ -8,7 +8,7 @@
 //! direction. The strong-Wolfe search uses `c₂ = 0.1` (N&W §5.2: FR needs `c₂ < ½` to keep
 //! descent directions).
 
-use crate::batch::{dot, BatchMethod, Objective, Report};
+use crate::batch::{dot, BatchMethod, Objective, Report, Tolerances};
 use crate::error::{Error, Result};
 use crate::linesearch::{interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig};
 
@@ -28,7 +28,8 @@ pub struct CgConfig {
     pub beta: Beta,
     /// Restart every this many iterations; `None`: the number of parameters.
     pub restart: Option<usize>,
-    /// Search and tolerances.
+    /// Search and tolerances; by default SciPy's ([`Tolerances::SCIPY`]: the gradient test
+    /// alone, `max |gᵢ| ≤ 1e-5`).
     pub search: SearchConfig,
 }
 
@@ -37,7 +38,10 @@ impl Default for CgConfig {
         CgConfig {
             beta: Beta::PolakRibierePlus,
             restart: None,
-            search: SearchConfig::new(LineSearch::StrongWolfe { c1: 1e-4, c2: 0.1 }),
+            search: SearchConfig {
+                tolerances: Tolerances::SCIPY,
+                ..SearchConfig::new(LineSearch::StrongWolfe { c1: 1e-4, c2: 0.1 })
+            },
         }
     }
 }

@@ -66,7 +66,7 @@ pub use flat::{flatten, unflatten, with_params, ParamObjective, TapeObjective, T
 pub use functions::{TestFunction, FUNCTIONS};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use linesearch::{LineSearch, LineStep, SearchConfig};
-pub use lm::{LevenbergMarquardt, LmConfig};
+pub use lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
 pub use method::{Method, METHODS};
 pub use newton::{Newton, NewtonConfig};
 pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMIZERS};

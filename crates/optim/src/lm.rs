@@ -6,19 +6,27 @@
 //! by Cholesky. Small `μ` gives Gauss–Newton's step, large `μ` a short gradient step. The
 //! step is taken if the gain ratio `ρ = (F(x) − F(x+δ)) / (½ δᵀ(μδ − Jᵀr))` (actual over
 //! predicted decrease of `F = ½‖r‖²`) is positive; then `μ ← μ·max(⅓, 1 − (2ρ − 1)³)`, else
-//! `μ ← μν, ν ← 2ν` (Nielsen's rule; Madsen, Nielsen & Tingleff, *Methods for Non-Linear
-//! Least Squares Problems*, 2004, Alg. 3.16). `μ₀ = τ · max diag(JᵀJ)`.
+//! `μ ← max(μν, 10⁻³ · max diag(JᵀJ)), ν ← 2ν` (Nielsen's rule; Madsen, Nielsen &
+//! Tingleff, *Methods for Non-Linear Least Squares Problems*, 2004, Alg. 3.16; the floor
+//! lets `μ` grow from 0). `μ₀ = τ · max diag(JᵀJ)`.
 
 use crate::batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
 use crate::error::{Error, Result};
 use crate::newton::{check_dense_size, shifted_cholesky_solve};
 use nalgebra::{DMatrix, DVector};
 
+/// After a rejected step `μ` grows from at least `MU_FLOOR · max diag(JᵀJ)`: from `μ = 0`
+/// (`tau = 0`, a pure Gauss–Newton start) `μν` would stay 0 and the same rejected step be
+/// retried. `1e-3` is the default `tau`'s start, the usual "small but not negligible"
+/// damping relative to the curvature's scale (Madsen, Nielsen & Tingleff §3.2).
+const MU_FLOOR: f64 = 1e-3;
+
 /// Levenberg–Marquardt settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LmConfig {
     /// `μ₀ = tau · max diag(JᵀJ)`; with `tau = 0` the first step is Gauss–Newton's (and a
-    /// rank-deficient `J` is a singular system).
+    /// rank-deficient `J` is a singular system); a rejected step then raises `μ` to
+    /// `10⁻³ · max diag(JᵀJ)` and doubles it from there.
     pub tau: f64,
     /// Stop when `max |2Jᵀr| ≤ tolerance_grad`; stop when `‖δ‖ ≤ tolerance_change·(‖x‖ +
     /// tolerance_change)` or the loss changes by less than `tolerance_change` relative to
@@ -120,27 +128,47 @@ impl LevenbergMarquardt {
     pub fn damping(&self) -> Option<f64> {
         self.mu
     }
+}
 
-    fn residuals(
-        &self,
-        obj: &mut dyn Objective,
-        x: &[f64],
-        report: &mut Report,
-    ) -> Result<(DVector<f64>, DMatrix<f64>)> {
-        let (r, j) = obj.residuals(x)?;
-        report.function_evals += 1;
-        report.gradient_evals += 1; // the Jacobian gives the gradient 2Jᵀr too
-        report.hessian_evals += 1;
-        if j.nrows() != r.len() || j.ncols() != x.len() {
-            return Err(Error::Length {
-                method: "lm",
-                what: "Jacobian (rows x cols, expected residuals x parameters)",
-                expected: r.len() * x.len(),
-                got: j.nrows() * j.ncols(),
+/// The residuals and Jacobian at `x`, counted in `report` and checked for shape (and, with
+/// `finite`, for finiteness: the point a step starts from must be finite).
+fn residuals(
+    method: &'static str,
+    obj: &mut dyn Objective,
+    x: &[f64],
+    report: &mut Report,
+    finite: bool,
+) -> Result<(DVector<f64>, DMatrix<f64>)> {
+    let (r, j) = obj.residuals(x).map_err(|e| match e {
+        Error::Unsupported { needs, hint, .. } => Error::Unsupported {
+            method,
+            needs,
+            hint,
+        },
+        e => e,
+    })?;
+    report.function_evals += 1;
+    report.gradient_evals += 1; // the Jacobian gives the gradient 2Jᵀr too
+    report.hessian_evals += 1;
+    if j.nrows() != r.len() || j.ncols() != x.len() {
+        return Err(Error::Length {
+            method,
+            what: "Jacobian (rows x cols, expected residuals x parameters)",
+            expected: r.len() * x.len(),
+            got: j.nrows() * j.ncols(),
+        });
+    }
+    if finite {
+        if let Some(&bad) = r.iter().chain(j.iter()).find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                method,
+                what: "residual or Jacobian",
+                value: bad,
+                iteration: 0,
             });
         }
-        Ok((r, j))
     }
+    Ok((r, j))
 }
 
 impl BatchMethod for LevenbergMarquardt {
@@ -158,16 +186,8 @@ impl BatchMethod for LevenbergMarquardt {
         let mut report = Report::new(0.0, &[]);
         let (r, j) = match self.cache.take() {
             Some((cx, r, j)) if cx.as_slice() == &*x => (r, j),
-            _ => self.residuals(obj, x, &mut report)?,
+            _ => residuals("lm", obj, x, &mut report, true)?,
         };
-        if let Some(&bad) = r.iter().chain(j.iter()).find(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                method: "lm",
-                what: "residual or Jacobian",
-                value: bad,
-                iteration: 0,
-            });
-        }
         let f = r.norm_squared();
         let g = j.tr_mul(&r); // ½ ∇L
         (report.loss, report.grad_max) = (f, 2.0 * g.amax());
@@ -177,7 +197,9 @@ impl BatchMethod for LevenbergMarquardt {
             return Ok(report);
         }
         let a = j.tr_mul(&j);
-        let mut mu = *self.mu.get_or_insert(self.config.tau * a.diagonal().max());
+        let scale = a.diagonal().max();
+        let mut mu = *self.mu.get_or_insert(self.config.tau * scale);
+        let floor = MU_FLOOR * scale;
         let x_norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
         report.iterations = 1;
         for _ in 0..self.config.max_tries {
@@ -195,7 +217,7 @@ impl BatchMethod for LevenbergMarquardt {
                 return Ok(report);
             }
             let x_new: Vec<f64> = x.iter().zip(h.iter()).map(|(a, b)| a + b).collect();
-            let (r_new, j_new) = self.residuals(obj, &x_new, &mut report)?;
+            let (r_new, j_new) = residuals("lm", obj, &x_new, &mut report, false)?;
             let f_new = r_new.norm_squared();
             let predicted = 0.5 * h.dot(&(&h * mu - &g));
             let rho = 0.5 * (f - f_new) / predicted;
@@ -217,9 +239,174 @@ impl BatchMethod for LevenbergMarquardt {
                 self.cache = Some((x.to_vec(), r_new, j_new));
                 return Ok(report);
             }
-            mu *= self.nu;
+            mu = (mu * self.nu).max(floor);
             self.nu *= 2.0;
             self.mu = Some(mu);
+        }
+        report.reason = StopReason::LineSearchFailed;
+        self.cache = Some((x.to_vec(), r, j));
+        Ok(report)
+    }
+}
+
+/// Gauss–Newton settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussNewtonConfig {
+    /// Armijo's sufficient-decrease constant: accept `t` when `L(x + tδ) ≤ L(x) + c1·t·∇Lᵀδ`.
+    pub c1: f64,
+    /// The factor `t` is multiplied by after a rejected trial (`t₀ = 1`, the full step).
+    pub shrink: f64,
+    /// Trials of the line search in one iteration before giving up.
+    pub max_ls: usize,
+    /// As [`LmConfig::tolerances`].
+    pub tolerances: Tolerances,
+    /// The largest number of parameters for which `JᵀJ` (`n x n`) is formed.
+    pub max_params: usize,
+}
+
+impl Default for GaussNewtonConfig {
+    fn default() -> Self {
+        GaussNewtonConfig {
+            c1: 1e-4,
+            shrink: 0.5,
+            max_ls: 25,
+            tolerances: Tolerances::default(),
+            max_params: 4096,
+        }
+    }
+}
+
+/// Gauss–Newton for least squares, loss `L(x) = Σ rᵢ(x)²`: LM's normal equations without
+/// damping, `JᵀJ δ = −Jᵀr`, and a backtracking (Armijo) search along `δ`, which is a
+/// descent direction whenever `J` has full column rank. Near a zero-residual solution the
+/// full step is taken and convergence is quadratic; with large residuals it may be slow,
+/// where [`LevenbergMarquardt`] is the robust choice. One [`GaussNewton::step`] is one
+/// iteration.
+///
+/// ```
+/// use descent_optim::{BatchMethod, GaussNewton, Objective, Result};
+/// use nalgebra::{DMatrix, DVector};
+/// /// r = (x² − 4, x·y − 2): zero at (2, 1).
+/// struct Roots;
+/// impl Objective for Roots {
+///     fn value_grad(&mut self, _x: &[f64]) -> Result<(f64, Vec<f64>)> { unreachable!() }
+///     fn residuals(&mut self, p: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+///         let r = DVector::from_vec(vec![p[0] * p[0] - 4.0, p[0] * p[1] - 2.0]);
+///         Ok((r, DMatrix::from_row_slice(2, 2, &[2.0 * p[0], 0.0, p[1], p[0]])))
+///     }
+/// }
+/// let mut x = vec![3.0, 3.0];
+/// let report = GaussNewton::default().minimize(&mut x, &mut Roots, 50)?;
+/// assert!((x[0] - 2.0).abs() < 1e-8 && (x[1] - 1.0).abs() < 1e-8, "{report:?}");
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct GaussNewton {
+    config: GaussNewtonConfig,
+    cache: Option<(Vec<f64>, DVector<f64>, DMatrix<f64>)>,
+}
+
+impl GaussNewton {
+    /// Gauss–Newton with the given settings.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] for `c1` or `shrink` outside `(0, 1)`, zero `max_ls`, or a
+    /// negative tolerance.
+    pub fn new(config: GaussNewtonConfig) -> Result<Self> {
+        let bad = |name: &str, value: String, why: &str| {
+            Err(Error::hyper("gauss_newton", name, value, why))
+        };
+        for (name, v) in [("c1", config.c1), ("shrink", config.shrink)] {
+            if !(v > 0.0 && v < 1.0) {
+                return bad(name, v.to_string(), "must be in (0, 1)");
+            }
+        }
+        if config.max_ls == 0 {
+            return bad("max_ls", "0".into(), "must be at least 1");
+        }
+        let t = config.tolerances;
+        if !(t.tolerance_grad >= 0.0 && t.tolerance_change >= 0.0) {
+            return bad(
+                "tolerance_grad/tolerance_change",
+                format!("{}/{}", t.tolerance_grad, t.tolerance_change),
+                "must be non-negative",
+            );
+        }
+        Ok(GaussNewton {
+            config,
+            cache: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GaussNewtonConfig {
+        &self.config
+    }
+}
+
+impl BatchMethod for GaussNewton {
+    /// One iteration from `x`, updating it.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] above `max_params` parameters, [`Error::NonFinite`] for
+    /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `J` is (numerically)
+    /// rank-deficient, [`Error::Unsupported`] if the objective has no residuals.
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+        const NAME: &str = "gauss_newton";
+        let n = x.len();
+        check_dense_size(NAME, n, self.config.max_params)?;
+        let tol = self.config.tolerances;
+        let mut report = Report::new(0.0, &[]);
+        let (r, j) = match self.cache.take() {
+            Some((cx, r, j)) if cx.as_slice() == &*x => (r, j),
+            _ => residuals(NAME, obj, x, &mut report, true)?,
+        };
+        let f = r.norm_squared();
+        let g = j.tr_mul(&r); // ½ ∇L
+        (report.loss, report.grad_max) = (f, 2.0 * g.amax());
+        if report.grad_max <= tol.tolerance_grad {
+            report.reason = StopReason::GradientTolerance;
+            self.cache = Some((x.to_vec(), r, j));
+            return Ok(report);
+        }
+        let (d, _) = shifted_cholesky_solve(&j.tr_mul(&j), &-&g, 1.0, false).ok_or(
+            Error::Singular {
+                method: NAME,
+                n,
+                system: "(J^T J) delta = -J^T r",
+                hint: " (the Jacobian is rank-deficient: fewer independent residuals than parameters near x; use lm, whose damping mu I makes the system solvable)",
+            },
+        )?;
+        report.iterations = 1;
+        let slope = 2.0 * g.dot(&d); // ∇Lᵀδ = −2‖Jδ‖² < 0
+        let x_norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let mut t = 1.0;
+        for _ in 0..self.config.max_ls {
+            let step_norm = t * d.norm();
+            if step_norm <= tol.tolerance_change * (x_norm + tol.tolerance_change) {
+                report.reason = StopReason::StepTolerance;
+                self.cache = Some((x.to_vec(), r, j));
+                return Ok(report);
+            }
+            let x_new: Vec<f64> = x.iter().zip(d.iter()).map(|(a, b)| a + t * b).collect();
+            let (r_new, j_new) = residuals(NAME, obj, &x_new, &mut report, false)?;
+            let f_new = r_new.norm_squared();
+            let finite = f_new.is_finite() && j_new.iter().all(|v| v.is_finite());
+            if finite && f_new <= f + self.config.c1 * t * slope {
+                x.copy_from_slice(&x_new);
+                let g_new = j_new.tr_mul(&r_new);
+                (report.loss, report.grad_max) = (f_new, 2.0 * g_new.amax());
+                report.reason = if report.grad_max <= tol.tolerance_grad {
+                    StopReason::GradientTolerance
+                } else if tol.loss_converged(f, f_new) {
+                    StopReason::LossChange
+                } else {
+                    StopReason::MaxIterations
+                };
+                self.cache = Some((x.to_vec(), r_new, j_new));
+                return Ok(report);
+            }
+            t *= self.config.shrink;
         }
         report.reason = StopReason::LineSearchFailed;
         self.cache = Some((x.to_vec(), r, j));

@@ -1,6 +1,7 @@
 //! Any batch method behind one type, built from a spec string with the crate's one parser
 //! ([`Spec`]): `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`,
-//! `steepest:line_search=armijo`. Keys not read are rejected with the allowed ones listed.
+//! `gauss_newton`, `steepest:line_search=armijo`. Keys not read are rejected with the
+//! allowed ones listed.
 
 use crate::batch::{BatchMethod, Objective, Report, Tolerances};
 use crate::bfgs::{Bfgs, BfgsConfig};
@@ -9,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::flat::with_params;
 use crate::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::linesearch::{LineSearch, SearchConfig};
-use crate::lm::{LevenbergMarquardt, LmConfig};
+use crate::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
 use crate::newton::{Newton, NewtonConfig};
 use crate::spec::{Allowed, Spec, ITERATIONS};
 use crate::steepest::SteepestDescent;
@@ -18,7 +19,15 @@ use descent_tensor::Float;
 use std::ops::RangeInclusive;
 
 /// The names [`Method::from_spec`] knows.
-pub const METHODS: &[&str] = &["steepest", "cg", "bfgs", "lbfgs", "newton", "lm"];
+pub const METHODS: &[&str] = &[
+    "steepest",
+    "cg",
+    "bfgs",
+    "lbfgs",
+    "newton",
+    "lm",
+    "gauss_newton",
+];
 
 /// One of the batch methods, with its state.
 ///
@@ -47,6 +56,8 @@ pub enum Method {
     Newton(Newton),
     /// Levenberg–Marquardt (needs [`Objective::residuals`]).
     Lm(LevenbergMarquardt),
+    /// Gauss–Newton with an Armijo search (needs [`Objective::residuals`]).
+    GaussNewton(GaussNewton),
 }
 
 /// L-BFGS's evaluations: room for the default `max_iter·5/4` of the largest `max_iter`.
@@ -57,7 +68,13 @@ const HISTORY: RangeInclusive<usize> = 1..=1_000_000;
 const PARAMETERS: RangeInclusive<usize> = 1..=1_000_000;
 
 /// Reads `line_search`, `c1`, `c2`, `max_ls`, `tolerance_grad`, `tolerance_change`.
-fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<SearchConfig> {
+/// `defaults` are the method's own tolerances.
+fn search_config(
+    s: &mut Spec,
+    line_search: &'static str,
+    c2: f64,
+    defaults: Tolerances,
+) -> Result<SearchConfig> {
     let ls = s.choice(
         "line_search",
         line_search,
@@ -77,12 +94,11 @@ fn search_config(s: &mut Spec, line_search: &'static str, c2: f64) -> Result<Sea
     Ok(SearchConfig {
         line_search,
         max_ls: s.usize_in("max_ls", 25, ITERATIONS)?,
-        tolerances: tolerances(s)?,
+        tolerances: tolerances(s, defaults)?,
     })
 }
 
-fn tolerances(s: &mut Spec) -> Result<Tolerances> {
-    let d = Tolerances::default();
+fn tolerances(s: &mut Spec, d: Tolerances) -> Result<Tolerances> {
     Ok(Tolerances {
         tolerance_grad: s.f64_in("tolerance_grad", d.tolerance_grad, Allowed::NonNegative)?,
         tolerance_change: s.f64_in("tolerance_change", d.tolerance_change, Allowed::NonNegative)?,
@@ -91,11 +107,13 @@ fn tolerances(s: &mut Spec) -> Result<Tolerances> {
 
 impl Method {
     /// Builds a method from `name:key=value,...`. Keys: every method takes
-    /// `tolerance_grad`, `tolerance_change`; the line-search methods `line_search`
+    /// `tolerance_grad`, `tolerance_change` (for `cg` and `bfgs` SciPy's defaults `1e-5` and
+    /// `0`, see [`Tolerances::SCIPY`]; else `1e-7` and `1e-9`); the line-search methods `line_search`
     /// (`wolfe`|`armijo`), `c1`, `c2`, `max_ls`; `cg` `beta` (`pr`|`fr`), `restart`; `bfgs`,
     /// `newton`, `lm` `max_params`; `newton` `damping`, `beta`; `lbfgs` PyTorch's `lr`,
     /// `max_iter`, `max_eval`, `history_size`, `line_search` (`none`|`strong_wolfe`|`wolfe`|
-    /// `armijo`); `lm` `tau`, `max_tries`.
+    /// `armijo`); `lm` `tau`, `max_tries`; `gauss_newton` `c1`, `shrink`, `max_ls`,
+    /// `max_params`.
     ///
     /// # Errors
     /// [`Error::UnknownName`], [`Error::UnknownKey`], [`Error::Hyperparameter`], [`Error::Spec`].
@@ -103,9 +121,12 @@ impl Method {
         let mut s = Spec::parse(spec)?;
         let name = s.name().to_string();
         let method = match name.as_str() {
-            "steepest" => {
-                Method::Steepest(SteepestDescent::new(search_config(&mut s, "wolfe", 0.1)?)?)
-            }
+            "steepest" => Method::Steepest(SteepestDescent::new(search_config(
+                &mut s,
+                "wolfe",
+                0.1,
+                Tolerances::default(),
+            )?)?),
             "cg" => {
                 let beta = match s.choice("beta", "pr", &["pr", "fr"])? {
                     "fr" => Beta::FletcherReeves,
@@ -118,13 +139,13 @@ impl Method {
                 Method::Cg(ConjugateGradient::new(CgConfig {
                     beta,
                     restart,
-                    search: search_config(&mut s, "wolfe", 0.1)?,
+                    search: search_config(&mut s, "wolfe", 0.1, Tolerances::SCIPY)?,
                 })?)
             }
             "bfgs" => {
                 let max_params = s.usize_in("max_params", 4096, PARAMETERS)?;
                 Method::Bfgs(Bfgs::new(BfgsConfig {
-                    search: search_config(&mut s, "wolfe", 0.9)?,
+                    search: search_config(&mut s, "wolfe", 0.9, Tolerances::SCIPY)?,
                     max_params,
                 })?)
             }
@@ -136,7 +157,7 @@ impl Method {
                     s.usize_in("max_params", d.max_params, PARAMETERS)?,
                 );
                 Method::Newton(Newton::new(NewtonConfig {
-                    search: search_config(&mut s, "armijo", 0.9)?,
+                    search: search_config(&mut s, "armijo", 0.9, Tolerances::default())?,
                     damping,
                     beta,
                     max_params,
@@ -164,7 +185,7 @@ impl Method {
                 let Tolerances {
                     tolerance_grad,
                     tolerance_change,
-                } = tolerances(&mut s)?;
+                } = tolerances(&mut s, Tolerances::default())?;
                 Method::Lbfgs(Lbfgs::new(LbfgsConfig {
                     lr,
                     max_iter,
@@ -184,8 +205,24 @@ impl Method {
                 );
                 Method::Lm(LevenbergMarquardt::new(LmConfig {
                     tau,
-                    tolerances: tolerances(&mut s)?,
+                    tolerances: tolerances(&mut s, Tolerances::default())?,
                     max_tries,
+                    max_params,
+                })?)
+            }
+            "gauss_newton" => {
+                let d = GaussNewtonConfig::default();
+                let (c1, shrink, max_ls, max_params) = (
+                    s.f64_in("c1", d.c1, Allowed::OpenUnit)?,
+                    s.f64_in("shrink", d.shrink, Allowed::OpenUnit)?,
+                    s.usize_in("max_ls", d.max_ls, ITERATIONS)?,
+                    s.usize_in("max_params", d.max_params, PARAMETERS)?,
+                );
+                Method::GaussNewton(GaussNewton::new(GaussNewtonConfig {
+                    c1,
+                    shrink,
+                    max_ls,
+                    tolerances: tolerances(&mut s, Tolerances::default())?,
                     max_params,
                 })?)
             }
@@ -210,12 +247,13 @@ impl Method {
             Method::Lbfgs(_) => "lbfgs",
             Method::Newton(_) => "newton",
             Method::Lm(_) => "lm",
+            Method::GaussNewton(_) => "gauss_newton",
         }
     }
 
     /// Whether the method needs the objective's residuals ([`Objective::residuals`]).
     pub fn needs_residuals(&self) -> bool {
-        matches!(self, Method::Lm(_))
+        matches!(self, Method::Lm(_) | Method::GaussNewton(_))
     }
 
     /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
@@ -244,6 +282,7 @@ impl BatchMethod for Method {
             Method::Lbfgs(m) => m.step(x, obj),
             Method::Newton(m) => m.step(x, obj),
             Method::Lm(m) => m.step(x, obj),
+            Method::GaussNewton(m) => m.step(x, obj),
         }
     }
 }

@@ -12,6 +12,8 @@
 //! | `multistep:milestones=30/80,gamma=0.1` | α₀·γ^(milestones ≤ t) | MultiStepLR |
 //! | `exponential:gamma=0.95` or `exponential:k=0.05` | α₀·γᵗ = α₀·e^(−kt) | ExponentialLR |
 //! | `inverse_time:k=0.1` | α₀/(1 + k·t) | LambdaLR |
+//! | `inverse_sqrt:k=0.1` | α₀/√(1 + k·t): the 1/√t decay of stochastic approximation | LambdaLR |
+//! | `linear_then_exponential:tau=100,final_factor=0.1,gamma=0.99` | (1 − t/τ)·α₀ + (t/τ)·f·α₀ up to τ, then f·α₀·γ^(t−τ) | LambdaLR |
 //! | `linear_decay:tau=100,final_lr=1e-4` (or `final_factor`) | (1 − t/τ)·α₀ + (t/τ)·α_τ, then α_τ (Goodfellow et al. §8.3.1) | LinearLR |
 //! | `linear:start_factor=..,end_factor=..,total_iters=..` | α₀·(s + (e − s)·min(t, T)/T) | LinearLR |
 //! | `warmup:total_iters=5,start_factor=0` | linear from s·α₀ up to α₀ | LinearLR |
@@ -63,7 +65,9 @@ pub const SCHEDULES: &[&str] = &[
     "multistep",
     "exponential",
     "inverse_time",
+    "inverse_sqrt",
     "linear_decay",
+    "linear_then_exponential",
     "linear",
     "warmup",
     "polynomial",
@@ -102,6 +106,23 @@ pub enum Closed {
     InverseTime {
         /// Decay rate.
         k: f64,
+    },
+    /// α₀/√(1 + k·t). Its steps sum to infinity, so it still reaches any point, but decay
+    /// faster than a constant lr; an SGD iterate average then converges at the optimal rate
+    /// (Polyak–Juditsky).
+    InverseSqrt {
+        /// Decay rate.
+        k: f64,
+    },
+    /// Linear from α₀ to `f·α₀` over `τ` steps, then exponential from there:
+    /// `(1 − t/τ)·α₀ + (t/τ)·f·α₀` for `t ≤ τ`, `f·α₀·γ^(t−τ)` after.
+    LinearThenExponential {
+        /// Steps of the linear part.
+        tau: u64,
+        /// `f`: the lr at `τ` as a factor of α₀.
+        final_factor: f64,
+        /// Decay per step after `τ`.
+        gamma: f64,
     },
     /// (1 − t/τ)·α₀ + (t/τ)·α_τ for t ≤ τ, then α_τ, with α_τ absolute or a factor of α₀.
     LinearDecay {
@@ -147,6 +168,20 @@ impl Schedule for Closed {
             Closed::Exponential { gamma } => lr * gamma.powf(tf),
             Closed::ExponentialK { k } => lr * (-*k * tf).exp(),
             Closed::InverseTime { k } => lr / (1.0 + *k * tf),
+            Closed::InverseSqrt { k } => lr / (1.0 + *k * tf).sqrt(),
+            Closed::LinearThenExponential {
+                tau,
+                final_factor,
+                gamma,
+            } => {
+                let end = *final_factor * lr;
+                if t <= *tau {
+                    let a = tf / *tau as f64;
+                    (1.0 - a) * lr + a * end
+                } else {
+                    end * gamma.powf((t - *tau) as f64)
+                }
+            }
             Closed::LinearDecay { tau, final_lr } => {
                 let end = match final_lr {
                     Ok(abs) => *abs,
@@ -305,6 +340,14 @@ pub fn parse_schedule(spec: &str) -> Result<Box<dyn Schedule>> {
         }
         "inverse_time" => Box::new(Closed::InverseTime {
             k: s.f64_in("k", 1.0, Allowed::NonNegative)?,
+        }),
+        "inverse_sqrt" => Box::new(Closed::InverseSqrt {
+            k: s.f64_in("k", 1.0, Allowed::NonNegative)?,
+        }),
+        "linear_then_exponential" => Box::new(Closed::LinearThenExponential {
+            tau: iters(&mut s, "tau", 100)?,
+            final_factor: s.f64_in("final_factor", 0.1, Allowed::NonNegative)?,
+            gamma: s.f64_in("gamma", 0.99, Allowed::NonNegative)?,
         }),
         "linear_decay" => {
             let tau = iters(&mut s, "tau", 100)?;

@@ -3,6 +3,11 @@
 //! `g ← ∇ + λθ`, `v ← α·v + (1 − α)·g²`; centered: `ḡ ← α·ḡ + (1 − α)·g`, `v' = v − ḡ²`;
 //! `d = √v' + ε`; with momentum `b ← μ·b + g/d`, `θ ← θ − lr·b`, else `θ ← θ − lr·g/d`.
 //! `eps_inside=true` uses `d = √(v' + ε)` (Goodfellow et al., Algorithm 8.5).
+//!
+//! The operations and their rounding are torch's single-tensor path: `v·α` then one fused
+//! `+ (1 − α)g·g`; `ḡ` by `lerp` (fused); `v − ḡ²` fused; `√ + ε`; `b·μ + g/d`; `θ` fused
+//! `+ (−lr)·b`. The one difference left is the square root: Rust's is correctly rounded,
+//! torch's CPU kernel is not always (1 ulp apart now and then, in f64 as in f32).
 
 use super::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
@@ -141,10 +146,12 @@ impl<F: Float, const CENTERED: bool, const MOMENTUM: bool, const INSIDE: bool>
         let b = if MOMENTUM { &mut b[..n] } else { b };
         for i in 0..n {
             let d = grad_l2(g[i], p[i], sign, wd);
-            v[i] = v[i] * alpha + keep * d * d;
+            // torch's CPU `addcmul` is one fused multiply-add, `self + (value·t1)·t2`
+            // rounded once, here and for `v − ḡ²` below.
+            v[i] = (keep * d).mul_add(d, v[i] * alpha);
             let var = if CENTERED {
                 a[i] = lerp(a[i], d, keep);
-                v[i] + -a[i] * a[i]
+                (-a[i]).mul_add(a[i], v[i])
             } else {
                 v[i]
             };

@@ -54,3 +54,58 @@ fn schedule_errors_name_the_key() {
     assert!(matches!(s.step(opt.as_mut()), Err(Error::NeedsLoss { .. })));
     assert!(Scheduler::new(" ; ", opt.as_mut()).is_err());
 }
+
+/// The lr of both groups (base 0.1 and 0.02) over 60 steps of `spec` against `formula`
+/// (base lr, t) computed here, within 1e-12 relative.
+fn check_table(spec: &str, formula: impl Fn(f64, f64) -> f64) {
+    let mut opt = build::<f64>("sgd:lr=0.1").unwrap();
+    opt.add_group(&[ParamId::fresh()], "lr=0.02").unwrap();
+    let mut sched = Scheduler::new(spec, opt.as_mut()).unwrap();
+    for t in 0..60 {
+        for (g, base) in [(0, 0.1), (1, 0.02)] {
+            let (got, want) = (opt.lr(g).unwrap(), formula(base, t as f64));
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs(),
+                "{spec}: group {g} step {t}: {got} vs {want}"
+            );
+        }
+        sched.step(opt.as_mut()).unwrap();
+    }
+}
+
+#[test]
+fn inverse_sqrt_is_the_formula() {
+    check_table("inverse_sqrt:k=0.3", |a, t| a * (1.0 + 0.3 * t).powf(-0.5));
+    check_table("inverse_sqrt", |a, t| a / (1.0 + t).sqrt());
+}
+
+#[test]
+fn linear_then_exponential_is_the_formula() {
+    // Linear from a to 0.2a over 20 steps, then 0.2a·0.9^(t − 20).
+    let f = |a: f64, t: f64| match t <= 20.0 {
+        true => a - (a - 0.2 * a) * t / 20.0,
+        false => 0.2 * a * ((t - 20.0) * 0.9f64.ln()).exp(),
+    };
+    check_table(
+        "linear_then_exponential:tau=20,final_factor=0.2,gamma=0.9",
+        f,
+    );
+    // The defaults: tau=100, final_factor=0.1, gamma=0.99.
+    check_table("linear_then_exponential", |a, t| a - 0.9 * a * t / 100.0);
+    let err = parse_schedule("linear_then_exponential:ratio=0.1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "linear_then_exponential: unknown key ratio; allowed keys: tau, final_factor, gamma"
+    );
+    let err = parse_schedule("inverse_squareroot")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("inverse_time, inverse_sqrt, linear_decay, linear_then_exponential"),
+        "{err}"
+    );
+    assert!(descent_optim::SCHEDULES.contains(&"inverse_sqrt"));
+    assert!(descent_optim::SCHEDULES.contains(&"linear_then_exponential"));
+}

@@ -4,14 +4,18 @@ Run: python3 gen_first_order.py > first_order.json   (torch, float64, foreach=Fa
      python3 gen_first_order.py --float32 > first_order_f32.json
                                  (the cases torch computes, in float32, for bit-for-bit checks)
 
-For every torch.optim optimizer and every option that changes its update rule, on two
-functions (Rosenbrock from (-1.2, 1); a least-squares fit with two parameters W [2,3] and
+For every torch.optim optimizer and every option that changes its update rule (40 steps;
+one centered RMSprop with momentum for 200, on Rosenbrock only), on two functions (Rosenbrock from (-1.2, 1); a least-squares fit with two parameters W [2,3] and
 b [2]), it records the loss, the gradient and the parameters at each step. Rules that torch
 does not have (the lecture forms, the Rprop variants other than iRprop-) are computed here
 by naive per-element loops written from their papers' pseudo-code. `negate` cases minimize
 -f with maximize=True. Schedules: the lr of each of two parameter groups at every step, from
 torch.optim.lr_scheduler (LambdaLR for the lecture forms), and a scripted metric sequence for
 ReduceLROnPlateau.
+
+A rerun can differ from the committed files in the last bit of the lstsq cases (the
+matmul's rounding depends on the kernel torch picks on the machine), so cases added later
+were merged into the committed files, keeping the earlier cases as they were.
 """
 import json
 import math
@@ -62,12 +66,12 @@ def loss_and_grads(fn, params, negate):
     return float(loss.detach()), [p.grad.detach().clone() for p in params]
 
 
-def run_torch(ctor, fname, negate):
+def run_torch(ctor, fname, negate, steps=STEPS):
     fn, start = FUNCTIONS[fname]
     params = [p.requires_grad_() for p in start()]
     opt = ctor(params)
     out = {"loss": [], "grads": [], "params": [flat(params)]}
-    for _ in range(STEPS):
+    for _ in range(steps):
         loss, grads = loss_and_grads(fn, params, negate)
         out["loss"].append(loss)
         out["grads"].append(flat(grads))
@@ -76,13 +80,13 @@ def run_torch(ctor, fname, negate):
     return out
 
 
-def run_naive(update, fname, negate):
+def run_naive(update, fname, negate, steps=STEPS):
     """`update(state, p, g, loss)` edits the flat lists p (params) in place."""
     fn, start = FUNCTIONS[fname]
     params = [p.requires_grad_() for p in start()]
     state = {}
     out = {"loss": [], "grads": [], "params": [flat(params)]}
-    for _ in range(STEPS):
+    for _ in range(steps):
         loss, grads = loss_and_grads(fn, params, negate)
         g, p = flat(grads), flat(params)
         out["loss"].append(loss)
@@ -196,6 +200,8 @@ CASES = [
     ("rmsprop_momentum", "rmsprop:lr=1e-3,alpha=0.9,momentum=0.8,eps=1e-6", lambda ps: O.RMSprop(ps, lr=1e-3, alpha=0.9, momentum=0.8, eps=1e-6, foreach=False)),
     ("rmsprop_centered", "rmsprop:lr=1e-3,centered=true,weight_decay=0.05", lambda ps: O.RMSprop(ps, lr=1e-3, centered=True, weight_decay=0.05, foreach=False)),
     ("rmsprop_centered_momentum", "rmsprop:lr=1e-3,centered=true,momentum=0.5,maximize=true", lambda ps: O.RMSprop(ps, lr=1e-3, centered=True, momentum=0.5, maximize=True, foreach=False), True),
+    # 200 steps: torch's rounding order, step for step, over a long run.
+    ("rmsprop_centered_momentum_long", "rmsprop:lr=0.01,alpha=0.9,momentum=0.5,centered=true", lambda ps: O.RMSprop(ps, lr=0.01, alpha=0.9, momentum=0.5, centered=True, foreach=False), False, {"steps": 200, "functions": ["rosenbrock"]}),
     ("rmsprop_eps_inside", "rmsprop:lr=1e-3,alpha=0.9,eps=1e-4,eps_inside=true", rmsprop_eps_inside(1e-3, 0.9, 1e-4)),
     ("adadelta", "adadelta", lambda ps: O.Adadelta(ps, foreach=False)),
     ("adadelta_options", "adadelta:lr=0.5,rho=0.8,eps=1e-4,weight_decay=0.1", lambda ps: O.Adadelta(ps, lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, foreach=False)),
@@ -226,12 +232,14 @@ def trajectories(torch_only=False):
     for case in CASES:
         name, spec, rule = case[:3]
         negate = len(case) > 3 and case[3]
+        extra = case[4] if len(case) > 4 else {}
+        steps = extra.get("steps", STEPS)
         naive = not isinstance(rule, type(lambda: 0)) or rule.__name__ == "update"
         if naive and torch_only:
             continue  # the naive loops compute in Python's float64
-        for fname in FUNCTIONS:
+        for fname in extra.get("functions", FUNCTIONS):
             run = run_naive if naive else run_torch
-            t = run(rule, fname, negate)
+            t = run(rule, fname, negate, steps)
             t.update({"name": name, "spec": spec, "function": fname, "negate": negate,
                       "source": "naive" if naive else "torch"})
             out.append(t)
