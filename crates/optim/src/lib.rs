@@ -8,9 +8,10 @@
 //!   [`NAdam`], [`Rprop`] and its four variants), driven by [`FirstOrder`] behind the
 //!   [`Optimizer`] trait: parameter groups, state saved to safetensors ([`StateDict`]).
 //! - One spec-string parser for all of them ([`Spec`], [`build`]):
-//!   `"sgd:lr=0.1,momentum=0.9,nesterov=true"`.
+//!   `"sgd:lr=0.1,momentum=0.9,nesterov=true"`; the grammar is in [`spec`].
 //! - Learning-rate schedules as torch.optim.lr_scheduler's, from specs and chainable
-//!   ([`Scheduler`]: `"warmup:total_iters=5;cosine:T_max=100"`); parameter averaging
+//!   ([`Scheduler`]: `"warmup:total_iters=5;cosine:T_max=100"`; every schedule and its
+//!   formula in [`schedule`]); parameter averaging
 //!   (polynomial-decay and EMA, swapped in for evaluation: [`Averager`]); gradient clipping
 //!   ([`clip_grad_norm`], [`clip_grad_value`]); the lectures' 2-D test functions on the tape
 //!   ([`TestFunction`]).
@@ -51,8 +52,8 @@ mod method;
 mod newton;
 mod optimizer;
 mod rules;
-mod schedule;
-mod spec;
+pub mod schedule;
+pub mod spec;
 mod state;
 mod steepest;
 

@@ -4,8 +4,8 @@ mod common;
 mod own_process;
 
 mod awake;
-mod huge_shapes;
 mod conv;
+mod huge_shapes;
 mod index_ops;
 mod nan;
 mod ops_vs_naive;
