@@ -12,6 +12,8 @@
 //! `A = Q diag(λ) Q` with `λ` evenly spaced in `[1, κ]` and `Q = I − 2vvᵀ` for a random unit
 //! `v` (a Householder reflection: orthogonal and symmetric, so `A⁻¹ = Q diag(1/λ) Q`).
 
+mod cli;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::{Tape, Var};
@@ -81,21 +83,7 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("curvature: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    cli::finish("curvature", run(&Args::parse()).map(|()| ExitCode::SUCCESS))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {

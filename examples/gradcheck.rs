@@ -6,6 +6,8 @@
 //! ```
 //! With `--json`, one object per case and, last, `{"checked":N,"passed":N,"worst_rel_error":x}`.
 
+mod cli;
+
 use clap::Parser;
 use descent::autodiff::{catalog, gradcheck, gradgradcheck, Report, Tolerances};
 use std::io::Write;
@@ -26,21 +28,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(code) => code,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gradcheck: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    cli::finish("gradcheck", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {

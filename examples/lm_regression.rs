@@ -10,6 +10,8 @@
 //! point, as PyTorch's does) and Adam (`lr=0.01`) see the loss
 //! `mean (net(xᵢ) − yᵢ)²` and its gradient. Every method starts from the same seeded weights.
 
+mod cli;
+
 use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{
@@ -116,20 +118,7 @@ fn parse_target(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = run(args.target, args.seed).and_then(|runs| print(&runs, args.target, args.json));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lm_regression: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    cli::finish("lm_regression", result.map(|()| ExitCode::SUCCESS))
 }
 
 fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {

@@ -9,6 +9,8 @@
 //! python3 benches/reference/mlp_step_torch.py --threads 2
 //! ```
 
+mod cli;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::Tape;
@@ -38,21 +40,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mlp_step: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    cli::finish("mlp_step", run(&Args::parse()).map(|()| ExitCode::SUCCESS))
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -23,6 +23,8 @@
 //! code 2; a failure while loading or training (a missing or corrupt data file, a mirror
 //! that cannot be reached) is one line naming the file, exit code 1.
 
+mod cli;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -272,23 +274,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     match run(&args) {
-        Ok(code) => code,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) if e.is::<Usage>() => {
             eprintln!("mnist: {e}");
             ExitCode::from(2)
         }
-        Err(e) => {
-            eprintln!("mnist: {e}");
-            ExitCode::FAILURE
-        }
+        result => cli::finish("mnist", result),
     }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Checks what parsing alone cannot, before any work: every output path can be written,
@@ -305,7 +296,7 @@ fn check_args(args: &Args) -> Result<(), Error> {
         .filter_map(|(flag, p)| Some((flag, p.as_ref()?)))
         .collect();
     for (flag, path) in &outputs {
-        check_writable(path).map_err(|why| usage(format!("{flag} {why}")))?;
+        descent::tensor::io::check_writable(path).map_err(|e| usage(format!("{flag} {e}")))?;
     }
     for (i, (flag_a, a)) in outputs.iter().enumerate() {
         for (flag_b, b) in &outputs[i + 1..] {
@@ -358,43 +349,6 @@ fn check_args(args: &Args) -> Result<(), Error> {
         if !d.is_dir() {
             return Err(format!("--data {}: no such directory", d.display()).into());
         }
-    }
-    Ok(())
-}
-
-/// Whether `path` can be created or overwritten: its directory exists and takes a new file,
-/// and it is not itself a directory. Checked with a probe file that is removed at once.
-fn check_writable(path: &Path) -> Result<(), String> {
-    let at = path.display();
-    if path.is_dir() {
-        return Err(format!("{at}: is a directory"));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(format!(
-            "{at}: the directory {} does not exist",
-            dir.display()
-        ));
-    }
-    let probe = dir.join(format!(".mnist-write-probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-        }
-        Err(e) => return Err(format!("{at}: cannot write in {}: {e}", dir.display())),
-    }
-    if path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("{at}: {e}"))?;
     }
     Ok(())
 }

@@ -19,6 +19,8 @@
 //! several optimizers an `optimizer` column comes first); without it, one summary line per
 //! optimizer. `--plot` writes an SVG with the contours and one path per optimizer.
 
+mod cli;
+
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
@@ -83,39 +85,8 @@ fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
     if path.extension().and_then(|e| e.to_str()) != Some("svg") {
         return Err(format!("{s}: only SVG is built in; give a .svg path"));
     }
-    check_writable(&path)?;
+    descent::tensor::io::check_writable(&path).map_err(|e| e.to_string())?;
     Ok(path)
-}
-
-/// Whether `path` can be created or overwritten: its directory exists and takes a new file,
-/// and it is not itself a directory. Checked with a probe file that is removed at once.
-fn check_writable(path: &Path) -> Result<(), String> {
-    let at = path.display();
-    if path.is_dir() {
-        return Err(format!("{at} is a directory"));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(format!(
-            "{at}: the directory {} does not exist",
-            dir.display()
-        ));
-    }
-    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-    {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => Err(format!("{at}: cannot write in {}: {e}", dir.display())),
-    }
 }
 
 /// How a method is driven. First-order methods take one step per gradient; the batch
@@ -342,21 +313,10 @@ fn default_start(f: &TestFunction) -> (f64, f64) {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match real_main(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        // Output cut short by a reader that has seen enough (`| head`) is not a failure.
-        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("optimizers: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    cli::finish(
+        "optimizers",
+        real_main(&Args::parse()).map(|()| ExitCode::SUCCESS),
+    )
 }
 
 fn real_main(args: &Args) -> Result<(), Error> {

@@ -132,6 +132,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     Ok(())
 }
 
+/// Checks, before any work whose result would go to `path`, that the file can be created or
+/// overwritten there: `path` is not a directory, its directory exists and takes a new file
+/// (probed with a file created and removed at once), and an existing `path` opens for
+/// writing. A long run then never fails at its end for want of a place to save.
+///
+/// # Errors
+/// [`IoError::Os`] naming `path` and what is wrong.
+pub fn check_writable(path: &Path) -> Result<(), IoError> {
+    let refuse = |why: String| os(path)(std::io::Error::other(why));
+    if path.is_dir() {
+        return Err(refuse("is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    let probe = dir.join(format!(".descent-write-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| refuse(format!("cannot write in {}: {e}", dir.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(os(path))?;
+    }
+    Ok(())
+}
+
 /// One tensor as safetensors stores it: dtype, shape and little-endian row-major bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawTensor {
@@ -459,6 +497,38 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert!(!temp_path(&path).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn check_writable_names_what_is_wrong_and_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("descent-io-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out.svg");
+        check_writable(&file).unwrap();
+        assert!(!file.exists());
+        std::fs::write(&file, b"old").unwrap();
+        check_writable(&file).unwrap();
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"old",
+            "an existing file is left as it was"
+        );
+        let e = check_writable(&dir).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: is a directory", dir.display()));
+        let missing = dir.join("nope").join("out.svg");
+        let e = check_writable(&missing).unwrap_err().to_string();
+        assert!(e.ends_with("does not exist"), "{e}");
+        assert!(e.starts_with(&missing.display().to_string()), "{e}");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("out.svg")],
+            "no probe file is left"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
