@@ -15,7 +15,7 @@ fn to_input<'a, F: Float>(c: &Ctx<'a, F>, i: usize, grad: Var<'a, F>) -> Result<
 impl<'t, F: Float> Var<'t, F> {
     /// Records a broadcasting binary op whose rule gives, for each operand, the gradient at
     /// the output's shape (reduced to the operand's shape here).
-    fn binary(
+    pub(super) fn binary(
         self,
         label: &'static str,
         value: Tensor<F>,

@@ -4,8 +4,10 @@
 mod binary;
 mod conv;
 mod index;
+mod math;
 mod matmul;
 mod reduce;
+mod scan;
 mod softmax;
 mod unary;
 mod views;

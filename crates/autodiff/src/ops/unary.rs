@@ -10,7 +10,7 @@ use descent_tensor::{Float, Tensor};
 impl<'t, F: Float> Var<'t, F> {
     /// Records `y = f(x)` whose backward rule is `g · f'(x)`, with `f'` given in terms of
     /// `x` and `y` as variables (so the rule is itself differentiable).
-    fn elementwise(
+    pub(super) fn elementwise(
         self,
         label: &'static str,
         value: Tensor<F>,

@@ -2,12 +2,15 @@
 
 mod binary;
 mod conv;
+mod elementwise_math;
 mod index;
 mod matmul;
 mod pool;
 mod random;
 mod reduce;
+mod scan;
 mod softmax;
+mod sort;
 mod transpose;
 mod unary;
 
