@@ -305,6 +305,7 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
             vec![x],
             move |_, v| v[0].log_softmax(dim),
         ));
+        math_scan_cases(&mut s, &mut out, transposed)?;
     }
     out.extend(conv_cases(&mut s)?);
     out.push(case(
@@ -503,4 +504,168 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
         ));
     }
     Ok(out)
+}
+
+/// Element-wise math, the extra reductions, scans and order-selecting ops, each on its
+/// domain: contiguous or transposed inputs, broadcasting binary operands, exact zeros in
+/// `prod` and `cumprod` (multilinear, so central differences are exact there too).
+fn math_scan_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    let tag = if transposed { " (transposed)" } else { "" };
+    let domains: [(f64, f64, &[(&str, Unary)]); 4] = [
+        (
+            -1.2,
+            1.2,
+            &[
+                ("expm1", |x| x.expm1()),
+                ("tan", |x| x.tan()),
+                ("atan", |x| x.atan()),
+                ("sinh", |x| x.sinh()),
+                ("cosh", |x| x.cosh()),
+                ("asinh", |x| x.asinh()),
+                ("floor", |x| x.floor()),
+                ("ceil", |x| x.ceil()),
+                ("round", |x| x.round()),
+                ("trunc", |x| x.trunc()),
+                ("frac", |x| x.frac()),
+            ],
+        ),
+        (
+            -0.9,
+            0.9,
+            &[
+                ("asin", |x| x.asin()),
+                ("acos", |x| x.acos()),
+                ("atanh", |x| x.atanh()),
+            ],
+        ),
+        (
+            0.3,
+            2.0,
+            &[
+                ("log1p", |x| x.log1p()),
+                ("log2", |x| x.log2()),
+                ("log10", |x| x.log10()),
+                ("rsqrt", |x| x.rsqrt()),
+            ],
+        ),
+        (1.2, 3.0, &[("acosh", |x| x.acosh())]),
+    ];
+    for (lo, hi, ops) in domains {
+        for &(name, f) in ops {
+            let shape = s.shape(0, 3);
+            out.push(case(
+                format!("{name} {shape:?}{tag}"),
+                vec![s.tensor(&shape, lo, hi, transposed)?],
+                move |_, v| f(v[0]),
+            ));
+        }
+    }
+    let binary: [(&str, Binary); 5] = [
+        ("atan2", |a, b| a.atan2(b)),
+        ("hypot", |a, b| a.hypot(b)),
+        ("logaddexp", |a, b| a.logaddexp(b)),
+        ("xlogy", |a, b| a.xlogy(b)),
+        ("lerp_scalar 0.7", |a, b| a.lerp_scalar(b, 0.7)),
+    ];
+    for (name, f) in binary {
+        let (sa, sb) = broadcasting_pair(s, transposed);
+        let a = s.away_from_zero(&sa, 0.2, 1.5, transposed)?;
+        let b = if name == "xlogy" {
+            s.tensor(&sb, 0.3, 2.0, false)?
+        } else {
+            s.away_from_zero(&sb, 0.2, 1.5, false)?
+        };
+        out.push(case(
+            format!("{name} {sa:?}, {sb:?}{tag}"),
+            vec![a, b],
+            move |_, v| f(v[0], v[1]),
+        ));
+    }
+    let (sa, sb) = broadcasting_pair(s, transposed);
+    out.push(case(
+        format!("lerp {sa:?}, {sa:?}, weight {sb:?}{tag}"),
+        vec![
+            s.tensor(&sa, -1.0, 1.0, transposed)?,
+            s.tensor(&sa, -1.0, 1.0, false)?,
+            s.tensor(&sb, -0.5, 1.5, false)?,
+        ],
+        |_, v| v[0].lerp(v[1], v[2]),
+    ));
+
+    // Reductions over a random axis list; axes of length >= 2 for the deviations.
+    let shape: Vec<usize> = s.shape(1, 3).iter().map(|n| n + 1).collect();
+    let x = s.away_from_zero(&shape, 0.5, 1.5, transposed)?;
+    let reductions: [(&str, Reduction); 3] = [
+        ("prod", |x, d, k| x.prod(d, k)),
+        ("std (biased)", |x, d, k| x.std(d, 0, k)),
+        ("std (unbiased)", |x, d, k| x.std(d, 1, k)),
+    ];
+    for (name, reduce) in reductions {
+        let (dims, keep) = s.axes(shape.len());
+        out.push(case(
+            format!("{name} {shape:?} over {dims:?} keepdim={keep}{tag}"),
+            vec![x.clone()],
+            move |_, v| reduce(v[0], &dims, keep),
+        ));
+    }
+    // Rows with no zero, one zero and two zeros.
+    let zeros = Tensor::from_vec(
+        vec![0.5, -1.5, 0.7, 1.2, 0.0, 0.9, 0.0, 1.1, 0.0, 0.8, -0.6, 1.3],
+        &[3, 4],
+    )?;
+    let zeros = if transposed {
+        zeros.t()?.contiguous().t()?
+    } else {
+        zeros
+    };
+    for dims in [vec![1], vec![]] {
+        out.push(case(
+            format!("prod with zeros [3, 4] over {dims:?}{tag}"),
+            vec![zeros.clone()],
+            move |_, v| v[0].prod(&dims, false),
+        ));
+    }
+    out.push(case(
+        format!("cumprod with zeros [3, 4] dim 1{tag}"),
+        vec![zeros.clone()],
+        |_, v| v[0].cumprod(1),
+    ));
+
+    // Scans and order along a random axis.
+    let shape = s.shape(1, 3).iter().map(|n| n + 1).collect::<Vec<_>>();
+    let dim = s.rng.random_range(0..shape.len()) as isize - shape.len() as isize;
+    let k = s
+        .rng
+        .random_range(1..=shape[(dim + shape.len() as isize) as usize]);
+    let x = s.away_from_zero(&shape, 0.3, 1.5, transposed)?;
+    let scans: [(&str, Box<dyn Fn(Var<'_, f64>) -> Result<Var<'_, f64>>>); 10] = [
+        ("cumsum", Box::new(move |x| x.cumsum(dim))),
+        ("cumprod", Box::new(move |x| x.cumprod(dim))),
+        ("logcumsumexp", Box::new(move |x| x.logcumsumexp(dim))),
+        (
+            "sort descending",
+            Box::new(move |x| Ok(x.sort(dim, true, true)?.0)),
+        ),
+        ("topk {k}", Box::new(move |x| Ok(x.topk(k, dim, true)?.0))),
+        (
+            "topk {k} smallest",
+            Box::new(move |x| Ok(x.topk(k, dim, false)?.0)),
+        ),
+        (
+            "kthvalue {k}",
+            Box::new(move |x| Ok(x.kthvalue(k, dim, false)?.0)),
+        ),
+        ("median", Box::new(move |x| Ok(x.median(dim, true)?.0))),
+        ("max_dim", Box::new(move |x| Ok(x.max_dim(dim, false)?.0))),
+        ("min_dim", Box::new(move |x| Ok(x.min_dim(dim, true)?.0))),
+    ];
+    for (name, f) in scans {
+        let name = name.replace("{k}", &k.to_string());
+        out.push(case(
+            format!("{name} {shape:?} dim {dim}{tag}"),
+            vec![x.clone()],
+            move |_, v| f(v[0]),
+        ));
+    }
+    Ok(())
 }
