@@ -139,14 +139,16 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// `atan2(self, rhs)`, broadcasting; derivatives `rhs/(self² + rhs²)` and
-    /// `−self/(self² + rhs²)`.
+    /// `−self/(self² + rhs²)`, both 0 at the origin (as PyTorch, not `0/0`).
     pub fn atan2(self, rhs: Var<'t, F>) -> Result<Self> {
         let v = self.with_values(rhs, |a, b| a.atan2(b))??;
         self.binary("atan2", v, rhs, |c, i| {
             let (a, b) = (c.x(0), c.x(1));
+            let zero = Tensor::scalar(F::zero());
+            let origin = a.value()?.eq(&zero)?.mul(&b.value()?.eq(&zero)?)?;
             let r2 = a.square()?.add(b.square()?)?;
             let num = if i == 0 { b } else { a.neg()? };
-            c.g.mul(num)?.div(r2)
+            Var::where_(&origin, c.g.constant(zero), c.g.mul(num)?.div(r2)?)
         })
     }
 

@@ -15,7 +15,9 @@ mod conv_parity;
 #[path = "reference/conv.rs"]
 mod conv_reference;
 mod higher;
+mod math_torch;
 mod memory;
 mod ops_gradcheck;
+mod scan_torch;
 mod tape;
 mod torch_kinks;
