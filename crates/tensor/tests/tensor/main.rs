@@ -7,6 +7,8 @@ mod awake;
 mod conv;
 mod huge_shapes;
 mod index_ops;
+mod math;
 mod nan;
 mod ops_vs_naive;
+mod scan;
 mod threads;
