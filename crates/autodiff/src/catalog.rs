@@ -511,7 +511,9 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
 /// `prod` and `cumprod` (multilinear, so central differences are exact there too).
 fn math_scan_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
     let tag = if transposed { " (transposed)" } else { "" };
-    let domains: [(f64, f64, &[(&str, Unary)]); 4] = [
+    /// Ops sampled on `[lo, hi)`.
+    type Domain<'a> = (f64, f64, &'a [(&'a str, Unary)]);
+    let domains: [Domain; 4] = [
         (
             -1.2,
             1.2,
@@ -638,7 +640,8 @@ fn math_scan_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Re
         .rng
         .random_range(1..=shape[(dim + shape.len() as isize) as usize]);
     let x = s.away_from_zero(&shape, 0.3, 1.5, transposed)?;
-    let scans: [(&str, Box<dyn Fn(Var<'_, f64>) -> Result<Var<'_, f64>>>); 10] = [
+    type Along = Box<dyn Fn(Var<'_, f64>) -> Result<Var<'_, f64>>>;
+    let scans: [(&str, Along); 10] = [
         ("cumsum", Box::new(move |x| x.cumsum(dim))),
         ("cumprod", Box::new(move |x| x.cumprod(dim))),
         ("logcumsumexp", Box::new(move |x| x.logcumsumexp(dim))),

@@ -83,8 +83,14 @@ fn scan_case<F: Float>(shape: &[usize], seed: u64, layout: u8, d: usize) -> Chec
     let x = tensor::<F>(shape, &data, layout);
     let ls = lines(shape, d);
     let dim = d as isize - shape.len() as isize;
-    type Scan<F> = fn(&Tensor<F>, isize) -> descent_tensor::Result<Tensor<F>>;
-    let scans: [(&str, Scan<F>, fn(f64, f64) -> f64, bool); 5] = [
+    /// The op, a step of its reference, and whether it runs from the end.
+    type Scan<F> = (
+        &'static str,
+        fn(&Tensor<F>, isize) -> descent_tensor::Result<Tensor<F>>,
+        fn(f64, f64) -> f64,
+        bool,
+    );
+    let scans: [Scan<F>; 5] = [
         ("cumsum", |t, d| t.cumsum(d), |a, x| a + x, false),
         (
             "cumsum_reverse",
