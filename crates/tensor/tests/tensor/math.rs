@@ -2,15 +2,13 @@
 //! library applied by hand, on random shapes of rank 0–4 laid out contiguously, permuted
 //! or strided, in f32 and f64, with broadcasting for the binary ops. Values are multiples of
 //! 1/8 in [-3, 3] (exact in both types) plus ±inf and NaN, so domain edges (±1, 0), halves
-//! for rounding and the special values all occur. The strided-input builder and the
-//! comparison serve `scan.rs` too.
+//! for rounding and the special values all occur. The value and strided-input builders serve `scan.rs` too;
+//! the comparison is `ops_vs_naive.rs`'s.
 
 use crate::common::{numel, ravel, unravel};
+use crate::ops_vs_naive::{check, shape, Check};
 use descent_tensor::{Float, Tensor};
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
-
-pub type Check = Result<(), TestCaseError>;
 
 /// Logical row-major values of `shape` drawn from `seed`: multiples of 1/8 in [-3, 3], and
 /// one in 16 a special value (±inf, NaN).
@@ -64,37 +62,6 @@ pub fn tensor<F: Float>(shape: &[usize], data: &[f64], layout: u8) -> Tensor<F> 
     };
     assert_eq!(t.shape(), shape);
     t
-}
-
-fn tol<F: Float>() -> f64 {
-    if F::DTYPE == "float32" {
-        2e-6
-    } else {
-        1e-15
-    }
-}
-
-/// Equal up to `tol` relative to `1 + |want|`, NaN matching NaN, infinities exactly. For f32
-/// the reference is rounded to f32 first.
-pub fn check<F: Float>(what: &str, got: &Tensor<F>, shape: &[usize], want: &[f64]) -> Check {
-    prop_assert_eq!(got.shape(), shape, "{} ({}): shape", what, F::DTYPE);
-    let got: Vec<f64> = got.to_vec().iter().map(|x| x.as_f64()).collect();
-    let bad = (0..want.len()).find(|&i| {
-        let w = F::of(want[i]).as_f64();
-        !((w.is_nan() && got[i].is_nan())
-            || got[i] == w
-            || (got[i] - w).abs() <= tol::<F>() * (1.0 + w.abs()))
-    });
-    prop_assert!(
-        bad.is_none(),
-        "{} ({}): first difference at {:?}\n got {:?}\nwant {:?}",
-        what,
-        F::DTYPE,
-        bad,
-        got,
-        want
-    );
-    Ok(())
 }
 
 type Unary<F> = (&'static str, fn(&Tensor<F>) -> Tensor<F>, fn(f64) -> f64);
@@ -227,14 +194,6 @@ fn binary_case<F: Float>(shape: &[usize], other: &[usize], seed: u64, layout: u8
         })
         .collect();
     check("lerp", &a.lerp(&b, &w).unwrap(), shape, &want)
-}
-
-fn dim_size() -> impl Strategy<Value = usize> {
-    prop_oneof![1 => Just(0usize), 3 => Just(1usize), 6 => 2..5usize]
-}
-
-pub fn shape(rank: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<usize>> {
-    prop::collection::vec(dim_size(), rank)
 }
 
 proptest! {

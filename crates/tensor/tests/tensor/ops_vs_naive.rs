@@ -11,7 +11,7 @@ use descent_tensor::{Float, Tensor};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-type Check = Result<(), TestCaseError>;
+pub(crate) type Check = Result<(), TestCaseError>;
 
 // ----- index arithmetic ------------------------------------------------------------------
 
@@ -226,7 +226,7 @@ fn close(got: f64, want: f64, tol: f64) -> bool {
     }
 }
 
-fn check<F: Float>(what: &str, got: &Tensor<F>, shape: &[usize], want: &[f64]) -> Check {
+pub(crate) fn check<F: Float>(what: &str, got: &Tensor<F>, shape: &[usize], want: &[f64]) -> Check {
     prop_assert_eq!(got.shape(), shape, "{} ({}): shape", what, F::DTYPE);
     let got: Vec<f64> = got.to_vec().iter().map(|x| x.as_f64()).collect();
     let bad = (0..want.len()).find(|&i| !close(got[i], want[i], tol::<F>()));
@@ -246,7 +246,7 @@ fn dim_size() -> impl Strategy<Value = usize> {
     prop_oneof![1 => Just(0usize), 3 => Just(1usize), 6 => 2..5usize]
 }
 
-fn shape(rank: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<usize>> {
+pub(crate) fn shape(rank: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(dim_size(), rank)
 }
 

@@ -5,7 +5,8 @@
 //! take the parallel paths.
 
 use crate::common::{numel, ravel, unravel};
-use crate::math::{check, shape, tensor, values, Check};
+use crate::math::{tensor, values};
+use crate::ops_vs_naive::{check, shape, Check};
 use descent_tensor::{Float, Tensor};
 use proptest::prelude::*;
 use std::cmp::Ordering;
@@ -275,16 +276,21 @@ fn reduce_case<F: Float>(
             .map(|d| shape[d])
             .collect()
     };
-    let mut groups = vec![Vec::new(); numel(&out_full)];
-    for (p, &v) in data.iter().enumerate() {
-        let mut idx = unravel(p, shape);
-        for (d, i) in idx.iter_mut().enumerate() {
-            if reduced(d) {
-                *i = 0;
+    // The elements of each output position, in order.
+    let group = |data: &[f64]| {
+        let mut groups = vec![Vec::new(); numel(&out_full)];
+        for (p, &v) in data.iter().enumerate() {
+            let mut idx = unravel(p, shape);
+            for (d, i) in idx.iter_mut().enumerate() {
+                if reduced(d) {
+                    *i = 0;
+                }
             }
+            groups[ravel(&idx, &out_full)].push(v);
         }
-        groups[ravel(&idx, &out_full)].push(v);
-    }
+        groups
+    };
+    let groups = group(&data);
     let by = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> { groups.iter().map(|g| f(g)).collect() };
     check(
         "prod",
@@ -320,18 +326,8 @@ fn reduce_case<F: Float>(
         .map(|&v| if v.is_finite() { v } else { 0.5 })
         .collect();
     let xf = tensor::<F>(shape, &finite, layout);
-    let mut fgroups = vec![Vec::new(); numel(&out_full)];
-    for (p, &v) in finite.iter().enumerate() {
-        let mut idx = unravel(p, shape);
-        for (d, i) in idx.iter_mut().enumerate() {
-            if reduced(d) {
-                *i = 0;
-            }
-        }
-        fgroups[ravel(&idx, &out_full)].push(v);
-    }
     for correction in [0, 1] {
-        let want: Vec<f64> = fgroups
+        let want: Vec<f64> = group(&finite)
             .iter()
             .map(|g| {
                 let m = g.iter().sum::<f64>() / g.len() as f64;
