@@ -305,6 +305,7 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
             vec![x],
             move |_, v| v[0].log_softmax(dim),
         ));
+        linalg_cases(&mut s, &mut out, transposed)?;
     }
     out.extend(conv_cases(&mut s)?);
     out.push(case(
@@ -503,4 +504,114 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
         ));
     }
     Ok(out)
+}
+
+/// A well-conditioned square matrix (or batch): uniform entries plus `3·I`.
+fn conditioned(s: &mut Sampler, shape: &[usize], transposed: bool) -> Result<Tensor<f64>> {
+    let n = shape[shape.len() - 1];
+    Ok(s.tensor(shape, -1.0, 1.0, transposed)?
+        .add(&Tensor::eye(n).mul_scalar(3.0))?)
+}
+
+/// Linear algebra, batched and not, contiguous and transposed: inverse, solve (matrix and
+/// vector right-hand sides, broadcast batch), det, slogdet, cholesky, qr, eigh, svd,
+/// svdvals and the matrix and vector norms. Symmetric inputs are formed inside the function
+/// (`X + Xᵀ`, `X·Xᵀ + I`), as the factorizations read one triangle only.
+fn linalg_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    use crate::ops::MatrixNorm;
+    let tag = if transposed { " (transposed)" } else { "" };
+    let batch: Vec<usize> = if s.rng.random_bool(0.5) {
+        vec![2]
+    } else {
+        vec![]
+    };
+    let sq = |n: usize| [batch.clone(), vec![n, n]].concat();
+    let unary: [(&str, Unary); 5] = [
+        ("inverse", |x| x.inverse()),
+        ("det", |x| x.det()),
+        ("slogdet", |x| Ok(x.slogdet()?.1)),
+        ("cholesky of X·Xᵀ + I", |x| {
+            let n = x.shape()[x.shape().len() - 1];
+            let spd = x.matmul(x.transpose(-2, -1)?)?;
+            spd.add(x.constant(Tensor::eye(n)))?.cholesky()
+        }),
+        ("eigh of X + Xᵀ: V·diag(λ)", |x| {
+            let (l, v) = x.add(x.transpose(-2, -1)?)?.eigh()?;
+            v.mul(l.unsqueeze(-2)?)
+        }),
+    ];
+    for (name, f) in unary {
+        let shape = sq(3);
+        out.push(case(
+            format!("{name} {shape:?}{tag}"),
+            vec![conditioned(s, &shape, transposed)?],
+            move |_, v| f(v[0]),
+        ));
+    }
+    let a = sq(3);
+    out.push(case(
+        format!("solve {a:?}, [3, 2] (broadcast){tag}"),
+        vec![
+            conditioned(s, &a, transposed)?,
+            s.tensor(&[3, 2], -1.0, 1.0, transposed)?,
+        ],
+        |_, v| v[0].solve(v[1]),
+    ));
+    out.push(case(
+        format!("solve {a:?}, vector [3]{tag}"),
+        vec![
+            conditioned(s, &a, transposed)?,
+            s.tensor(&[3], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].solve(v[1]),
+    ));
+    for (m, n) in [(3, 3), (4, 2), (2, 4)] {
+        let shape = [batch.clone(), vec![m, n]].concat();
+        let x = s.tensor(&shape, -1.0, 1.0, transposed)?;
+        out.push(case(
+            format!("svd {shape:?}: U, S, Vh{tag}"),
+            vec![x.clone()],
+            |_, v| {
+                let (u, s, vh) = v[0].svd()?;
+                Var::concat(&[u.flatten()?, s.flatten()?, vh.flatten()?], 0)
+            },
+        ));
+        out.push(case(
+            format!("svdvals {shape:?}{tag}"),
+            vec![x.clone()],
+            |_, v| v[0].svdvals(),
+        ));
+        if m >= n {
+            out.push(case(format!("qr {shape:?}: Q, R{tag}"), vec![x], |_, v| {
+                let (q, r) = v[0].qr()?;
+                Var::concat(&[q.flatten()?, r.flatten()?], 0)
+            }));
+        }
+    }
+    let norms = [
+        MatrixNorm::Fro,
+        MatrixNorm::Nuc,
+        MatrixNorm::Two,
+        MatrixNorm::NegTwo,
+        MatrixNorm::One,
+        MatrixNorm::NegOne,
+        MatrixNorm::Inf,
+        MatrixNorm::NegInf,
+    ];
+    for ord in norms {
+        let shape = [batch.clone(), vec![3, 4]].concat();
+        let keepdim = s.rng.random_bool(0.5);
+        out.push(case(
+            format!("matrix_norm {ord:?} {shape:?} keepdim {keepdim}{tag}"),
+            vec![s.away_from_zero(&shape, 0.2, 1.5, transposed)?],
+            move |_, v| v[0].matrix_norm(ord, keepdim),
+        ));
+    }
+    let shape = s.shape(1, 3);
+    out.push(case(
+        format!("vector_norm -inf {shape:?}{tag}"),
+        vec![s.away_from_zero(&shape, 0.2, 1.5, transposed)?],
+        |_, v| v[0].vector_norm(f64::NEG_INFINITY, &[-1], false),
+    ));
+    Ok(())
 }

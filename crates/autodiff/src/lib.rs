@@ -40,5 +40,6 @@ pub use backward::{BackwardOptions, Gradients};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, gradgradcheck, MultiFunction, Report, Tolerances, Worst};
 pub use higher::{hessian, hessian_vector_product, jacobian, Function, DENSE_LIMIT};
+pub use ops::MatrixNorm;
 pub use param::{Param, ParamId};
 pub use tape::{Ctx, Rule, Tape, Var};

@@ -4,11 +4,14 @@
 mod binary;
 mod conv;
 mod index;
+mod linalg;
 mod matmul;
 mod reduce;
 mod softmax;
 mod unary;
 mod views;
+
+pub use linalg::MatrixNorm;
 
 use descent_tensor::{layout, Result as TensorResult};
 

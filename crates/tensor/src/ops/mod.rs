@@ -3,6 +3,7 @@
 mod binary;
 mod conv;
 mod index;
+mod linalg;
 mod matmul;
 mod pool;
 mod random;
