@@ -306,6 +306,7 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
             move |_, v| v[0].log_softmax(dim),
         ));
         linalg_cases(&mut s, &mut out, transposed)?;
+        products_cases(&mut s, &mut out, transposed)?;
     }
     out.extend(conv_cases(&mut s)?);
     out.push(case(
@@ -613,5 +614,71 @@ fn linalg_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Resul
         vec![s.away_from_zero(&shape, 0.2, 1.5, transposed)?],
         |_, v| v[0].vector_norm(f64::NEG_INFINITY, &[-1], false),
     ));
+    Ok(())
+}
+
+/// Products: `matmul` with 1-D operands (vector·matrix, matrix·vector, vector·vector, batched
+/// with broadcasting), `dot`, `outer`, and `einsum` on one- and two-operand equations
+/// (batch axes, transposed operands, traces, diagonals, merged groups of axes).
+fn products_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    let tag = if transposed { " (transposed)" } else { "" };
+    let pairs: [(&[usize], &[usize]); 6] = [
+        (&[3], &[3, 2]),
+        (&[2, 3], &[3]),
+        (&[3], &[3]),
+        (&[2, 3, 4], &[4]),
+        (&[4], &[2, 4, 3]),
+        (&[2, 1, 3, 4], &[3, 4, 2]),
+    ];
+    for (sa, sb) in pairs {
+        out.push(case(
+            format!("matmul {sa:?}, {sb:?}{tag}"),
+            vec![
+                s.tensor(sa, -1.0, 1.0, transposed)?,
+                s.tensor(sb, -1.0, 1.0, transposed)?,
+            ],
+            |_, v| v[0].matmul(v[1]),
+        ));
+    }
+    out.push(case(
+        format!("dot [4], [4]{tag}"),
+        vec![
+            s.tensor(&[4], -1.0, 1.0, false)?,
+            s.tensor(&[4], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].dot(v[1]),
+    ));
+    out.push(case(
+        format!("outer [3], [2]{tag}"),
+        vec![
+            s.tensor(&[3], -1.0, 1.0, false)?,
+            s.tensor(&[2], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].outer(v[1]),
+    ));
+    let einsums: [(&'static str, &[&[usize]]); 11] = [
+        ("bij,bjk->bik", &[&[2, 3, 4], &[2, 4, 2]]),
+        ("ij,kj->ik", &[&[3, 4], &[2, 4]]),
+        ("bij,jk->bki", &[&[2, 3, 4], &[4, 2]]),
+        ("abc,cd->abd", &[&[2, 3, 4], &[4, 2]]),
+        ("ijk,jkl->il", &[&[2, 3, 2], &[3, 2, 4]]),
+        ("i,j->ij", &[&[3], &[2]]),
+        ("ij,ij->i", &[&[3, 2], &[3, 2]]),
+        ("iij,jk->ik", &[&[3, 3, 2], &[2, 4]]),
+        ("ij->ji", &[&[3, 4]]),
+        ("ii", &[&[3, 3]]),
+        ("ijk->j", &[&[2, 3, 4]]),
+    ];
+    for (spec, shapes) in einsums {
+        let inputs = shapes
+            .iter()
+            .map(|sh| s.tensor(sh, -1.0, 1.0, transposed))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(case(
+            format!("einsum {spec} {shapes:?}{tag}"),
+            inputs,
+            move |_, v| Var::einsum(spec, v),
+        ));
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod conv;
 mod index;
 mod linalg;
 mod matmul;
+mod products;
 mod reduce;
 mod softmax;
 mod unary;

@@ -201,9 +201,10 @@ impl<F: Float> Tensor<F> {
 
     /// The reduced QR factorization `A = Q·R` of each `[..., m, n]` matrix: `Q` is
     /// `[..., m, k]` with orthonormal columns, `R` is `[..., k, n]` upper-triangular,
-    /// `k = min(m, n)` (`torch.linalg.qr`, mode `'reduced'`). Householder reflections as
-    /// LAPACK, so the signs of `R`'s diagonal are LAPACK's (negative where the reflected
-    /// column's leading entry is positive).
+    /// `k = min(m, n)` (`torch.linalg.qr`, mode `'reduced'`). `R`'s diagonal is
+    /// non-negative, which makes the factorization of a full-rank matrix unique; PyTorch
+    /// (LAPACK) leaves some of those signs negative, returning `Q·D, D·R` for a diagonal
+    /// `D` of ±1.
     ///
     /// # Errors
     /// [`TensorError::Rank`] for fewer than 2 axes.

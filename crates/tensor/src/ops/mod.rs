@@ -6,6 +6,7 @@ mod index;
 mod linalg;
 mod matmul;
 mod pool;
+mod products;
 mod random;
 mod reduce;
 mod softmax;
@@ -13,6 +14,7 @@ mod transpose;
 mod unary;
 
 pub use conv::{ConvOptions, Window2d};
+pub use products::{einsum, EinsumOperand};
 
 /// A raw pointer shared by parallel tasks that only read through it (operands) or write
 /// disjoint elements (blocks of a matrix product's output, rows of a transpose's).
