@@ -7,6 +7,8 @@ mod awake;
 mod conv;
 mod huge_shapes;
 mod index_ops;
+mod linalg;
 mod nan;
 mod ops_vs_naive;
+mod products;
 mod threads;
