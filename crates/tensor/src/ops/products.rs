@@ -210,10 +210,7 @@ pub fn einsum<F: Float, T: EinsumOperand<F>>(
             .collect();
         if !lonely.is_empty() {
             x = x.sum_over(&lonely)?;
-            labels = labels
-                .into_iter()
-                .filter(|c| out.contains(c) || other.contains(c))
-                .collect();
+            labels.retain(|c| out.contains(c) || other.contains(c));
         }
         prepared.push((labels, x));
     }
