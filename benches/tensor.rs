@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the tensor kernels: GEMM (square sizes and the MLP layers'
-//! forward and backward products), element-wise maps, reductions and softmax.
+//! forward and backward products), element-wise maps, reductions and softmax, and `einsum`
+//! against the `matmul` it lowers to.
 //!
 //! `cargo bench --bench tensor` (all), or e.g. `cargo bench --bench tensor -- sgemm/512`.
 //! Thread count follows `RAYON_NUM_THREADS`. `examples/bench.rs` prints the same GEMM and
@@ -135,5 +136,39 @@ fn reductions(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sgemm, dgemm, elementwise, reductions);
+/// `einsum` against the `matmul` it lowers to, on contractions that are one GEMM: a plain
+/// product, one with a transposed operand (`ij,kj->ik`) and a batched one. The two should
+/// take the same time: the lowering adds views, not copies.
+fn einsum(c: &mut Criterion) {
+    let mut group = c.benchmark_group("einsum");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    let mut rng = rng();
+    let cases: [(&str, &[usize], &[usize], bool); 3] = [
+        ("ij,jk->ik", &[512, 512], &[512, 512], false),
+        ("ij,kj->ik", &[512, 512], &[512, 512], true),
+        ("bij,bjk->bik", &[16, 128, 128], &[16, 128, 128], false),
+    ];
+    for (spec, sa, sb, transposed) in cases {
+        let a = Tensor::<f32>::rand(sa, -1.0, 1.0, &mut rng).expect("valid bounds");
+        let b = Tensor::<f32>::rand(sb, -1.0, 1.0, &mut rng).expect("valid bounds");
+        let bt = if transposed {
+            b.t().expect("2-D")
+        } else {
+            b.clone()
+        };
+        let flops: usize = 2 * sa.iter().product::<usize>() * sb[sb.len() - 1];
+        group.throughput(Throughput::Elements(flops as u64));
+        group.bench_function(BenchmarkId::new("matmul", spec), |bench| {
+            bench.iter(|| black_box(a.matmul(&bt).expect("shapes agree")))
+        });
+        group.bench_function(BenchmarkId::new("einsum", spec), |bench| {
+            bench.iter(|| black_box(Tensor::einsum(spec, &[&a, &b]).expect("shapes agree")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, dgemm, elementwise, reductions, einsum);
 criterion_main!(benches);

@@ -306,6 +306,8 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
             move |_, v| v[0].log_softmax(dim),
         ));
         math_scan_cases(&mut s, &mut out, transposed)?;
+        linalg_cases(&mut s, &mut out, transposed)?;
+        products_cases(&mut s, &mut out, transposed)?;
     }
     out.extend(conv_cases(&mut s)?);
     out.push(case(
@@ -668,6 +670,182 @@ fn math_scan_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Re
             format!("{name} {shape:?} dim {dim}{tag}"),
             vec![x.clone()],
             move |_, v| f(v[0]),
+        ));
+    }
+    Ok(())
+}
+
+/// A well-conditioned square matrix (or batch): uniform entries plus `3·I`.
+fn conditioned(s: &mut Sampler, shape: &[usize], transposed: bool) -> Result<Tensor<f64>> {
+    let n = shape[shape.len() - 1];
+    Ok(s.tensor(shape, -1.0, 1.0, transposed)?
+        .add(&Tensor::eye(n).mul_scalar(3.0))?)
+}
+
+/// Linear algebra, batched and not, contiguous and transposed: inverse, solve (matrix and
+/// vector right-hand sides, broadcast batch), det, slogdet, cholesky, qr, eigh, svd,
+/// svdvals and the matrix and vector norms. Symmetric inputs are formed inside the function
+/// (`X + Xᵀ`, `X·Xᵀ + I`), as the factorizations read one triangle only.
+fn linalg_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    use crate::ops::MatrixNorm;
+    let tag = if transposed { " (transposed)" } else { "" };
+    let batch: Vec<usize> = if s.rng.random_bool(0.5) {
+        vec![2]
+    } else {
+        vec![]
+    };
+    let sq = |n: usize| [batch.clone(), vec![n, n]].concat();
+    let unary: [(&str, Unary); 5] = [
+        ("inverse", |x| x.inverse()),
+        ("det", |x| x.det()),
+        ("slogdet", |x| Ok(x.slogdet()?.1)),
+        ("cholesky of X·Xᵀ + I", |x| {
+            let n = x.shape()[x.shape().len() - 1];
+            let spd = x.matmul(x.transpose(-2, -1)?)?;
+            spd.add(x.constant(Tensor::eye(n)))?.cholesky()
+        }),
+        ("eigh of X + Xᵀ: V·diag(λ)", |x| {
+            let (l, v) = x.add(x.transpose(-2, -1)?)?.eigh()?;
+            v.mul(l.unsqueeze(-2)?)
+        }),
+    ];
+    for (name, f) in unary {
+        let shape = sq(3);
+        out.push(case(
+            format!("{name} {shape:?}{tag}"),
+            vec![conditioned(s, &shape, transposed)?],
+            move |_, v| f(v[0]),
+        ));
+    }
+    let a = sq(3);
+    out.push(case(
+        format!("solve {a:?}, [3, 2] (broadcast){tag}"),
+        vec![
+            conditioned(s, &a, transposed)?,
+            s.tensor(&[3, 2], -1.0, 1.0, transposed)?,
+        ],
+        |_, v| v[0].solve(v[1]),
+    ));
+    out.push(case(
+        format!("solve {a:?}, vector [3]{tag}"),
+        vec![
+            conditioned(s, &a, transposed)?,
+            s.tensor(&[3], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].solve(v[1]),
+    ));
+    for (m, n) in [(3, 3), (4, 2), (2, 4)] {
+        let shape = [batch.clone(), vec![m, n]].concat();
+        let x = s.tensor(&shape, -1.0, 1.0, transposed)?;
+        out.push(case(
+            format!("svd {shape:?}: U, S, Vh{tag}"),
+            vec![x.clone()],
+            |_, v| {
+                let (u, s, vh) = v[0].svd()?;
+                Var::concat(&[u.flatten()?, s.flatten()?, vh.flatten()?], 0)
+            },
+        ));
+        out.push(case(
+            format!("svdvals {shape:?}{tag}"),
+            vec![x.clone()],
+            |_, v| v[0].svdvals(),
+        ));
+        if m >= n {
+            out.push(case(format!("qr {shape:?}: Q, R{tag}"), vec![x], |_, v| {
+                let (q, r) = v[0].qr()?;
+                Var::concat(&[q.flatten()?, r.flatten()?], 0)
+            }));
+        }
+    }
+    let norms = [
+        MatrixNorm::Fro,
+        MatrixNorm::Nuc,
+        MatrixNorm::Two,
+        MatrixNorm::NegTwo,
+        MatrixNorm::One,
+        MatrixNorm::NegOne,
+        MatrixNorm::Inf,
+        MatrixNorm::NegInf,
+    ];
+    for ord in norms {
+        let shape = [batch.clone(), vec![3, 4]].concat();
+        let keepdim = s.rng.random_bool(0.5);
+        out.push(case(
+            format!("matrix_norm {ord:?} {shape:?} keepdim {keepdim}{tag}"),
+            vec![s.away_from_zero(&shape, 0.2, 1.5, transposed)?],
+            move |_, v| v[0].matrix_norm(ord, keepdim),
+        ));
+    }
+    let shape = s.shape(1, 3);
+    out.push(case(
+        format!("vector_norm -inf {shape:?}{tag}"),
+        vec![s.away_from_zero(&shape, 0.2, 1.5, transposed)?],
+        |_, v| v[0].vector_norm(f64::NEG_INFINITY, &[-1], false),
+    ));
+    Ok(())
+}
+
+/// Products: `matmul` with 1-D operands (vector·matrix, matrix·vector, vector·vector, batched
+/// with broadcasting), `dot`, `outer`, and `einsum` on one- and two-operand equations
+/// (batch axes, transposed operands, traces, diagonals, merged groups of axes).
+fn products_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    let tag = if transposed { " (transposed)" } else { "" };
+    let pairs: [(&[usize], &[usize]); 6] = [
+        (&[3], &[3, 2]),
+        (&[2, 3], &[3]),
+        (&[3], &[3]),
+        (&[2, 3, 4], &[4]),
+        (&[4], &[2, 4, 3]),
+        (&[2, 1, 3, 4], &[3, 4, 2]),
+    ];
+    for (sa, sb) in pairs {
+        out.push(case(
+            format!("matmul {sa:?}, {sb:?}{tag}"),
+            vec![
+                s.tensor(sa, -1.0, 1.0, transposed)?,
+                s.tensor(sb, -1.0, 1.0, transposed)?,
+            ],
+            |_, v| v[0].matmul(v[1]),
+        ));
+    }
+    out.push(case(
+        format!("dot [4], [4]{tag}"),
+        vec![
+            s.tensor(&[4], -1.0, 1.0, false)?,
+            s.tensor(&[4], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].dot(v[1]),
+    ));
+    out.push(case(
+        format!("outer [3], [2]{tag}"),
+        vec![
+            s.tensor(&[3], -1.0, 1.0, false)?,
+            s.tensor(&[2], -1.0, 1.0, false)?,
+        ],
+        |_, v| v[0].outer(v[1]),
+    ));
+    let einsums: [(&'static str, &[&[usize]]); 11] = [
+        ("bij,bjk->bik", &[&[2, 3, 4], &[2, 4, 2]]),
+        ("ij,kj->ik", &[&[3, 4], &[2, 4]]),
+        ("bij,jk->bki", &[&[2, 3, 4], &[4, 2]]),
+        ("abc,cd->abd", &[&[2, 3, 4], &[4, 2]]),
+        ("ijk,jkl->il", &[&[2, 3, 2], &[3, 2, 4]]),
+        ("i,j->ij", &[&[3], &[2]]),
+        ("ij,ij->i", &[&[3, 2], &[3, 2]]),
+        ("iij,jk->ik", &[&[3, 3, 2], &[2, 4]]),
+        ("ij->ji", &[&[3, 4]]),
+        ("ii", &[&[3, 3]]),
+        ("ijk->j", &[&[2, 3, 4]]),
+    ];
+    for (spec, shapes) in einsums {
+        let inputs = shapes
+            .iter()
+            .map(|sh| s.tensor(sh, -1.0, 1.0, transposed))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(case(
+            format!("einsum {spec} {shapes:?}{tag}"),
+            inputs,
+            move |_, v| Var::einsum(spec, v),
         ));
     }
     Ok(())

@@ -16,7 +16,8 @@ pub trait Function<F: Float>: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> Result<Var<
 impl<F: Float, T: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> Result<Var<'t, F>>> Function<F> for T {}
 
 /// `H·v` for the Hessian `H` of the scalar `f` at `x`, in two reverse sweeps and without
-/// forming `H`: the gradient of `⟨∇f(x), v⟩`.
+/// forming `H`: the gradient of `⟨∇f(x), v⟩` (reverse-over-reverse; [`jvp`] of the gradient
+/// gives the same product forward-over-reverse).
 ///
 /// ```
 /// use descent_autodiff::hessian_vector_product;
@@ -50,6 +51,75 @@ pub fn hessian_vector_product<F: Float>(
     let g = y.grad(&[xv], None)?[0];
     let gv = g.mul(tape.constant(v.clone()))?.sum(&[], false)?;
     gv.grad(&[xv], None)?[0].value()
+}
+
+/// Forward mode: `(f(x), J·v)`, the Jacobian-vector product of `f` at `x` along `v`
+/// (`torch.func.jvp`). Computed by the double-vjp trick on the reverse tape, not by dual
+/// numbers: `u ↦ Jᵀu` is recorded for a placeholder cotangent `u`, and it is linear in `u`,
+/// so its own vector-Jacobian product with `v` is `J·v`. This costs two reverse sweeps and
+/// needs every op on the way to be differentiable twice, which every op of this crate is.
+///
+/// Forward-over-reverse Hessian-vector products are `jvp` of the gradient: the same
+/// numbers as [`hessian_vector_product`] (reverse-over-reverse), formed the other way:
+///
+/// ```
+/// use descent_autodiff::{hessian_vector_product, jvp};
+/// use descent_tensor::Tensor;
+/// let x = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
+/// let v = Tensor::from_vec(vec![1.0, 1.0], &[2])?;
+/// // f(x) = Σ x³; ∇f = 3x², H = diag(6x).
+/// let (g, hv) = jvp(|_, x| Ok(x.powf(3.0)?.sum(&[], false)?.grad(&[x], None)?[0]), &x, &v)?;
+/// assert_eq!((g.to_vec(), hv.to_vec()), (vec![3.0, 12.0], vec![6.0, 12.0]));
+/// let hv2 = hessian_vector_product(|_, x| x.powf(3.0)?.sum(&[], false), &x, &v)?;
+/// assert_eq!(hv.to_vec(), hv2.to_vec());
+/// # Ok::<(), descent_autodiff::Error>(())
+/// ```
+///
+/// # Errors
+/// A shape mismatch between `x` and `v`; any error of `f`.
+pub fn jvp<F: Float>(
+    f: impl Function<F>,
+    x: &Tensor<F>,
+    v: &Tensor<F>,
+) -> Result<(Tensor<F>, Tensor<F>)> {
+    same_shape("jvp", x, v)?;
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(&tape, xv)?;
+    let u = tape.var(Tensor::zeros(&y.shape()));
+    let jt_u = y.grad(&[xv], Some(u))?[0];
+    let jv = jt_u.grad(&[u], Some(tape.constant(v.clone())))?[0];
+    Ok((y.value()?, jv.value()?))
+}
+
+/// Reverse mode, the transpose of [`jvp`]: `(f(x), uᵀ·J)`, the vector-Jacobian product of
+/// `f` at `x` with a cotangent `u` of `f(x)`'s shape (`torch.func.vjp`); one reverse sweep.
+///
+/// # Errors
+/// A cotangent whose shape is not `f(x)`'s; any error of `f`.
+pub fn vjp<F: Float>(
+    f: impl Function<F>,
+    x: &Tensor<F>,
+    u: &Tensor<F>,
+) -> Result<(Tensor<F>, Tensor<F>)> {
+    let tape = Tape::new();
+    let xv = tape.var(x.clone());
+    let y = f(&tape, xv)?;
+    same_shape("vjp", &y.value()?, u)?;
+    let g = y.grad(&[xv], Some(tape.constant(u.clone())))?[0];
+    Ok((y.value()?, g.value()?))
+}
+
+fn same_shape<F: Float>(op: &'static str, expected: &Tensor<F>, got: &Tensor<F>) -> Result<()> {
+    if expected.shape() != got.shape() {
+        return Err(TensorError::ShapeMismatch {
+            op,
+            expected: expected.shape().to_vec(),
+            got: got.shape().to_vec(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The dense Hessian of the scalar `f` at `x`, as an `[n, n]` matrix over the `n` elements

@@ -39,6 +39,7 @@ mod tape;
 pub use backward::{BackwardOptions, Gradients};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, gradgradcheck, MultiFunction, Report, Tolerances, Worst};
-pub use higher::{hessian, hessian_vector_product, jacobian, Function, DENSE_LIMIT};
+pub use higher::{hessian, hessian_vector_product, jacobian, jvp, vjp, Function, DENSE_LIMIT};
+pub use ops::MatrixNorm;
 pub use param::{Param, ParamId};
 pub use tape::{Ctx, Rule, Tape, Var};

@@ -116,6 +116,17 @@ pub enum TensorError {
         /// What is allowed.
         why: &'static str,
     },
+    /// A matrix the factorization cannot take: singular (`inverse`, `solve`) or not
+    /// positive-definite (`cholesky`), as PyTorch raises.
+    #[error("{op}: a matrix of the batch {shape:?} is {what}")]
+    Singular {
+        /// The op that was called.
+        op: &'static str,
+        /// The input's shape.
+        shape: Shape,
+        /// What the matrix is: "singular" or "not positive-definite".
+        what: &'static str,
+    },
     /// Convolution or pooling operands that do not fit together: channels, groups, or a
     /// window larger than its padded input.
     #[error("{op}: {detail}: {input:?} * {other:?}")]

@@ -13,7 +13,18 @@ impl<'t, F: Float> Var<'t, F> {
     /// `wᵀ`), the product is formed transposed (`(bᵀ·gᵀ)ᵀ`, the same flops), so that after the
     /// view's own backward the parameter's gradient is contiguous and optimizers read it
     /// as one slice.
+    ///
+    /// A 1-D operand is a vector, as in `torch.matmul` (see `Tensor::matmul`): a row or a
+    /// column for the product, its added axis dropped after.
     pub fn matmul(self, rhs: Var<'t, F>) -> Result<Self> {
+        let (na, nb) = (self.dims().len(), rhs.dims().len());
+        if na == 1 && nb >= 1 {
+            let row = if nb == 1 { -1 } else { -2 };
+            return self.unsqueeze(0)?.matmul(rhs)?.squeeze(Some(row));
+        }
+        if nb == 1 && na >= 1 {
+            return self.matmul(rhs.unsqueeze(-1)?)?.squeeze(Some(-1));
+        }
         let value = self.with_values(rhs, |a, b| a.matmul(b))??;
         self.tape.record("matmul", value, &[self, rhs], |c| {
             let (a, b, g) = (c.x(0), c.x(1), c.g);

@@ -4,13 +4,17 @@
 mod binary;
 mod conv;
 mod index;
+mod linalg;
 mod math;
 mod matmul;
+mod products;
 mod reduce;
 mod scan;
 mod softmax;
 mod unary;
 mod views;
+
+pub use linalg::MatrixNorm;
 
 use descent_tensor::{layout, Result as TensorResult};
 

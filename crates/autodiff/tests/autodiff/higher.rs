@@ -1,7 +1,7 @@
 //! Hessian-vector products, Hessians and Jacobians against finite differences and closed forms.
 
 use descent_autodiff::{
-    hessian, hessian_vector_product, jacobian, Error, Result, Tape, Var, DENSE_LIMIT,
+    hessian, hessian_vector_product, jacobian, jvp, vjp, Error, Result, Tape, Var, DENSE_LIMIT,
 };
 use descent_tensor::Tensor;
 
@@ -94,4 +94,66 @@ fn dense_matrices_refuse_huge_inputs() {
     let err = hessian(|_, x| x.sum(&[], false), &big).unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }));
     assert!(err.to_string().contains("hessian_vector_product"), "{err}");
+}
+
+/// A vector function of a vector: g(x) = tanh(A x) ⊙ x + x₀·x.
+fn g<'t>(tape: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
+    let a = tape.constant(Tensor::from_vec(
+        vec![0.5, -1.0, 0.3, 0.8, 0.2, -0.4, 1.1, 0.0, 0.7],
+        &[3, 3],
+    )?);
+    let x0 = x.narrow(0, 0, 1)?;
+    a.matmul(x)?.tanh()?.mul(x)?.add(x0.mul(x)?)
+}
+
+#[test]
+fn jvp_matches_central_differences() {
+    let (x, v) = (x0(), Tensor::from_vec(vec![0.7, -0.2, 0.4], &[3]).unwrap());
+    let (y, jv) = jvp(g, &x, &v).unwrap();
+    let at = |t: f64| {
+        let tape = Tape::new();
+        let xv = tape.var(x.add(&v.mul_scalar(t)).unwrap());
+        g(&tape, xv).unwrap().value().unwrap().to_vec()
+    };
+    let h = 1e-6;
+    let (plus, minus) = (at(h), at(-h));
+    assert_eq!(y.to_vec(), at(0.0));
+    for i in 0..3 {
+        let numeric = (plus[i] - minus[i]) / (2.0 * h);
+        assert!(
+            (jv.to_vec()[i] - numeric).abs() < 1e-8,
+            "{i}: {jv} vs {numeric}"
+        );
+    }
+}
+
+#[test]
+fn forward_over_reverse_hvp_equals_reverse_over_reverse_and_finite_differences() {
+    let (x, v) = (x0(), Tensor::from_vec(vec![0.7, -0.2, 0.4], &[3]).unwrap());
+    fn grad<'t>(t: &'t Tape<f64>, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
+        Ok(f(t, x)?.grad(&[x], None)?[0])
+    }
+    let (_, forward) = jvp(grad, &x, &v).unwrap();
+    let reverse = hessian_vector_product(f, &x, &v).unwrap();
+    let numeric = numeric_hessian();
+    for i in 0..3 {
+        let (a, b) = (forward.to_vec()[i], reverse.to_vec()[i]);
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{i}: {a} vs {b}");
+        let fd: f64 = (0..3).map(|j| numeric[i * 3 + j] * v.to_vec()[j]).sum();
+        assert!((a - fd).abs() < 1e-6, "{i}: {a} vs finite differences {fd}");
+    }
+}
+
+#[test]
+fn vjp_is_the_transpose_of_jvp() {
+    let x = x0();
+    let v = Tensor::from_vec(vec![0.7, -0.2, 0.4], &[3]).unwrap();
+    let u = Tensor::from_vec(vec![-0.3, 0.5, 0.9], &[3]).unwrap();
+    let (_, jv) = jvp(g, &x, &v).unwrap();
+    let (_, ujt) = vjp(g, &x, &u).unwrap();
+    let lhs: f64 = u.mul(&jv).unwrap().sum_all();
+    let rhs: f64 = ujt.mul(&v).unwrap().sum_all();
+    assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+    let err = jvp(g, &x, &Tensor::zeros(&[2])).unwrap_err();
+    assert_eq!(err.to_string(), "jvp: expected shape [3], got [2]");
 }

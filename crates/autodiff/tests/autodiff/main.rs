@@ -15,9 +15,11 @@ mod conv_parity;
 #[path = "reference/conv.rs"]
 mod conv_reference;
 mod higher;
+mod linalg_torch;
 mod math_torch;
 mod memory;
 mod ops_gradcheck;
+mod products_torch;
 mod scan_torch;
 mod tape;
 mod torch_kinks;

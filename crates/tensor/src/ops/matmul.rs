@@ -31,22 +31,32 @@ struct Gemm {
 
 impl<F: Float> Tensor<F> {
     /// Matrix product over the last two axes, broadcasting the leading (batch) axes:
-    /// `[..., m, k] · [..., k, n] → [..., m, n]`.
+    /// `[..., m, k] · [..., k, n] → [..., m, n]`. As `torch.matmul`, a 1-D operand is a
+    /// vector: `[k] · [..., k, n] → [..., n]`, `[..., m, k] · [k] → [..., m]`, `[k] · [k] → []`.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] if an operand has fewer than 2 axes;
+    /// [`TensorError::Rank`] if an operand is 0-D;
     /// [`TensorError::MatmulInner`] if the inner sizes differ;
     /// [`TensorError::Broadcast`] if the batch axes do not broadcast;
     /// [`TensorError::TooLarge`] if the output's element count overflows.
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         for t in [self, rhs] {
-            if t.ndim() < 2 {
+            if t.ndim() == 0 {
                 return Err(TensorError::Rank {
                     op: "matmul",
-                    expected: "at least 2 dims (use unsqueeze for vectors)",
+                    expected: "at least 1 dim",
                     shape: t.shape.to_vec(),
                 });
             }
+        }
+        // torch's vector rules: a 1-D lhs is a row `[1, k]`, a 1-D rhs a column `[k, 1]`,
+        // and the added axis is dropped from the result.
+        if self.ndim() == 1 {
+            let row = if rhs.ndim() == 1 { -1 } else { -2 };
+            return self.unsqueeze(0)?.matmul(rhs)?.squeeze(Some(row));
+        }
+        if rhs.ndim() == 1 {
+            return self.matmul(&rhs.unsqueeze(-1)?)?.squeeze(Some(-1));
         }
         let (na, nb) = (self.ndim(), rhs.ndim());
         let (m, k, k2, n) = (

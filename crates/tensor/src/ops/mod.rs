@@ -4,8 +4,10 @@ mod binary;
 mod conv;
 mod elementwise_math;
 mod index;
+mod linalg;
 mod matmul;
 mod pool;
+mod products;
 mod random;
 mod reduce;
 mod scan;
@@ -15,6 +17,7 @@ mod transpose;
 mod unary;
 
 pub use conv::{ConvOptions, Window2d};
+pub use products::{einsum, EinsumOperand};
 
 /// A raw pointer shared by parallel tasks that only read through it (operands) or write
 /// disjoint elements (blocks of a matrix product's output, rows of a transpose's).

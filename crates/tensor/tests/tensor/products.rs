@@ -1,0 +1,204 @@
+//! `matmul` with 1-D operands, `dot`, `outer` and `einsum` against naive loops over every
+//! label assignment, on random sizes (including 1) and on contiguous, permuted and strided
+//! layouts.
+
+use crate::common::{numel, ravel, unravel};
+use descent_tensor::Tensor;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// A tensor with `shape` and row-major values `data`, stored contiguously, with its axes
+/// permuted, or at every other position of its last axis, as `layout` says (0, 1, 2).
+pub(crate) fn laid_out(shape: &[usize], data: &[f64], layout: usize) -> Tensor<f64> {
+    let t = Tensor::from_slice(data, shape).unwrap();
+    let nd = shape.len();
+    match layout {
+        1 if nd >= 2 => {
+            // Stored reversed, permuted back: a non-contiguous view of the same values.
+            let rev: Vec<isize> = (0..nd as isize).rev().collect();
+            t.permute(&rev).unwrap().contiguous().permute(&rev).unwrap()
+        }
+        2 if nd >= 1 => {
+            let doubled =
+                Tensor::concat(&[&t.unsqueeze(-1).unwrap(), &t.unsqueeze(-1).unwrap()], -1)
+                    .unwrap();
+            let mut wide: Vec<isize> = shape.iter().map(|&n| n as isize).collect();
+            wide[nd - 1] *= 2;
+            doubled
+                .reshape(&wide)
+                .unwrap()
+                .slice(-1, 0, 2 * shape[nd - 1], 2)
+                .unwrap()
+        }
+        _ => t,
+    }
+}
+
+/// `torch.einsum` by definition: every assignment of the labels, summed into the output.
+fn naive_einsum(inputs: &[&str], out: &str, shapes: &[Vec<usize>], data: &[Vec<f64>]) -> Vec<f64> {
+    let mut labels: Vec<char> = inputs.iter().flat_map(|s| s.chars()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let size = |c: char| {
+        inputs
+            .iter()
+            .zip(shapes)
+            .find_map(|(s, sh)| s.chars().position(|x| x == c).map(|p| sh[p]))
+            .unwrap()
+    };
+    let sizes: Vec<usize> = labels.iter().map(|&c| size(c)).collect();
+    let out_shape: Vec<usize> = out.chars().map(size).collect();
+    let mut result = vec![0.0; numel(&out_shape)];
+    for p in 0..numel(&sizes) {
+        let at = unravel(p, &sizes);
+        let index = |s: &str| -> Vec<usize> {
+            s.chars()
+                .map(|c| at[labels.iter().position(|&l| l == c).unwrap()])
+                .collect()
+        };
+        let term: f64 = inputs
+            .iter()
+            .zip(shapes)
+            .zip(data)
+            .map(|((s, sh), d)| d[ravel(&index(s), sh)])
+            .product();
+        result[ravel(&index(out), &out_shape)] += term;
+    }
+    result
+}
+
+#[track_caller]
+fn assert_close(got: &Tensor<f64>, want: &[f64], what: &str) {
+    let got = got.to_vec();
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{what}: element {i}: {g} vs {w}"
+        );
+    }
+}
+
+#[test]
+fn einsum_matches_naive_loops_on_random_sizes_and_layouts() {
+    let specs = [
+        "ij,jk->ik",
+        "ij,kj->ik",
+        "bij,bjk->bik",
+        "bij,jk->bki",
+        "abc,cd->abd",
+        "ijk,jkl->il",
+        "i,j->ij",
+        "i,i->",
+        "ij,ij->ij",
+        "iij,jk->ik",
+        "bi,bj->bij",
+        "ij,jk",
+        "ij->ji",
+        "ii",
+        "ii->i",
+        "ijk->j",
+        "ba",
+        "ab,cd->dacb",
+    ];
+    let mut rng = StdRng::seed_from_u64(3);
+    for spec in specs {
+        for _ in 0..6 {
+            let (lhs, out) = match spec.split_once("->") {
+                Some((l, o)) => (l, o.to_string()),
+                None => {
+                    let mut once: Vec<char> = spec
+                        .chars()
+                        .filter(|&c| c != ',' && spec.matches(c).count() == 1)
+                        .collect();
+                    once.sort_unstable();
+                    (spec, once.into_iter().collect())
+                }
+            };
+            let inputs: Vec<&str> = lhs.split(',').collect();
+            let mut sizes = std::collections::HashMap::new();
+            for c in lhs.chars().filter(|&c| c != ',') {
+                sizes
+                    .entry(c)
+                    .or_insert_with(|| rng.random_range(1..=4usize));
+            }
+            let shapes: Vec<Vec<usize>> = inputs
+                .iter()
+                .map(|s| s.chars().map(|c| sizes[&c]).collect())
+                .collect();
+            let data: Vec<Vec<f64>> = shapes
+                .iter()
+                .map(|sh| {
+                    (0..numel(sh))
+                        .map(|_| rng.random_range(-2.0..2.0))
+                        .collect()
+                })
+                .collect();
+            let tensors: Vec<Tensor<f64>> = shapes
+                .iter()
+                .zip(&data)
+                .map(|(sh, d)| laid_out(sh, d, rng.random_range(0..3)))
+                .collect();
+            let got = Tensor::einsum(spec, &tensors.iter().collect::<Vec<_>>()).unwrap();
+            let want = naive_einsum(&inputs, &out, &shapes, &data);
+            let out_shape: Vec<usize> = out.chars().map(|c| sizes[&c]).collect();
+            assert_eq!(got.shape(), &out_shape[..], "{spec} {shapes:?}");
+            assert_close(&got, &want, &format!("{spec} {shapes:?}"));
+        }
+    }
+}
+
+#[test]
+fn matmul_dot_outer_with_vectors_match_naive_loops() {
+    let mut rng = StdRng::seed_from_u64(4);
+    for _ in 0..20 {
+        let (b, m, k, n) = (
+            rng.random_range(1..=3),
+            rng.random_range(1..=4),
+            rng.random_range(1..=5),
+            rng.random_range(1..=4),
+        );
+        let mut draw =
+            |len: usize| -> Vec<f64> { (0..len).map(|_| rng.random_range(-2.0..2.0)).collect() };
+        let (x, y, a3, bm) = (draw(k), draw(k), draw(b * m * k), draw(k * n));
+        let layout = rng.random_range(0..3);
+        let xv = laid_out(&[k], &x, layout);
+        let yv = laid_out(&[k], &y, layout);
+        // vector · vector
+        let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+        assert_close(&xv.matmul(&yv).unwrap(), &[dot], "vec.vec");
+        assert_close(&xv.dot(&yv).unwrap(), &[dot], "dot");
+        assert_eq!(xv.dot(&yv).unwrap().shape(), &[] as &[usize]);
+        // batched matrix · vector
+        let a = laid_out(&[b, m, k], &a3, layout);
+        let want: Vec<f64> = (0..b * m)
+            .map(|r| (0..k).map(|j| a3[r * k + j] * x[j]).sum())
+            .collect();
+        let got = a.matmul(&xv).unwrap();
+        assert_eq!(got.shape(), &[b, m]);
+        assert_close(&got, &want, "mat.vec");
+        // vector · matrix
+        let bt = laid_out(&[k, n], &bm, layout);
+        let want: Vec<f64> = (0..n)
+            .map(|c| (0..k).map(|j| x[j] * bm[j * n + c]).sum())
+            .collect();
+        let got = xv.matmul(&bt).unwrap();
+        assert_eq!(got.shape(), &[n]);
+        assert_close(&got, &want, "vec.mat");
+        // outer
+        let want: Vec<f64> = x
+            .iter()
+            .flat_map(|p| y.iter().map(move |q| p * q))
+            .collect();
+        assert_close(&xv.outer(&yv).unwrap(), &want, "outer");
+    }
+    let s = Tensor::<f64>::scalar(1.0);
+    assert!(s.matmul(&Tensor::zeros(&[2])).is_err());
+    assert_eq!(
+        Tensor::<f64>::zeros(&[2, 3])
+            .outer(&Tensor::zeros(&[2]))
+            .unwrap_err()
+            .to_string(),
+        "outer: expected a 1-D tensor, got shape [2, 3]"
+    );
+}
