@@ -5,7 +5,7 @@
 use descent::autodiff::{gradcheck, gradgradcheck, Param, Tape, Tolerances, Var};
 use descent::nn::activation::Tanh;
 use descent::nn::{loss, Linear, Mode, Module, Reduction, Sequential};
-use descent::optim::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+use descent::optim::batch::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 use descent::Tensor;
 use rand::{rngs::StdRng, SeedableRng};
 

@@ -37,6 +37,17 @@ pub enum Error {
         /// The names that exist, comma-separated.
         known: String,
     },
+    /// A name given to the registry of the other half ([`crate::build`] for first-order
+    /// optimizers, [`crate::build_method`] for batch methods).
+    #[error("`{name}` is {kind}: build it with {build}(\"{name}…\")")]
+    WrongRegistry {
+        /// The name given.
+        name: String,
+        /// What it is, in words.
+        kind: &'static str,
+        /// The function that builds it.
+        build: &'static str,
+    },
     /// A spec had keys the optimizer or schedule does not take.
     #[error("{name}: unknown key{} {keys}; allowed keys: {allowed}", if .keys.contains(',') { "s" } else { "" })]
     UnknownKey {

@@ -17,6 +17,7 @@ mod files;
 mod first_order_parity;
 mod least_squares;
 mod parallel;
+mod registry;
 mod schedules;
 mod scipy_defaults;
 mod second_order;

@@ -6,10 +6,13 @@ use crate::problems;
 use crate::reference;
 
 use descent_autodiff::{Param, Tape, Var};
-use descent_optim::curvature::{hessian_spectrum, lanczos, spectrum};
+use descent_optim::batch::curvature::{hessian_spectrum, lanczos, spectrum};
 use descent_optim::{
-    BatchMethod, Error, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
-    TapeObjective, TapeResiduals, Tolerances,
+    batch::{
+        BatchMethod, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
+        StopTolerances, TapeObjective, TapeResiduals,
+    },
+    Error,
 };
 use descent_tensor::Tensor;
 use nalgebra::DMatrix;
@@ -97,7 +100,7 @@ fn lm_on_the_tape_matches_scipy() {
         .unwrap();
     let mut x = vec![1.0, 1.0, 0.0];
     let config = LmConfig {
-        tolerances: Tolerances {
+        tolerances: StopTolerances {
             tolerance_grad: 1e-12,
             tolerance_change: 1e-15,
         },

@@ -5,7 +5,7 @@
 //! Jacobian, for Levenberg–Marquardt) and [`ParamObjective`] (a loss over a `Param` set,
 //! as PyTorch's LBFGS closure).
 
-use crate::batch::Objective;
+use crate::batch::objective::Objective;
 use crate::error::{Error, Result};
 use descent_autodiff::{hessian, hessian_vector_product, jacobian, Function, Param, Tape, Var};
 use descent_tensor::{Float, Tensor};
@@ -68,7 +68,7 @@ fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> 
 /// [`descent_autodiff::hessian`], `H·v` by [`TapeObjective::hvp`]. Computes in `F`.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Newton, TapeObjective};
+/// use descent_optim::batch::{BatchMethod, Newton, TapeObjective};
 /// // Rosenbrock on the tape: Newton with the tape's exact Hessian.
 /// let mut obj = TapeObjective::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -98,7 +98,7 @@ impl<F: Float, Fun: Function<F>> TapeObjective<F, Fun> {
         }
     }
 
-    /// `H·v` at `x` without forming `H` (two reverse sweeps), for [`crate::curvature::lanczos`].
+    /// `H·v` at `x` without forming `H` (two reverse sweeps), for [`crate::batch::curvature::lanczos`].
     ///
     /// # Errors
     /// Lengths of `x` and `v` that differ, or the tape's error.
@@ -135,7 +135,7 @@ impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
 /// Hessian are those of `Σ rᵢ²`, so every other method runs on it too.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, LevenbergMarquardt, TapeResiduals};
+/// use descent_optim::batch::{BatchMethod, LevenbergMarquardt, TapeResiduals};
 /// // Rosenbrock's residuals (10(y − x²), 1 − x).
 /// let mut obj = TapeResiduals::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -210,7 +210,7 @@ impl<F: Float, Fun: Function<F>> Objective for TapeResiduals<F, Fun> {
 /// is given, reading the parameters with `tape.param(&p)` (any clone of them: a clone keeps
 /// the id). Before calling it, the trial values are registered on the tape under the
 /// parameters' ids, so the closure — a model's forward pass — sees them without the model
-/// being touched. Used through [`crate::Method::step_params`] or [`with_params`].
+/// being touched. Used through [`crate::batch::Method::step_params`] or [`with_params`].
 pub struct ParamObjective<'p, F: Float, C> {
     params: &'p [Param<F>],
     loss: C,
@@ -256,7 +256,7 @@ where
 ///
 /// ```
 /// use descent_autodiff::Param;
-/// use descent_optim::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_optim::batch::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 /// use descent_tensor::Tensor;
 /// // Least squares ‖w − (1, 2)‖² over one parameter.
 /// let mut params = vec![Param::new(Tensor::<f64>::zeros(&[2]))];
