@@ -120,15 +120,6 @@ impl Method {
     }
 }
 
-/// The function on the tape, with the tape's error type (what the Hessian and Jacobian
-/// helpers take). `TestFunction::eval` fails only through the tape.
-fn loss<'t, F: Float>(f: &TestFunction, w: Var<'t, F>) -> descent::autodiff::Result<Var<'t, F>> {
-    f.eval(w).map_err(|e| match e {
-        descent::optim::Error::Autodiff(e) => e,
-        other => unreachable!("TestFunction::eval fails only on the tape: {other}"),
-    })
-}
-
 /// The function's least-squares form `r`, with `Σ rᵢ² = f` (the saddle has none).
 fn residuals<'t, F: Float>(
     f: &TestFunction,
@@ -186,7 +177,7 @@ fn run_batch<F: Float>(
     let mut obj: Box<dyn descent::optim::batch::Objective> = if method.needs_residuals() {
         Box::new(TapeResiduals::<F, _>::new(move |_, w| residuals(&f, w)))
     } else {
-        Box::new(TapeObjective::<F, _>::new(move |_, w| loss(&f, w)))
+        Box::new(TapeObjective::<F, _>::new(move |_, w| f.eval(w)))
     };
     let mut x = vec![start.0, start.1];
     let mut path = vec![Point {

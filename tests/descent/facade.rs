@@ -183,9 +183,11 @@ fn lbfgs_through_its_closure_solves_least_squares() {
     .unwrap();
     with_params(
         &mut params,
-        |tape| {
+        |tape| -> descent::optim::Result<_> {
             let r = tape.constant(a_t.clone()).matmul(tape.param(&w))?;
-            r.sub(tape.constant(b_t.clone()))?.square()?.sum(&[], false)
+            Ok(r.sub(tape.constant(b_t.clone()))?
+                .square()?
+                .sum(&[], false)?)
         },
         |x, obj| lbfgs.step(x, obj),
     )

@@ -41,6 +41,8 @@ pub struct Bfgs {
     config: BfgsConfig,
     h: Option<DMatrix<f64>>,
     cache: Cache,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Bfgs {
@@ -68,6 +70,10 @@ impl Bfgs {
 }
 
 impl BatchMethod for Bfgs {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One iteration from `x`, updating it.
     ///
     /// # Errors

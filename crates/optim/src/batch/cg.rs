@@ -68,6 +68,8 @@ pub struct ConjugateGradient {
     since_restart: usize,
     prev_f: Option<f64>,
     cache: Cache,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for ConjugateGradient {
@@ -96,6 +98,7 @@ impl ConjugateGradient {
             since_restart: 0,
             prev_f: None,
             cache: Cache::default(),
+            layout: Vec::new(),
         }
     }
 
@@ -106,6 +109,10 @@ impl ConjugateGradient {
 }
 
 impl BatchMethod for ConjugateGradient {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One iteration from `x`, updating it.
     ///
     /// # Errors

@@ -94,6 +94,8 @@ pub struct Lbfgs {
     ro: VecDeque<f64>,
     h_diag: f64,
     prev_flat_grad: Option<Vec<f64>>,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for Lbfgs {
@@ -148,6 +150,7 @@ impl Lbfgs {
             ro: VecDeque::new(),
             h_diag: 1.0,
             prev_flat_grad: None,
+            layout: Vec::new(),
         }
     }
 
@@ -211,6 +214,10 @@ impl Lbfgs {
 }
 
 impl BatchMethod for Lbfgs {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One PyTorch `LBFGS.step(closure)`: up to `max_iter` iterations from `x`, updating it.
     /// As in PyTorch, without a line search the last of `max_iter` iterations is not
     /// re-evaluated: the report's loss is then the one before that last update.

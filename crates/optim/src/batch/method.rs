@@ -5,7 +5,7 @@
 
 use crate::batch::bfgs::{Bfgs, BfgsConfig};
 use crate::batch::cg::{Beta, CgConfig, ConjugateGradient};
-use crate::batch::flat::with_params;
+use crate::batch::flat::{with_params, ClosureError};
 use crate::batch::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::batch::linesearch::{LineSearch, SearchConfig};
 use crate::batch::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
@@ -256,14 +256,16 @@ impl Method {
     /// is given, reading the parameters through `tape.param` (see [`crate::batch::ParamObjective`]).
     ///
     /// # Errors
-    /// As [`Method::step`]; [`Error::NotScalar`] if the loss is not a scalar.
-    pub fn step_params<F: Float, C>(
+    /// As [`Method::step`]; [`crate::Error::NotScalar`] if the loss is not a scalar; the
+    /// closure's own errors come back as they were.
+    pub fn step_params<F: Float, C, E>(
         &mut self,
         params: &mut [Param<F>],
         loss: C,
-    ) -> Result<BatchReport>
+    ) -> std::result::Result<BatchReport, E>
     where
-        C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+        C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+        E: ClosureError + From<crate::Error>,
     {
         with_params(params, loss, |x, obj| self.step(x, obj))
     }
@@ -274,6 +276,15 @@ impl BatchMethod for Method {
     ///
     /// # Errors
     /// As the method's own `step`.
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        match self {
+            Method::Cg(m) => m.module_layout(),
+            Method::Bfgs(m) => m.module_layout(),
+            Method::Lbfgs(m) => m.module_layout(),
+            _ => None,
+        }
+    }
+
     fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         match self {
             Method::Steepest(m) => m.step(x, obj),

@@ -15,13 +15,16 @@ mod lbfgs;
 mod linesearch;
 mod lm;
 mod method;
+mod module;
 mod newton;
 pub(crate) mod objective;
 mod steepest;
 
 pub use bfgs::{Bfgs, BfgsConfig};
 pub use cg::{Beta, CgConfig, ConjugateGradient};
-pub use flat::{flatten, unflatten, with_params, ParamObjective, TapeObjective, TapeResiduals};
+pub use flat::{
+    flatten, unflatten, with_params, ClosureError, ParamObjective, TapeObjective, TapeResiduals,
+};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 pub use linesearch::{LineSearch, LineStep, SearchConfig};
 pub use lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};

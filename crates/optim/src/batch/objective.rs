@@ -302,4 +302,95 @@ pub trait BatchMethod {
         }
         total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
     }
+
+    /// Where a method with history (L-BFGS, CG, BFGS) keeps the names and shapes of the
+    /// model it last ran on, so [`BatchMethod::step_module`] can refuse another; `None` for
+    /// methods without history.
+    #[doc(hidden)]
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        None
+    }
+
+    /// One [`BatchMethod::step`] on a model's parameters, in place: `loss(tape, model)`
+    /// records the loss with the model's own forward pass, and the closure may return any
+    /// error that optim's converts into (its own come back as they were).
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{Linear, Mode, Module, Sequential};
+    /// use descent_optim::batch::{BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+    /// use descent_tensor::Tensor;
+    ///
+    /// // A program's own error type, which every crate's converts into.
+    /// #[derive(Debug)]
+    /// enum MyError { Nn(descent_nn::Error), Optim(descent_optim::Error) }
+    /// impl std::fmt::Display for MyError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+    /// }
+    /// impl std::error::Error for MyError {}
+    /// impl From<descent_nn::Error> for MyError { fn from(e: descent_nn::Error) -> Self { MyError::Nn(e) } }
+    /// impl From<descent_optim::Error> for MyError { fn from(e: descent_optim::Error) -> Self { MyError::Optim(e) } }
+    /// impl From<descent_autodiff::Error> for MyError { fn from(e: descent_autodiff::Error) -> Self { MyError::Nn(e.into()) } }
+    /// impl From<descent_tensor::TensorError> for MyError { fn from(e: descent_tensor::TensorError) -> Self { MyError::Nn(e.into()) } }
+    ///
+    /// // Least squares: fit y = 2x + 1 with a Linear(1, 1).
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let mut model = Sequential::<f64>::new().add(Linear::new(1, 1, &mut rng)?);
+    /// let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[4, 1])?;
+    /// let y = Tensor::from_vec(vec![1.0, 3.0, 5.0, 7.0], &[4, 1])?;
+    /// let mut lbfgs = Lbfgs::new(LbfgsConfig { line_search: Some(LineSearch::WOLFE), ..Default::default() })?;
+    /// lbfgs.minimize_module(&mut model, |tape, model| -> Result<_, MyError> {
+    ///     let pred = model.forward(tape, tape.constant(x.clone()), Mode::Eval)?; // nn's error
+    ///     Ok(pred.sub(tape.constant(y.clone()))?.square()?.sum(&[], false)?)   // the tape's
+    /// }, 10)?;
+    /// let w = model.named_params()[0].1.value.to_vec()[0];
+    /// assert!((w - 2.0).abs() < 1e-6, "{w}");
+    /// # Ok::<(), MyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BatchMethod::step`]; the closure's own errors; [`Error::ModuleShape`] if the
+    /// model's parameters are not those this method's history was built on.
+    fn step_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: descent_tensor::Float,
+        M: descent_nn::Module<F> + ?Sized,
+        C: for<'t> FnMut(
+            &'t descent_autodiff::Tape<F>,
+            &M,
+        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        E: crate::batch::ClosureError + From<Error>,
+    {
+        crate::batch::module::run(self, model, loss, |m, x, obj| m.step(x, obj))
+    }
+
+    /// [`BatchMethod::minimize`] on a model's parameters, in place (see
+    /// [`BatchMethod::step_module`]).
+    ///
+    /// # Errors
+    /// As [`BatchMethod::step_module`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    fn minimize_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+        max_steps: usize,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: descent_tensor::Float,
+        M: descent_nn::Module<F> + ?Sized,
+        C: for<'t> FnMut(
+            &'t descent_autodiff::Tape<F>,
+            &M,
+        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        E: crate::batch::ClosureError + From<Error>,
+    {
+        crate::batch::module::run(self, model, loss, |m, x, obj| m.minimize(x, obj, max_steps))
+    }
 }

@@ -16,6 +16,7 @@ mod checkpoints;
 mod files;
 mod first_order_parity;
 mod least_squares;
+mod module;
 mod parallel;
 mod registry;
 mod schedules;
