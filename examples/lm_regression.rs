@@ -15,8 +15,11 @@ mod cli;
 use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{
-    build, BatchMethod, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Objective,
-    TapeObjective, TapeResiduals, Tolerances,
+    batch::{
+        BatchMethod, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Objective,
+        StopTolerances, TapeObjective, TapeResiduals,
+    },
+    build,
 };
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
@@ -124,7 +127,7 @@ fn main() -> ExitCode {
 fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let x0: Vec<f64> = (0..PARAMS).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let no_tolerance = Tolerances {
+    let no_tolerance = StopTolerances {
         tolerance_grad: 0.0,
         tolerance_change: 0.0,
     };

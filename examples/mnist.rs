@@ -38,7 +38,10 @@ use descent::data::{mnist, DataLoader, Dataset, Mnist};
 use descent::nn::activation::{Relu, Sigmoid, Tanh};
 use descent::nn::serialize::{Buffer, BufferMut};
 use descent::nn::{self, loss, BatchNorm1d, Dropout, Init, Linear, Mode, Module, Reduction};
-use descent::optim::{self, Averager, Scheduler};
+use descent::optim::{
+    self,
+    first_order::{Averager, Scheduler},
+};
 use descent::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -217,7 +220,7 @@ fn parse_optimizer(spec: &str) -> Result<String, String> {
 fn parse_schedule(spec: &str) -> Result<String, String> {
     if spec != "none" {
         for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            optim::parse_schedule(part).map_err(|e| e.to_string())?;
+            optim::first_order::parse_schedule(part).map_err(|e| e.to_string())?;
         }
     }
     Ok(spec.to_string())
@@ -612,7 +615,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
                 None => Some(format!("the loss is {loss_value}")),
                 Some(mut grads) => {
                     if let Some(max_norm) = args.clip_norm {
-                        optim::clip_grad_norm(&mut grads, max_norm, 2.0)?;
+                        optim::first_order::clip_grad_norm(&mut grads, max_norm, 2.0)?;
                     }
                     // The loss too: iRprop+ backtracks only when it went up; others ignore it.
                     let stepped = opt.step_with_loss(&mut model.params_mut(), &grads, loss_value);
@@ -912,7 +915,7 @@ impl Metrics {
         }
         let mut text = kept.join("\n");
         text.push('\n');
-        optim::write_atomic(path, text.as_bytes())
+        optim::first_order::write_atomic(path, text.as_bytes())
             .map_err(|e| format!("--metrics {}: {e}", path.display()))?;
         let file = std::fs::OpenOptions::new()
             .append(true)
@@ -1033,7 +1036,7 @@ mod plot {
             }
             root.present()?;
         }
-        descent::optim::write_atomic(path, svg.as_bytes())?;
+        descent::optim::first_order::write_atomic(path, svg.as_bytes())?;
         Ok(())
     }
 }
@@ -1146,7 +1149,10 @@ mod checkpoint {
     };
     use descent::nn::serialize::Buffer;
     use descent::nn::Module;
-    use descent::optim::{Averager, Optimizer, StateDict};
+    use descent::optim::{
+        first_order::{Averager, StateDict},
+        Optimizer,
+    };
     use std::path::Path;
 
     const FORMAT: &str = "descent-mnist-checkpoint/1";

@@ -8,7 +8,7 @@
 //!     --steps 500 --start -1.5,2 [--dtype f64] [--csv] [--plot paths.svg]
 //! ```
 //! Functions: `rosenbrock`, `beale`, `saddle`, `quadratic:a=1,b=10`. Optimizers: any spec
-//! `descent_optim::build` takes, or a batch method's (`descent_optim::Method::from_spec`):
+//! `descent_optim::build` takes, or a batch method's (`descent_optim::batch::Method::from_spec`):
 //! `lbfgs:history_size=10`, `cg:beta=pr`, `cg:beta=fr`, `bfgs`, `newton`, `lm`, `steepest`.
 //! One `--steps` step is one call of the method's `step` (L-BFGS: up to `max_iter` inner
 //! iterations, as torch's; the others: one iteration with its line search); a batch path
@@ -24,7 +24,11 @@ mod cli;
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
-use descent::optim::{build, BatchMethod, TapeObjective, TapeResiduals, TestFunction, METHODS};
+use descent::optim::{
+    batch::{BatchMethod, TapeObjective, TapeResiduals, METHODS},
+    build,
+    functions::TestFunction,
+};
 use descent::tensor::{Float, Tensor};
 use plotters::prelude::*;
 use std::io::Write;
@@ -72,7 +76,7 @@ fn parse_function(s: &str) -> Result<TestFunction, String> {
 fn parse_method(spec: &str) -> Result<Method, String> {
     let method = Method::parse(spec);
     match &method {
-        Method::Batch(spec) => descent::optim::Method::from_spec(spec).map(drop),
+        Method::Batch(spec) => descent::optim::batch::Method::from_spec(spec).map(drop),
         Method::FirstOrder(spec) => build::<f64>(spec).map(drop),
     }
     .map_err(|e| e.to_string())?;
@@ -95,7 +99,7 @@ fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
 enum Method {
     /// A spec for `descent_optim::build`.
     FirstOrder(String),
-    /// A spec for `descent_optim::Method::from_spec`.
+    /// A spec for `descent_optim::batch::Method::from_spec`.
     Batch(String),
 }
 
@@ -114,15 +118,6 @@ impl Method {
             Method::FirstOrder(spec) | Method::Batch(spec) => spec,
         }
     }
-}
-
-/// The function on the tape, with the tape's error type (what the Hessian and Jacobian
-/// helpers take). `TestFunction::eval` fails only through the tape.
-fn loss<'t, F: Float>(f: &TestFunction, w: Var<'t, F>) -> descent::autodiff::Result<Var<'t, F>> {
-    f.eval(w).map_err(|e| match e {
-        descent::optim::Error::Autodiff(e) => e,
-        other => unreachable!("TestFunction::eval fails only on the tape: {other}"),
-    })
 }
 
 /// The function's least-squares form `r`, with `Σ rᵢ² = f` (the saddle has none).
@@ -158,8 +153,8 @@ fn residuals<'t, F: Float>(
 }
 
 /// Builds a batch method, checking that the function has the form it needs.
-fn batch_method(f: &TestFunction, spec: &str) -> Result<descent::optim::Method, Error> {
-    let method = descent::optim::Method::from_spec(spec)?;
+fn batch_method(f: &TestFunction, spec: &str) -> Result<descent::optim::batch::Method, Error> {
+    let method = descent::optim::batch::Method::from_spec(spec)?;
     if method.needs_residuals() && *f == TestFunction::Saddle {
         return Err(format!(
             "{spec}: the saddle x² − y² has no least-squares form (it is unbounded below); \
@@ -179,10 +174,10 @@ fn run_batch<F: Float>(
 ) -> Result<Vec<Point>, Error> {
     let mut method = batch_method(f, spec)?;
     let f = *f;
-    let mut obj: Box<dyn descent::optim::Objective> = if method.needs_residuals() {
+    let mut obj: Box<dyn descent::optim::batch::Objective> = if method.needs_residuals() {
         Box::new(TapeResiduals::<F, _>::new(move |_, w| residuals(&f, w)))
     } else {
-        Box::new(TapeObjective::<F, _>::new(move |_, w| loss(&f, w)))
+        Box::new(TapeObjective::<F, _>::new(move |_, w| f.eval(w)))
     };
     let mut x = vec![start.0, start.1];
     let mut path = vec![Point {

@@ -5,7 +5,7 @@
 use descent::autodiff::{gradcheck, gradgradcheck, Param, Tape, Tolerances, Var};
 use descent::nn::activation::Tanh;
 use descent::nn::{loss, Linear, Mode, Module, Reduction, Sequential};
-use descent::optim::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+use descent::optim::batch::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 use descent::Tensor;
 use rand::{rngs::StdRng, SeedableRng};
 
@@ -183,9 +183,11 @@ fn lbfgs_through_its_closure_solves_least_squares() {
     .unwrap();
     with_params(
         &mut params,
-        |tape| {
+        |tape| -> descent::optim::Result<_> {
             let r = tape.constant(a_t.clone()).matmul(tape.param(&w))?;
-            r.sub(tape.constant(b_t.clone()))?.square()?.sum(&[], false)
+            Ok(r.sub(tape.constant(b_t.clone()))?
+                .square()?
+                .sum(&[], false)?)
         },
         |x, obj| lbfgs.step(x, obj),
     )

@@ -37,6 +37,17 @@ pub enum Error {
         /// The names that exist, comma-separated.
         known: String,
     },
+    /// A name given to the registry of the other half ([`crate::build`] for first-order
+    /// optimizers, [`crate::build_method`] for batch methods).
+    #[error("`{name}` is {kind}: build it with {build}(\"{name}…\")")]
+    WrongRegistry {
+        /// The name given.
+        name: String,
+        /// What it is, in words.
+        kind: &'static str,
+        /// The function that builds it.
+        build: &'static str,
+    },
     /// A spec had keys the optimizer or schedule does not take.
     #[error("{name}: unknown key{} {keys}; allowed keys: {allowed}", if .keys.contains(',') { "s" } else { "" })]
     UnknownKey {
@@ -181,6 +192,21 @@ pub enum Error {
         /// What to use instead.
         instead: &'static str,
     },
+    /// An objective's or residual closure's own error (any type but optim's and the tape's,
+    /// which keep their variants); [`crate::batch::with_params`] hands it back as it was.
+    #[error("the objective failed: {0}")]
+    Objective(Box<dyn std::error::Error + Send + Sync>),
+    /// A model given to a batch method with history has other parameters than at the
+    /// previous call.
+    #[error("the model's parameter `{name}` is {} but was {} at the previous call; this method's history is for the old parameters: build a new method for the new model", shape_words(.now), shape_words(.before))]
+    ModuleShape {
+        /// The parameter's name in the model.
+        name: String,
+        /// Its shape at the previous call (`None`: it did not exist).
+        before: Option<Shape>,
+        /// Its shape now (`None`: it is gone).
+        now: Option<Shape>,
+    },
     /// The objective cannot provide what the method needs (a Hessian, residuals).
     #[error("{method}: the objective has no {needs}; {hint}")]
     Unsupported {
@@ -191,6 +217,14 @@ pub enum Error {
         /// What to do instead.
         hint: &'static str,
     },
+}
+
+/// A parameter's shape, or that there is none.
+fn shape_words(shape: &Option<Shape>) -> String {
+    match shape {
+        Some(s) => format!("of shape {s:?}"),
+        None => "absent".to_string(),
+    }
 }
 
 /// `Result` with the optim [`enum@Error`].

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use descent_autodiff::Tape;
-//! use descent_optim::TestFunction;
+//! use descent_optim::functions::TestFunction;
 //! use descent_tensor::Tensor;
 //! let f = TestFunction::parse("quadratic:a=1,b=10")?;
 //! let tape = Tape::<f64>::new();

@@ -1,20 +1,21 @@
 //! # descent-optim
 //!
 //! Optimizers over [`descent_autodiff::Param`]s and the [`descent_autodiff::Gradients`] a
-//! tape returns; they never see layers.
+//! tape returns. Two halves, one module each:
 //!
-//! - First-order methods with torch.optim's update rules, argument names and defaults
-//!   ([`Sgd`], [`Adagrad`], [`RmsProp`], [`Adadelta`], [`Adam`] / AdamW, [`Adamax`],
-//!   [`NAdam`], [`Rprop`] and its four variants), driven by [`FirstOrder`] behind the
-//!   [`Optimizer`] trait: parameter groups, state saved to safetensors ([`StateDict`]).
-//! - One spec-string parser for all of them ([`Spec`], [`build`]):
-//!   `"sgd:lr=0.1,momentum=0.9,nesterov=true"`; the grammar is in [`spec`].
-//! - Learning-rate schedules as torch.optim.lr_scheduler's, from specs and chainable
-//!   ([`Scheduler`]: `"warmup:total_iters=5;cosine:T_max=100"`; every schedule and its
-//!   formula in [`schedule`]); parameter averaging
-//!   (polynomial-decay and EMA, swapped in for evaluation: [`Averager`]); gradient clipping
-//!   ([`clip_grad_norm`], [`clip_grad_value`]); the lectures' 2-D test functions on the tape
-//!   ([`TestFunction`]).
+//! - [`first_order`]: torch.optim's update rules, argument names and defaults
+//!   ([`first_order::Sgd`], [`first_order::Adam`] / AdamW, [`first_order::RmsProp`], …),
+//!   driven by [`first_order::FirstOrder`] behind the [`Optimizer`] trait: parameter groups,
+//!   state saved to safetensors; learning-rate schedules as torch.optim.lr_scheduler's
+//!   ([`first_order::schedule`]), parameter averaging and gradient clipping.
+//! - [`batch`]: the full-batch methods that re-evaluate the loss — line searches, steepest
+//!   descent, CG, BFGS, L-BFGS, Newton, Levenberg–Marquardt, Gauss–Newton — on one flat
+//!   `f64` vector ([`batch::Objective`]), and Hessian diagnostics ([`batch::curvature`]).
+//!
+//! One spec-string parser serves both ([`spec`]): [`build`] makes a first-order optimizer
+//! from `"sgd:lr=0.1,momentum=0.9,nesterov=true"`, [`batch::Method::from_spec`] a batch
+//! method from `"lbfgs:history_size=10"`. The lectures' 2-D test functions on the tape are in
+//! [`functions`]; the common names are in [`prelude`].
 //!
 //! Steps update the parameters in place: drop the tape (end its scope) before `step`, or
 //! the parameters' storage is still shared with it and is copied once.
@@ -36,45 +37,22 @@
 //! ```
 #![warn(missing_docs)]
 
-mod averaging;
-mod batch;
-mod bfgs;
-mod cg;
-mod clip;
-pub mod curvature;
+pub mod batch;
 mod error;
-mod flat;
-mod functions;
-mod lbfgs;
-mod linesearch;
-mod lm;
-mod method;
-mod newton;
-mod optimizer;
-mod rules;
-pub mod schedule;
+pub mod first_order;
+pub mod functions;
 pub mod spec;
-mod state;
-mod steepest;
 
-pub use averaging::{Averager, Averaging};
-pub use batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
-pub use bfgs::{Bfgs, BfgsConfig};
-pub use cg::{Beta, CgConfig, ConjugateGradient};
-pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{Error, Result};
-pub use flat::{flatten, unflatten, with_params, ParamObjective, TapeObjective, TapeResiduals};
-pub use functions::{TestFunction, FUNCTIONS};
-pub use lbfgs::{Lbfgs, LbfgsConfig};
-pub use linesearch::{LineSearch, LineStep, SearchConfig};
-pub use lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
-pub use method::{Method, METHODS};
-pub use newton::{Newton, NewtonConfig};
-pub use optimizer::{build, Ctx, FirstOrder, Optimizer, State, UpdateRule, OPTIMIZERS};
-pub use rules::{
-    Adadelta, Adagrad, Adam, Adamax, MomentumForm, NAdam, RmsProp, Rprop, RpropVariant, Sgd,
-};
-pub use schedule::{parse_schedule, Closed, Plateau, Schedule, Scheduler, SCHEDULES};
-pub use spec::{Allowed, Spec};
-pub use state::{write_atomic, StateDict, MAX_COUNT};
-pub use steepest::SteepestDescent;
+pub use first_order::{build, build_method, Optimizer};
+/// nalgebra, whose matrices and vectors are in this crate's public API
+/// ([`batch::Objective::residuals`], [`batch::curvature::spectrum`]).
+pub use nalgebra;
+
+/// The names most programs use, in one import: `use descent_optim::prelude::*;`.
+pub mod prelude {
+    pub use crate::batch::{BatchMethod, Method, Objective};
+    pub use crate::first_order::{Averager, Scheduler, StateDict};
+    pub use crate::functions::TestFunction;
+    pub use crate::{build, build_method, Error, Optimizer, Result};
+}

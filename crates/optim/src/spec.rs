@@ -8,7 +8,7 @@
 //! the leftovers, naming them and the keys that are allowed, so a typo never goes unnoticed.
 //!
 //! ```
-//! use descent_optim::Spec;
+//! use descent_optim::spec::Spec;
 //! let mut s = Spec::parse("adam:lr=1e-3,betas=0.9/0.999")?;
 //! assert_eq!(s.name(), "adam");
 //! assert_eq!(s.f64("lr", 1e-3)?, 1e-3);
@@ -106,6 +106,15 @@ impl fmt::Display for Allowed {
         }
     }
 }
+
+/// torch.optim's flags that choose an implementation rather than the arithmetic, and why
+/// none of them means anything here.
+const TORCH_FLAGS: &[(&str, &str)] = &[
+    ("foreach", "every update is one fused element loop per parameter, rounding as torch's single-tensor (foreach=False) path"),
+    ("fused", "every update is already one fused element loop per parameter, rounding as torch's single-tensor path"),
+    ("capturable", "there are no CUDA graphs to capture on the CPU"),
+    ("differentiable", "an optimizer step is not recorded on the tape; differentiate through an unrolled loop of Var ops instead"),
+];
 
 #[derive(Debug, Clone)]
 struct Arg {
@@ -383,12 +392,40 @@ impl Spec {
         }
     }
 
-    /// Succeeds if every key given was read by a getter; else names the unknown keys and
-    /// the allowed ones (those the getters asked for).
+    /// Accepts `alias` (descent's shorter name) for the torch key `key`: a value given under
+    /// `alias` is read as if given under `key`.
     ///
     /// # Errors
-    /// [`Error::UnknownKey`].
+    /// [`Error::Spec`] if both are given.
+    pub fn alias(&mut self, key: &'static str, alias: &'static str) -> Result<()> {
+        if self.has(key) && self.has(alias) {
+            return Err(Error::Spec {
+                spec: self.text.clone(),
+                why: format!("`{alias}` is another name for `{key}`: give one of them"),
+            });
+        }
+        if let Some(arg) = self.args.iter_mut().find(|a| a.key == alias) {
+            arg.key = key.to_string();
+        }
+        Ok(())
+    }
+
+    /// Succeeds if every key given was read by a getter; else names the unknown keys and
+    /// the allowed ones (those the getters asked for). torch.optim's implementation flags
+    /// (`foreach`, `fused`, `capturable`, `differentiable`) are refused with the reason.
+    ///
+    /// # Errors
+    /// [`Error::Spec`] for a torch implementation flag, else [`Error::UnknownKey`].
     pub fn finish(self) -> Result<()> {
+        if let Some((key, why)) = TORCH_FLAGS
+            .iter()
+            .find(|(k, _)| self.args.iter().any(|a| !a.used && a.key == *k))
+        {
+            return Err(Error::Spec {
+                spec: self.text.clone(),
+                why: format!("torch's `{key}` does not apply here: {why}"),
+            });
+        }
         let unknown: Vec<&str> = self
             .args
             .iter()

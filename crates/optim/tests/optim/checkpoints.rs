@@ -3,7 +3,11 @@
 //! non-finite buffers and averages, naming them.
 
 use descent_autodiff::{Gradients, Param, ParamId, Tape};
-use descent_optim::{build, Averager, Optimizer, StateDict};
+use descent_optim::{
+    build,
+    first_order::{Averager, StateDict},
+    Optimizer,
+};
 use descent_tensor::Tensor;
 
 /// A matrix, a vector and a scalar: the shapes a state must carry through a file.

@@ -3,7 +3,7 @@
 //! save killed with SIGKILL at a random moment leaves a loadable checkpoint and at most one
 //! temporary file.
 
-use descent_optim::{Error, StateDict};
+use descent_optim::{first_order::StateDict, Error};
 use descent_tensor::Tensor;
 use rand::{Rng, SeedableRng};
 use std::io::Write;

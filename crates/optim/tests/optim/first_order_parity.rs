@@ -7,7 +7,7 @@
 //! replays torch's `float32` runs (`first_order_f32.json`) with `f32` parameters.
 
 use descent_autodiff::{Gradients, Param, Tape, Var};
-use descent_optim::{build, TestFunction};
+use descent_optim::{build, functions::TestFunction};
 use descent_tensor::Tensor;
 use serde_json::Value;
 

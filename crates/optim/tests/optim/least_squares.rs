@@ -1,7 +1,10 @@
 //! Levenberg–Marquardt from `tau = 0` (a pure Gauss–Newton start) and Gauss–Newton by name,
 //! on small residual problems written out by hand.
 
-use descent_optim::{BatchMethod, Method, Objective, Result};
+use descent_optim::{
+    batch::{BatchMethod, Method, Objective},
+    Result,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// Residuals and Jacobian from a function, recording every point evaluated.

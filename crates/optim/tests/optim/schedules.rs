@@ -2,7 +2,11 @@
 //! (base 0.1 and 0.02) at each of 60 steps, from `reference/gen_first_order.py`.
 
 use descent_autodiff::ParamId;
-use descent_optim::{build, parse_schedule, Error, Scheduler};
+use descent_optim::{
+    build,
+    first_order::{parse_schedule, Scheduler},
+    Error,
+};
 use serde_json::Value;
 
 #[test]
@@ -106,6 +110,6 @@ fn linear_then_exponential_is_the_formula() {
         err.contains("inverse_time, inverse_sqrt, linear_decay, linear_then_exponential"),
         "{err}"
     );
-    assert!(descent_optim::SCHEDULES.contains(&"inverse_sqrt"));
-    assert!(descent_optim::SCHEDULES.contains(&"linear_then_exponential"));
+    assert!(descent_optim::first_order::SCHEDULES.contains(&"inverse_sqrt"));
+    assert!(descent_optim::first_order::SCHEDULES.contains(&"linear_then_exponential"));
 }

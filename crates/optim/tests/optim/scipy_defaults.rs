@@ -5,8 +5,8 @@
 use crate::problems::{Problem, ALL};
 use crate::scipy_defaults_ref::SCIPY_DEFAULTS;
 
-use descent_optim::{
-    BatchMethod, Beta, Bfgs, CgConfig, ConjugateGradient, Method, Report, StopReason,
+use descent_optim::batch::{
+    BatchMethod, BatchReport, Beta, Bfgs, CgConfig, ConjugateGradient, Method, StopReason,
 };
 
 /// SciPy's (nit, final loss) for `problem` and `method`.
@@ -21,7 +21,7 @@ fn scipy(problem: Problem, method: &str) -> (usize, f64) {
 /// The run stopped on the gradient test, at a loss within 1000× SciPy's (or below 1e-14),
 /// in at most `ratio` × SciPy's iterations + 2. A gradient of 1e-5 pins the loss only to
 /// about `‖g‖²/λ_min` (1e-10 on Rosenbrock), so where in that range each stops is chance.
-fn check(problem: Problem, what: &str, scipy_name: &str, ratio: f64, report: &Report) {
+fn check(problem: Problem, what: &str, scipy_name: &str, ratio: f64, report: &BatchReport) {
     let (nit, loss) = scipy(problem, scipy_name);
     let name = problem.name();
     assert_eq!(

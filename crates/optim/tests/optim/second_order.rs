@@ -5,15 +5,18 @@ use crate::problems;
 use crate::reference;
 
 use descent_optim::{
-    BatchMethod, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Error, Lbfgs, LbfgsConfig,
-    LevenbergMarquardt, LineSearch, LmConfig, Newton, NewtonConfig, Objective, Report,
-    SearchConfig, SteepestDescent, StopReason, Tolerances,
+    batch::{
+        BatchMethod, BatchReport, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Lbfgs,
+        LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Newton, NewtonConfig, Objective,
+        SearchConfig, SteepestDescent, StopReason, StopTolerances,
+    },
+    Error,
 };
 use nalgebra::{DMatrix, DVector};
 use problems::{max_diff, Problem, ALL};
 
-/// Tolerances that stop only on the gradient, so the runs reach the optimum to 1e-8.
-const TIGHT: Tolerances = Tolerances {
+/// StopTolerances that stop only on the gradient, so the runs reach the optimum to 1e-8.
+const TIGHT: StopTolerances = StopTolerances {
     tolerance_grad: 1e-10,
     tolerance_change: 0.0,
 };
@@ -36,7 +39,7 @@ fn scipy(problem: Problem, method: &str) -> (usize, usize, &'static [f64]) {
 /// Within `1e-8` of the minimum, stopped by a convergence test: the gradient tolerance, or
 /// a line search that can no longer decrease the loss in f64 (near the optimum the decrease
 /// `~ ‖g‖²/λ` falls below the rounding of `f`), never by the iteration budget.
-fn assert_at_minimum(problem: Problem, x: &[f64], report: &Report, what: &str) {
+fn assert_at_minimum(problem: Problem, x: &[f64], report: &BatchReport, what: &str) {
     let err = max_diff(x, &problem.minimum());
     assert!(
         err < 1e-8,
@@ -91,7 +94,7 @@ fn check_against_scipy(
     what: &str,
     scipy_name: &str,
     factor: f64,
-    run: impl FnOnce(&mut Vec<f64>, &mut Problem) -> Report,
+    run: impl FnOnce(&mut Vec<f64>, &mut Problem) -> BatchReport,
 ) {
     let mut x = problem.start();
     let report = run(&mut x, &mut problem.clone());
@@ -279,9 +282,9 @@ fn lm_matches_scipy_least_squares() {
     }
 }
 
-fn lm(x: &mut [f64], obj: &mut dyn Objective) -> Report {
+fn lm(x: &mut [f64], obj: &mut dyn Objective) -> BatchReport {
     let config = LmConfig {
-        tolerances: Tolerances {
+        tolerances: StopTolerances {
             tolerance_grad: 1e-12,
             tolerance_change: 1e-15,
         },
@@ -635,7 +638,7 @@ fn loss_change_is_relative_to_the_loss() {
         ))
     };
     let config = SearchConfig {
-        tolerances: Tolerances {
+        tolerances: StopTolerances {
             tolerance_grad: 0.0,
             tolerance_change: 1e-9,
         },

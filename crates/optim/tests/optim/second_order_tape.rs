@@ -6,10 +6,13 @@ use crate::problems;
 use crate::reference;
 
 use descent_autodiff::{Param, Tape, Var};
-use descent_optim::curvature::{hessian_spectrum, lanczos, spectrum};
+use descent_optim::batch::curvature::{hessian_spectrum, lanczos, spectrum};
 use descent_optim::{
-    BatchMethod, Error, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
-    TapeObjective, TapeResiduals, Tolerances,
+    batch::{
+        BatchMethod, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
+        StopTolerances, TapeObjective, TapeResiduals,
+    },
+    Error,
 };
 use descent_tensor::Tensor;
 use nalgebra::DMatrix;
@@ -97,7 +100,7 @@ fn lm_on_the_tape_matches_scipy() {
         .unwrap();
     let mut x = vec![1.0, 1.0, 0.0];
     let config = LmConfig {
-        tolerances: Tolerances {
+        tolerances: StopTolerances {
             tolerance_grad: 1e-12,
             tolerance_change: 1e-15,
         },
@@ -218,13 +221,13 @@ fn parameter_sets_step_like_flat_vectors() {
     let (w, b) = (params[0].clone(), params[1].clone());
     let mut m = Method::from_spec("lbfgs:line_search=strong_wolfe").unwrap();
     let report = m
-        .step_params(&mut params, |tape| {
+        .step_params(&mut params, |tape| -> descent_optim::Result<_> {
             let (w, b) = (tape.param(&w), tape.param(&b));
             let y = w.square()?.sum(&[], false)?.reshape(&[1])?.add(b)?;
-            y.rsub_scalar(3.0)?
+            Ok(y.rsub_scalar(3.0)?
                 .square()?
                 .add(w.add_scalar(-1.0)?.square()?.sum(&[], false)?)?
-                .sum(&[], false)
+                .sum(&[], false)?)
         })
         .unwrap();
     let mut flat = vec![0.5, -0.5, 0.0];
@@ -262,7 +265,7 @@ fn non_scalar_and_nan_losses_are_errors() {
     let p = params[0].clone();
     let err = Method::from_spec("bfgs")
         .unwrap()
-        .step_params(&mut params, |tape| tape.param(&p).square())
+        .step_params(&mut params, |tape| Ok(tape.param(&p).square()?))
         .unwrap_err();
     assert!(
         matches!(&err, Error::NotScalar { shape, .. } if shape == &vec![3])
@@ -272,7 +275,7 @@ fn non_scalar_and_nan_losses_are_errors() {
     let err = Method::from_spec("lbfgs")
         .unwrap()
         .step_params(&mut params, |tape| {
-            tape.param(&p).ln()?.mul_scalar(f64::NAN)?.sum(&[], false)
+            Ok(tape.param(&p).ln()?.mul_scalar(f64::NAN)?.sum(&[], false)?)
         })
         .unwrap_err();
     assert!(

@@ -2,7 +2,11 @@
 //! however hostile, panics (random text, unicode, huge numbers, NaN/inf, duplicate or
 //! empty keys and values).
 
-use descent_optim::{build, parse_schedule, Averager, Method};
+use descent_optim::{
+    batch::Method,
+    build,
+    first_order::{parse_schedule, Averager},
+};
 use proptest::prelude::*;
 
 /// Every parser a spec string reaches; each must return, never panic.

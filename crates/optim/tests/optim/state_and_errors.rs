@@ -1,7 +1,7 @@
 //! Saving and resuming continues bit for bit; every kind of bad input is a clear error.
 
 use descent_autodiff::{Gradients, Param, ParamId, Tape};
-use descent_optim::{build, Error, Optimizer, StateDict, TestFunction};
+use descent_optim::{build, first_order::StateDict, functions::TestFunction, Error, Optimizer};
 use descent_tensor::Tensor;
 
 fn params() -> Vec<Param<f64>> {
@@ -167,7 +167,7 @@ fn bad_specs_name_the_key_the_value_and_what_is_allowed() {
     );
     assert_eq!(
         msg("adom:lr=0.1"),
-        "unknown optimizer `adom`; known: sgd, adagrad, rmsprop, adadelta, adam, adamw, adamax, nadam, rprop"
+        "unknown optimizer `adom`; known: sgd, adagrad, rmsprop, adadelta, adam, adamw, adamax, nadam, rprop (first-order); steepest, cg, bfgs, lbfgs, newton, lm, gauss_newton (batch)"
     );
     assert!(msg("sgd:lr=0.1,nesterov=true")
         .starts_with("sgd: nesterov=true is invalid; allowed: only with momentum > 0"));

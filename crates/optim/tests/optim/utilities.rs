@@ -2,7 +2,10 @@
 //! parameter averaging against its closed forms.
 
 use descent_autodiff::{Gradients, Param, ParamId};
-use descent_optim::{clip_grad_norm, clip_grad_value, Averager, Averaging, Error, StateDict};
+use descent_optim::{
+    first_order::{clip_grad_norm, clip_grad_value, Averager, Averaging, StateDict},
+    Error,
+};
 use descent_tensor::Tensor;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! residuals, as `Objective`s.
 #![allow(dead_code)]
 
-use descent_optim::{Objective, Result};
+use descent_optim::{batch::Objective, Result};
 use nalgebra::{DMatrix, DVector};
 
 /// Which function.

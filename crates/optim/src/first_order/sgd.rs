@@ -9,9 +9,9 @@
 //! exponential moving average of gradients, whose first step is `(1 − μ)·g` where torch's
 //! (with `dampening = μ`) copies `g`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::{Error, Result};
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -28,7 +28,7 @@ pub enum MomentumForm {
 /// torch.optim.SGD's hyper-parameters (same names and defaults), plus [`MomentumForm`].
 ///
 /// ```
-/// use descent_optim::{FirstOrder, Sgd};
+/// use descent_optim::first_order::{FirstOrder, Sgd};
 /// let opt = FirstOrder::<f64, _>::new(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() })?;
 /// # Ok::<(), descent_optim::Error>(())
 /// ```
@@ -130,7 +130,7 @@ impl UpdateRule for Sgd {
         }
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

@@ -1,5 +1,5 @@
 //! Levenberg–Marquardt for least squares, loss `L(x) = Σ rᵢ(x)²`: with the Jacobian `J` of
-//! the residuals (from the tape, see [`crate::TapeResiduals`]), solve
+//! the residuals (from the tape, see [`crate::batch::TapeResiduals`]), solve
 //!
 //! `(μI + JᵀJ) δ = −Jᵀr`
 //!
@@ -10,9 +10,9 @@
 //! Tingleff, *Methods for Non-Linear Least Squares Problems*, 2004, Alg. 3.16; the floor
 //! lets `μ` grow from 0). `μ₀ = τ · max diag(JᵀJ)`.
 
-use crate::batch::{BatchMethod, Objective, Report, StopReason, Tolerances};
+use crate::batch::newton::{check_dense_size, shifted_cholesky_solve};
+use crate::batch::objective::{BatchMethod, BatchReport, Objective, StopReason, StopTolerances};
 use crate::error::{Error, Result};
-use crate::newton::{check_dense_size, shifted_cholesky_solve};
 use nalgebra::{DMatrix, DVector};
 
 /// After a rejected step `μ` grows from at least `MU_FLOOR · max diag(JᵀJ)`: from `μ = 0`
@@ -31,7 +31,7 @@ pub struct LmConfig {
     /// Stop when `max |2Jᵀr| ≤ tolerance_grad`; stop when `‖δ‖ ≤ tolerance_change·(‖x‖ +
     /// tolerance_change)` or the loss changes by less than `tolerance_change` relative to
     /// `max(|L|, 1)`.
-    pub tolerances: Tolerances,
+    pub tolerances: StopTolerances,
     /// Rejected trial steps allowed in one iteration before giving up.
     pub max_tries: usize,
     /// The largest number of parameters for which `JᵀJ` (`n x n`) is formed.
@@ -42,7 +42,7 @@ impl Default for LmConfig {
     fn default() -> Self {
         LmConfig {
             tau: 1e-3,
-            tolerances: Tolerances::default(),
+            tolerances: StopTolerances::default(),
             max_tries: 32,
             max_params: 4096,
         }
@@ -53,7 +53,7 @@ impl Default for LmConfig {
 /// `max_tries` rejected ones).
 ///
 /// ```
-/// use descent_optim::{BatchMethod, LevenbergMarquardt, Objective, Result};
+/// use descent_optim::{Result, batch::{BatchMethod, LevenbergMarquardt, Objective}};
 /// use nalgebra::{DMatrix, DVector};
 /// /// Rosenbrock as least squares: r = (10(y − x²), 1 − x).
 /// struct Rosen;
@@ -136,7 +136,7 @@ fn residuals(
     method: &'static str,
     obj: &mut dyn Objective,
     x: &[f64],
-    report: &mut Report,
+    report: &mut BatchReport,
     finite: bool,
 ) -> Result<(DVector<f64>, DMatrix<f64>)> {
     let (r, j) = obj.residuals(x).map_err(|e| match e {
@@ -179,11 +179,11 @@ impl BatchMethod for LevenbergMarquardt {
     /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `μI + JᵀJ` cannot be
     /// factored (`μ = 0` with a rank-deficient `J`), [`Error::Unsupported`] if the objective
     /// has no residuals.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         let n = x.len();
         check_dense_size("lm", n, self.config.max_params)?;
         let tol = self.config.tolerances;
-        let mut report = Report::new(0.0, &[]);
+        let mut report = BatchReport::new(0.0, &[]);
         let (r, j) = match self.cache.take() {
             Some((cx, r, j)) if cx.as_slice() == &*x => (r, j),
             _ => residuals("lm", obj, x, &mut report, true)?,
@@ -259,7 +259,7 @@ pub struct GaussNewtonConfig {
     /// Trials of the line search in one iteration before giving up.
     pub max_ls: usize,
     /// As [`LmConfig::tolerances`].
-    pub tolerances: Tolerances,
+    pub tolerances: StopTolerances,
     /// The largest number of parameters for which `JᵀJ` (`n x n`) is formed.
     pub max_params: usize,
 }
@@ -270,7 +270,7 @@ impl Default for GaussNewtonConfig {
             c1: 1e-4,
             shrink: 0.5,
             max_ls: 25,
-            tolerances: Tolerances::default(),
+            tolerances: StopTolerances::default(),
             max_params: 4096,
         }
     }
@@ -284,7 +284,7 @@ impl Default for GaussNewtonConfig {
 /// iteration.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, GaussNewton, Objective, Result};
+/// use descent_optim::{Result, batch::{BatchMethod, GaussNewton, Objective}};
 /// use nalgebra::{DMatrix, DVector};
 /// /// r = (x² − 4, x·y − 2): zero at (2, 1).
 /// struct Roots;
@@ -351,12 +351,12 @@ impl BatchMethod for GaussNewton {
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::NonFinite`] for
     /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `J` is (numerically)
     /// rank-deficient, [`Error::Unsupported`] if the objective has no residuals.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         const NAME: &str = "gauss_newton";
         let n = x.len();
         check_dense_size(NAME, n, self.config.max_params)?;
         let tol = self.config.tolerances;
-        let mut report = Report::new(0.0, &[]);
+        let mut report = BatchReport::new(0.0, &[]);
         let (r, j) = match self.cache.take() {
             Some((cx, r, j)) if cx.as_slice() == &*x => (r, j),
             _ => residuals(NAME, obj, x, &mut report, true)?,

@@ -3,14 +3,16 @@
 //! the ray; or Armijo backtracking. On a quadratic it zig-zags at the rate `(κ−1)/(κ+1)`
 //! (see [`crate::curvature`]), which is why the methods after it exist.
 
-use crate::batch::{BatchMethod, Objective, Report};
+use crate::batch::linesearch::{
+    interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig,
+};
+use crate::batch::objective::{BatchMethod, BatchReport, Objective};
 use crate::error::Result;
-use crate::linesearch::{interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig};
 
 /// Steepest descent; one [`SteepestDescent::step`] is one iteration.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, SteepestDescent};
+/// use descent_optim::batch::{BatchMethod, SteepestDescent};
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 4.0 * x[1] * x[1], vec![2.0 * x[0], 8.0 * x[1]]));
 /// let mut x = vec![1.0, 1.0];
 /// SteepestDescent::default().minimize(&mut x, &mut f, 200)?;
@@ -58,7 +60,7 @@ impl BatchMethod for SteepestDescent {
     ///
     /// # Errors
     /// A non-finite loss or gradient at `x`, or the objective's error.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         iterate(self, x, obj)
     }
 }
@@ -79,7 +81,7 @@ impl Direction for SteepestDescent {
         _x: &[f64],
         g: &[f64],
         _obj: &mut dyn Objective,
-        _report: &mut Report,
+        _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         Ok(g.iter().map(|v| -v).collect())
     }

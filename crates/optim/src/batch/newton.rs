@@ -8,9 +8,9 @@
 //! With `damping: false` such a Hessian is an error instead. The Hessian is `n x n`, so
 //! `max_params` bounds `n` (the error says how large and what to use instead).
 
-use crate::batch::{BatchMethod, Objective, Report};
+use crate::batch::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
+use crate::batch::objective::{BatchMethod, BatchReport, Objective};
 use crate::error::{Error, Result};
-use crate::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
 use nalgebra::{DMatrix, DVector};
 
 /// Newton settings.
@@ -40,7 +40,7 @@ impl Default for NewtonConfig {
 /// Newton's method; one [`Newton::step`] is one iteration (one Hessian).
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Newton, Objective, Result};
+/// use descent_optim::{Result, batch::{BatchMethod, Newton, Objective}};
 /// use nalgebra::DMatrix;
 /// /// ½ xᵀAx − bᵀx with A = [[3, 1], [1, 2]], b = (1, 1).
 /// struct Quadratic;
@@ -116,7 +116,7 @@ impl BatchMethod for Newton {
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::Singular`] for a Hessian
     /// that is not positive definite without damping, [`Error::NonFinite`] for a non-finite
     /// loss, gradient or Hessian, [`Error::Unsupported`] if the objective has no Hessian.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         check_dense_size("newton", x.len(), self.config.max_params)?;
         iterate(self, x, obj)
     }
@@ -208,7 +208,7 @@ impl Direction for Newton {
         x: &[f64],
         g: &[f64],
         obj: &mut dyn Objective,
-        report: &mut Report,
+        report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         if std::mem::take(&mut self.gradient_fallback) {
             return Ok(g.iter().map(|v| -v).collect());

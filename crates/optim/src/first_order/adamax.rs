@@ -3,9 +3,9 @@
 //! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
 //! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -71,7 +71,7 @@ impl UpdateRule for Adamax {
         &["exp_avg", "exp_inf"]
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

@@ -9,9 +9,9 @@
 //! `+ (−lr)·b`. The one difference left is the square root: Rust's is correctly rounded,
 //! torch's CPU kernel is not always (1 ulp apart now and then, in f64 as in f32).
 
-use super::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -94,7 +94,7 @@ impl UpdateRule for RmsProp {
         }
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

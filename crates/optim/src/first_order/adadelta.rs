@@ -3,9 +3,9 @@
 //! `g ← ∇ + λθ`, `v ← ρ·v + (1 − ρ)·g²`, `Δ = √(u + ε) / √(v + ε) · g`,
 //! `u ← ρ·u + (1 − ρ)·Δ²`, `θ ← θ − lr·Δ`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -70,7 +70,7 @@ impl UpdateRule for Adadelta {
         &["square_avg", "acc_delta"]
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

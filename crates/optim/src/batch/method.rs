@@ -3,17 +3,17 @@
 //! `gauss_newton`, `steepest:line_search=armijo`. Keys not read are rejected with the
 //! allowed ones listed.
 
-use crate::batch::{BatchMethod, Objective, Report, Tolerances};
-use crate::bfgs::{Bfgs, BfgsConfig};
-use crate::cg::{Beta, CgConfig, ConjugateGradient};
-use crate::error::{Error, Result};
-use crate::flat::with_params;
-use crate::lbfgs::{Lbfgs, LbfgsConfig};
-use crate::linesearch::{LineSearch, SearchConfig};
-use crate::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
-use crate::newton::{Newton, NewtonConfig};
+use crate::batch::bfgs::{Bfgs, BfgsConfig};
+use crate::batch::cg::{Beta, CgConfig, ConjugateGradient};
+use crate::batch::flat::{with_params, ClosureError};
+use crate::batch::lbfgs::{Lbfgs, LbfgsConfig};
+use crate::batch::linesearch::{LineSearch, SearchConfig};
+use crate::batch::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
+use crate::batch::newton::{Newton, NewtonConfig};
+use crate::batch::objective::{BatchMethod, BatchReport, Objective, StopTolerances};
+use crate::batch::steepest::SteepestDescent;
+use crate::error::Result;
 use crate::spec::{Allowed, Spec, ITERATIONS};
-use crate::steepest::SteepestDescent;
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::Float;
 use std::ops::RangeInclusive;
@@ -32,7 +32,7 @@ pub const METHODS: &[&str] = &[
 /// One of the batch methods, with its state.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Method};
+/// use descent_optim::batch::{BatchMethod, Method};
 /// let mut m = Method::from_spec("cg:beta=fr,tolerance_grad=1e-10")?;
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 10.0 * x[1] * x[1], vec![2.0 * x[0], 20.0 * x[1]]));
 /// let mut x = vec![1.0, 1.0];
@@ -73,7 +73,7 @@ fn search_config(
     s: &mut Spec,
     line_search: &'static str,
     c2: f64,
-    defaults: Tolerances,
+    defaults: StopTolerances,
 ) -> Result<SearchConfig> {
     let ls = s.choice(
         "line_search",
@@ -98,8 +98,8 @@ fn search_config(
     })
 }
 
-fn tolerances(s: &mut Spec, d: Tolerances) -> Result<Tolerances> {
-    Ok(Tolerances {
+fn tolerances(s: &mut Spec, d: StopTolerances) -> Result<StopTolerances> {
+    Ok(StopTolerances {
         tolerance_grad: s.f64_in("tolerance_grad", d.tolerance_grad, Allowed::NonNegative)?,
         tolerance_change: s.f64_in("tolerance_change", d.tolerance_change, Allowed::NonNegative)?,
     })
@@ -108,7 +108,7 @@ fn tolerances(s: &mut Spec, d: Tolerances) -> Result<Tolerances> {
 impl Method {
     /// Builds a method from `name:key=value,...`. Keys: every method takes
     /// `tolerance_grad`, `tolerance_change` (for `cg` and `bfgs` SciPy's defaults `1e-5` and
-    /// `0`, see [`Tolerances::SCIPY`]; else `1e-7` and `1e-9`); the line-search methods `line_search`
+    /// `0`, see [`StopTolerances::SCIPY`]; else `1e-7` and `1e-9`); the line-search methods `line_search`
     /// (`wolfe`|`armijo`), `c1`, `c2`, `max_ls`; `cg` `beta` (`pr`|`fr`), `restart`; `bfgs`,
     /// `newton`, `lm` `max_params`; `newton` `damping`, `beta`; `lbfgs` PyTorch's `lr`,
     /// `max_iter`, `max_eval`, `history_size`, `line_search` (`none`|`strong_wolfe`|`wolfe`|
@@ -125,7 +125,7 @@ impl Method {
                 &mut s,
                 "wolfe",
                 0.1,
-                Tolerances::default(),
+                StopTolerances::default(),
             )?)?),
             "cg" => {
                 let beta = match s.choice("beta", "pr", &["pr", "fr"])? {
@@ -139,13 +139,13 @@ impl Method {
                 Method::Cg(ConjugateGradient::new(CgConfig {
                     beta,
                     restart,
-                    search: search_config(&mut s, "wolfe", 0.1, Tolerances::SCIPY)?,
+                    search: search_config(&mut s, "wolfe", 0.1, StopTolerances::SCIPY)?,
                 })?)
             }
             "bfgs" => {
                 let max_params = s.usize_in("max_params", 4096, PARAMETERS)?;
                 Method::Bfgs(Bfgs::new(BfgsConfig {
-                    search: search_config(&mut s, "wolfe", 0.9, Tolerances::SCIPY)?,
+                    search: search_config(&mut s, "wolfe", 0.9, StopTolerances::SCIPY)?,
                     max_params,
                 })?)
             }
@@ -157,7 +157,7 @@ impl Method {
                     s.usize_in("max_params", d.max_params, PARAMETERS)?,
                 );
                 Method::Newton(Newton::new(NewtonConfig {
-                    search: search_config(&mut s, "armijo", 0.9, Tolerances::default())?,
+                    search: search_config(&mut s, "armijo", 0.9, StopTolerances::default())?,
                     damping,
                     beta,
                     max_params,
@@ -167,14 +167,16 @@ impl Method {
                 let d = LbfgsConfig::default();
                 let lr = s.f64_in("lr", d.lr, Allowed::Positive)?;
                 let max_iter = s.usize_in("max_iter", d.max_iter, ITERATIONS)?;
-                let max_eval = s.usize_in(
-                    "max_eval",
-                    (max_iter.saturating_mul(5) / 4).max(1),
-                    EVALUATIONS,
-                )?;
+                let derived = LbfgsConfig {
+                    max_iter,
+                    ..LbfgsConfig::default()
+                }
+                .max_eval();
+                let max_eval = Some(s.usize_in("max_eval", derived, EVALUATIONS)?);
                 let history_size = s.usize_in("history_size", d.history_size, HISTORY)?;
+                s.alias("line_search_fn", "line_search")?;
                 let line_search = match s.choice(
-                    "line_search",
+                    "line_search_fn",
                     "none",
                     &["none", "strong_wolfe", "wolfe", "armijo"],
                 )? {
@@ -182,10 +184,10 @@ impl Method {
                     "armijo" => Some(LineSearch::ARMIJO),
                     _ => Some(LineSearch::WOLFE),
                 };
-                let Tolerances {
+                let StopTolerances {
                     tolerance_grad,
                     tolerance_change,
-                } = tolerances(&mut s, Tolerances::default())?;
+                } = tolerances(&mut s, StopTolerances::default())?;
                 Method::Lbfgs(Lbfgs::new(LbfgsConfig {
                     lr,
                     max_iter,
@@ -205,7 +207,7 @@ impl Method {
                 );
                 Method::Lm(LevenbergMarquardt::new(LmConfig {
                     tau,
-                    tolerances: tolerances(&mut s, Tolerances::default())?,
+                    tolerances: tolerances(&mut s, StopTolerances::default())?,
                     max_tries,
                     max_params,
                 })?)
@@ -222,17 +224,11 @@ impl Method {
                     c1,
                     shrink,
                     max_ls,
-                    tolerances: tolerances(&mut s, Tolerances::default())?,
+                    tolerances: tolerances(&mut s, StopTolerances::default())?,
                     max_params,
                 })?)
             }
-            other => {
-                return Err(Error::UnknownName {
-                    kind: "batch method",
-                    name: other.to_string(),
-                    known: METHODS.join(", "),
-                })
-            }
+            other => return Err(crate::first_order::unknown(other)),
         };
         s.finish()?;
         Ok(method)
@@ -257,13 +253,19 @@ impl Method {
     }
 
     /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
-    /// is given, reading the parameters through `tape.param` (see [`crate::ParamObjective`]).
+    /// is given, reading the parameters through `tape.param` (see [`crate::batch::ParamObjective`]).
     ///
     /// # Errors
-    /// As [`Method::step`]; [`Error::NotScalar`] if the loss is not a scalar.
-    pub fn step_params<F: Float, C>(&mut self, params: &mut [Param<F>], loss: C) -> Result<Report>
+    /// As [`Method::step`]; [`crate::Error::NotScalar`] if the loss is not a scalar; the
+    /// closure's own errors come back as they were.
+    pub fn step_params<F: Float, C, E>(
+        &mut self,
+        params: &mut [Param<F>],
+        loss: C,
+    ) -> std::result::Result<BatchReport, E>
     where
-        C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+        C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+        E: ClosureError + From<crate::Error>,
     {
         with_params(params, loss, |x, obj| self.step(x, obj))
     }
@@ -274,7 +276,16 @@ impl BatchMethod for Method {
     ///
     /// # Errors
     /// As the method's own `step`.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        match self {
+            Method::Cg(m) => m.module_layout(),
+            Method::Bfgs(m) => m.module_layout(),
+            Method::Lbfgs(m) => m.module_layout(),
+            _ => None,
+        }
+    }
+
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         match self {
             Method::Steepest(m) => m.step(x, obj),
             Method::Cg(m) => m.step(x, obj),

@@ -8,15 +8,15 @@
 //! definite; a pair with `yᵀs ≤ 1e-10` (possible with Armijo) is skipped. `H` is `n²`
 //! numbers: above `max_params` use L-BFGS.
 
-use crate::batch::{dot, BatchMethod, Objective, Report, Tolerances};
+use crate::batch::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
+use crate::batch::objective::{dot, BatchMethod, BatchReport, Objective, StopTolerances};
 use crate::error::{Error, Result};
-use crate::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
 use nalgebra::{DMatrix, DVector};
 
 /// BFGS settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BfgsConfig {
-    /// Search and tolerances; by default SciPy's ([`Tolerances::SCIPY`]: the gradient test
+    /// Search and tolerances; by default SciPy's ([`StopTolerances::SCIPY`]: the gradient test
     /// alone, `max |gᵢ| ≤ 1e-5`).
     pub search: SearchConfig,
     /// The largest number of parameters for which the dense `n x n` matrix is formed.
@@ -27,7 +27,7 @@ impl Default for BfgsConfig {
     fn default() -> Self {
         BfgsConfig {
             search: SearchConfig {
-                tolerances: Tolerances::SCIPY,
+                tolerances: StopTolerances::SCIPY,
                 ..SearchConfig::new(LineSearch::WOLFE)
             },
             max_params: 4096,
@@ -41,6 +41,8 @@ pub struct Bfgs {
     config: BfgsConfig,
     h: Option<DMatrix<f64>>,
     cache: Cache,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Bfgs {
@@ -68,12 +70,16 @@ impl Bfgs {
 }
 
 impl BatchMethod for Bfgs {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, a non-finite loss or gradient at
     /// `x`, or the objective's error.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         let n = x.len();
         if n > self.config.max_params {
             return Err(Error::TooLarge {
@@ -105,7 +111,7 @@ impl Direction for Bfgs {
         _x: &[f64],
         g: &[f64],
         _obj: &mut dyn Objective,
-        _report: &mut Report,
+        _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         let n = g.len();
         let h = self.h.get_or_insert_with(|| DMatrix::identity(n, n));

@@ -3,9 +3,9 @@
 //! `g ← ∇ + λθ`, `clr = lr / (1 + (t − 1)·lr_decay)`, `s ← s + g²`,
 //! `θ ← θ − clr·g / (√s + ε)`; `s` starts at `initial_accumulator_value`.
 
-use super::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -83,7 +83,7 @@ impl UpdateRule for Adagrad {
         )
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

@@ -7,9 +7,9 @@
 //!
 //! `eps_inside=true` is the form `θ ← θ − lr·m̂ / √(v̂ + ε)` with both moments bias-corrected.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -109,7 +109,7 @@ impl UpdateRule for Adam {
         }
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let mut bufs = Bufs::new(&mut st.bufs);

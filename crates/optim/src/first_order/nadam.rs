@@ -4,9 +4,9 @@
 //! `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g²`, `d = √(v/(1 − β₂ᵗ)) + ε`,
 //! `θ ← θ − lr·(1 − μₜ)/(1 − Πμ₁..ₜ)·g/d − lr·μₜ₊₁/(1 − Πμ₁..ₜ₊₁)·m/d`.
 
-use super::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
 use crate::error::Result;
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -87,7 +87,7 @@ impl UpdateRule for NAdam {
         (vec![vec![F::zero(); numel]; 2], vec![1.0])
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: Ctx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);

@@ -25,7 +25,7 @@
 //! next; for these multiplicative forms that is torch's `ChainedScheduler`.
 //!
 //! ```
-//! use descent_optim::{build, Scheduler};
+//! use descent_optim::{build, first_order::Scheduler};
 //! let mut opt = build::<f32>("sgd:lr=0.1")?;
 //! let mut sched = Scheduler::new("step:step_size=2,gamma=0.5", opt.as_mut())?;
 //! let mut lrs = Vec::new();
@@ -39,7 +39,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::optimizer::Optimizer;
+use crate::first_order::optimizer::Optimizer;
 use crate::spec::{Allowed, Spec, ITERATIONS};
 use descent_tensor::Float;
 use std::f64::consts::PI;

@@ -1,5 +1,5 @@
 //! What the batch (full-batch, re-evaluating) methods share: the [`Objective`] they call
-//! on a flat `f64` parameter vector, the [`Report`] each call returns, and a few vector
+//! on a flat `f64` parameter vector, the [`BatchReport`] each call returns, and a few vector
 //! helpers. Working on one flat vector is what PyTorch's LBFGS does too
 //! (`_gather_flat_grad`): the algebra of directions and histories is then plain `Vec<f64>`.
 
@@ -14,7 +14,7 @@ use nalgebra::{DMatrix, DVector};
 /// driven through one trait (as the `optimizers` example does) and fail clearly.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Bfgs, Objective};
+/// use descent_optim::batch::{BatchMethod, Bfgs, Objective};
 /// // f(x, y) = (x − 1)² + 10 (y + 2)²
 /// let mut f = |x: &[f64]| Ok(((x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2),
 ///                             vec![2.0 * (x[0] - 1.0), 20.0 * (x[1] + 2.0)]));
@@ -101,7 +101,7 @@ impl StopReason {
 
 /// What one call of a batch method did.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub struct BatchReport {
     /// Iterations (parameter updates attempted) in this call.
     pub iterations: usize,
     /// Objective evaluations in this call (each yields the loss and the gradient, so this is
@@ -119,9 +119,9 @@ pub struct Report {
     pub reason: StopReason,
 }
 
-impl Report {
+impl BatchReport {
     pub(crate) fn new(loss: f64, grad: &[f64]) -> Self {
-        Report {
+        BatchReport {
             iterations: 0,
             function_evals: 0,
             gradient_evals: 0,
@@ -133,7 +133,7 @@ impl Report {
     }
 
     /// Adds another call's counts into this one, taking its final loss and reason.
-    pub fn absorb(&mut self, other: &Report) {
+    pub fn absorb(&mut self, other: &BatchReport) {
         self.iterations += other.iterations;
         self.function_evals += other.function_evals;
         self.gradient_evals += other.gradient_evals;
@@ -186,7 +186,7 @@ pub(crate) fn evaluate(
 
 /// Stopping tolerances shared by the batch methods (PyTorch LBFGS's names and defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerances {
+pub struct StopTolerances {
     /// Stop when `max |gᵢ| ≤ tolerance_grad`.
     pub tolerance_grad: f64,
     /// Stop when the step's largest entry, or the loss relative to `max(|fₖ|, |fₖ₊₁|, 1)`,
@@ -194,22 +194,22 @@ pub struct Tolerances {
     pub tolerance_change: f64,
 }
 
-impl Default for Tolerances {
+impl Default for StopTolerances {
     fn default() -> Self {
-        Tolerances {
+        StopTolerances {
             tolerance_grad: 1e-7,
             tolerance_change: 1e-9,
         }
     }
 }
 
-impl Tolerances {
-    /// SciPy's `minimize(method="CG"/"BFGS")` defaults, used by [`crate::ConjugateGradient`]
-    /// and [`crate::Bfgs`]: stop only when `max |gᵢ| ≤ 1e-5` (SciPy's `gtol` on the
+impl StopTolerances {
+    /// SciPy's `minimize(method="CG"/"BFGS")` defaults, used by [`crate::batch::ConjugateGradient`]
+    /// and [`crate::batch::Bfgs`]: stop only when `max |gᵢ| ≤ 1e-5` (SciPy's `gtol` on the
     /// infinity norm), never on a small change of the loss or step
     /// (`tolerance_change = 0`), which near a narrow valley's floor stops with the gradient
     /// still large.
-    pub const SCIPY: Tolerances = Tolerances {
+    pub const SCIPY: StopTolerances = StopTolerances {
         tolerance_grad: 1e-5,
         tolerance_change: 0.0,
     };
@@ -275,7 +275,7 @@ pub trait BatchMethod {
     /// # Errors
     /// A non-finite loss or gradient at `x`, a wrong-length gradient, a Hessian or
     /// Jacobian the method needs but cannot get or factor, or the objective's own error.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report>;
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport>;
 
     /// Calls [`BatchMethod::step`] until a terminal [`StopReason`] or `max_steps` calls;
     /// the report sums the calls' counts.
@@ -287,8 +287,8 @@ pub trait BatchMethod {
         x: &mut [f64],
         obj: &mut dyn Objective,
         max_steps: usize,
-    ) -> Result<Report> {
-        let mut total: Option<Report> = None;
+    ) -> Result<BatchReport> {
+        let mut total: Option<BatchReport> = None;
         for _ in 0..max_steps {
             let r = self.step(x, obj)?;
             let stop = r.reason.is_terminal();
@@ -301,5 +301,96 @@ pub trait BatchMethod {
             }
         }
         total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
+    }
+
+    /// Where a method with history (L-BFGS, CG, BFGS) keeps the names and shapes of the
+    /// model it last ran on, so [`BatchMethod::step_module`] can refuse another; `None` for
+    /// methods without history.
+    #[doc(hidden)]
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        None
+    }
+
+    /// One [`BatchMethod::step`] on a model's parameters, in place: `loss(tape, model)`
+    /// records the loss with the model's own forward pass, and the closure may return any
+    /// error that optim's converts into (its own come back as they were).
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{Linear, Mode, Module, Sequential};
+    /// use descent_optim::batch::{BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+    /// use descent_tensor::Tensor;
+    ///
+    /// // A program's own error type, which every crate's converts into.
+    /// #[derive(Debug)]
+    /// enum MyError { Nn(descent_nn::Error), Optim(descent_optim::Error) }
+    /// impl std::fmt::Display for MyError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+    /// }
+    /// impl std::error::Error for MyError {}
+    /// impl From<descent_nn::Error> for MyError { fn from(e: descent_nn::Error) -> Self { MyError::Nn(e) } }
+    /// impl From<descent_optim::Error> for MyError { fn from(e: descent_optim::Error) -> Self { MyError::Optim(e) } }
+    /// impl From<descent_autodiff::Error> for MyError { fn from(e: descent_autodiff::Error) -> Self { MyError::Nn(e.into()) } }
+    /// impl From<descent_tensor::TensorError> for MyError { fn from(e: descent_tensor::TensorError) -> Self { MyError::Nn(e.into()) } }
+    ///
+    /// // Least squares: fit y = 2x + 1 with a Linear(1, 1).
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let mut model = Sequential::<f64>::new().add(Linear::new(1, 1, &mut rng)?);
+    /// let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[4, 1])?;
+    /// let y = Tensor::from_vec(vec![1.0, 3.0, 5.0, 7.0], &[4, 1])?;
+    /// let mut lbfgs = Lbfgs::new(LbfgsConfig { line_search: Some(LineSearch::WOLFE), ..Default::default() })?;
+    /// lbfgs.minimize_module(&mut model, |tape, model| -> Result<_, MyError> {
+    ///     let pred = model.forward(tape, tape.constant(x.clone()), Mode::Eval)?; // nn's error
+    ///     Ok(pred.sub(tape.constant(y.clone()))?.square()?.sum(&[], false)?)   // the tape's
+    /// }, 10)?;
+    /// let w = model.named_params()[0].1.value.to_vec()[0];
+    /// assert!((w - 2.0).abs() < 1e-6, "{w}");
+    /// # Ok::<(), MyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BatchMethod::step`]; the closure's own errors; [`Error::ModuleShape`] if the
+    /// model's parameters are not those this method's history was built on.
+    fn step_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: descent_tensor::Float,
+        M: descent_nn::Module<F> + ?Sized,
+        C: for<'t> FnMut(
+            &'t descent_autodiff::Tape<F>,
+            &M,
+        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        E: crate::batch::ClosureError + From<Error>,
+    {
+        crate::batch::module::run(self, model, loss, |m, x, obj| m.step(x, obj))
+    }
+
+    /// [`BatchMethod::minimize`] on a model's parameters, in place (see
+    /// [`BatchMethod::step_module`]).
+    ///
+    /// # Errors
+    /// As [`BatchMethod::step_module`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    fn minimize_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+        max_steps: usize,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: descent_tensor::Float,
+        M: descent_nn::Module<F> + ?Sized,
+        C: for<'t> FnMut(
+            &'t descent_autodiff::Tape<F>,
+            &M,
+        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        E: crate::batch::ClosureError + From<Error>,
+    {
+        crate::batch::module::run(self, model, loss, |m, x, obj| m.minimize(x, obj, max_steps))
     }
 }

@@ -1,5 +1,5 @@
-//! The first-order update rules, one file per family, each a config struct with torch.optim's
-//! argument names and defaults implementing [`crate::UpdateRule`].
+//! What the update rules share: torch's rounding helpers (`lerp`, `sign`, the L2 gradient),
+//! the weight-decay split, and the parallel, SIMD-dispatched element loop.
 //!
 //! The element-wise formulas are written in the order torch's single-tensor implementation
 //! (`foreach=False`) evaluates them, with the fused multiply-adds of its CPU kernels:
@@ -8,37 +8,6 @@
 //! round every operation. The rules without a square root give torch's `f32` trajectories
 //! bit for bit; torch's `f32` square root (MKL's) is not correctly rounded, so the others
 //! agree to about an ulp (`tests/first_order_parity.rs`).
-
-/// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
-macro_rules! lr_field {
-    () => {
-        fn lr(&self) -> f64 {
-            self.lr
-        }
-
-        fn set_lr(&mut self, lr: f64) {
-            self.lr = lr;
-        }
-    };
-}
-
-mod adadelta;
-mod adagrad;
-mod adam;
-mod adamax;
-mod nadam;
-mod rmsprop;
-mod rprop;
-mod sgd;
-
-pub use adadelta::Adadelta;
-pub use adagrad::Adagrad;
-pub use adam::Adam;
-pub use adamax::Adamax;
-pub use nadam::NAdam;
-pub use rmsprop::RmsProp;
-pub use rprop::{Rprop, RpropVariant};
-pub use sgd::{MomentumForm, Sgd};
 
 use crate::error::{Error, Result};
 use descent_tensor::{vectorized, Float, Vectorize};

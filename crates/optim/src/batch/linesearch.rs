@@ -10,8 +10,8 @@
 //! whether their conditions hold at the returned step; a non-finite trial loss counts as
 //! "too far" and the search backs off.
 
-use crate::batch::{
-    axpy, dot, evaluate, max_abs, moved, Objective, Report, StopReason, Tolerances,
+use crate::batch::objective::{
+    axpy, dot, evaluate, max_abs, moved, BatchReport, Objective, StopReason, StopTolerances,
 };
 use crate::error::{Error, Result};
 
@@ -323,7 +323,7 @@ pub struct SearchConfig {
     /// Evaluations allowed per line search.
     pub max_ls: usize,
     /// Stopping tolerances.
-    pub tolerances: Tolerances,
+    pub tolerances: StopTolerances,
 }
 
 impl SearchConfig {
@@ -332,7 +332,7 @@ impl SearchConfig {
         SearchConfig {
             line_search,
             max_ls: 25,
-            tolerances: Tolerances::default(),
+            tolerances: StopTolerances::default(),
         }
     }
 
@@ -379,7 +379,7 @@ pub(crate) trait Direction {
         x: &[f64],
         g: &[f64],
         obj: &mut dyn Objective,
-        report: &mut Report,
+        report: &mut BatchReport,
     ) -> Result<Vec<f64>>;
     /// Forget curvature information: the next direction is the anti-gradient.
     fn reset(&mut self);
@@ -400,7 +400,7 @@ impl Cache {
         method: &'static str,
         x: &[f64],
         obj: &mut dyn Objective,
-        report: &mut Report,
+        report: &mut BatchReport,
     ) -> Result<(f64, Vec<f64>)> {
         match self.0.take() {
             Some((cx, f, g)) if cx.as_slice() == x => Ok((f, g)),
@@ -421,7 +421,7 @@ pub(crate) fn iterate<M: Direction>(
     m: &mut M,
     x: &mut [f64],
     obj: &mut dyn Objective,
-) -> Result<Report> {
+) -> Result<BatchReport> {
     let cfg = m.search();
     let mut cache = std::mem::take(m.cache());
     let r = iterate_with(m, &cfg, &mut cache, x, obj);
@@ -435,8 +435,8 @@ fn iterate_with<M: Direction>(
     cache: &mut Cache,
     x: &mut [f64],
     obj: &mut dyn Objective,
-) -> Result<Report> {
-    let mut report = Report::new(0.0, &[]);
+) -> Result<BatchReport> {
+    let mut report = BatchReport::new(0.0, &[]);
     let (f, g) = cache.get(M::NAME, x, obj, &mut report)?;
     (report.loss, report.grad_max) = (f, max_abs(&g));
     if report.grad_max <= cfg.tolerances.tolerance_grad {

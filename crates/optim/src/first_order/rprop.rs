@@ -16,9 +16,9 @@
 //! shrinks Δ. `irprop+` needs the loss: step it with `step_with_loss`. The initial Δ is
 //! `lr` (as in torch); changing `lr` later has no effect on existing step sizes.
 
-use super::{in_parallel, sign, sign_of, Bufs, ElementLoop};
+use super::kernel::{in_parallel, sign, sign_of, Bufs, ElementLoop};
 use crate::error::{Error, Result};
-use crate::optimizer::{Ctx, State, UpdateRule};
+use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
 use crate::spec::{Allowed, Spec};
 use descent_tensor::Float;
 
@@ -150,7 +150,13 @@ impl UpdateRule for Rprop {
         self.variant == RpropVariant::IRpropPlus
     }
 
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, ctx: Ctx) -> Result<()> {
+    fn update<F: Float>(
+        &self,
+        p: &mut [F],
+        g: &[F],
+        st: &mut State<F>,
+        ctx: RuleCtx,
+    ) -> Result<()> {
         let n = p.len();
         let g = &g[..n];
         let backtracks = matches!(

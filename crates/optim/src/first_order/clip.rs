@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use descent_autodiff::{Gradients, ParamId};
-//! use descent_optim::clip_grad_norm;
+//! use descent_optim::first_order::clip_grad_norm;
 //! use descent_tensor::Tensor;
 //! let mut g = Gradients::new();
 //! g.insert(ParamId::fresh(), Tensor::<f64>::from_vec(vec![3.0, 4.0], &[2])?);

@@ -14,10 +14,10 @@
 //! trajectories match torch.optim to the last few bits.
 
 use crate::error::{Error, Result};
-use crate::spec::Spec;
-use crate::state::{
+use crate::first_order::state::{
     check_count, check_finite, shape_from_meta, shape_to_meta, StateDict, MAX_COUNT,
 };
+use crate::spec::Spec;
 use descent_autodiff::{Gradients, Param, ParamId};
 use descent_tensor::{vectorized, Float, Tensor, Vectorize};
 use std::borrow::Cow;
@@ -144,7 +144,7 @@ pub struct State<F> {
 
 /// What an update may need besides the parameter, its gradient and its state.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ctx {
+pub struct RuleCtx {
     /// Whether the loss went up since the previous step (`false` when unknown).
     pub loss_increased: bool,
 }
@@ -205,7 +205,7 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
         param: &mut [F],
         grad: &[F],
         state: &mut State<F>,
-        ctx: Ctx,
+        ctx: RuleCtx,
     ) -> Result<()>;
 }
 
@@ -214,7 +214,7 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
 ///
 /// ```
 /// use descent_autodiff::Param;
-/// use descent_optim::{Adam, FirstOrder, Optimizer};
+/// use descent_optim::{Optimizer, first_order::{Adam, FirstOrder}};
 /// use descent_tensor::Tensor;
 ///
 /// let w = Param::new(Tensor::<f32>::zeros(&[3]));
@@ -307,7 +307,7 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                 }
             }
         }
-        let ctx = Ctx {
+        let ctx = RuleCtx {
             loss_increased: matches!((self.last_loss, loss), (Some(a), Some(b)) if b > a),
         };
         for p in params.iter_mut() {
@@ -560,7 +560,7 @@ fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
     }
     /// Halves a long slice between the threads; any NaN in either half shows.
     fn finite<F: Float>(s: &[F]) -> bool {
-        if s.len() < 2 * crate::rules::PAR_MIN || rayon::current_num_threads() < 2 {
+        if s.len() < 2 * crate::first_order::kernel::PAR_MIN || rayon::current_num_threads() < 2 {
             return !vectorized(ZeroTimesSum(s)).is_nan();
         }
         let (a, b) = s.split_at(s.len() / 2);
@@ -571,52 +571,4 @@ fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
         Some(s) => finite(s),
         None => !g.has_non_finite(),
     }
-}
-
-/// Every optimizer [`build`] knows, with the spec keys each takes in its docs.
-pub const OPTIMIZERS: &[&str] = &[
-    "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax", "nadam", "rprop",
-];
-
-/// Makes an optimizer from a spec string: `"sgd:lr=0.1,momentum=0.9,nesterov=true"`,
-/// `"adam:lr=1e-3,betas=0.9/0.999,eps=1e-8"`, `"rprop:variant=irprop-,etas=0.5/1.2"`.
-/// Names and keys are torch.optim's; absent keys take torch's defaults.
-///
-/// ```
-/// let opt = descent_optim::build::<f32>("adamw:lr=3e-4,weight_decay=0.1")?;
-/// assert_eq!((opt.name(), opt.lr(0)), ("adamw", Some(3e-4)));
-/// let err = descent_optim::build::<f32>("adam:betas=0.9/1.5").err().unwrap();
-/// assert_eq!(err.to_string(), "adam: betas=1.5 is invalid; allowed: a number in [0, 1)");
-/// # Ok::<(), descent_optim::Error>(())
-/// ```
-///
-/// # Errors
-/// [`Error::UnknownName`], [`Error::UnknownKey`], [`Error::Hyperparameter`],
-/// [`Error::Spec`].
-pub fn build<F: Float>(spec: &str) -> Result<Box<dyn Optimizer<F>>> {
-    use crate::rules::*;
-    let s = Spec::parse(spec)?;
-    let name = s.name().to_string();
-    match name.as_str() {
-        "sgd" => boxed(s, &Sgd::default()),
-        "adagrad" => boxed(s, &Adagrad::default()),
-        "rmsprop" => boxed(s, &RmsProp::default()),
-        "adadelta" => boxed(s, &Adadelta::default()),
-        "adam" => boxed(s, &Adam::default()),
-        "adamw" => boxed(s, &Adam::adamw()),
-        "adamax" => boxed(s, &Adamax::default()),
-        "nadam" => boxed(s, &NAdam::default()),
-        "rprop" => boxed(s, &Rprop::default()),
-        other => Err(Error::UnknownName {
-            kind: "optimizer",
-            name: other.to_string(),
-            known: OPTIMIZERS.join(", "),
-        }),
-    }
-}
-
-fn boxed<F: Float, R: UpdateRule>(mut spec: Spec, base: &R) -> Result<Box<dyn Optimizer<F>>> {
-    let rule = R::from_spec(&mut spec, base)?;
-    spec.finish()?;
-    Ok(Box::new(FirstOrder::<F, R>::new(rule)?))
 }

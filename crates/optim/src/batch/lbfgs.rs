@@ -8,9 +8,11 @@
 //! strong-Wolfe search. Pairs with `yᵀs ≤ 1e-10` are skipped. A run from the same point gives
 //! PyTorch's iterates in f64 (tested against them).
 
-use crate::batch::{axpy, dot, evaluate, max_abs, neg, BatchMethod, Objective, Report, StopReason};
+use crate::batch::linesearch::LineSearch;
+use crate::batch::objective::{
+    axpy, dot, evaluate, max_abs, neg, BatchMethod, BatchReport, Objective, StopReason,
+};
 use crate::error::{Error, Result};
-use crate::linesearch::LineSearch;
 use std::collections::VecDeque;
 
 /// L-BFGS hyper-parameters, with PyTorch's names and defaults.
@@ -20,8 +22,10 @@ pub struct LbfgsConfig {
     pub lr: f64,
     /// Iterations per [`Lbfgs::step`] call.
     pub max_iter: usize,
-    /// Evaluations per call (PyTorch: `max_iter · 5 / 4`).
-    pub max_eval: usize,
+    /// Evaluations per call; `None` derives PyTorch's `max_iter · 5 / 4` (see
+    /// [`LbfgsConfig::max_eval`]), so `LbfgsConfig { max_iter: 200, ..Default::default() }`
+    /// allows 250 as `torch.optim.LBFGS(max_iter=200)` does.
+    pub max_eval: Option<usize>,
     /// Stop when `max |gᵢ| ≤ tolerance_grad`.
     pub tolerance_grad: f64,
     /// Stop when the loss or the step's largest entry changes by less than this.
@@ -37,7 +41,7 @@ impl Default for LbfgsConfig {
         LbfgsConfig {
             lr: 1.0,
             max_iter: 20,
-            max_eval: 25,
+            max_eval: None,
             tolerance_grad: 1e-7,
             tolerance_change: 1e-9,
             history_size: 100,
@@ -46,10 +50,25 @@ impl Default for LbfgsConfig {
     }
 }
 
+impl LbfgsConfig {
+    /// The evaluation budget per call: `max_eval` if set, else PyTorch's `max_iter · 5 / 4`
+    /// (at least 1).
+    ///
+    /// ```
+    /// use descent_optim::batch::LbfgsConfig;
+    /// assert_eq!(LbfgsConfig { max_iter: 200, ..Default::default() }.max_eval(), 250);
+    /// assert_eq!(LbfgsConfig::default().max_eval(), 25);
+    /// ```
+    pub fn max_eval(&self) -> usize {
+        self.max_eval
+            .unwrap_or((self.max_iter.saturating_mul(5) / 4).max(1))
+    }
+}
+
 /// L-BFGS with its history: state persists across [`Lbfgs::step`] calls, as in PyTorch.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_optim::batch::{BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 /// // Rosenbrock from (−1.2, 1).
 /// let mut rosen = |p: &[f64]| {
 ///     let (x, y) = (p[0], p[1]);
@@ -75,6 +94,8 @@ pub struct Lbfgs {
     ro: VecDeque<f64>,
     h_diag: f64,
     prev_flat_grad: Option<Vec<f64>>,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for Lbfgs {
@@ -95,12 +116,14 @@ impl Lbfgs {
         if !(config.lr > 0.0 && config.lr.is_finite()) {
             return bad("lr", config.lr.to_string(), "must be positive and finite");
         }
-        if config.max_iter == 0 || config.max_eval == 0 || config.history_size == 0 {
+        if config.max_iter == 0 || config.max_eval() == 0 || config.history_size == 0 {
             return bad(
                 "max_iter/max_eval/history_size",
                 format!(
                     "{}/{}/{}",
-                    config.max_iter, config.max_eval, config.history_size
+                    config.max_iter,
+                    config.max_eval(),
+                    config.history_size
                 ),
                 "must be at least 1",
             );
@@ -127,6 +150,7 @@ impl Lbfgs {
             ro: VecDeque::new(),
             h_diag: 1.0,
             prev_flat_grad: None,
+            layout: Vec::new(),
         }
     }
 
@@ -140,7 +164,13 @@ impl Lbfgs {
         self.n_iter
     }
 
-    fn finish(&self, mut report: Report, evals: usize, loss: f64, grad: &[f64]) -> Result<Report> {
+    fn finish(
+        &self,
+        mut report: BatchReport,
+        evals: usize,
+        loss: f64,
+        grad: &[f64],
+    ) -> Result<BatchReport> {
         report.function_evals = evals;
         report.gradient_evals = evals;
         report.loss = loss;
@@ -184,6 +214,10 @@ impl Lbfgs {
 }
 
 impl BatchMethod for Lbfgs {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One PyTorch `LBFGS.step(closure)`: up to `max_iter` iterations from `x`, updating it.
     /// As in PyTorch, without a line search the last of `max_iter` iterations is not
     /// re-evaluated: the report's loss is then the one before that last update.
@@ -191,10 +225,10 @@ impl BatchMethod for Lbfgs {
     /// # Errors
     /// [`Error::NonFinite`] if the loss or gradient at `x` is not finite, [`Error::Length`]
     /// for a gradient of the wrong length, or the objective's own error.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         let c = self.config;
         let (mut loss, mut flat_grad) = evaluate("lbfgs", obj, x, 0, true)?;
-        let mut report = Report::new(loss, &flat_grad);
+        let mut report = BatchReport::new(loss, &flat_grad);
         let mut current_evals = 1;
         self.func_evals += 1;
         if max_abs(&flat_grad) <= c.tolerance_grad {
@@ -228,7 +262,7 @@ impl BatchMethod for Lbfgs {
             let mut ls_evals = 0;
             let mut opt_cond = false;
             if let Some(ls) = c.line_search {
-                let max_ls = c.max_eval.saturating_sub(current_evals); // PyTorch's budget
+                let max_ls = c.max_eval().saturating_sub(current_evals); // PyTorch's budget
                 let found = ls.search(
                     obj,
                     x,
@@ -260,7 +294,7 @@ impl BatchMethod for Lbfgs {
             if n_iter == c.max_iter {
                 break StopReason::MaxIterations;
             }
-            if current_evals >= c.max_eval {
+            if current_evals >= c.max_eval() {
                 break StopReason::MaxEvaluations;
             }
             if opt_cond {

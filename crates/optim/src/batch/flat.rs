@@ -5,11 +5,12 @@
 //! Jacobian, for Levenberg–Marquardt) and [`ParamObjective`] (a loss over a `Param` set,
 //! as PyTorch's LBFGS closure).
 
-use crate::batch::Objective;
+use crate::batch::objective::Objective;
 use crate::error::{Error, Result};
-use descent_autodiff::{hessian, hessian_vector_product, jacobian, Function, Param, Tape, Var};
+use descent_autodiff::{hessian, hessian_vector_product, jacobian, Param, Tape, Var};
 use descent_tensor::{Float, Tensor};
 use nalgebra::{DMatrix, DVector};
+use std::cell::RefCell;
 use std::marker::PhantomData;
 
 /// The parameters' values, concatenated in order (each flattened row-major).
@@ -54,6 +55,70 @@ fn to_f64<F: Float>(t: &Tensor<F>) -> Vec<f64> {
     t.to_vec().into_iter().map(|v| v.as_f64()).collect()
 }
 
+/// What a closure's error must be to travel through the batch methods and come back: any
+/// error type (`descent_optim::Error`, `descent_autodiff::Error`, a program's own enum).
+pub trait ClosureError: std::error::Error + Send + Sync + 'static {}
+impl<E: std::error::Error + Send + Sync + 'static> ClosureError for E {}
+
+/// A closure's error as optim's: optim's own and the tape's keep their variants, any other
+/// is carried whole in [`Error::Objective`].
+pub(crate) fn into_optim<E: ClosureError>(e: E) -> Error {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    match boxed.downcast::<Error>() {
+        Ok(e) => *e,
+        Err(boxed) => match boxed.downcast::<descent_autodiff::Error>() {
+            Ok(e) => Error::Autodiff(*e),
+            Err(boxed) => Error::Objective(boxed),
+        },
+    }
+}
+
+/// Back to the caller's error type: an error the closure returned comes back as it was.
+pub(crate) fn from_optim<E: ClosureError + From<Error>>(e: Error) -> E {
+    match e {
+        Error::Objective(boxed) => match boxed.downcast::<E>() {
+            Ok(e) => *e,
+            Err(boxed) => E::from(Error::Objective(boxed)),
+        },
+        e => E::from(e),
+    }
+}
+
+/// Runs a tape helper (`hessian`, `jacobian`, …, which take closures returning the tape's
+/// error) on a closure with any error: a non-tape error is kept aside and returned instead
+/// of the tape's placeholder.
+fn on_tape<F: Float, G, E, T>(
+    g: &G,
+    helper: impl FnOnce(
+        &dyn for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> descent_autodiff::Result<Var<'t, F>>,
+    ) -> descent_autodiff::Result<T>,
+) -> Result<T>
+where
+    G: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError,
+{
+    let kept: RefCell<Option<Error>> = RefCell::new(None);
+    let f = tape_fn::<F, descent_autodiff::Error, _>(|t, v| {
+        g(t, v).map_err(|e| match into_optim(e) {
+            Error::Autodiff(e) => e,
+            other => {
+                *kept.borrow_mut() = Some(other);
+                descent_autodiff::Error::GradcheckFailed("the objective failed".into())
+            }
+        })
+    });
+    helper(&f).map_err(|e| kept.take().unwrap_or(Error::Autodiff(e)))
+}
+
+/// Gives a closure the signature of a function on the tape (for every tape lifetime), which
+/// Rust does not infer for a closure bound to a variable.
+fn tape_fn<F: Float, E, G>(g: G) -> G
+where
+    G: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    g
+}
+
 /// The loss's single value, or [`Error::NotScalar`] naming its shape.
 fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> {
     let shape = loss.shape();
@@ -68,7 +133,7 @@ fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> 
 /// [`descent_autodiff::hessian`], `H·v` by [`TapeObjective::hvp`]. Computes in `F`.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Newton, TapeObjective};
+/// use descent_optim::batch::{BatchMethod, Newton, TapeObjective};
 /// // Rosenbrock on the tape: Newton with the tape's exact Hessian.
 /// let mut obj = TapeObjective::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -86,11 +151,12 @@ pub struct TapeObjective<F: Float, Fun> {
     _float: PhantomData<F>,
 }
 
-impl<F: Float, Fun: Function<F>> TapeObjective<F, Fun> {
-    /// Wraps `f(tape, x) -> loss` (a scalar).
-    pub fn new(f: Fun) -> Self
+impl<F: Float, Fun> TapeObjective<F, Fun> {
+    /// Wraps `f(tape, x) -> loss` (a scalar); the closure may return any error type (see
+    /// [`ClosureError`]).
+    pub fn new<E: ClosureError>(f: Fun) -> Self
     where
-        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> descent_autodiff::Result<Var<'t, F>>,
+        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
     {
         TapeObjective {
             f,
@@ -98,25 +164,28 @@ impl<F: Float, Fun: Function<F>> TapeObjective<F, Fun> {
         }
     }
 
-    /// `H·v` at `x` without forming `H` (two reverse sweeps), for [`crate::curvature::lanczos`].
+    /// `H·v` at `x` without forming `H` (two reverse sweeps), for [`crate::batch::curvature::lanczos`].
     ///
     /// # Errors
     /// Lengths of `x` and `v` that differ, or the tape's error.
-    pub fn hvp(&self, x: &[f64], v: &[f64]) -> Result<Vec<f64>> {
-        let hv = hessian_vector_product(
-            &self.f,
-            &tensor::<F>(x, &[x.len()])?,
-            &tensor::<F>(v, &[v.len()])?,
-        )?;
+    pub fn hvp<E: ClosureError>(&self, x: &[f64], v: &[f64]) -> Result<Vec<f64>>
+    where
+        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+    {
+        let (x, v) = (tensor::<F>(x, &[x.len()])?, tensor::<F>(v, &[v.len()])?);
+        let hv = on_tape(&self.f, |f| hessian_vector_product(f, &x, &v))?;
         Ok(to_f64(&hv))
     }
 }
 
-impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
+impl<F: Float, Fun, E: ClosureError> Objective for TapeObjective<F, Fun>
+where
+    Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let tape = Tape::new();
         let xv = tape.var(tensor::<F>(x, &[x.len()])?);
-        let loss = (self.f)(&tape, xv)?;
+        let loss = (self.f)(&tape, xv).map_err(into_optim)?;
         let value = scalar_loss("objective", loss)?;
         let grads = loss.backward()?;
         let g = grads.wrt(xv).map_or_else(|| vec![0.0; x.len()], to_f64);
@@ -124,7 +193,8 @@ impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
     }
 
     fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
-        let h = hessian(&self.f, &tensor::<F>(x, &[x.len()])?)?;
+        let xt = tensor::<F>(x, &[x.len()])?;
+        let h = on_tape(&self.f, |f| hessian(f, &xt))?;
         Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
     }
 }
@@ -135,7 +205,7 @@ impl<F: Float, Fun: Function<F>> Objective for TapeObjective<F, Fun> {
 /// Hessian are those of `Σ rᵢ²`, so every other method runs on it too.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, LevenbergMarquardt, TapeResiduals};
+/// use descent_optim::batch::{BatchMethod, LevenbergMarquardt, TapeResiduals};
 /// // Rosenbrock's residuals (10(y − x²), 1 − x).
 /// let mut obj = TapeResiduals::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -152,32 +222,40 @@ pub struct TapeResiduals<F: Float, Fun> {
     _float: PhantomData<F>,
 }
 
-impl<F: Float, Fun: Function<F>> TapeResiduals<F, Fun> {
-    /// Wraps `r(tape, x) -> residuals` (any shape; flattened).
-    pub fn new(r: Fun) -> Self
+impl<F: Float, Fun> TapeResiduals<F, Fun> {
+    /// Wraps `r(tape, x) -> residuals` (any shape; flattened); the closure may return any
+    /// error type (see [`ClosureError`]).
+    pub fn new<E: ClosureError>(r: Fun) -> Self
     where
-        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> descent_autodiff::Result<Var<'t, F>>,
+        Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
     {
         TapeResiduals {
             r,
             _float: PhantomData,
         }
     }
-
-    fn sum_of_squares<'t>(
-        &self,
-        tape: &'t Tape<F>,
-        x: Var<'t, F>,
-    ) -> descent_autodiff::Result<Var<'t, F>> {
-        (self.r)(tape, x)?.square()?.sum(&[], false)
-    }
 }
 
-impl<F: Float, Fun: Function<F>> Objective for TapeResiduals<F, Fun> {
+/// `Σ rᵢ²` of a residual closure, on the tape.
+fn sum_of_squares<'t, F: Float, E: ClosureError, G>(
+    r: &G,
+    tape: &'t Tape<F>,
+    x: Var<'t, F>,
+) -> Result<Var<'t, F>>
+where
+    G: for<'s> Fn(&'s Tape<F>, Var<'s, F>) -> std::result::Result<Var<'s, F>, E>,
+{
+    Ok(r(tape, x).map_err(into_optim)?.square()?.sum(&[], false)?)
+}
+
+impl<F: Float, Fun, E: ClosureError> Objective for TapeResiduals<F, Fun>
+where
+    Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let tape = Tape::new();
         let xv = tape.var(tensor::<F>(x, &[x.len()])?);
-        let loss = self.sum_of_squares(&tape, xv)?;
+        let loss = sum_of_squares(&self.r, &tape, xv)?;
         let value = loss.item()?.as_f64();
         let g = loss
             .backward()?
@@ -187,18 +265,18 @@ impl<F: Float, Fun: Function<F>> Objective for TapeResiduals<F, Fun> {
     }
 
     fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
-        let h = hessian(
-            |t: &Tape<F>, v| self.sum_of_squares(t, v),
-            &tensor::<F>(x, &[x.len()])?,
-        )?;
+        let xt = tensor::<F>(x, &[x.len()])?;
+        let squares = tape_fn::<F, Error, _>(|t, v| sum_of_squares(&self.r, t, v));
+        let h = on_tape(&squares, |f| hessian(f, &xt))?;
         Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
     }
 
     fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
         let xt = tensor::<F>(x, &[x.len()])?;
         let tape = Tape::new();
-        let r = to_f64(&(self.r)(&tape, tape.constant(xt.clone()))?.value()?);
-        let j = jacobian(&self.r, &xt)?;
+        let r = (self.r)(&tape, tape.constant(xt.clone())).map_err(into_optim)?;
+        let r = to_f64(&r.value()?);
+        let j = on_tape(&self.r, |f| jacobian(f, &xt))?;
         Ok((
             DVector::from_vec(r),
             DMatrix::from_row_slice(j.shape()[0], x.len(), &to_f64(&j)),
@@ -210,25 +288,22 @@ impl<F: Float, Fun: Function<F>> Objective for TapeResiduals<F, Fun> {
 /// is given, reading the parameters with `tape.param(&p)` (any clone of them: a clone keeps
 /// the id). Before calling it, the trial values are registered on the tape under the
 /// parameters' ids, so the closure — a model's forward pass — sees them without the model
-/// being touched. Used through [`crate::Method::step_params`] or [`with_params`].
+/// being touched. Used through [`crate::batch::Method::step_params`] or [`with_params`].
 pub struct ParamObjective<'p, F: Float, C> {
     params: &'p [Param<F>],
     loss: C,
 }
 
-impl<'p, F: Float, C> ParamObjective<'p, F, C>
-where
-    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
-{
+impl<'p, F: Float, C> ParamObjective<'p, F, C> {
     /// The objective of `loss` over `params` (which give the shapes, ids and order).
     pub fn new(params: &'p [Param<F>], loss: C) -> Self {
         ParamObjective { params, loss }
     }
 }
 
-impl<F: Float, C> Objective for ParamObjective<'_, F, C>
+impl<F: Float, C, E: ClosureError> Objective for ParamObjective<'_, F, C>
 where
-    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
 {
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         let mut trial = self.params.to_vec();
@@ -237,7 +312,7 @@ where
         for p in &trial {
             tape.param(p);
         }
-        let loss = (self.loss)(&tape)?;
+        let loss = (self.loss)(&tape).map_err(into_optim)?;
         let value = scalar_loss("objective", loss)?;
         let grads = loss.backward()?;
         let mut g = Vec::with_capacity(x.len());
@@ -256,31 +331,40 @@ where
 ///
 /// ```
 /// use descent_autodiff::Param;
-/// use descent_optim::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
+/// use descent_optim::batch::{with_params, BatchMethod, Lbfgs, LbfgsConfig, LineSearch};
 /// use descent_tensor::Tensor;
 /// // Least squares ‖w − (1, 2)‖² over one parameter.
 /// let mut params = vec![Param::new(Tensor::<f64>::zeros(&[2]))];
 /// let w = params[0].clone(); // the same id: the closure reads the trial value through it
 /// let target = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
 /// let mut lbfgs = Lbfgs::new(LbfgsConfig { line_search: Some(LineSearch::WOLFE), ..Default::default() })?;
-/// with_params(&mut params, |tape| tape.param(&w).sub(tape.constant(target.clone()))?.square()?.sum(&[], false),
-///             |x, obj| lbfgs.step(x, obj))?;
+/// with_params(
+///     &mut params,
+///     |tape| -> descent_optim::Result<_> {
+///         Ok(tape.param(&w).sub(tape.constant(target.clone()))?.square()?.sum(&[], false)?)
+///     },
+///     |x, obj| lbfgs.step(x, obj),
+/// )?;
 /// assert!(params[0].value.allclose(&target, 1e-8, 1e-8));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// The closure may return any error type that optim's converts into (optim's own, or a
+/// program's error enum), and gets its own errors back unchanged.
+///
 /// # Errors
 /// Whatever `method` or the closure returns; the parameters are updated only on success.
-pub fn with_params<F: Float, C, R>(
+pub fn with_params<F: Float, C, R, E>(
     params: &mut [Param<F>],
     loss: C,
     method: impl FnOnce(&mut [f64], &mut dyn Objective) -> Result<R>,
-) -> Result<R>
+) -> std::result::Result<R, E>
 where
-    C: for<'t> FnMut(&'t Tape<F>) -> descent_autodiff::Result<Var<'t, F>>,
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError + From<Error>,
 {
     let mut x = flatten(params);
-    let r = method(&mut x, &mut ParamObjective::new(params, loss))?;
+    let r = method(&mut x, &mut ParamObjective::new(params, loss)).map_err(from_optim::<E>)?;
     unflatten(&x, params)?;
     Ok(r)
 }

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use descent_autodiff::Param;
-//! use descent_optim::Averager;
+//! use descent_optim::first_order::Averager;
 //! use descent_tensor::Tensor;
 //! let mut w = Param::new(Tensor::<f64>::scalar(0.0));
 //! let mut avg = Averager::parse("polynomial:gamma=0")?;        // the plain mean
@@ -29,9 +29,9 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::rules::lerp;
+use crate::first_order::kernel::lerp;
+use crate::first_order::state::{check_count, check_finite, StateDict};
 use crate::spec::{Allowed, Spec};
-use crate::state::{check_count, check_finite, StateDict};
 use descent_autodiff::{Param, ParamId};
 use descent_tensor::{Float, Tensor};
 use std::collections::HashMap;
@@ -182,7 +182,7 @@ impl<F: Float> Averager<F> {
     ///
     /// ```
     /// use descent_autodiff::Param;
-    /// use descent_optim::Averager;
+    /// use descent_optim::first_order::Averager;
     /// use descent_tensor::Tensor;
     /// let mut w = Param::new(Tensor::<f64>::scalar(1.0));
     /// let mut avg = Averager::parse("polynomial")?;

@@ -70,7 +70,7 @@ pub(crate) fn shape_from_meta(key: &str, v: &str) -> Result<Vec<usize>> {
 /// An optimizer's state as tensors and metadata, ready to save or just loaded.
 ///
 /// ```
-/// use descent_optim::StateDict;
+/// use descent_optim::first_order::StateDict;
 /// use descent_tensor::Tensor;
 /// let mut sd = StateDict::<f64>::new("sgd");
 /// sd.set_meta("params", 1);

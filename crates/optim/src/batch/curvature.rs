@@ -8,9 +8,9 @@
 //!   full reorthogonalization, Ritz values of the tridiagonal `Tₖ`), for models whose
 //!   Hessian would not fit in memory.
 
-use crate::batch::{axpy, dot, Objective};
+use crate::batch::newton::{check_dense_size, checked_hessian};
+use crate::batch::objective::{axpy, dot, Objective};
 use crate::error::{Error, Result};
-use crate::newton::{check_dense_size, checked_hessian};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,7 +52,7 @@ impl Spectrum {
 /// All eigenvalues of the symmetric matrix `h`.
 ///
 /// ```
-/// use descent_optim::curvature::spectrum;
+/// use descent_optim::batch::curvature::spectrum;
 /// use nalgebra::DMatrix;
 /// let s = spectrum(&DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]))?;
 /// assert!((s.smallest() - 1.0).abs() < 1e-12 && (s.largest() - 3.0).abs() < 1e-12);
@@ -126,7 +126,7 @@ impl Extremes {
 /// `O(steps · n)` memory; stops early when the Krylov space becomes invariant.
 ///
 /// ```
-/// use descent_optim::curvature::lanczos;
+/// use descent_optim::batch::curvature::lanczos;
 /// // H = diag(1, 2, …, 100): the extremes are 1 and 100.
 /// let mut hvp = |v: &[f64]| Ok(v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect());
 /// let e = lanczos(100, &mut hvp, 60, 0)?;

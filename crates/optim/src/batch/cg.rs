@@ -8,9 +8,11 @@
 //! direction. The strong-Wolfe search uses `c₂ = 0.1` (N&W §5.2: FR needs `c₂ < ½` to keep
 //! descent directions).
 
-use crate::batch::{dot, BatchMethod, Objective, Report, Tolerances};
+use crate::batch::linesearch::{
+    interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig,
+};
+use crate::batch::objective::{dot, BatchMethod, BatchReport, Objective, StopTolerances};
 use crate::error::{Error, Result};
-use crate::linesearch::{interpolated_step, iterate, Cache, Direction, LineSearch, SearchConfig};
 
 /// The choice of `β`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct CgConfig {
     pub beta: Beta,
     /// Restart every this many iterations; `None`: the number of parameters.
     pub restart: Option<usize>,
-    /// Search and tolerances; by default SciPy's ([`Tolerances::SCIPY`]: the gradient test
+    /// Search and tolerances; by default SciPy's ([`StopTolerances::SCIPY`]: the gradient test
     /// alone, `max |gᵢ| ≤ 1e-5`).
     pub search: SearchConfig,
 }
@@ -39,7 +41,7 @@ impl Default for CgConfig {
             beta: Beta::PolakRibierePlus,
             restart: None,
             search: SearchConfig {
-                tolerances: Tolerances::SCIPY,
+                tolerances: StopTolerances::SCIPY,
                 ..SearchConfig::new(LineSearch::StrongWolfe { c1: 1e-4, c2: 0.1 })
             },
         }
@@ -49,7 +51,7 @@ impl Default for CgConfig {
 /// Nonlinear conjugate gradient; one [`ConjugateGradient::step`] is one iteration.
 ///
 /// ```
-/// use descent_optim::{BatchMethod, Beta, CgConfig, ConjugateGradient};
+/// use descent_optim::batch::{BatchMethod, Beta, CgConfig, ConjugateGradient};
 /// // A quadratic in 2 variables: CG with exact-enough searches needs about 2 iterations.
 /// let mut f = |x: &[f64]| Ok((x[0] * x[0] + 10.0 * x[1] * x[1], vec![2.0 * x[0], 20.0 * x[1]]));
 /// let mut cg = ConjugateGradient::new(CgConfig { beta: Beta::FletcherReeves, ..Default::default() })?;
@@ -66,6 +68,8 @@ pub struct ConjugateGradient {
     since_restart: usize,
     prev_f: Option<f64>,
     cache: Cache,
+    /// The model's parameter names and shapes at the last `step_module`.
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for ConjugateGradient {
@@ -94,6 +98,7 @@ impl ConjugateGradient {
             since_restart: 0,
             prev_f: None,
             cache: Cache::default(),
+            layout: Vec::new(),
         }
     }
 
@@ -104,11 +109,15 @@ impl ConjugateGradient {
 }
 
 impl BatchMethod for ConjugateGradient {
+    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+        Some(&mut self.layout)
+    }
+
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// A non-finite loss or gradient at `x`, or the objective's error.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<Report> {
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         iterate(self, x, obj)
     }
 }
@@ -129,7 +138,7 @@ impl Direction for ConjugateGradient {
         _x: &[f64],
         g: &[f64],
         _obj: &mut dyn Objective,
-        _report: &mut Report,
+        _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         let restart = self.config.restart.unwrap_or(g.len().max(1));
         let beta = match &self.prev {

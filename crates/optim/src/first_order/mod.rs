@@ -1,0 +1,54 @@
+//! First-order methods: torch.optim's update rules (one file each), the driver that
+//! applies them to parameters ([`FirstOrder`] behind the [`Optimizer`] trait), and the
+//! utilities around a training loop — learning-rate schedules ([`schedule`]), parameter
+//! averaging ([`Averager`]), gradient clipping ([`clip_grad_norm`], [`clip_grad_value`]) and
+//! saved state ([`StateDict`]).
+//!
+//! An [`UpdateRule`] is a config struct with torch's argument names and defaults whose
+//! `update` applies one step to one parameter in one pass over memory, in torch's order of
+//! operations; everything common to all rules lives once in [`FirstOrder`].
+
+/// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
+macro_rules! lr_field {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+}
+
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+mod averaging;
+mod clip;
+pub(crate) mod kernel;
+mod nadam;
+pub(crate) mod optimizer;
+mod registry;
+mod rmsprop;
+mod rprop;
+pub mod schedule;
+mod sgd;
+pub(crate) mod state;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use adamax::Adamax;
+pub use averaging::{Averager, Averaging};
+pub use clip::{clip_grad_norm, clip_grad_value};
+pub use nadam::NAdam;
+pub use optimizer::{FirstOrder, Optimizer, RuleCtx, State, UpdateRule};
+pub(crate) use registry::unknown;
+pub use registry::{build, build_method, OPTIMIZERS};
+pub use rmsprop::RmsProp;
+pub use rprop::{Rprop, RpropVariant};
+pub use schedule::{parse_schedule, Closed, Plateau, Schedule, Scheduler, SCHEDULES};
+pub use sgd::{MomentumForm, Sgd};
+pub use state::{write_atomic, StateDict, MAX_COUNT};
