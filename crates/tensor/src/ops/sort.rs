@@ -119,7 +119,12 @@ impl<F: Float> Tensor<F> {
     pub fn median(&self, dim: isize, keepdim: bool) -> Result<Indexed<F>> {
         let d = normalize_dim("median", dim, &self.shape)?;
         if self.shape[d] == 0 {
-            return Err(self.bad_k("median", 0, d, "the axis is empty"));
+            return Err(TensorError::InvalidArgument {
+                op: "median",
+                arg: "dim",
+                value: format!("{dim} of shape {:?}", self.shape),
+                why: "the axis is empty",
+            });
         }
         self.select_one(d, keepdim, |line| {
             match line.iter().position(|x| x.is_nan()) {
