@@ -78,6 +78,12 @@ fn each<T: Send>(
     mats.par_iter().map(f).collect()
 }
 
+/// Whether every entry is finite: the iterative eigen and singular value solvers are not
+/// run on NaN or ±inf (they need not converge there), whose results are NaN instead.
+fn finite(a: &DMatrix<f64>) -> bool {
+    a.iter().all(|x| x.is_finite())
+}
+
 fn singular<F: Float>(op: &'static str, t: &Tensor<F>, what: &'static str) -> TensorError {
     TensorError::Singular {
         op,
@@ -228,7 +234,9 @@ impl<F: Float> Tensor<F> {
 
     /// Eigenvalues (ascending, `[..., n]`) and eigenvectors (the columns of `[..., n, n]`) of
     /// each symmetric matrix, reading only the lower triangle (`torch.linalg.eigh`). Each
-    /// eigenvector's sign is arbitrary (as in PyTorch, whose signs may differ).
+    /// eigenvector's sign is arbitrary (as in PyTorch, whose signs may differ). A matrix
+    /// with a NaN or infinite entry gives NaN values and vectors (PyTorch's LAPACK may
+    /// raise instead).
     ///
     /// # Errors
     /// [`TensorError::Rank`] for a non-square input.
@@ -239,7 +247,9 @@ impl<F: Float> Tensor<F> {
             .mats
             .par_iter()
             .map(|a| {
-                // nalgebra reads the lower triangle but may touch the upper one's entries.
+                if !finite(a) {
+                    return (vec![f64::NAN; n], DMatrix::from_element(n, n, f64::NAN));
+                }
                 let e = a.clone().symmetric_eigen();
                 let mut order: Vec<usize> = (0..n).collect();
                 order.sort_by(|&i, &j| e.eigenvalues[i].total_cmp(&e.eigenvalues[j]));
@@ -258,7 +268,8 @@ impl<F: Float> Tensor<F> {
     /// The reduced SVD `A = U·diag(S)·Vh` of each `[..., m, n]` matrix: `U` `[..., m, k]`,
     /// `S` `[..., k]` descending, `Vh` `[..., k, n]`, `k = min(m, n)`
     /// (`torch.linalg.svd(full_matrices=False)`). Singular vectors are unique only up to
-    /// sign (a pair `uᵢ, vᵢ` flips together), so they may differ from PyTorch's by sign.
+    /// sign (a pair `uᵢ, vᵢ` flips together), so they may differ from PyTorch's by sign. A
+    /// matrix with a NaN or infinite entry gives NaN factors.
     ///
     /// # Errors
     /// [`TensorError::Rank`] for fewer than 2 axes.
@@ -271,6 +282,14 @@ impl<F: Float> Tensor<F> {
             .map(|a| {
                 if k == 0 {
                     return (DMatrix::zeros(b.m, 0), vec![], DMatrix::zeros(0, b.n));
+                }
+                if !finite(a) {
+                    let nan = f64::NAN;
+                    return (
+                        DMatrix::from_element(b.m, k, nan),
+                        vec![nan; k],
+                        DMatrix::from_element(k, b.n, nan),
+                    );
                 }
                 let s = a.clone().svd(true, true);
                 let (u, vt) = (

@@ -196,3 +196,23 @@ fn factorizations_satisfy_their_identities_f64() {
 fn factorizations_satisfy_their_identities_f32() {
     check::<f32>(2e-5, 2);
 }
+
+#[test]
+fn non_finite_entries_give_nan_not_a_hang() {
+    for bad in [f64::NAN, f64::INFINITY] {
+        let a = Tensor::from_vec(vec![1.0, bad, bad, 2.0], &[2, 2]).unwrap();
+        let (l, v) = a.eigh().unwrap();
+        assert!(l.to_vec().iter().chain(&v.to_vec()).all(|x| x.is_nan()));
+        let (u, s, vh) = a.svd().unwrap();
+        assert!([u, s, vh]
+            .iter()
+            .all(|t| t.to_vec().iter().all(|x| x.is_nan())));
+        if bad.is_nan() {
+            assert!(a.inverse().unwrap().to_vec().iter().any(|x| x.is_nan()));
+            assert!(a.det().unwrap().item().unwrap().is_nan());
+        }
+    }
+    // NaN is not positive-definite, as LAPACK's potrf decides.
+    let a = Tensor::from_vec(vec![f64::NAN, 0.0, 0.0, 1.0], &[2, 2]).unwrap();
+    assert!(a.cholesky().is_err());
+}
