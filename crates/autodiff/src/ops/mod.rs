@@ -6,6 +6,7 @@ mod conv;
 mod index;
 mod matmul;
 mod reduce;
+mod shape;
 mod softmax;
 mod unary;
 mod views;

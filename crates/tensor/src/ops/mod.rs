@@ -7,6 +7,7 @@ mod matmul;
 mod pool;
 mod random;
 mod reduce;
+pub mod shape;
 mod softmax;
 mod transpose;
 mod unary;
