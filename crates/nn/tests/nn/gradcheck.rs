@@ -115,6 +115,65 @@ fn activations() {
 }
 
 #[test]
+fn torch_activations_first_and_second_order() {
+    type Act = for<'t> fn(Var<'t, f64>) -> descent_nn::Result<Var<'t, f64>>;
+    let acts: [(&str, Act); 10] = [
+        ("gelu_tanh", activation::gelu_tanh),
+        ("mish", activation::mish),
+        ("selu", activation::selu),
+        ("hardtanh", |x| activation::hardtanh(x, -0.5, 1.5)),
+        ("relu6", |x| activation::relu6(x.mul_scalar(4.0)?)),
+        ("hardsigmoid", |x| {
+            activation::hardsigmoid(x.mul_scalar(2.0)?)
+        }),
+        ("hardswish", |x| activation::hardswish(x.mul_scalar(2.0)?)),
+        ("logsigmoid", activation::logsigmoid),
+        ("softsign", activation::softsign),
+        ("prelu", |x| {
+            let w = x
+                .tape()
+                .constant(Tensor::from_vec(vec![0.1, -0.3, 0.6], &[3])?);
+            activation::prelu(x, w)
+        }),
+    ];
+    // Contiguous, and a transposed view; values a little away from the kinks.
+    let contiguous = randn(&[4, 3], 31).mul_scalar(1.5);
+    let transposed = randn(&[3, 4], 32).mul_scalar(1.5).t().unwrap();
+    for x in [contiguous, transposed] {
+        let x = [x.map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })];
+        for (name, f) in acts {
+            check(name, move |_, v| ad(f(v[0])), &x);
+            let report = descent_autodiff::gradgradcheck(
+                move |_, v| ad(f(v[0]))?.square(),
+                &x,
+                Tolerances::default(),
+            )
+            .unwrap();
+            assert!(report.passed, "{name} second order: {report}");
+        }
+    }
+}
+
+#[test]
+fn prelu_learns_its_slopes() {
+    let mut one = activation::Prelu::<f64>::new(1, 0.25).unwrap();
+    assert_eq!(one.weight.value.to_vec(), vec![0.25]);
+    assert_eq!(
+        check_module(&mut one, &randn(&[3, 4], 33), Mode::Train),
+        12 + 1
+    );
+    let mut per_channel = activation::Prelu::<f64>::new(3, 0.25).unwrap();
+    per_channel.weight.value = randn(&[3], 34);
+    check_module(&mut per_channel, &randn(&[2, 3, 2], 35), Mode::Train);
+    let tape = Tape::new();
+    let err = per_channel
+        .forward(&tape, tape.constant(randn(&[2, 4], 36)), Mode::Eval)
+        .unwrap_err();
+    assert!(err.to_string().starts_with("prelu: "), "{err}");
+    assert!(activation::Prelu::<f64>::new(0, 0.25).is_err());
+}
+
+#[test]
 fn gelu_and_erf_differentiate_twice() {
     let x = [randn(&[5], 15)];
     let report = descent_autodiff::gradgradcheck(
