@@ -94,6 +94,8 @@ fn case(
 
 type Unary = for<'t> fn(Var<'t, f64>) -> Result<Var<'t, f64>>;
 type Binary = for<'t> fn(Var<'t, f64>, Var<'t, f64>) -> Result<Var<'t, f64>>;
+/// A unary closure that captures its sample masks or indices.
+type BoxedUnary = Box<dyn for<'t> Fn(Var<'t, f64>) -> Result<Var<'t, f64>>>;
 
 /// Every differentiable op, each on two variants (contiguous, and transposed with
 /// broadcasting where it applies), from `seed`.
@@ -519,10 +521,7 @@ fn shape_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result
         (0..n).map(|_| s.rng.random_range(0..below)).collect()
     };
     let (along, along_flat, scatter) = (index(4, 3), index(5, 24), index(16, 3));
-    let mut ops: Vec<(
-        &str,
-        Box<dyn for<'t> Fn(Var<'t, f64>) -> Result<Var<'t, f64>>>,
-    )> = vec![
+    let mut ops: Vec<(&str, BoxedUnary)> = vec![
         ("flip [0, 2]", Box::new(|x| x.flip(&[0, 2]))),
         (
             "roll [1, -2] over [0, 2]",

@@ -141,7 +141,7 @@ pub fn selu<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
 /// # Errors
 /// [`Error::InvalidArgument`] unless `lo <= hi`.
 pub fn hardtanh<F: Float>(x: Var<'_, F>, lo: f64, hi: f64) -> Result<Var<'_, F>> {
-    if !(lo <= hi) {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
         return Err(Error::InvalidArgument {
             op: "hardtanh",
             arg: "max_val",
@@ -186,7 +186,8 @@ pub fn hardswish<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
     Ok(x.tape().record("hardswish", value, &[x], move |c| {
         let x = c.x(0);
         let xv = x.value()?;
-        let inside = xv.map(|v| F::of(f64::from(u8::from(!(v <= -three || v >= three)))));
+        let inside =
+            xv.map(|v| F::of(f64::from(u8::from(v.is_nan() || (v > -three && v < three)))));
         let outer = xv.map(|v| F::of(f64::from(u8::from(v >= three))));
         // The clamp keeps the middle branch's slope 0 at ±3, where torch's is.
         let middle = x
