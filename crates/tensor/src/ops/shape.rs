@@ -654,8 +654,8 @@ impl<F: Float> Tensor<F> {
     /// ```
     /// use descent_tensor::Tensor;
     /// let x = Tensor::<f64>::from_vec(vec![10., 30., 20., 60., 40., 50.], &[2, 3])?;
-    /// let top = x.take_along_dim(&[1, 0], &[2, 1], Some(1))?;
-    /// assert_eq!(top.to_vec(), vec![30., 40.]);
+    /// let picked = x.take_along_dim(&[1, 0], &[2, 1], Some(1))?;
+    /// assert_eq!(picked.to_vec(), vec![30., 60.]);
     /// assert_eq!(x.take_along_dim(&[5, 0], &[2], None)?.to_vec(), vec![50., 10.]);
     /// # Ok::<(), descent_tensor::TensorError>(())
     /// ```
