@@ -155,6 +155,89 @@ fn torch_activations_first_and_second_order() {
 }
 
 #[test]
+fn torch_losses_first_and_second_order() {
+    use descent_nn::loss::{ClassOptions, GaussianNllOptions, KlDivOptions, MultiMarginOptions};
+    type Loss = for<'t> fn(&[Var<'t, f64>]) -> descent_nn::Result<Var<'t, f64>>;
+    let losses: [(&str, Loss); 12] = [
+        ("l1", |v| loss::l1_loss(v[0], v[1], Reduction::Mean)),
+        ("smooth_l1", |v| {
+            loss::smooth_l1_loss(v[0], v[1], 0.7, Reduction::Sum)
+        }),
+        ("margin_ranking", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, 1.0], &[3, 1])?;
+            loss::margin_ranking_loss(v[0], v[1], &y, 0.3, Reduction::Mean)
+        }),
+        ("hinge_embedding", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, -1.0, 1.0], &[4])?;
+            loss::hinge_embedding_loss(v[0], &y, 1.5, Reduction::Sum)
+        }),
+        ("multi_margin p=2", |v| {
+            let opts = MultiMarginOptions {
+                p: 2,
+                margin: 2.0,
+                ..Default::default()
+            };
+            loss::multi_margin_loss(v[0], &[0, 3, 1], opts)
+        }),
+        ("cosine_embedding", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, 1.0], &[3])?;
+            loss::cosine_embedding_loss(v[0], v[1], &y, -0.5, Reduction::Mean)
+        }),
+        ("poisson_nll", |v| {
+            loss::poisson_nll_loss(v[0], v[1].exp()?, Default::default())
+        }),
+        ("gaussian_nll", |v| {
+            let var = v[1].exp()?.sum(&[1], false)?;
+            loss::gaussian_nll_loss(v[0], v[1], var, GaussianNllOptions::default())
+        }),
+        (
+            "cross_entropy weight ignore smoothing [3, 4] as [N, C]",
+            |v| {
+                let w = Tensor::from_vec(vec![0.5, 1.0, 2.0, 1.5], &[4])?;
+                let opts = ClassOptions {
+                    weight: Some(&w),
+                    ignore_index: Some(1),
+                    label_smoothing: 0.2,
+                    reduction: Reduction::Mean,
+                };
+                loss::cross_entropy_with(v[0].mul(v[1])?, &[1, 3, 2], opts)
+            },
+        ),
+        ("cross_entropy [1, 3, 4] as [N, C, d]", |v| {
+            let opts = ClassOptions {
+                label_smoothing: 0.1,
+                ..Default::default()
+            };
+            loss::cross_entropy_with(v[0].unsqueeze(0)?, &[2, 0, 1, 1], opts)
+        }),
+        ("bce_with_logits pos_weight", |v| {
+            let pw = Tensor::from_vec(vec![0.5, 1.0, 2.0, 3.0], &[4])?;
+            let t = v[1].sigmoid()?;
+            loss::bce_with_logits_with(v[0], t, None, Some(&pw), Reduction::Mean)
+        }),
+        ("kl_div batchmean log_target", |v| {
+            let opts = KlDivOptions {
+                batchmean: true,
+                log_target: true,
+                ..Default::default()
+            };
+            loss::kl_div_with(v[0].log_softmax(-1)?, v[1].log_softmax(-1)?, opts)
+        }),
+    ];
+    let inputs = [
+        randn(&[3, 4], 41).mul_scalar(1.3),
+        randn(&[4, 3], 42).t().unwrap(),
+    ];
+    for (name, f) in losses {
+        check(name, move |_, v| ad(f(v)), &inputs);
+        let report =
+            descent_autodiff::gradgradcheck(move |_, v| ad(f(v)), &inputs, Tolerances::default())
+                .unwrap();
+        assert!(report.passed, "{name} second order: {report}");
+    }
+}
+
+#[test]
 fn prelu_learns_its_slopes() {
     let mut one = activation::Prelu::<f64>::new(1, 0.25).unwrap();
     assert_eq!(one.weight.value.to_vec(), vec![0.25]);
