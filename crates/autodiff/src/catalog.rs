@@ -94,6 +94,8 @@ fn case(
 
 type Unary = for<'t> fn(Var<'t, f64>) -> Result<Var<'t, f64>>;
 type Binary = for<'t> fn(Var<'t, f64>, Var<'t, f64>) -> Result<Var<'t, f64>>;
+/// A unary closure that captures its sample masks or indices.
+type BoxedUnary = Box<dyn for<'t> Fn(Var<'t, f64>) -> Result<Var<'t, f64>>>;
 
 /// Every differentiable op, each on two variants (contiguous, and transposed with
 /// broadcasting where it applies), from `seed`.
@@ -308,6 +310,7 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
         math_scan_cases(&mut s, &mut out, transposed)?;
         linalg_cases(&mut s, &mut out, transposed)?;
         products_cases(&mut s, &mut out, transposed)?;
+        shape_cases(&mut s, &mut out, transposed)?;
     }
     out.extend(conv_cases(&mut s)?);
     out.push(case(
@@ -846,6 +849,130 @@ fn products_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Res
             format!("einsum {spec} {shapes:?}{tag}"),
             inputs,
             move |_, v| Var::einsum(spec, v),
+        ));
+    }
+    Ok(())
+}
+
+/// Shape and indexing ops (`flip` … `take_along_dim`, `scatter_add` with a larger source)
+/// on a `[2, 3, 4]` input (a transposed view when `transposed`), and on a `[3, 1]` input
+/// broadcast inside the function.
+fn shape_cases(s: &mut Sampler, out: &mut Vec<Case>, transposed: bool) -> Result<()> {
+    use descent_tensor::PadMode;
+    let tag = if transposed { " (transposed)" } else { "" };
+    let x = s.tensor(&[2, 3, 4], -1.0, 1.0, transposed)?;
+    let mask = s.tensor(&[3, 4], -1.0, 1.0, false)?.gt_scalar(0.0);
+    let select = s.tensor(&[2, 1, 4], -1.0, 1.0, false)?.gt_scalar(0.0);
+    let mut index = |n: usize, below: usize| -> Vec<usize> {
+        (0..n).map(|_| s.rng.random_range(0..below)).collect()
+    };
+    let (along, along_flat, scatter) = (index(4, 3), index(5, 24), index(16, 3));
+    let mut ops: Vec<(&str, BoxedUnary)> = vec![
+        ("flip [0, 2]", Box::new(|x| x.flip(&[0, 2]))),
+        (
+            "roll [1, -2] over [0, 2]",
+            Box::new(|x| x.roll(&[1, -2], &[0, 2])),
+        ),
+        ("roll 5 flattened", Box::new(|x| x.roll(&[5], &[]))),
+        ("repeat [2, 1, 1, 2]", Box::new(|x| x.repeat(&[2, 1, 1, 2]))),
+        ("tile [2]", Box::new(|x| x.tile(&[2]))),
+        (
+            "pad constant [1, 2, 0, 1]",
+            Box::new(|x| x.pad(&[1, 2, 0, 1], PadMode::Constant, 0.5)),
+        ),
+        (
+            "pad reflect [2, 1, 1, 1]",
+            Box::new(|x| x.pad(&[2, 1, 1, 1], PadMode::Reflect, 0.0)),
+        ),
+        (
+            "pad replicate [1, 2, 2, 0]",
+            Box::new(|x| x.pad(&[1, 2, 2, 0], PadMode::Replicate, 0.0)),
+        ),
+        (
+            "pad circular [1, 3]",
+            Box::new(|x| x.pad(&[1, 3], PadMode::Circular, 0.0)),
+        ),
+        (
+            "split 2 dim 1",
+            Box::new(|x| {
+                let p = x.split(2, 1)?;
+                Var::concat(&[p[1].exp()?, p[0]], 1)
+            }),
+        ),
+        (
+            "chunk 3 dim -1",
+            Box::new(|x| {
+                let p = x.chunk(3, -1)?;
+                Var::concat(&[p[1], p[0].sin()?], -1)
+            }),
+        ),
+        (
+            "unbind 0",
+            Box::new(|x| {
+                let p = x.unbind(0)?;
+                p[0].mul(p[1])
+            }),
+        ),
+        (
+            "masked_fill [3, 4] mask",
+            Box::new(move |x| x.masked_fill(&mask, 2.0)),
+        ),
+        (
+            "masked_select [2, 1, 4] mask",
+            Box::new(move |x| x.masked_select(&select)),
+        ),
+        ("tril 0", Box::new(|x| x.tril(0))),
+        ("tril 1", Box::new(|x| x.tril(1))),
+        ("triu -1", Box::new(|x| x.triu(-1))),
+        ("diagonal 1, 0, 2", Box::new(|x| x.diagonal(1, 0, 2))),
+        ("diagonal -1, -1, 1", Box::new(|x| x.diagonal(-1, -1, 1))),
+        ("diag_embed 1, 0, 2", Box::new(|x| x.diag_embed(1, 0, 2))),
+        (
+            "diag_embed -1, -2, -1",
+            Box::new(|x| x.diag_embed(-1, -2, -1)),
+        ),
+        (
+            "movedim [0, 2] -> [2, 0]",
+            Box::new(|x| x.movedim(&[0, 2], &[2, 0])),
+        ),
+        ("expand_as", Box::new(|x| x.narrow(0, 0, 1)?.expand_as(x))),
+        (
+            "take_along_dim [2, 2, 1] dim 1",
+            Box::new(move |x| x.take_along_dim(&along, &[2, 2, 1], Some(1))),
+        ),
+        (
+            "take_along_dim flattened",
+            Box::new(move |x| x.take_along_dim(&along_flat, &[5], None)),
+        ),
+        (
+            "scatter_add src [2, 3, 4] index [2, 2, 4]",
+            Box::new(move |x| Var::scatter_add(&[2, 3, 5], 1, &scatter, &[2, 2, 4], x)),
+        ),
+    ];
+    for (name, f) in ops.drain(..) {
+        out.push(case(
+            format!("{name} [2, 3, 4]{tag}"),
+            vec![x.clone()],
+            move |_, v| f(v[0]),
+        ));
+    }
+    let b = s.tensor(&[3, 1], -1.0, 1.0, transposed)?;
+    let broadcast: [(&str, Unary); 4] = [
+        ("flip", |x| x.broadcast_to(&[2, 3, 4])?.flip(&[1, 2])),
+        ("pad reflect", |x| {
+            x.broadcast_to(&[2, 3, 4])?
+                .pad(&[2, 3], PadMode::Reflect, 0.0)
+        }),
+        ("tril", |x| x.broadcast_to(&[2, 3, 4])?.tril(-1)),
+        ("diagonal", |x| {
+            x.broadcast_to(&[2, 3, 4])?.diagonal(0, 1, 2)
+        }),
+    ];
+    for (name, f) in broadcast {
+        out.push(case(
+            format!("{name} [3, 1] broadcast to [2, 3, 4]{tag}"),
+            vec![b.clone()],
+            move |_, v| f(v[0]),
         ));
     }
     Ok(())

@@ -32,6 +32,7 @@ mod views;
 
 pub use error::{Result, Shape, TensorError};
 pub use float::Float;
+pub use ops::shape::{self, PadMode};
 pub use ops::{einsum, ConvOptions, EinsumOperand, Window2d};
 pub use tensor::{vectorized, Tensor, Vectorize};
 pub use threads::{keep_workers_awake, num_threads, set_num_threads, workers_awake, AwakeWorkers};

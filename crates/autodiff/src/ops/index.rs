@@ -95,7 +95,7 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// Zeros of `shape` with `src` added at the positions `index` names along `dim`: the
-    /// adjoint of [`Var::gather`].
+    /// adjoint of [`Var::gather`]. `src` may be larger than the index, as in torch.
     pub fn scatter_add(
         shape: &[usize],
         dim: isize,
@@ -103,6 +103,13 @@ impl<'t, F: Float> Var<'t, F> {
         index_shape: &[usize],
         src: Var<'t, F>,
     ) -> Result<Self> {
+        // A source larger than the index (torch allows it) contributes its leading corner.
+        let mut src = src;
+        for (a, &n) in index_shape.iter().enumerate() {
+            if src.shape().get(a).is_some_and(|&s| s > n) {
+                src = src.narrow(a as isize, 0, n)?;
+            }
+        }
         let value = Tensor::scatter_add(shape, dim, index, index_shape, &src.value()?)?;
         let (index, index_shape) = (index.to_vec(), index_shape.to_vec());
         src.unary_op("scatter_add", value, move |c| {

@@ -10,6 +10,7 @@ mod matmul;
 mod products;
 mod reduce;
 mod scan;
+mod shape;
 mod softmax;
 mod unary;
 mod views;

@@ -57,6 +57,20 @@ fn op<'t>(name: &str, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
             let n = x.shape()[0] / 2;
             loss::bce_loss(x.narrow(0, 0, n)?, x.narrow(0, n, n)?, Reduction::None)?
         }
+        "gelu_tanh" => act::gelu_tanh(x)?,
+        "mish" => act::mish(x)?,
+        "selu" => act::selu(x)?,
+        "hardtanh" => act::hardtanh(x, -0.5, 1.5)?,
+        "relu6" => act::relu6(x)?,
+        "hardsigmoid" => act::hardsigmoid(x)?,
+        "hardswish" => act::hardswish(x)?,
+        "logsigmoid" => act::logsigmoid(x)?,
+        "softsign_far" => act::softsign(x)?,
+        "prelu" => act::prelu(x, tape.constant(Tensor::from_vec(vec![0.25], &[1])?))?,
+        "prelu_channels" => act::prelu(
+            x,
+            tape.constant(Tensor::from_vec(vec![0.1, -0.2, 0.3], &[3])?),
+        )?,
         other => panic!("no op for case {other}"),
     })
 }
@@ -103,7 +117,7 @@ fn check(case: &Case) -> Result<()> {
 fn every_case_matches_torch() -> Result<()> {
     assert_eq!(
         CASES.len(),
-        16,
+        27,
         "a case was added without an op here, or lost"
     );
     for case in CASES {

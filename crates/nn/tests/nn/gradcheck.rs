@@ -115,6 +115,148 @@ fn activations() {
 }
 
 #[test]
+fn torch_activations_first_and_second_order() {
+    type Act = for<'t> fn(Var<'t, f64>) -> descent_nn::Result<Var<'t, f64>>;
+    let acts: [(&str, Act); 10] = [
+        ("gelu_tanh", activation::gelu_tanh),
+        ("mish", activation::mish),
+        ("selu", activation::selu),
+        ("hardtanh", |x| activation::hardtanh(x, -0.5, 1.5)),
+        ("relu6", |x| activation::relu6(x.mul_scalar(4.0)?)),
+        ("hardsigmoid", |x| {
+            activation::hardsigmoid(x.mul_scalar(2.0)?)
+        }),
+        ("hardswish", |x| activation::hardswish(x.mul_scalar(2.0)?)),
+        ("logsigmoid", activation::logsigmoid),
+        ("softsign", activation::softsign),
+        ("prelu", |x| {
+            let w = x
+                .tape()
+                .constant(Tensor::from_vec(vec![0.1, -0.3, 0.6], &[3])?);
+            activation::prelu(x, w)
+        }),
+    ];
+    // Contiguous, and a transposed view; values a little away from the kinks.
+    let contiguous = randn(&[4, 3], 31).mul_scalar(1.5);
+    let transposed = randn(&[3, 4], 32).mul_scalar(1.5).t().unwrap();
+    for x in [contiguous, transposed] {
+        let x = [x.map(|v| if v.abs() < 0.05 { v + 0.1 } else { v })];
+        for (name, f) in acts {
+            check(name, move |_, v| ad(f(v[0])), &x);
+            let report = descent_autodiff::gradgradcheck(
+                move |_, v| ad(f(v[0]))?.square(),
+                &x,
+                Tolerances::default(),
+            )
+            .unwrap();
+            assert!(report.passed, "{name} second order: {report}");
+        }
+    }
+}
+
+#[test]
+fn torch_losses_first_and_second_order() {
+    use descent_nn::loss::{ClassOptions, GaussianNllOptions, KlDivOptions, MultiMarginOptions};
+    type Loss = for<'t> fn(&[Var<'t, f64>]) -> descent_nn::Result<Var<'t, f64>>;
+    let losses: [(&str, Loss); 12] = [
+        ("l1", |v| loss::l1_loss(v[0], v[1], Reduction::Mean)),
+        ("smooth_l1", |v| {
+            loss::smooth_l1_loss(v[0], v[1], 0.7, Reduction::Sum)
+        }),
+        ("margin_ranking", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, 1.0], &[3, 1])?;
+            loss::margin_ranking_loss(v[0], v[1], &y, 0.3, Reduction::Mean)
+        }),
+        ("hinge_embedding", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, -1.0, 1.0], &[4])?;
+            loss::hinge_embedding_loss(v[0], &y, 1.5, Reduction::Sum)
+        }),
+        ("multi_margin p=2", |v| {
+            let opts = MultiMarginOptions {
+                p: 2,
+                margin: 2.0,
+                ..Default::default()
+            };
+            loss::multi_margin_loss(v[0], &[0, 3, 1], opts)
+        }),
+        ("cosine_embedding", |v| {
+            let y = Tensor::from_vec(vec![1.0, -1.0, 1.0], &[3])?;
+            loss::cosine_embedding_loss(v[0], v[1], &y, -0.5, Reduction::Mean)
+        }),
+        ("poisson_nll", |v| {
+            loss::poisson_nll_loss(v[0], v[1].exp()?, Default::default())
+        }),
+        ("gaussian_nll", |v| {
+            let var = v[1].exp()?.sum(&[1], false)?;
+            loss::gaussian_nll_loss(v[0], v[1], var, GaussianNllOptions::default())
+        }),
+        (
+            "cross_entropy weight ignore smoothing [3, 4] as [N, C]",
+            |v| {
+                let w = Tensor::from_vec(vec![0.5, 1.0, 2.0, 1.5], &[4])?;
+                let opts = ClassOptions {
+                    weight: Some(&w),
+                    ignore_index: Some(1),
+                    label_smoothing: 0.2,
+                    reduction: Reduction::Mean,
+                };
+                loss::cross_entropy_with(v[0].mul(v[1])?, &[1, 3, 2], opts)
+            },
+        ),
+        ("cross_entropy [1, 3, 4] as [N, C, d]", |v| {
+            let opts = ClassOptions {
+                label_smoothing: 0.1,
+                ..Default::default()
+            };
+            loss::cross_entropy_with(v[0].unsqueeze(0)?, &[2, 0, 1, 1], opts)
+        }),
+        ("bce_with_logits pos_weight", |v| {
+            let pw = Tensor::from_vec(vec![0.5, 1.0, 2.0, 3.0], &[4])?;
+            let t = v[1].sigmoid()?;
+            loss::bce_with_logits_with(v[0], t, None, Some(&pw), Reduction::Mean)
+        }),
+        ("kl_div batchmean log_target", |v| {
+            let opts = KlDivOptions {
+                batchmean: true,
+                log_target: true,
+                ..Default::default()
+            };
+            loss::kl_div_with(v[0].log_softmax(-1)?, v[1].log_softmax(-1)?, opts)
+        }),
+    ];
+    let inputs = [
+        randn(&[3, 4], 41).mul_scalar(1.3),
+        randn(&[4, 3], 42).t().unwrap(),
+    ];
+    for (name, f) in losses {
+        check(name, move |_, v| ad(f(v)), &inputs);
+        let report =
+            descent_autodiff::gradgradcheck(move |_, v| ad(f(v)), &inputs, Tolerances::default())
+                .unwrap();
+        assert!(report.passed, "{name} second order: {report}");
+    }
+}
+
+#[test]
+fn prelu_learns_its_slopes() {
+    let mut one = activation::Prelu::<f64>::new(1, 0.25).unwrap();
+    assert_eq!(one.weight.value.to_vec(), vec![0.25]);
+    assert_eq!(
+        check_module(&mut one, &randn(&[3, 4], 33), Mode::Train),
+        12 + 1
+    );
+    let mut per_channel = activation::Prelu::<f64>::new(3, 0.25).unwrap();
+    per_channel.weight.value = randn(&[3], 34);
+    check_module(&mut per_channel, &randn(&[2, 3, 2], 35), Mode::Train);
+    let tape = Tape::new();
+    let err = per_channel
+        .forward(&tape, tape.constant(randn(&[2, 4], 36)), Mode::Eval)
+        .unwrap_err();
+    assert!(err.to_string().starts_with("prelu: "), "{err}");
+    assert!(activation::Prelu::<f64>::new(0, 0.25).is_err());
+}
+
+#[test]
 fn gelu_and_erf_differentiate_twice() {
     let x = [randn(&[5], 15)];
     let report = descent_autodiff::gradgradcheck(

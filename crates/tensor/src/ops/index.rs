@@ -312,9 +312,12 @@ impl<F: Float> Tensor<F> {
     /// # Ok::<(), descent_tensor::TensorError>(())
     /// ```
     ///
+    /// `src` may be larger than `index_shape` on any axis (only its leading corner is read),
+    /// as torch's `scatter_add`.
+    ///
     /// # Errors
     /// As [`Tensor::gather`], and [`TensorError::ShapeMismatch`] unless `src` has
-    /// `index_shape`.
+    /// `index_shape`'s rank and is no smaller on any axis.
     pub fn scatter_add(
         shape: &[usize],
         dim: isize,
@@ -325,12 +328,19 @@ impl<F: Float> Tensor<F> {
         let d = normalize_dim("scatter_add", dim, shape)?;
         checked_numel("scatter_add", shape, size_of::<F>())?;
         check_index_shape("scatter_add", shape, d, index, index_shape)?;
-        if src.shape[..] != index_shape[..] {
+        // As torch, `src` may be larger than the index: only its leading corner is read.
+        let fits = src.ndim() == index_shape.len()
+            && src.shape.iter().zip(index_shape).all(|(&s, &i)| s >= i);
+        if !fits {
             return Err(TensorError::ShapeMismatch {
                 op: "scatter_add",
                 expected: index_shape.to_vec(),
                 got: src.shape.to_vec(),
             });
+        }
+        let mut src = src.clone();
+        for (a, &n) in index_shape.iter().enumerate() {
+            src = src.narrow(a as isize, 0, n)?;
         }
         let mut out_strides = contiguous_strides(shape);
         let step = out_strides[d];

@@ -11,6 +11,7 @@ mod products;
 mod random;
 mod reduce;
 mod scan;
+pub mod shape;
 mod softmax;
 mod sort;
 mod transpose;

@@ -2,6 +2,7 @@
 
 mod common;
 mod own_process;
+mod shape;
 
 mod awake;
 mod conv;

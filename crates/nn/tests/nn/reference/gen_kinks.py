@@ -6,6 +6,7 @@ file). For each case, y = f(x) with x of the given shape; grad = d(Σy)/dx; hess
 the row sums of the Hessian of Σy (None where it is not compared: see the comment).
 """
 import math
+import random
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,11 @@ nan = math.nan
 W3 = torch.tensor([1.0, 2.0, 3.0])
 LABELS = [0, 1, 1]
 SAMPLE_W = torch.tensor([0.5, 2.0, -1.0])
+_rng = random.Random(7)
+ACT_X = [-3.0, 3.0, nan, 0.0, 6.0, -1.0, 30.0, -30.0, 0.5, -2.5, 1e-3, -6.0] + [
+    round(_rng.uniform(-4, 4), 6) for _ in range(6)
+]
+ACT_NUMBERS = [v for v in ACT_X if not math.isnan(v)]
 
 
 def bce_split(x):
@@ -56,6 +62,22 @@ CASES = [
     # x = [p; t]: probabilities exactly 0 and 1, right and wrong. The second derivative
     # through the clamped logarithms is not compared.
     ("bce", [0.0, 1.0, 0.0, 1.0, 0.3, 0.0, 1.0, 1.0, 0.0, 0.8], [10], bce_split, False),
+    # The activations added with torch's everyday ops: at their kinks (±3, 0, 6, the
+    # hardtanh bounds), at NaN, far out, and at random points. torch has no second
+    # derivative of hardsigmoid ("not implemented"), so none is compared.
+    ("gelu_tanh", ACT_X, [len(ACT_X)], lambda x: F.gelu(x, approximate="tanh"), True),
+    ("mish", ACT_X, [len(ACT_X)], F.mish, True),
+    # torch's selu gradient at NaN is 1.0507 (scale) from its scalar loop and NaN from its
+    # vector loop, depending on the length: descent gives the scalar loop's, as elu's.
+    ("selu", ACT_NUMBERS, [len(ACT_NUMBERS)], F.selu, True),
+    ("hardtanh", ACT_X + [-0.5, 1.5], [len(ACT_X) + 2], lambda x: F.hardtanh(x, -0.5, 1.5), True),
+    ("relu6", ACT_X, [len(ACT_X)], F.relu6, True),
+    ("hardsigmoid", ACT_X, [len(ACT_X)], F.hardsigmoid, False),
+    ("hardswish", ACT_X, [len(ACT_X)], F.hardswish, True),
+    ("logsigmoid", ACT_X, [len(ACT_X)], F.logsigmoid, True),
+    ("softsign_far", ACT_X, [len(ACT_X)], F.softsign, True),
+    ("prelu", ACT_X, [len(ACT_X)], lambda x: F.prelu(x, torch.tensor([0.25])), True),
+    ("prelu_channels", ACT_X[:12], [2, 3, 2], lambda x: F.prelu(x, torch.tensor([0.1, -0.2, 0.3])), True),
 ]
 
 
