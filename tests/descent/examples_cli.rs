@@ -9,10 +9,11 @@ use std::process::Stdio;
 use crate::common::{command, run, temp_dir, text};
 
 /// Every example, with two flags its `--help` must list.
-const EXAMPLES: [(&str, [&str; 2]); 7] = [
+const EXAMPLES: [(&str, [&str; 2]); 8] = [
     ("bench", ["--json", "--threads"]),
     ("curvature", ["--dim", "--kappa"]),
     ("gradcheck", ["--json", "--seed"]),
+    ("lab", ["--out", "--json"]),
     ("lm_regression", ["--target", "--seed"]),
     ("mlp_step", ["--steps", "--threads"]),
     ("mnist", ["--epochs", "--whiten"]),

@@ -1,0 +1,85 @@
+//! Contour lines of a function of two variables: marching squares over a sampled grid,
+//! with levels spaced on a log scale above the minimum (so a long flat valley gets as
+//! many lines as its steep walls).
+
+/// `f` sampled on an `(n + 1) × (n + 1)` grid over a view.
+pub struct Grid {
+    xs: Vec<f64>,
+    ys: Vec<f64>,
+    /// `values[j][i] = f(xs[i], ys[j])`.
+    values: Vec<Vec<f64>>,
+}
+
+impl Grid {
+    /// Samples `f` over `view = ((x0, x1), (y0, y1))`.
+    pub fn sample(f: &dyn Fn(f64, f64) -> f64, view: ((f64, f64), (f64, f64)), n: usize) -> Grid {
+        let ((x0, x1), (y0, y1)) = view;
+        let xs: Vec<f64> = (0..=n)
+            .map(|i| x0 + (x1 - x0) * i as f64 / n as f64)
+            .collect();
+        let ys: Vec<f64> = (0..=n)
+            .map(|j| y0 + (y1 - y0) * j as f64 / n as f64)
+            .collect();
+        let values = ys
+            .iter()
+            .map(|&y| xs.iter().map(|&x| f(x, y)).collect())
+            .collect();
+        Grid { xs, ys, values }
+    }
+
+    /// `n` levels: log-spaced from just above the grid's minimum to its maximum, or evenly
+    /// spaced when the function goes below zero (a saddle).
+    pub fn levels(&self, n: usize) -> Vec<f64> {
+        let (lo, hi) = self
+            .values
+            .iter()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo < 0.0 {
+            return (1..n)
+                .map(|i| lo + (hi - lo) * i as f64 / n as f64)
+                .collect();
+        }
+        let floor = lo + 1e-3 * (hi - lo).max(1e-12);
+        let (a, b) = (floor.ln(), hi.ln());
+        (0..n)
+            .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())
+            .collect()
+    }
+
+    /// The segments where the grid's bilinear interpolant crosses `level`.
+    pub fn contour(&self, level: f64) -> Vec<[(f64, f64); 2]> {
+        let (xs, ys, v) = (&self.xs, &self.ys, &self.values);
+        let mut segs = Vec::new();
+        let cross = |a: (f64, f64, f64), b: (f64, f64, f64)| {
+            let t = (level - a.2) / (b.2 - a.2);
+            (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+        };
+        for j in 0..ys.len() - 1 {
+            for i in 0..xs.len() - 1 {
+                let c = [
+                    (xs[i], ys[j], v[j][i]),
+                    (xs[i + 1], ys[j], v[j][i + 1]),
+                    (xs[i + 1], ys[j + 1], v[j + 1][i + 1]),
+                    (xs[i], ys[j + 1], v[j + 1][i]),
+                ];
+                let mut pts = Vec::with_capacity(4);
+                for k in 0..4 {
+                    let (a, b) = (c[k], c[(k + 1) % 4]);
+                    if (a.2 < level) != (b.2 < level) {
+                        pts.push(cross(a, b));
+                    }
+                }
+                if pts.len() >= 2 {
+                    segs.push([pts[0], pts[1]]);
+                }
+                if pts.len() == 4 {
+                    segs.push([pts[2], pts[3]]);
+                }
+            }
+        }
+        segs
+    }
+}
