@@ -95,7 +95,7 @@ fn descend(x: &Tensor<f64>, y: &Tensor<f64>, tol: f64) -> Result<Descent, Error>
     let w_star = crate::linalg::solve(&h, &b);
     let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
     let alpha = 2.0 / (hi + lo);
-    let mut w = vec![0.0; D];
+    let mut w = [0.0; D];
     let mut errors = vec![1.0];
     let limit = 100_000;
     while *errors.last().unwrap_or(&0.0) > tol && errors.len() <= limit {
@@ -283,7 +283,8 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
             "at lr = {}, the linear model diverges and BatchNorm → Linear trains",
             args.lr
         ),
-        !(m("plain_final_loss") < m("plain_initial_loss"))
+        // A loss that overflowed to a non-finite number is reported as null: diverged too.
+        (m("plain_final_loss").is_nan() || m("plain_final_loss") >= m("plain_initial_loss"))
             && m("batchnorm_final_loss") < 0.5 * m("batchnorm_initial_loss"),
     );
     Ok(report)

@@ -27,7 +27,7 @@ impl Grid {
         Grid { xs, ys, values }
     }
 
-    /// `n` levels: log-spaced from just above the grid's minimum to its maximum, or evenly
+    /// `n` levels: log-spaced from 10⁻³ above the grid's minimum to its maximum, or evenly
     /// spaced when the function goes below zero (a saddle).
     pub fn levels(&self, n: usize) -> Vec<f64> {
         let (lo, hi) = self
@@ -42,7 +42,7 @@ impl Grid {
                 .map(|i| lo + (hi - lo) * i as f64 / n as f64)
                 .collect();
         }
-        let floor = lo + 1e-3 * (hi - lo).max(1e-12);
+        let floor = lo + 1e-3;
         let (a, b) = (floor.ln(), hi.ln());
         (0..n)
             .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())

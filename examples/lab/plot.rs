@@ -121,11 +121,13 @@ impl Chart {
             .series
             .iter()
             .map(|s| {
-                s.points
+                let pts: Vec<(f64, f64)> = s
+                    .points
                     .iter()
                     .map(|&(x, y)| (tx(x), ty(y)))
                     .filter(|(x, y)| x.is_finite() && y.is_finite())
-                    .collect()
+                    .collect();
+                thin(pts)
             })
             .collect();
         let (xr, yr) = ranges(series.iter().flatten().copied());
@@ -183,6 +185,19 @@ impl Chart {
         }
         write(common, file, &svg)
     }
+}
+
+/// At most about 600 of `pts`, evenly spaced, keeping the last (a figure stays small and
+/// a line with more points than pixels looks the same).
+fn thin(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let every = pts.len().div_ceil(600).max(1);
+    if every == 1 {
+        return pts;
+    }
+    let last = pts.last().copied();
+    let mut out: Vec<(f64, f64)> = pts.into_iter().step_by(every).collect();
+    out.extend(last.filter(|l| out.last() != Some(l)));
+    out
 }
 
 /// The bounding box of `points`, padded by 5% (±1 around a single value).
@@ -245,6 +260,7 @@ pub fn paths(
             let c = PALETTE[k % PALETTE.len()];
             let shown: Vec<(f64, f64)> = path.points.iter().copied().take_while(inside).collect();
             let left = shown.len() < path.points.len();
+            let shown = thin(shown);
             let label = if left {
                 format!("{} (left the view)", path.label)
             } else {
@@ -285,7 +301,7 @@ fn draw_contours<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let grid = contour::Grid::sample(f, view, 200);
+    let grid = contour::Grid::sample(f, view, 120);
     let levels = grid.levels(16);
     for (k, &level) in levels.iter().enumerate() {
         let shade = (225.0 - 150.0 * k as f64 / levels.len() as f64) as u8;

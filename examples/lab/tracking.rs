@@ -99,8 +99,8 @@ fn mse(
     for _ in 0..runs {
         let run = one_run(args, q, steps, rng)?;
         for (t, row) in total.iter_mut().enumerate() {
-            for k in 0..3 {
-                row[k] += run.sq_err[k][t] / runs as f64;
+            for (cell, errors) in row.iter_mut().zip(&run.sq_err) {
+                *cell += errors[t] / runs as f64;
             }
         }
         first.get_or_insert(run);

@@ -79,6 +79,16 @@ fn a_bad_value_exits_2_naming_the_flag() {
             &["--optimizer", "adam", "--steps", "18446744073709551615"],
             "--steps",
         ),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--noise", "-1"],
+            "--noise",
+        ),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--noise", "1", "--batch", "0"],
+            "--batch",
+        ),
         ("curvature", &["--dim", "5000"], "--dim"),
         ("curvature", &["--kappa", "0.5"], "--kappa"),
         ("lm_regression", &["--target", "nan"], "--target"),

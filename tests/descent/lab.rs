@@ -256,3 +256,57 @@ fn lab_refuses_bad_input_with_exit_2() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The final `x y loss` of the `optimizers` example's summary line.
+fn optimizers_end(args: &[&str]) -> [f64; 3] {
+    let out = run("optimizers", args);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        text(&out.stderr)
+    );
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    let after = |key: &str| -> f64 {
+        let i = words.iter().position(|w| *w == key).expect(key);
+        words[i + 1].parse().expect("a number")
+    };
+    [after("x"), after("y"), after("loss")]
+}
+
+/// `--batch 100` takes every term of the finite sum, whose noise terms are centred: the
+/// path is the noise-free one; fewer terms, or fresh noise, move it.
+#[test]
+fn optimizers_noise_and_its_finite_sum() {
+    let base = [
+        "--function",
+        "quadratic:a=1,b=10",
+        "--optimizer",
+        "sgd:lr=0.05",
+        "--steps",
+        "50",
+        "--dtype",
+        "f64",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        optimizers_end(&args)
+    };
+    let clean = with(&[]);
+    let full = with(&["--noise", "0.5", "--batch", "100"]);
+    for k in 0..2 {
+        assert!((full[k] - clean[k]).abs() < 1e-12, "{full:?} vs {clean:?}");
+    }
+    let sampled = with(&["--noise", "0.5", "--batch", "5"]);
+    let fresh = with(&["--noise", "0.5"]);
+    for noisy in [sampled, fresh] {
+        assert!(
+            (noisy[0] - clean[0]).abs() + (noisy[1] - clean[1]).abs() > 1e-4,
+            "{noisy:?}"
+        );
+    }
+    // Seeded: the same run twice gives the same bits.
+    assert_eq!(fresh, with(&["--noise", "0.5"]));
+}
