@@ -15,6 +15,7 @@ mod cli;
 mod conditioning;
 mod contour;
 mod descend;
+mod init;
 mod kmeans;
 mod linalg;
 mod noise;
@@ -68,6 +69,8 @@ enum Experiment {
     Conditioning(conditioning::Args),
     /// Gradients +0.1 nine times, −0.9 once: Rprop drifts, SGD and RMSProp do not.
     RpropMinibatch(rprop_minibatch::Args),
+    /// Activation variance through depth for N(0, 1e-6), N(0, 1), U(±1/√m), Xavier and He.
+    Init(init::Args),
 }
 
 /// What every experiment is given besides its own flags.
@@ -106,6 +109,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Experiment::StepSize(a) => a.check()?,
         Experiment::Conditioning(a) => a.check()?,
         Experiment::RpropMinibatch(a) => a.check()?,
+        Experiment::Init(a) => a.check()?,
     }
     std::fs::create_dir_all(&common.out)
         .map_err(|e| format!("--out {}: {e}", common.out.display()))?;
@@ -117,6 +121,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Experiment::StepSize(a) => step_size::run(&common, a)?,
         Experiment::Conditioning(a) => conditioning::run(&common, a)?,
         Experiment::RpropMinibatch(a) => rprop_minibatch::run(&common, a)?,
+        Experiment::Init(a) => init::run(&common, a)?,
     };
     let mut out = std::io::stdout().lock();
     if cli.json {

@@ -215,6 +215,7 @@ fn lab_help_lists_every_experiment() {
         "step-size",
         "conditioning",
         "rprop-minibatch",
+        "init",
     ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(name)),
@@ -239,6 +240,7 @@ fn lab_refuses_bad_input_with_exit_2() {
         (&["tracking", "--rate", "1.5"], "--rate"),
         (&["step-size", "--momentum", "1"], "--momentum"),
         (&["conditioning", "--tol", "0"], "--tol"),
+        (&["init", "--depth", "0"], "--depth"),
     ];
     let dir = temp_dir("lab-bad");
     let out_dir = dir.join("never-made");
@@ -309,4 +311,28 @@ fn optimizers_noise_and_its_finite_sum() {
     }
     // Seeded: the same run twice gives the same bits.
     assert_eq!(fresh, with(&["--noise", "0.5"]));
+}
+
+#[test]
+fn init_vanishing_exploding_and_preserved_variance() {
+    let r = quick("init", &[]);
+    // --quick: 6 layers of 128 units. N(0, 1e-6) multiplies E[h²] by about 128·1e-6 per
+    // layer; N(0, 1) with ReLU by about 128/2.
+    assert!(metric(&r, "relu_tiny_ratio") < 1e-12);
+    assert!(metric(&r, "tanh_tiny_ratio") < 1e-12);
+    assert!(metric(&r, "relu_unit_ratio") > 1e6);
+    assert!(
+        metric(&r, "tanh_unit_last") > 0.9,
+        "saturated tanh: |h| near 1"
+    );
+    let he = metric(&r, "relu_he_ratio");
+    assert!((0.5..2.0).contains(&he), "He with ReLU: {he}");
+    // U(±1/√m) with ReLU: E[h²] × m·(1/3m)·½ = 1/6 per layer, five times from layer 1.
+    let lecun = metric(&r, "relu_lecun_ratio");
+    let expected = (1.0f64 / 6.0).powi(5);
+    assert!(
+        lecun > expected / 3.0 && lecun < expected * 3.0,
+        "{lecun} vs {expected}"
+    );
+    assert!(metric(&r, "tanh_xavier_ratio") > 0.1);
 }
