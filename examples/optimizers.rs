@@ -497,20 +497,6 @@ fn title(f: &TestFunction) -> String {
     }
 }
 
-/// Ten colours that stay distinct and visible on white (matplotlib's `tab10`).
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
 /// The contours of `f` (log-spaced levels, shaded light to dark as the value grows) with one
 /// path per method; each legend entry gives the final loss and the step count, and a path
 /// that leaves the view (or diverges) is cut there, marked with a cross and said so.
@@ -521,7 +507,6 @@ fn plot(
     paths: &[Vec<Point>],
 ) -> Result<(), Error> {
     let ((x0, x1), (y0, y1)) = f.view();
-    let grid = contour::Grid::sample(&|x, y| f.value(x, y), f.view(), 240);
     let root = SVGBackend::new(out, (820, 760)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -537,16 +522,7 @@ fn plot(
         .y_desc("y")
         .axis_desc_style(("sans-serif", 16))
         .draw()?;
-    let levels = grid.levels(18);
-    for (k, &level) in levels.iter().enumerate() {
-        let shade = (225.0 - 150.0 * k as f64 / levels.len() as f64) as u8;
-        let color = RGBColor(shade, shade, 240);
-        chart.draw_series(
-            grid.contour(level)
-                .into_iter()
-                .map(|s| PathElement::new(vec![s[0], s[1]], color.stroke_width(1))),
-        )?;
-    }
+    contour::draw(&mut chart, &|x, y| f.value(x, y), f.view(), 240, 18)?;
     if let Some((mx, my)) = f.minimum() {
         chart.draw_series(std::iter::once(Cross::new(
             (mx, my),
@@ -559,7 +535,7 @@ fn plot(
         p.x.is_finite() && p.y.is_finite() && (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y)
     };
     for (k, (m, path)) in methods.iter().zip(paths).enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
+        let color = contour::PALETTE[k % contour::PALETTE.len()];
         let pts: Vec<(f64, f64)> = path
             .iter()
             .take_while(|p| inside(p))
@@ -596,13 +572,7 @@ fn plot(
             chart.draw_series(std::iter::once(Cross::new(end, 8, color.stroke_width(3))))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    contour::legend(&mut chart)?;
     root.present()?;
     Ok(())
 }

@@ -1,6 +1,70 @@
-//! Contour lines of a function of two variables: marching squares over a sampled grid,
-//! with levels spaced on a log scale above the minimum (so a long flat valley gets as
-//! many lines as its steep walls).
+//! What the lab's figures and the `optimizers` example's share: contour lines of a function
+//! of two variables (marching squares over a sampled grid, with levels spaced on a log
+//! scale above the minimum, so a long flat valley gets as many lines as its steep walls),
+//! the palette and the legend box.
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+/// Ten colours that stay distinct and visible on white (matplotlib's `tab10`).
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A chart over `f64 × f64`, as both the lab and the `optimizers` example draw them.
+pub type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws `levels` contour lines of `f` over the view, `n × n` cells, shaded light to dark
+/// as the value grows.
+pub fn draw<DB: DrawingBackend>(
+    chart: &mut Chart2d<'_, DB>,
+    f: &dyn Fn(f64, f64) -> f64,
+    view: ((f64, f64), (f64, f64)),
+    n: usize,
+    levels: usize,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let grid = Grid::sample(f, view, n);
+    let levels = grid.levels(levels);
+    for (k, &level) in levels.iter().enumerate() {
+        let shade = (225.0 - 150.0 * k as f64 / levels.len() as f64) as u8;
+        let colour = RGBColor(shade, shade, 240);
+        chart.draw_series(
+            grid.contour(level)
+                .into_iter()
+                .map(|s| PathElement::new(vec![s[0], s[1]], colour.stroke_width(1))),
+        )?;
+    }
+    Ok(())
+}
+
+/// The legend: upper right, on a nearly opaque white box with a black border.
+pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
 
 /// `f` sampled on an `(n + 1) × (n + 1)` grid over a view.
 pub struct Grid {

@@ -1,25 +1,10 @@
 //! The lab's figures: line charts (with optional log₁₀ axes) and 2-D paths over a contour
 //! map, written as SVG through `write_atomic` so a half-written figure is never left behind.
 
-use crate::contour;
+use crate::contour::{self, PALETTE};
 use crate::Common;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::PathBuf;
-
-/// Ten colours that stay distinct and visible on white (matplotlib's `tab10`).
-pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
 
 /// How a series is drawn.
 #[derive(Clone, Copy, PartialEq)]
@@ -174,13 +159,7 @@ impl Chart {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
                 });
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            contour::legend(&mut chart)?;
             root.present()?;
         }
         write(common, file, &svg)
@@ -254,7 +233,7 @@ pub fn paths(
             .x_desc("w₁")
             .y_desc("w₂")
             .draw()?;
-        draw_contours(&mut chart, f, view)?;
+        contour::draw(&mut chart, f, view, 120, 16)?;
         let inside = |p: &(f64, f64)| (x0..=x1).contains(&p.0) && (y0..=y1).contains(&p.1);
         for (k, path) in paths.iter().enumerate() {
             let c = PALETTE[k % PALETTE.len()];
@@ -279,40 +258,10 @@ pub fn paths(
                 chart.draw_series([Cross::new(last, 7, c.stroke_width(3))])?;
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        contour::legend(&mut chart)?;
         root.present()?;
     }
     write(common, file, &svg)
-}
-
-/// Contour lines of `f` on a log scale above its minimum over the view (linear when `f`
-/// is unbounded below there), shaded light to dark as the value grows.
-fn draw_contours<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    f: &dyn Fn(f64, f64) -> f64,
-    view: ((f64, f64), (f64, f64)),
-) -> Result<(), crate::Error>
-where
-    DB::ErrorType: 'static,
-{
-    let grid = contour::Grid::sample(f, view, 120);
-    let levels = grid.levels(16);
-    for (k, &level) in levels.iter().enumerate() {
-        let shade = (225.0 - 150.0 * k as f64 / levels.len() as f64) as u8;
-        let colour = RGBColor(shade, shade, 240);
-        chart.draw_series(
-            grid.contour(level)
-                .into_iter()
-                .map(|s| PathElement::new(vec![s[0], s[1]], colour.stroke_width(1))),
-        )?;
-    }
-    Ok(())
 }
 
 /// Writes `svg` to `<out>/<file>` atomically.
