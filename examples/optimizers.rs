@@ -16,10 +16,15 @@
 //! `lm` runs on the function's least-squares form: Rosenbrock's residuals
 //! `(10(y − x²), 1 − x)`, Beale's three terms, the quadratic's `(√a·x, √b·y)/√2` (the saddle
 //! has none). The loss and its gradient (Hessian, Jacobian) are computed on the tape. `--csv` prints `step,x,y,loss` for steps 0..=N (step 0 is the start; with
-//! several optimizers an `optimizer` column comes first); without it, one summary line per
-//! optimizer. `--plot` writes an SVG with the contours and one path per optimizer.
+//! several optimizers an `optimizer` column comes first); without it (with or without `--plot`),
+//! one summary line per optimizer. `--plot` writes an SVG with the contours and one path
+//! per optimizer.
+//! `--noise σ` adds Gaussian noise to the first-order optimizers' gradients, and
+//! `--batch b` makes it a finite sum sampled `b` terms at a time (see `--help`).
 
 mod cli;
+#[path = "lab/contour.rs"]
+mod contour;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -66,6 +71,83 @@ struct Args {
     /// Write the contour map with the paths to this SVG file.
     #[arg(long, value_parser = parse_svg_path)]
     plot: Option<PathBuf>,
+    /// Additive Gaussian gradient noise σ for the first-order optimizers (≥ 0): each step
+    /// sees `∇f + σξ`.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = parse_noise)]
+    noise: f64,
+    /// A finite-sum version of the noise: `f = (1/100) Σᵢ (f + ξᵢᵀw)` with 100 fixed,
+    /// centred ξᵢ of scale σ, and each step the mean gradient of `b` sampled terms (1 to 100;
+    /// 100 is the full, noise-free gradient). Needs `--noise`.
+    #[arg(long, requires = "noise", value_parser = RangedU64ValueParser::<usize>::new().range(1..=TERMS as u64))]
+    batch: Option<usize>,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// The number of terms of the finite sum `--batch` samples from.
+const TERMS: usize = 100;
+
+fn parse_noise(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{s}: a noise level must be a finite number ≥ 0")),
+    }
+}
+
+/// Gradient noise: fresh draws each step, or a mean over sampled terms of a finite sum.
+struct Noise {
+    sigma: f64,
+    /// The finite sum's centred terms ξᵢ, and the batch size.
+    terms: Option<(Vec<[f64; 2]>, usize)>,
+    rng: rand::rngs::StdRng,
+}
+
+impl Noise {
+    fn new(args: &Args) -> Noise {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+        let terms = args.batch.map(|b| {
+            let mut xi: Vec<[f64; 2]> = (0..TERMS)
+                .map(|_| [args.noise * normal(&mut rng), args.noise * normal(&mut rng)])
+                .collect();
+            let mean = [0, 1].map(|k| xi.iter().map(|x| x[k]).sum::<f64>() / TERMS as f64);
+            for x in &mut xi {
+                *x = [x[0] - mean[0], x[1] - mean[1]];
+            }
+            (xi, b)
+        });
+        Noise {
+            sigma: args.noise,
+            terms,
+            rng,
+        }
+    }
+
+    /// This step's noise vector.
+    fn draw(&mut self) -> [f64; 2] {
+        match &self.terms {
+            None => [
+                self.sigma * normal(&mut self.rng),
+                self.sigma * normal(&mut self.rng),
+            ],
+            Some((xi, b)) => {
+                let picked = rand::seq::index::sample(&mut self.rng, TERMS, *b);
+                let mut sum = [0.0; 2];
+                for i in picked {
+                    sum = [sum[0] + xi[i][0], sum[1] + xi[i][1]];
+                }
+                [sum[0] / *b as f64, sum[1] / *b as f64]
+            }
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut impl rand::Rng) -> f64 {
+    let u = 1.0 - rng.random::<f64>();
+    let v = rng.random::<f64>();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 fn parse_function(s: &str) -> Result<TestFunction, String> {
@@ -223,13 +305,24 @@ struct Point {
 type Error = Box<dyn std::error::Error>;
 
 /// The loss at `p` and its gradient, from the tape.
+/// With `noise`, the gradient is that of `f(w) + ξᵀw` (the loss reported stays `f(w)`).
 fn evaluate<F: Float>(
     f: &TestFunction,
     p: &Param<F>,
+    noise: Option<[f64; 2]>,
 ) -> Result<(f64, descent::autodiff::Gradients<F>), Error> {
     let tape = Tape::new();
-    let loss = f.eval(tape.param(p))?;
-    Ok((loss.item()?.as_f64(), loss.backward()?))
+    let w = tape.param(p);
+    let loss = f.eval(w)?;
+    let value = loss.item()?.as_f64();
+    let total = match noise {
+        Some(xi) => {
+            let xi = tape.constant(Tensor::from_vec(vec![F::of(xi[0]), F::of(xi[1])], &[2])?);
+            loss.add(w.mul(xi)?.sum(&[], false)?)?
+        }
+        None => loss,
+    };
+    Ok((value, total.backward()?))
 }
 
 fn point<F: Float>(p: &Param<F>, loss: f64) -> Point {
@@ -249,9 +342,10 @@ fn run<F: Float>(
     method: &Method,
     start: (f64, f64),
     steps: usize,
+    noise: &mut Option<Noise>,
 ) -> Result<Vec<Point>, Error> {
     match method {
-        Method::FirstOrder(spec) => run_first_order::<F>(f, spec, start, steps),
+        Method::FirstOrder(spec) => run_first_order::<F>(f, spec, start, steps, noise),
         Method::Batch(spec) => run_batch::<F>(f, spec, start, steps),
     }
 }
@@ -262,6 +356,7 @@ fn run_first_order<F: Float>(
     spec: &str,
     start: (f64, f64),
     steps: usize,
+    noise: &mut Option<Noise>,
 ) -> Result<Vec<Point>, Error> {
     let mut p = Param::new(Tensor::<F>::from_vec(
         vec![F::of(start.0), F::of(start.1)],
@@ -270,7 +365,7 @@ fn run_first_order<F: Float>(
     let mut path = Vec::with_capacity(steps + 1);
     let mut opt = build::<F>(spec)?;
     for step in 0..=steps {
-        let (loss, grads) = evaluate(f, &p)?;
+        let (loss, grads) = evaluate(f, &p, noise.as_mut().map(Noise::draw))?;
         path.push(point(&p, loss));
         if step == steps {
             break;
@@ -323,18 +418,30 @@ fn real_main(args: &Args) -> Result<(), Error> {
             batch_method(&f, spec)?; // the saddle's missing residuals fail before any path
         }
     }
+    if args.noise > 0.0 {
+        if let Some(m) = methods.iter().find(|m| matches!(m, Method::Batch(_))) {
+            return Err(format!(
+                "--noise: {} re-evaluates the function itself; noise applies to the \
+                 first-order optimizers only",
+                m.label()
+            )
+            .into());
+        }
+    }
     let mut paths = Vec::new();
     for m in methods {
+        // Every path sees the same noise sequence.
+        let mut noise = (args.noise > 0.0).then(|| Noise::new(args));
         let path = match args.dtype.as_str() {
-            "f64" => run::<f64>(&f, m, start, args.steps)?,
-            _ => run::<f32>(&f, m, start, args.steps)?,
+            "f64" => run::<f64>(&f, m, start, args.steps, &mut noise)?,
+            _ => run::<f32>(&f, m, start, args.steps, &mut noise)?,
         };
         paths.push(path);
     }
     let mut out = std::io::stdout().lock();
     if args.csv {
         print_csv(&mut out, methods, &paths)?;
-    } else if args.plot.is_none() {
+    } else {
         for (m, path) in methods.iter().zip(&paths) {
             let last = path[path.len() - 1];
             writeln!(
@@ -375,56 +482,19 @@ fn print_csv(out: &mut impl Write, methods: &[Method], paths: &[Vec<Point>]) -> 
     Ok(())
 }
 
-/// Contour levels: log-spaced above the minimum for functions bounded below, linear for
-/// the saddle.
-fn levels(f: &TestFunction, lo: f64, hi: f64) -> Vec<f64> {
-    let n = 18;
-    match f {
-        TestFunction::Saddle => (1..n)
-            .map(|i| lo + (hi - lo) * i as f64 / n as f64)
-            .collect(),
-        _ => {
-            let (a, b) = ((lo.max(0.0) + 1e-3).ln(), hi.ln());
-            (0..n)
-                .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())
-                .collect()
-        }
+/// A readable name for the figure's title.
+fn title(f: &TestFunction) -> String {
+    match *f {
+        TestFunction::Rosenbrock => "Rosenbrock: (1 − x)² + 100(y − x²)²".into(),
+        TestFunction::Beale => "Beale's function".into(),
+        TestFunction::Saddle => "the saddle x² − y²".into(),
+        TestFunction::Quadratic { a, b } => format!("the bowl ½({a}x² + {b}y²)"),
     }
 }
 
-/// Marching squares: the segments where the grid's bilinear interpolant crosses `level`.
-fn contour(grid: &[Vec<f64>], xs: &[f64], ys: &[f64], level: f64) -> Vec<[(f64, f64); 2]> {
-    let mut segs = Vec::new();
-    let cross = |a: (f64, f64, f64), b: (f64, f64, f64)| {
-        let t = (level - a.2) / (b.2 - a.2);
-        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
-    };
-    for j in 0..ys.len() - 1 {
-        for i in 0..xs.len() - 1 {
-            let c = [
-                (xs[i], ys[j], grid[j][i]),
-                (xs[i + 1], ys[j], grid[j][i + 1]),
-                (xs[i + 1], ys[j + 1], grid[j + 1][i + 1]),
-                (xs[i], ys[j + 1], grid[j + 1][i]),
-            ];
-            let mut pts = Vec::with_capacity(4);
-            for k in 0..4 {
-                let (a, b) = (c[k], c[(k + 1) % 4]);
-                if (a.2 < level) != (b.2 < level) {
-                    pts.push(cross(a, b));
-                }
-            }
-            if pts.len() >= 2 {
-                segs.push([pts[0], pts[1]]);
-            }
-            if pts.len() == 4 {
-                segs.push([pts[2], pts[3]]);
-            }
-        }
-    }
-    segs
-}
-
+/// The contours of `f` (log-spaced levels, shaded light to dark as the value grows) with one
+/// path per method; each legend entry gives the final loss and the step count, and a path
+/// that leaves the view (or diverges) is cut there, marked with a cross and said so.
 fn plot(
     out: &Path,
     f: &TestFunction,
@@ -432,43 +502,22 @@ fn plot(
     paths: &[Vec<Point>],
 ) -> Result<(), Error> {
     let ((x0, x1), (y0, y1)) = f.view();
-    let n = 160;
-    let xs: Vec<f64> = (0..=n)
-        .map(|i| x0 + (x1 - x0) * i as f64 / n as f64)
-        .collect();
-    let ys: Vec<f64> = (0..=n)
-        .map(|j| y0 + (y1 - y0) * j as f64 / n as f64)
-        .collect();
-    let grid: Vec<Vec<f64>> = ys
-        .iter()
-        .map(|&y| xs.iter().map(|&x| f.value(x, y)).collect())
-        .collect();
-    let (lo, hi) = grid
-        .iter()
-        .flatten()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-
-    let root = SVGBackend::new(out, (800, 720)).into_drawing_area();
+    let root = SVGBackend::new(out, (820, 760)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{f:?}"), ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(40)
+        .caption(title(f), ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    chart.configure_mesh().disable_mesh().draw()?;
-    let levels = levels(f, lo, hi);
-    for (k, &level) in levels.iter().enumerate() {
-        let shade = 215 - (150 * k / levels.len()) as u8;
-        let color = RGBColor(shade, shade, 235);
-        chart.draw_series(
-            contour(&grid, &xs, &ys, level)
-                .into_iter()
-                .map(|s| PathElement::new(vec![s[0], s[1]], color.stroke_width(1))),
-        )?;
-    }
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("x")
+        .y_desc("y")
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    contour::draw(&mut chart, &|x, y| f.value(x, y), f.view(), 240, 18)?;
     if let Some((mx, my)) = f.minimum() {
         chart.draw_series(std::iter::once(Cross::new(
             (mx, my),
@@ -477,17 +526,28 @@ fn plot(
         )))?;
     }
     // A path is drawn until it leaves the view (plotters would pin it to the border).
-    let inside = |p: &Point| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y);
+    let inside = |p: &Point| {
+        p.x.is_finite() && p.y.is_finite() && (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y)
+    };
     for (k, (m, path)) in methods.iter().zip(paths).enumerate() {
-        let color = Palette99::pick(k).to_rgba();
+        let color = contour::PALETTE[k % contour::PALETTE.len()];
         let pts: Vec<(f64, f64)> = path
             .iter()
             .take_while(|p| inside(p))
             .map(|p| (p.x, p.y))
             .collect();
+        let last = path[path.len() - 1];
+        let left = pts.len() < path.len();
+        let label = format!(
+            "{}: loss {:.3e}, {} steps{}",
+            m.label(),
+            last.loss,
+            path.len() - 1,
+            if left { " (left the view ×)" } else { "" }
+        );
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-            .label(m.label().to_string())
+            .label(label)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
@@ -503,13 +563,11 @@ fn plot(
                 BLACK.stroke_width(1),
             )))?;
         }
+        if let (true, Some(&end)) = (left, pts.last()) {
+            chart.draw_series(std::iter::once(Cross::new(end, 8, color.stroke_width(3))))?;
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    contour::legend(&mut chart)?;
     root.present()?;
     Ok(())
 }

@@ -9,10 +9,11 @@ use std::process::Stdio;
 use crate::common::{command, run, temp_dir, text};
 
 /// Every example, with two flags its `--help` must list.
-const EXAMPLES: [(&str, [&str; 2]); 7] = [
+const EXAMPLES: [(&str, [&str; 2]); 8] = [
     ("bench", ["--json", "--threads"]),
     ("curvature", ["--dim", "--kappa"]),
     ("gradcheck", ["--json", "--seed"]),
+    ("lab", ["--out", "--json"]),
     ("lm_regression", ["--target", "--seed"]),
     ("mlp_step", ["--steps", "--threads"]),
     ("mnist", ["--epochs", "--whiten"]),
@@ -77,6 +78,16 @@ fn a_bad_value_exits_2_naming_the_flag() {
             "optimizers",
             &["--optimizer", "adam", "--steps", "18446744073709551615"],
             "--steps",
+        ),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--noise", "-1"],
+            "--noise",
+        ),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--noise", "1", "--batch", "0"],
+            "--batch",
         ),
         ("curvature", &["--dim", "5000"], "--dim"),
         ("curvature", &["--kappa", "0.5"], "--kappa"),

@@ -4,4 +4,5 @@
 mod common;
 mod examples_cli;
 mod facade;
+mod lab;
 mod mnist_example;
