@@ -373,7 +373,7 @@ fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
             return true;
         }
         spins += 1;
-        if spins % 64 == 0 && Instant::now() >= deadline {
+        if spins.is_multiple_of(64) && Instant::now() >= deadline {
             return false;
         }
         if spins > 1024 {

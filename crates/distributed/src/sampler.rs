@@ -71,7 +71,7 @@ impl ShardedSampler {
 
     /// Examples per rank per epoch (torch's `num_samples`).
     pub fn num_samples(&self) -> usize {
-        if self.drop_last && self.len % self.replicas != 0 {
+        if self.drop_last && !self.len.is_multiple_of(self.replicas) {
             (self.len - self.replicas).div_ceil(self.replicas)
         } else {
             self.len.div_ceil(self.replicas)

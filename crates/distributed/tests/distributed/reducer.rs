@@ -24,9 +24,9 @@ fn buckets_tile_the_buffer_in_reverse_parameter_order() {
     let mut ps = params(&[&[3, 4], &[4], &[4, 2], &[2]]);
     let mut refs: Vec<&mut Param<f32>> = ps.iter_mut().collect();
     let mut ddp = DataParallel::new(&comm, &mut refs).unwrap();
-    assert_eq!(ddp.buckets(), &[0..26]); // [2], [4,2], [4], [3,4] from 0
-                                         // 8 floats a bucket: whole parameters while they fit ([2] + [4,2] = 10 does not); the
-                                         // 12-element one is split.
+    assert_eq!(ddp.buckets().to_vec(), vec![0..26]); // [2], [4,2], [4], [3,4] from 0
+                                                     // 8 floats a bucket: whole parameters while they fit ([2] + [4,2] = 10 does not); the
+                                                     // 12-element one is split.
     ddp.set_bucket_bytes(32).unwrap();
     assert_eq!(ddp.buckets(), &[0..2, 2..10, 10..14, 14..22, 22..26]);
     ddp.set_bucket_bytes(12).unwrap();
