@@ -131,6 +131,24 @@ impl<F: Scalar> DataParallel<F> {
     /// [`Error::Tensor`] if a gradient's shape is not its parameter's; communication
     /// errors (after one, the buffer is leaked: MPI may still write to it).
     pub fn average(&mut self, comm: &Comm, grads: &mut Gradients<F>) -> Result<()> {
+        if comm.size() == 1 {
+            // The mean over one rank: nothing to copy or send; only the missing gradients.
+            for (id, shape) in self.ids.iter().zip(&self.shapes) {
+                match grads.by_id(*id) {
+                    Some(g) if g.shape() != &shape[..] => {
+                        return Err(descent_tensor::TensorError::ShapeMismatch {
+                            op: "DataParallel::average (gradient vs parameter)",
+                            expected: shape.as_slice().into(),
+                            got: g.shape().into(),
+                        }
+                        .into())
+                    }
+                    Some(_) => {}
+                    None => grads.insert(*id, Tensor::zeros(shape)),
+                }
+            }
+            return Ok(());
+        }
         let scale = F::of(1.0 / comm.size() as f64);
         for ((id, shape), range) in self.ids.iter().zip(&self.shapes).zip(&self.ranges) {
             let dst = &mut self.flat[range.clone()];
@@ -153,13 +171,11 @@ impl<F: Scalar> DataParallel<F> {
                 },
             }
         }
-        if comm.size() > 1 {
-            for b in &self.buckets {
-                let wire = F::wire(&mut self.flat[b.clone()]);
-                if let Err(e) = comm.allreduce_wire(wire, self.order) {
-                    std::mem::forget(std::mem::take(&mut self.flat));
-                    return Err(e);
-                }
+        for b in &self.buckets {
+            let wire = F::wire(&mut self.flat[b.clone()]);
+            if let Err(e) = comm.allreduce_wire(wire, self.order) {
+                std::mem::forget(std::mem::take(&mut self.flat));
+                return Err(e);
             }
         }
         for ((id, shape), range) in self.ids.iter().zip(&self.shapes).zip(&self.ranges) {
