@@ -1,0 +1,383 @@
+//! The MPI transport (the `mpi` feature): non-blocking collectives polled against a
+//! deadline, after a small arrival exchange that names the ranks that never came.
+//!
+//! Every collective starts with each rank sending its sequence number to every other rank
+//! (`p − 1` messages of 8 bytes). If those have not all arrived by the deadline, the ranks
+//! that sent nothing are the dead or hung ones and the error names them. After a failure
+//! the pending requests' buffers are leaked (MPI may still write to them) and the
+//! communicator refuses further collectives; dropping it then aborts the job so that the
+//! hung ranks stop too.
+
+use std::cell::{Cell, RefCell};
+use std::os::raw::c_int;
+use std::time::{Duration, Instant};
+
+use mpi::datatype::Equivalence;
+use mpi::ffi;
+use mpi::raw::AsRaw;
+use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::Threading;
+
+use crate::comm::WireMut;
+use crate::error::{Error, Result};
+
+const ARRIVE_TAG: c_int = 0x0de5;
+
+pub(crate) struct World {
+    world: SimpleCommunicator,
+    // Dropped last: finalizes MPI (unless the communicator failed, then Drop aborts).
+    universe: Option<mpi::environment::Universe>,
+    seq: Cell<u64>,
+    // The arrival exchange's buffers: one slot per rank. Boxed so a failure can leak them.
+    arrivals: RefCell<Box<[u64]>>,
+    // The allreduce's send copy (no MPI_IN_PLACE in the bindings), reused between calls.
+    send: RefCell<Vec<u8>>,
+    broken: RefCell<Option<String>>,
+}
+
+impl World {
+    pub(crate) fn init() -> Result<World> {
+        let (universe, _) =
+            mpi::initialize_with_threading(Threading::Funneled).ok_or(Error::Launch {
+                why: "MPI was already initialized in this process",
+                how: "create one Comm per process (Comm::init once, at the start of main)",
+            })?;
+        let world = universe.world();
+        let size = world.size() as usize;
+        Ok(World {
+            world,
+            universe: Some(universe),
+            seq: Cell::new(0),
+            arrivals: RefCell::new(vec![0u64; size].into_boxed_slice()),
+            send: RefCell::new(Vec::new()),
+            broken: RefCell::new(None),
+        })
+    }
+
+    pub(crate) fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    pub(crate) fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
+    }
+
+    fn fail(&self, e: Error) -> Error {
+        self.broken
+            .borrow_mut()
+            .get_or_insert_with(|| e.to_string());
+        e
+    }
+
+    /// Checks the communicator is usable and that every rank reached this collective.
+    fn arrive(&self, op: &'static str, timeout: Duration) -> Result<Instant> {
+        if let Some(first) = self.broken.borrow().as_ref() {
+            return Err(Error::Broken {
+                op,
+                first: first.clone(),
+            });
+        }
+        let deadline = Instant::now() + timeout;
+        let (rank, size) = (self.rank(), self.size());
+        if size == 1 {
+            return Ok(deadline);
+        }
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        let mut slots = self.arrivals.borrow_mut();
+        slots[rank] = seq;
+        let send = slots[rank];
+        let mut reqs = Vec::with_capacity(2 * size);
+        let mut from = Vec::with_capacity(size);
+        let comm = self.world.as_raw();
+        let dtype = u64::equivalent_datatype().as_raw();
+        // SAFETY: the buffers outlive the requests: on success every request completes below;
+        // on failure the arrival slots are leaked (the send value is a copy in `sends`,
+        // leaked too).
+        let sends: &'static mut [u64] = Box::leak(vec![send; size].into_boxed_slice());
+        for peer in (0..size).filter(|&p| p != rank) {
+            let mut r = unsafe { ffi::RSMPI_REQUEST_NULL };
+            let slot: *mut u64 = &mut slots[peer];
+            unsafe {
+                ffi::MPI_Irecv(
+                    slot.cast(),
+                    1,
+                    dtype,
+                    peer as c_int,
+                    ARRIVE_TAG,
+                    comm,
+                    &mut r,
+                )
+            };
+            reqs.push(r);
+            from.push(Some(peer));
+            let mut s = unsafe { ffi::RSMPI_REQUEST_NULL };
+            let out: *mut u64 = &mut sends[peer];
+            unsafe {
+                ffi::MPI_Isend(
+                    out.cast(),
+                    1,
+                    dtype,
+                    peer as c_int,
+                    ARRIVE_TAG,
+                    comm,
+                    &mut s,
+                )
+            };
+            reqs.push(s);
+            from.push(None);
+        }
+        if poll(&mut reqs, deadline) {
+            // SAFETY: every request has completed; nothing refers to `sends` any more.
+            drop(unsafe { Box::from_raw(sends as *mut [u64]) });
+            return Ok(deadline);
+        }
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        let ranks: Vec<usize> = reqs
+            .iter()
+            .zip(&from)
+            .filter_map(|(r, p)| p.filter(|_| *r != null))
+            .collect();
+        std::mem::forget(std::mem::take(&mut *slots));
+        Err(self.fail(Error::RankLost {
+            op,
+            ranks,
+            rank,
+            seconds: timeout.as_secs_f64(),
+        }))
+    }
+
+    fn finish(
+        &self,
+        op: &'static str,
+        mut req: ffi::MPI_Request,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<()> {
+        if poll(std::slice::from_mut(&mut req), deadline) {
+            return Ok(());
+        }
+        Err(self.fail(Error::Stalled {
+            op,
+            rank: self.rank(),
+            seconds: timeout.as_secs_f64(),
+        }))
+    }
+
+    pub(crate) fn allreduce_sum(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
+        let op = "allreduce";
+        let deadline = self.arrive(op, timeout)?;
+        let (ptr, n, dtype) = raw(buf);
+        let width = if dtype == f32::equivalent_datatype().as_raw() {
+            4
+        } else {
+            8
+        };
+        let count_n = count(op, n)?;
+        // The bindings have no MPI_IN_PLACE: send from a copy, kept between calls so that
+        // steps after the first allocate nothing.
+        let mut send = self.send.borrow_mut();
+        if send.len() < n * width {
+            send.resize(n * width, 0);
+        }
+        // SAFETY: `ptr` holds `n` elements of `width` bytes.
+        send[..n * width]
+            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), n * width) });
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `send` and `ptr` are valid for `n` elements until `finish` returns; on its
+        // failure `send` is leaked here and `ptr`'s owner leaks its buffer (see `DataParallel`).
+        unsafe {
+            ffi::MPI_Iallreduce(
+                send.as_ptr().cast(),
+                ptr,
+                count_n,
+                dtype,
+                ffi::RSMPI_SUM,
+                self.world.as_raw(),
+                &mut req,
+            )
+        };
+        let result = self.finish(op, req, deadline, timeout);
+        if result.is_err() {
+            std::mem::forget(std::mem::take(&mut *send));
+        }
+        result
+    }
+
+    pub(crate) fn broadcast(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
+        let op = "broadcast";
+        let deadline = self.arrive(op, timeout)?;
+        let (ptr, n, dtype) = raw(buf);
+        let n = count(op, n)?;
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: as in `allreduce_sum`.
+        unsafe { ffi::MPI_Ibcast(ptr, n, dtype, 0, self.world.as_raw(), &mut req) };
+        self.finish(op, req, deadline, timeout)
+    }
+
+    pub(crate) fn allgather_u64(
+        &self,
+        mine: &[u64],
+        all: &mut [u64],
+        timeout: Duration,
+    ) -> Result<()> {
+        let op = "allgather";
+        let deadline = self.arrive(op, timeout)?;
+        let n = count(op, mine.len())?;
+        let dtype = u64::equivalent_datatype().as_raw();
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `mine` holds `n` elements and `all` `size * n`; valid until `finish` returns
+        // (on its failure the caller leaks `all`; `mine` is a small copy the caller leaks too).
+        let mine: &'static [u64] = Box::leak(mine.to_vec().into_boxed_slice());
+        unsafe {
+            ffi::MPI_Iallgather(
+                mine.as_ptr().cast(),
+                n,
+                dtype,
+                all.as_mut_ptr().cast(),
+                n,
+                dtype,
+                self.world.as_raw(),
+                &mut req,
+            )
+        };
+        self.finish(op, req, deadline, timeout)?;
+        // SAFETY: the request completed; nothing refers to `mine` any more.
+        drop(unsafe { Box::from_raw(mine as *const [u64] as *mut [u64]) });
+        Ok(())
+    }
+
+    /// Gathers every rank's `buf` into `scratch`, then sums in rank order into `buf`.
+    pub(crate) fn rank_order_sum(
+        &self,
+        buf: WireMut<'_>,
+        scratch: &mut Vec<u8>,
+        timeout: Duration,
+    ) -> Result<()> {
+        let op = "allgather (rank-order sum)";
+        let deadline = self.arrive(op, timeout)?;
+        let size = self.size();
+        let (ptr, n, dtype) = raw(buf);
+        let width = match dtype {
+            d if d == f32::equivalent_datatype().as_raw() => 4,
+            _ => 8,
+        };
+        let bytes = n * size * width;
+        if scratch.len() < bytes {
+            scratch.resize(bytes, 0);
+        }
+        let count_n = count(op, n)?;
+        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `scratch` holds `size * n` elements of the type; `ptr` holds `n`.
+        unsafe {
+            ffi::MPI_Iallgather(
+                ptr,
+                count_n,
+                dtype,
+                scratch.as_mut_ptr().cast(),
+                count_n,
+                dtype,
+                self.world.as_raw(),
+                &mut req,
+            )
+        };
+        if let Err(e) = self.finish(op, req, deadline, timeout) {
+            std::mem::forget(std::mem::take(scratch));
+            return Err(e);
+        }
+        fn sum<T: Copy + std::ops::Add<Output = T>>(
+            out: *mut T,
+            all: &[u8],
+            n: usize,
+            size: usize,
+        ) {
+            // SAFETY: `out` holds `n` elements; `all` holds `size * n` of them, written by MPI.
+            let out = unsafe { std::slice::from_raw_parts_mut(out, n) };
+            let all = unsafe { std::slice::from_raw_parts(all.as_ptr().cast::<T>(), n * size) };
+            out.copy_from_slice(&all[..n]);
+            for r in 1..size {
+                for (o, &x) in out.iter_mut().zip(&all[r * n..(r + 1) * n]) {
+                    *o = *o + x;
+                }
+            }
+        }
+        match width {
+            4 => sum(ptr.cast::<f32>(), scratch, n, size),
+            _ if dtype == f64::equivalent_datatype().as_raw() => {
+                sum(ptr.cast::<f64>(), scratch, n, size)
+            }
+            _ => sum(ptr.cast::<u64>(), scratch, n, size),
+        }
+        Ok(())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if self.broken.borrow().is_some() {
+            // Requests are pending on dead or hung peers: MPI_Finalize could wait forever.
+            self.world.abort(1);
+        }
+        drop(self.universe.take());
+    }
+}
+
+fn raw(buf: WireMut<'_>) -> (*mut std::ffi::c_void, usize, ffi::MPI_Datatype) {
+    match buf {
+        WireMut::F32(s) => (
+            s.as_mut_ptr().cast(),
+            s.len(),
+            f32::equivalent_datatype().as_raw(),
+        ),
+        WireMut::F64(s) => (
+            s.as_mut_ptr().cast(),
+            s.len(),
+            f64::equivalent_datatype().as_raw(),
+        ),
+        WireMut::U64(s) => (
+            s.as_mut_ptr().cast(),
+            s.len(),
+            u64::equivalent_datatype().as_raw(),
+        ),
+    }
+}
+
+fn count(op: &'static str, n: usize) -> Result<c_int> {
+    c_int::try_from(n).map_err(|_| Error::Length {
+        op,
+        what: "elements in one MPI call (at most 2^31 - 1; use smaller buckets)",
+        expected: c_int::MAX as usize,
+        got: n,
+    })
+}
+
+/// Tests the requests until all complete (true) or the deadline passes (false; completed
+/// ones are then `MPI_REQUEST_NULL`). Yields between rounds: with more processes than
+/// cores, a spinning rank would take the core its peer needs.
+fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
+    let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+    let mut spins = 0u32;
+    loop {
+        let mut done = true;
+        for r in reqs.iter_mut().filter(|r| **r != null) {
+            let mut flag: c_int = 0;
+            // SAFETY: a live request; MPI_Test sets it to MPI_REQUEST_NULL when complete.
+            unsafe { ffi::MPI_Test(r, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+            done &= flag != 0;
+        }
+        if done {
+            return true;
+        }
+        spins += 1;
+        if spins.is_multiple_of(64) && Instant::now() >= deadline {
+            return false;
+        }
+        if spins > 1024 {
+            std::thread::yield_now();
+        }
+    }
+}
