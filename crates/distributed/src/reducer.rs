@@ -135,15 +135,7 @@ impl<F: Scalar> DataParallel<F> {
             // The mean over one rank: nothing to copy or send; only the missing gradients.
             for (id, shape) in self.ids.iter().zip(&self.shapes) {
                 match grads.by_id(*id) {
-                    Some(g) if g.shape() != &shape[..] => {
-                        return Err(descent_tensor::TensorError::ShapeMismatch {
-                            op: "DataParallel::average (gradient vs parameter)",
-                            expected: shape.as_slice().into(),
-                            got: g.shape().into(),
-                        }
-                        .into())
-                    }
-                    Some(_) => {}
+                    Some(g) => check_shape(g, shape)?,
                     None => grads.insert(*id, Tensor::zeros(shape)),
                 }
             }
@@ -154,21 +146,16 @@ impl<F: Scalar> DataParallel<F> {
             let dst = &mut self.flat[range.clone()];
             match grads.by_id(*id) {
                 None => dst.fill(F::zero()),
-                Some(g) if g.shape() != &shape[..] => {
-                    return Err(descent_tensor::TensorError::ShapeMismatch {
-                        op: "DataParallel::average (gradient vs parameter)",
-                        expected: shape.as_slice().into(),
-                        got: g.shape().into(),
+                Some(g) => {
+                    check_shape(g, shape)?;
+                    match g.as_slice() {
+                        Some(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = x * scale),
+                        None => dst
+                            .iter_mut()
+                            .zip(g.to_vec())
+                            .for_each(|(d, x)| *d = x * scale),
                     }
-                    .into())
                 }
-                Some(g) => match g.as_slice() {
-                    Some(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = x * scale),
-                    None => dst
-                        .iter_mut()
-                        .zip(g.to_vec())
-                        .for_each(|(d, x)| *d = x * scale),
-                },
             }
         }
         for b in &self.buckets {
@@ -183,6 +170,18 @@ impl<F: Scalar> DataParallel<F> {
         }
         Ok(())
     }
+}
+
+fn check_shape<F: Scalar>(g: &Tensor<F>, shape: &[usize]) -> Result<()> {
+    if g.shape() == shape {
+        return Ok(());
+    }
+    Err(descent_tensor::TensorError::ShapeMismatch {
+        op: "DataParallel::average (gradient vs parameter)",
+        expected: shape.into(),
+        got: g.shape().into(),
+    }
+    .into())
 }
 
 /// Copies rank 0's parameter values to every rank, so all replicas start identical.
