@@ -9,7 +9,7 @@ use std::process::Stdio;
 use crate::common::{command, run, temp_dir, text};
 
 /// Every example, with two flags its `--help` must list.
-const EXAMPLES: [(&str, [&str; 2]); 8] = [
+const EXAMPLES: [(&str, [&str; 2]); 9] = [
     ("bench", ["--json", "--threads"]),
     ("curvature", ["--dim", "--kappa"]),
     ("gradcheck", ["--json", "--seed"]),
@@ -17,6 +17,7 @@ const EXAMPLES: [(&str, [&str; 2]); 8] = [
     ("lm_regression", ["--target", "--seed"]),
     ("mlp_step", ["--steps", "--threads"]),
     ("mnist", ["--epochs", "--whiten"]),
+    ("mnist_ddp", ["--distributed", "--batch"]),
     ("optimizers", ["--optimizer", "--steps"]),
 ];
 
