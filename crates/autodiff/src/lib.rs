@@ -41,4 +41,4 @@ pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, gradgradcheck, MultiFunction, Report, Tolerances, Worst};
 pub use higher::{hessian, hessian_vector_product, jacobian, Function, DENSE_LIMIT};
 pub use param::{Param, ParamId};
-pub use tape::{Ctx, Rule, Tape, Var};
+pub use tape::{Ctx, NoGradGuard, Rule, Tape, Var};

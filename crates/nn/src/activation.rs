@@ -41,9 +41,9 @@ pub fn elu<F: Float>(x: Var<'_, F>, alpha: f64) -> Result<Var<'_, F>> {
         // second derivative as 0·NaN.
         let tape = c.g.tape();
         let (zero, one) = (F::zero(), F::one());
-        let x_neg = Var::where_(&linear, tape.constant(Tensor::scalar(zero)), x)?;
+        let x_neg = Var::where_cond(&linear, tape.constant(Tensor::scalar(zero)), x)?;
         let exp_branch = x_neg.neg()?.relu()?.neg()?.exp()?.mul_scalar(a)?;
-        let slope = Var::where_(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
+        let slope = Var::where_cond(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
         Ok(vec![c.need(0, || c.g.mul(slope))?])
     })?)
 }

@@ -272,6 +272,6 @@ pub fn kl_div<'t, F: Float>(
     let ones = target
         .tape()
         .constant(descent_tensor::Tensor::ones(t.shape()));
-    let safe = Var::where_(&positive, target, ones)?;
+    let safe = Var::where_cond(&positive, target, ones)?;
     reduction.apply(target.mul(safe.ln()?.sub(log_input)?)?)
 }

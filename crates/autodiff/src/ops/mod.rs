@@ -5,6 +5,7 @@ mod binary;
 mod conv;
 mod index;
 mod matmul;
+mod operators;
 mod reduce;
 mod softmax;
 mod unary;

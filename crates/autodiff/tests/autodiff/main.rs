@@ -16,6 +16,7 @@ mod conv_parity;
 mod conv_reference;
 mod higher;
 mod memory;
+mod operators;
 mod ops_gradcheck;
 mod tape;
 mod torch_kinks;

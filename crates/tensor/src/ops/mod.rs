@@ -4,6 +4,7 @@ mod binary;
 mod conv;
 mod index;
 mod matmul;
+mod operators;
 mod pool;
 mod random;
 mod reduce;
