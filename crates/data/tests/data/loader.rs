@@ -145,6 +145,6 @@ fn bad_arguments_are_errors() {
         .to_string();
     assert_eq!(
         msg,
-        "Dataset::new: invalid labels = 3 labels: images of shape [4, 2] need one per item"
+        "Dataset::new: invalid targets = 3 labels: images of shape [4, 2] need one per item"
     );
 }
