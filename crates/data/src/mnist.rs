@@ -13,6 +13,7 @@
 //! server (the crate's offline tests) takes the same path as the real download.
 
 use std::fs::File;
+#[cfg(feature = "download")]
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! CI sets `MNIST_DIR` and runs them), tiny datasets in its layout, corrupted copies in a
 //! temporary directory, and the download path against an HTTP server on 127.0.0.1, so
 //! `cargo test` passes with no network and no data directory.
+// Without the `download` feature the download tests and their helpers are compiled out.
+#![cfg_attr(not(feature = "download"), allow(unused_imports, dead_code))]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
