@@ -5,3 +5,5 @@ mod common;
 mod examples_cli;
 mod facade;
 mod mnist_example;
+mod one_error;
+mod regression_data;
