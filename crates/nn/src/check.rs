@@ -117,13 +117,7 @@ pub fn gradcheck_module<M: Module<f64> + ?Sized>(
     mode: Mode,
     tol: Tolerances,
 ) -> Result<ModuleReport> {
-    let (values, names) = inputs(model, x);
-    let report = gradcheck(
-        |tape, vars| forward_bound(model, mode, tape, vars),
-        &values,
-        tol,
-    )?;
-    Ok(ModuleReport { report, names })
+    check(model, x, mode, tol, false)
 }
 
 /// [`descent_autodiff::gradgradcheck`] of `model` at `x`: second derivatives with respect
@@ -137,11 +131,22 @@ pub fn gradgradcheck_module<M: Module<f64> + ?Sized>(
     mode: Mode,
     tol: Tolerances,
 ) -> Result<ModuleReport> {
+    check(model, x, mode, tol, true)
+}
+
+/// The first- or second-order check of `model` at `x`.
+fn check<M: Module<f64> + ?Sized>(
+    model: &M,
+    x: &Tensor<f64>,
+    mode: Mode,
+    tol: Tolerances,
+    second_order: bool,
+) -> Result<ModuleReport> {
     let (values, names) = inputs(model, x);
-    let report = gradgradcheck(
-        |tape, vars| forward_bound(model, mode, tape, vars),
-        &values,
-        tol,
-    )?;
+    let report = if second_order {
+        gradgradcheck(|t, v| forward_bound(model, mode, t, v), &values, tol)?
+    } else {
+        gradcheck(|t, v| forward_bound(model, mode, t, v), &values, tol)?
+    };
     Ok(ModuleReport { report, names })
 }
