@@ -221,7 +221,7 @@ fn pool_report(report: &Report, rng: &mut StdRng) {
     let step = || -> descent_tensor::Result<f32> {
         let h = x.matmul(&w1)?.relu();
         let p = h.matmul(&w2)?.softmax(-1)?;
-        let dh = p.matmul(&w2.t()?)?.mul(&h.step())?;
+        let dh = p.matmul(&w2.t()?)?.mul(&h.heaviside())?;
         let dw1 = x.t()?.matmul(&dh)?;
         let dw2 = h.t()?.matmul(&p)?;
         Ok(dw1.sum_all() + dw2.sum_all())

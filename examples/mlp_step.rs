@@ -63,7 +63,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 (0..128).map(|_| rng.random_range(0..10)).collect(),
             ))
         })
-        .collect::<Result<_, descent::tensor::TensorError>>()?;
+        .collect::<Result<_, descent::tensor::Error>>()?;
 
     let mut times = Vec::with_capacity(steps);
     let warmup = 20;

@@ -3,14 +3,54 @@
 //! A CPU deep-learning framework: N-d tensors with parallel kernels ([`tensor`]),
 //! tape-based reverse-mode autodiff ([`autodiff`]), layers and losses ([`nn`]), optimizers
 //! from SGD to Levenberg–Marquardt ([`optim`]) and data loading ([`data`]).
+//!
+//! Every crate's error converts into [`enum@Error`], so one function can use `?` on all of
+//! them — here a layer checked against finite differences, in a closure that mixes nn and
+//! autodiff calls, and weights restored from memory:
+//!
+//! ```
+//! use descent::autodiff::{gradcheck, Tape, Tolerances};
+//! use descent::nn::{check::gradcheck_module, Linear, Mode, Module};
+//! use descent::Tensor;
+//! use rand::{rngs::StdRng, SeedableRng};
+//!
+//! fn main() -> descent::Result<()> {
+//!     let mut rng = StdRng::seed_from_u64(0);
+//!     let mut layer = Linear::<f64>::new(3, 2, &mut rng)?;
+//!     let x = Tensor::randn(&[4, 3], 0.0, 1.0, &mut rng)?;
+//!     gradcheck_module(&layer, &x, Mode::Train, Tolerances::default())?.ok()?;
+//!     let report = gradcheck(
+//!         |tape, v| -> descent::Result<_> {
+//!             let y = layer.forward(tape, v[0], Mode::Train)?;
+//!             Ok((y * y).sum_all()?)
+//!         },
+//!         &[x],
+//!         Tolerances::default(),
+//!     )?;
+//!     assert!(report.passed, "{report}");
+//!     let best = layer.state_dict();
+//!     layer.weight.value = &layer.weight.value * 0.5;
+//!     descent::nn::load_state_dict(&mut layer, &best)?;
+//!     let tape = Tape::new();
+//!     let frozen = tape.no_grad(|| -> descent::Result<_> {
+//!         Ok(layer.forward(&tape, tape.constant(Tensor::zeros(&[1, 3])), Mode::Eval)?)
+//!     })?;
+//!     assert!(!frozen.requires_grad());
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs)]
+
+mod error;
 
 pub use descent_autodiff as autodiff;
 pub use descent_data as data;
+pub use descent_distributed as distributed;
 pub use descent_nn as nn;
 pub use descent_optim as optim;
 pub use descent_tensor as tensor;
 pub use descent_tensor::Tensor;
+pub use error::{Error, Result};
 
 /// The README's examples, compiled and run as doc tests so they never go stale.
 #[doc = include_str!("../README.md")]

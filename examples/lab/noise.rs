@@ -11,7 +11,7 @@ use crate::plot::{Chart, Path2d, Series};
 use crate::report::{num, usage, Rand};
 use crate::{Common, Error, Report};
 use descent::autodiff::{Tape, Var};
-use descent::optim::TestFunction;
+use descent::optim::functions::TestFunction;
 use descent::tensor::Tensor;
 use serde_json::json;
 

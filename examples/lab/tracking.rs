@@ -9,7 +9,7 @@ use crate::plot::{Chart, Series};
 use crate::report::{num, usage, Rand};
 use crate::{Common, Error, Report};
 use descent::autodiff::Param;
-use descent::optim::{Averager, Averaging};
+use descent::optim::first_order::{Averager, Averaging};
 use descent::tensor::Tensor;
 use serde_json::json;
 

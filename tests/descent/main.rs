@@ -6,3 +6,5 @@ mod examples_cli;
 mod facade;
 mod lab;
 mod mnist_example;
+mod one_error;
+mod regression_data;

@@ -190,12 +190,12 @@ pub fn cases(seed: u64) -> Result<Vec<Case>> {
         let (sa, sb) = broadcasting_pair(&mut s, transposed);
         let mask = s.tensor(&sa, -1.0, 1.0, false)?.gt_scalar(0.0);
         out.push(case(
-            format!("where_ {sa:?}, {sb:?}{tag}"),
+            format!("where_cond {sa:?}, {sb:?}{tag}"),
             vec![
                 s.tensor(&sa, -1.0, 1.0, transposed)?,
                 s.tensor(&sb, -1.0, 1.0, false)?,
             ],
-            move |_, v| Var::where_(&mask, v[0], v[1]),
+            move |_, v| Var::where_cond(&mask, v[0], v[1]),
         ));
         let shape = s.shape(0, 3);
         out.push(case(

@@ -1,6 +1,6 @@
 //! The autodiff error type.
 
-use descent_tensor::{Shape, TensorError};
+use descent_tensor::Shape;
 use thiserror::Error;
 
 /// What can go wrong when recording or differentiating.
@@ -9,7 +9,7 @@ use thiserror::Error;
 pub enum Error {
     /// A tensor op failed (shapes, axes, indices).
     #[error(transparent)]
-    Tensor(#[from] TensorError),
+    Tensor(#[from] descent_tensor::Error),
     /// `backward` without a seed on an output that is not a scalar.
     #[error("backward: the output has shape {0:?}; call backward_with a seed gradient of that shape, or reduce it to a scalar first")]
     NotScalar(Shape),

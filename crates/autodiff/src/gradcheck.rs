@@ -11,11 +11,21 @@ use std::fmt;
 
 /// A function of several `f64` inputs recorded on the tape it is given; its output may have
 /// any shape (it is contracted with a random cotangent).
-pub trait MultiFunction:
-    for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>>
+///
+/// Its error `E` is any type the autodiff [`Error`] converts into (this crate's own, nn's,
+/// the facade's `descent::Error`), so a closure can use `?` on calls into several crates;
+/// the checks return the same `E`.
+pub trait MultiFunction<E = Error>:
+    for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> std::result::Result<Var<'t, f64>, E>
 {
 }
-impl<T: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Result<Var<'t, f64>>> MultiFunction for T {}
+impl<E, T> MultiFunction<E> for T where
+    T: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> std::result::Result<Var<'t, f64>, E>
+{
+}
+
+/// The contracted output's value and, when tracked, each input's gradient.
+type Contracted = (f64, Vec<Option<Tensor<f64>>>);
 
 /// How close analytic and numeric derivatives must be: `|a − n| ≤ atol + rtol·|n|`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,29 +124,31 @@ impl Report {
 ///
 /// # Errors
 /// Any error of `f`.
-pub fn gradcheck(f: impl MultiFunction, inputs: &[Tensor<f64>], tol: Tolerances) -> Result<Report> {
+pub fn gradcheck<E: From<Error>>(
+    f: impl MultiFunction<E>,
+    inputs: &[Tensor<f64>],
+    tol: Tolerances,
+) -> std::result::Result<Report, E> {
     let cotangent = {
         let tape = Tape::new();
         let vars: Vec<_> = inputs.iter().map(|x| tape.constant(x.clone())).collect();
         let shape = f(&tape, &vars)?.shape();
-        Tensor::randn(&shape, 0.0, 1.0, &mut StdRng::seed_from_u64(0x9e37))?
+        Tensor::randn(&shape, 0.0, 1.0, &mut StdRng::seed_from_u64(0x9e37)).map_err(Error::from)?
     };
-    let contracted = |tape: &Tape<f64>,
-                      xs: &[Tensor<f64>],
-                      track: bool|
-     -> Result<(f64, Vec<Option<Tensor<f64>>>)> {
-        // Leaves even when only the value is wanted: `f` may differentiate internally.
-        let vars: Vec<_> = xs.iter().map(|x| tape.var(x.clone())).collect();
-        let s = f(tape, &vars)?
-            .mul(tape.constant(cotangent.clone()))?
-            .sum(&[], false)?;
-        let value = s.item()?;
-        if !track {
-            return Ok((value, vec![]));
-        }
-        let grads = s.backward()?;
-        Ok((value, vars.iter().map(|v| grads.wrt(*v).cloned()).collect()))
-    };
+    let contracted =
+        |tape: &Tape<f64>, xs: &[Tensor<f64>], track: bool| -> std::result::Result<Contracted, E> {
+            // Leaves even when only the value is wanted: `f` may differentiate internally.
+            let vars: Vec<_> = xs.iter().map(|x| tape.var(x.clone())).collect();
+            let s = f(tape, &vars)?
+                .mul(tape.constant(cotangent.clone()))?
+                .sum(&[], false)?;
+            let value = s.item()?;
+            if !track {
+                return Ok((value, vec![]));
+            }
+            let grads = s.backward()?;
+            Ok((value, vars.iter().map(|v| grads.wrt(*v).cloned()).collect()))
+        };
     let (_, analytic) = contracted(&Tape::new(), inputs, true)?;
 
     let mut report = Report {
@@ -152,7 +164,7 @@ pub fn gradcheck(f: impl MultiFunction, inputs: &[Tensor<f64>], tol: Tolerances)
             .unwrap_or_else(|| vec![0.0; x.numel()]);
         let base = x.contiguous();
         for (j, &a) in analytic_i.iter().enumerate() {
-            let shifted = |delta: f64| -> Result<f64> {
+            let shifted = |delta: f64| -> std::result::Result<f64, E> {
                 let mut xs = inputs.to_vec();
                 let mut xi = base.clone();
                 xi.data_mut()[j] += delta;
@@ -190,20 +202,22 @@ pub fn gradcheck(f: impl MultiFunction, inputs: &[Tensor<f64>], tol: Tolerances)
 ///
 /// # Errors
 /// Any error of `f`.
-pub fn gradgradcheck(
-    f: impl MultiFunction,
+pub fn gradgradcheck<E: From<Error>>(
+    f: impl MultiFunction<E>,
     inputs: &[Tensor<f64>],
     tol: Tolerances,
-) -> Result<Report> {
+) -> std::result::Result<Report, E> {
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let directions = inputs
         .iter()
         .map(|x| Tensor::randn(x.shape(), 0.0, 1.0, &mut rng))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::from)?;
     let cotangent = {
         let tape = Tape::new();
         let vars: Vec<_> = inputs.iter().map(|x| tape.constant(x.clone())).collect();
-        Tensor::randn(&f(&tape, &vars)?.shape(), 0.0, 1.0, &mut rng)?
+        let shape = f(&tape, &vars)?.shape();
+        Tensor::randn(&shape, 0.0, 1.0, &mut rng).map_err(Error::from)?
     };
     gradcheck(
         |tape, xs| {

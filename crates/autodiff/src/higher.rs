@@ -5,7 +5,7 @@
 use crate::backward::BackwardOptions;
 use crate::error::{Error, Result};
 use crate::tape::{Tape, Var};
-use descent_tensor::{Float, Tensor, TensorError};
+use descent_tensor::{Error as TensorError, Float, Tensor};
 
 /// The largest input count for which [`hessian`] and [`jacobian`] build a dense matrix
 /// (4096² f64 = 128 MiB).

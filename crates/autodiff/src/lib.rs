@@ -42,4 +42,4 @@ pub use gradcheck::{gradcheck, gradgradcheck, MultiFunction, Report, Tolerances,
 pub use higher::{hessian, hessian_vector_product, jacobian, jvp, vjp, Function, DENSE_LIMIT};
 pub use ops::MatrixNorm;
 pub use param::{Param, ParamId};
-pub use tape::{Ctx, Rule, Tape, Var};
+pub use tape::{Ctx, NoGradGuard, Rule, Tape, Var};

@@ -46,6 +46,19 @@ pub struct Tape<F: Float> {
     anomaly: Cell<bool>,
 }
 
+/// Recording paused on a tape until this guard is dropped; see [`Tape::no_grad_guard`].
+#[must_use = "recording resumes as soon as the guard is dropped: bind it with `let _paused = …`"]
+pub struct NoGradGuard<'t, F: Float> {
+    tape: &'t Tape<F>,
+    before: bool,
+}
+
+impl<F: Float> Drop for NoGradGuard<'_, F> {
+    fn drop(&mut self) {
+        self.tape.recording.set(self.before);
+    }
+}
+
 /// A value recorded on a [`Tape`]: a `Copy` handle to one node.
 #[derive(Clone, Copy)]
 pub struct Var<'t, F: Float> {
@@ -111,13 +124,76 @@ impl<F: Float> Tape<F> {
         v
     }
 
+    /// Makes [`Tape::param`] return `v` for `p` on this tape from now on, so a model reads
+    /// `v` where it reads its parameter: how a module is checked or differentiated at
+    /// parameter values other than its own without touching it (a module gradcheck
+    /// perturbs them one by one). `v`'s gradient is found with [`Gradients::wrt`]`(v)`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTape`] if `v` is on another tape; a shape mismatch naming both
+    /// shapes if `v`'s shape is not the parameter's.
+    ///
+    /// [`Gradients::wrt`]: crate::Gradients::wrt
+    pub fn bind_param<'t>(&'t self, p: &Param<F>, v: Var<'t, F>) -> Result<()> {
+        if !std::ptr::eq(v.tape, self) {
+            return Err(Error::ForeignTape { op: "bind_param" });
+        }
+        if v.shape() != p.value.shape() {
+            return Err(descent_tensor::Error::ShapeMismatch {
+                op: "bind_param",
+                expected: p.value.shape().to_vec(),
+                got: v.shape(),
+            }
+            .into());
+        }
+        self.params.borrow_mut().insert(p.id(), v.id);
+        Ok(())
+    }
+
     /// Runs `f` without recording: ops inside produce values but no gradients flow
-    /// through them (PyTorch's `torch.no_grad()`).
+    /// through them (PyTorch's `torch.no_grad()`). `R` is anything, so `f` may return a
+    /// `Result` with any error; a closure that uses `?` on calls into several crates names
+    /// its error once (`|| -> descent::Result<_> { … }`), or use [`Tape::no_grad_guard`],
+    /// whose `?` goes straight to the enclosing function.
+    ///
+    /// ```
+    /// use descent_autodiff::{Error, Tape};
+    /// use descent_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0, -2.0], &[2])?);
+    /// let y = tape.no_grad(|| -> Result<_, Error> { x.relu()?.mul_scalar(2.0) })?;
+    /// assert!(!y.requires_grad());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.recording.replace(false);
-        let r = f();
-        self.recording.set(before);
-        r
+        let _paused = self.no_grad_guard();
+        f()
+    }
+
+    /// Stops recording until the returned guard is dropped (the end of its scope), as
+    /// [`Tape::no_grad`] without a closure: `?` inside the scope returns from the enclosing
+    /// function with its own error type. Recording resumes as it was, also on early return.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_tensor::Tensor;
+    /// fn scaled(tape: &Tape<f64>) -> Result<f64, Box<dyn std::error::Error>> {
+    ///     let x = tape.var(Tensor::from_vec(vec![3.0], &[1])?);
+    ///     let _paused = tape.no_grad_guard();
+    ///     let y = x.mul_scalar(2.0)?.sum_all()?;
+    ///     assert!(!tape.is_recording());
+    ///     Ok(y.item()?)
+    /// }
+    /// let tape = Tape::new();
+    /// assert_eq!(scaled(&tape)?, 6.0);
+    /// assert!(tape.is_recording());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn no_grad_guard(&self) -> NoGradGuard<'_, F> {
+        NoGradGuard {
+            tape: self,
+            before: self.recording.replace(false),
+        }
     }
 
     /// With anomaly detection on, the first op whose output holds NaN or ±inf fails with

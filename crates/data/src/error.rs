@@ -3,12 +3,10 @@
 
 use std::path::PathBuf;
 
-use thiserror::Error;
-
 /// Everything that can go wrong while finding, downloading, reading or batching data.
-#[derive(Debug, Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DataError {
+pub enum Error {
     /// The operating system refused to open, read or write a file.
     #[error("{path}: {source}")]
     Io {
@@ -98,7 +96,16 @@ pub enum DataError {
         /// The file wanted.
         file: &'static str,
         /// Each mirror's failure, in the order tried.
-        attempts: Vec<DataError>,
+        attempts: Vec<Error>,
+    },
+    /// A file missing from the cache, with the downloader compiled out (the `download`
+    /// feature is off).
+    #[error("{file} is not in {dir}, and descent-data was built without its `download` feature; pass the data directory (--data DIR or MNIST_DIR), or enable the feature")]
+    NoDownloader {
+        /// The file wanted.
+        file: &'static str,
+        /// The cache directory searched.
+        dir: PathBuf,
     },
     /// No cache directory could be determined (neither `XDG_CACHE_HOME` nor `HOME` is set).
     #[error("no cache directory: set XDG_CACHE_HOME or HOME, or pass the data directory")]
@@ -117,20 +124,25 @@ pub enum DataError {
     },
     /// A tensor op failed (a shape error).
     #[error(transparent)]
-    Tensor(#[from] descent_tensor::TensorError),
+    Tensor(#[from] descent_tensor::Error),
 }
 
-fn join(errors: &[DataError]) -> String {
+fn join(errors: &[Error]) -> String {
     let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
     parts.join("; ")
 }
 
-/// `Result` with [`DataError`].
-pub type Result<T> = std::result::Result<T, DataError>;
+/// `Result` with [`enum@Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The old name of [`enum@Error`]: every crate of the workspace now exports its error as
+/// `Error` (and the facade's `descent::Error` takes them all).
+#[deprecated(note = "renamed to descent_data::Error")]
+pub type DataError = Error;
 
 /// Attaches the path to an I/O error.
-pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io {
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
         path: path.to_path_buf(),
         source,
     }

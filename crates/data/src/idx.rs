@@ -3,7 +3,7 @@
 //! (recognized by their first two bytes `1f 8b`, not by their name).
 //!
 //! Every header field is checked against the bytes that follow it before anything is
-//! allocated from it, so a corrupt or hostile file gives an [`DataError::Idx`] naming the
+//! allocated from it, so a corrupt or hostile file gives an [`Error::Idx`] naming the
 //! file and the byte offset, never a panic or a huge allocation.
 
 use std::fs::File;
@@ -13,7 +13,7 @@ use std::path::Path;
 use descent_tensor::{Float, Tensor};
 use flate2::read::MultiGzDecoder;
 
-use crate::error::{io_err, DataError, Result};
+use crate::error::{io_err, Error, Result};
 
 /// The element type code (byte 2 of the magic number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl IdxType {
 /// assert_eq!(b, a);
 /// let t = b.to_tensor::<f32>()?;
 /// assert_eq!(t.shape(), &[2, 2, 3]);
-/// # Ok::<(), descent_data::DataError>(())
+/// # Ok::<(), descent_data::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdxArray {
@@ -114,13 +114,13 @@ struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn err(&self, offset: usize, what: String) -> DataError {
+    fn err(&self, offset: usize, what: String) -> Error {
         let what = if self.gzip {
             format!("{what} (offset in the decompressed stream)")
         } else {
             what
         };
-        DataError::Idx {
+        Error::Idx {
             path: self.path.to_path_buf(),
             offset: offset as u64,
             what,
@@ -132,14 +132,14 @@ impl IdxArray {
     /// An array from its parts.
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `data` does not hold `dims.product()` elements or
+    /// [`Error::InvalidArgument`] if `data` does not hold `dims.product()` elements or
     /// `dims` is empty.
     pub fn new(dtype: IdxType, dims: Vec<usize>, data: Vec<u8>) -> Result<Self> {
         let need = dims
             .iter()
             .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d));
         if dims.is_empty() || need != Some(data.len()) {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "IdxArray::new",
                 arg: "data",
                 value: format!("{} bytes", data.len()),
@@ -163,8 +163,8 @@ impl IdxArray {
     /// refused after the declared size, not after inflating everything.
     ///
     /// # Errors
-    /// [`DataError::Io`] if the file cannot be read, [`DataError::Gzip`] if it starts like
-    /// gzip but does not decompress, [`DataError::Idx`] if the bytes are not a valid IDX array.
+    /// [`Error::Io`] if the file cannot be read, [`Error::Gzip`] if it starts like
+    /// gzip but does not decompress, [`Error::Idx`] if the bytes are not a valid IDX array.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = File::open(path).map_err(io_err(path))?;
@@ -184,7 +184,7 @@ impl IdxArray {
     /// Parses uncompressed IDX bytes; `name` is used in errors only.
     ///
     /// # Errors
-    /// [`DataError::Idx`] naming the byte offset of the first thing wrong: a magic number
+    /// [`Error::Idx`] naming the byte offset of the first thing wrong: a magic number
     /// that is not `00 00 type ndims`, an unknown type code, zero dimensions, a header cut
     /// short, or a data section whose length is not the one the dimensions require.
     pub fn parse(bytes: Vec<u8>, name: impl AsRef<Path>) -> Result<Self> {
@@ -327,7 +327,7 @@ fn header(bytes: &[u8], origin: &Origin) -> Result<Header> {
 
 /// The error for a data section of `have` bytes where `h.need` are declared; `exact` is
 /// false when reading stopped one byte past the declared size (more may follow).
-fn length_error(h: &Header, have: usize, exact: bool, origin: &Origin) -> DataError {
+fn length_error(h: &Header, have: usize, exact: bool, origin: &Origin) -> Error {
     let (what, found) = match (have < h.need, exact) {
         (true, _) => ("the file is truncated", format!("found {have}")),
         (false, true) => ("the file has trailing bytes", format!("found {have}")),
@@ -369,7 +369,7 @@ fn read_stream(mut src: impl BufRead, len: u64, path: &Path) -> Result<IdxArray>
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let origin = Origin { path, gzip };
     let fail = |source: std::io::Error| match gzip {
-        true => DataError::Gzip {
+        true => Error::Gzip {
             path: path.to_path_buf(),
             source,
         },

@@ -5,8 +5,13 @@
 //! downloaded with SHA-256 verification, a [`DataLoader`] of seeded shuffled mini-batches,
 //! and normalization transforms (scaling, standardization, PCA and ZCA whitening).
 //!
+//! Features (both on by default): `download` fetches missing files over HTTPS (without it,
+//! a file missing from the cache is an error saying how to provide it), `progress` draws
+//! progress bars while downloading. A library that brings its own data turns them off with
+//! `default-features = false` and depends on no HTTP client, TLS or terminal crate.
+//!
 //! Bad input — a missing, truncated or corrupt file, a label ≥ 10, a download with the
-//! wrong checksum — is a [`DataError`] naming the file and what is wrong, never a panic.
+//! wrong checksum — is an [`enum@Error`] naming the file and what is wrong, never a panic.
 //!
 //! ```
 //! use descent_data::{DataLoader, Dataset};
@@ -15,7 +20,7 @@
 //! let loader = DataLoader::new(Dataset::new(x, vec![3; 10])?, 4)?.shuffle(0);
 //! let sizes: Vec<usize> = loader.epoch(0).map(|(xb, _)| xb.shape()[0]).collect();
 //! assert_eq!(sizes, vec![4, 4, 2]);
-//! # Ok::<(), descent_data::DataError>(())
+//! # Ok::<(), descent_data::Error>(())
 //! ```
 #![warn(missing_docs)]
 
@@ -25,6 +30,7 @@ pub mod loader;
 pub mod mnist;
 pub mod transforms;
 
-pub use error::{DataError, Result};
-pub use loader::{Batches, DataLoader, Dataset};
+#[allow(deprecated)]
+pub use error::{DataError, Error, Result};
+pub use loader::{Batches, DataLoader, Dataset, Targets};
 pub use mnist::Mnist;

@@ -1,52 +1,131 @@
 //! In-memory datasets and mini-batches: a [`Dataset`] pairs a tensor of items with their
-//! labels; a [`DataLoader`] cuts it into batches, in a fresh seeded order each epoch.
+//! targets — class labels (`Vec<usize>`), float targets (a `Tensor` whose first axis
+//! indexes the items: regression, multi-output), or any type that implements [`Targets`];
+//! a [`DataLoader`] cuts it into batches, in a fresh seeded order each epoch.
 //!
 //! The order of epoch `e` is a pure function of `(seed, e)`, so a run resumed at epoch `e`
 //! sees exactly the batches an uninterrupted run would: the loader has no hidden RNG state
 //! to checkpoint.
+//!
+//! ```
+//! use descent_data::{DataLoader, Dataset};
+//! use descent_tensor::Tensor;
+//! // Regression: 6 items of 2 features, each with 2 float targets.
+//! let x = Tensor::<f64>::arange(0., 12., 1.)?.reshape(&[6, 2])?;
+//! let y = x.mul_scalar(10.0);
+//! let loader = DataLoader::new(Dataset::new(x, y)?, 4)?.shuffle(3);
+//! for (xb, yb) in loader.epoch(0) {
+//!     assert_eq!(yb.shape(), xb.shape());                  // targets stay with their rows
+//!     assert_eq!(yb.to_vec(), xb.mul_scalar(10.0).to_vec());
+//! }
+//! # Ok::<(), descent_data::Error>(())
+//! ```
 
 use descent_tensor::{Float, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 
-/// Items (a tensor whose first axis indexes them) and one class label per item.
-#[derive(Debug, Clone)]
-pub struct Dataset<F: Float> {
-    images: Tensor<F>,
-    labels: Vec<usize>,
-}
+/// What a [`Dataset`] pairs with its items: one target per item, gathered into batches
+/// alongside them. Implemented for class labels (`Vec<usize>`) and for float targets
+/// (`Tensor<F>` with the items on its first axis); implement it for any other kind.
+pub trait Targets<F: Float>: Clone {
+    /// The number of items the targets describe.
+    fn count(&self) -> usize;
 
-impl<F: Float> Dataset<F> {
-    /// Pairs `images` (`[N, ...]`) with `labels` (`N` of them). The tensor is made contiguous.
+    /// The targets of items `indices`, in that order (each index is below `count()`).
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `images` is 0-d or its first size is not `labels.len()`.
-    pub fn new(images: Tensor<F>, labels: Vec<usize>) -> Result<Self> {
-        if images.shape().first() != Some(&labels.len()) {
-            return Err(DataError::InvalidArgument {
+    /// Any error of the gather (a tensor op's, for tensor targets).
+    fn gather(&self, indices: &[usize]) -> Result<Self>;
+
+    /// How the targets read in an error message (`"3 labels"`, `"targets of shape [3, 2]"`).
+    fn describe(&self) -> String {
+        format!("{} targets", self.count())
+    }
+
+    /// The targets of items `start..end`; a view where the type allows it.
+    ///
+    /// # Errors
+    /// As [`Targets::gather`].
+    fn range(&self, start: usize, end: usize) -> Result<Self> {
+        self.gather(&(start..end).collect::<Vec<_>>())
+    }
+}
+
+/// Class labels, one per item.
+impl<F: Float> Targets<F> for Vec<usize> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn describe(&self) -> String {
+        format!("{} labels", self.len())
+    }
+    fn gather(&self, indices: &[usize]) -> Result<Self> {
+        Ok(indices.iter().map(|&i| self[i]).collect())
+    }
+    fn range(&self, start: usize, end: usize) -> Result<Self> {
+        Ok(self[start..end].to_vec())
+    }
+}
+
+/// Float targets `[N, ...]` (a 1-d tensor is one scalar per item).
+impl<F: Float> Targets<F> for Tensor<F> {
+    fn count(&self) -> usize {
+        self.shape().first().copied().unwrap_or(0)
+    }
+    fn describe(&self) -> String {
+        format!("targets of shape {:?}", self.shape())
+    }
+    fn gather(&self, indices: &[usize]) -> Result<Self> {
+        Ok(self.index_select(0, indices)?)
+    }
+    fn range(&self, start: usize, end: usize) -> Result<Self> {
+        Ok(self.narrow(0, start, end - start)?)
+    }
+}
+
+/// Items (a tensor whose first axis indexes them) and one target per item: class labels
+/// by default (`Dataset<F>` is `Dataset<F, Vec<usize>>`), float targets with
+/// `Dataset<F, Tensor<F>>`.
+#[derive(Debug, Clone)]
+pub struct Dataset<F: Float, Y = Vec<usize>> {
+    images: Tensor<F>,
+    labels: Y,
+}
+
+impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
+    /// Pairs `images` (`[N, ...]`) with `targets` (`N` of them: a `Vec<usize>` of labels,
+    /// or a `[N, ...]` tensor). The items are made contiguous.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `images` is 0-d or the counts differ, naming the
+    /// images' shape and the targets' count or shape.
+    pub fn new(images: Tensor<F>, targets: Y) -> Result<Self> {
+        if images.shape().first() != Some(&targets.count()) {
+            return Err(Error::InvalidArgument {
                 op: "Dataset::new",
-                arg: "labels",
-                value: format!("{} labels", labels.len()),
+                arg: "targets",
+                value: targets.describe(),
                 why: format!("images of shape {:?} need one per item", images.shape()),
             });
         }
         Ok(Dataset {
             images: images.contiguous(),
-            labels,
+            labels: targets,
         })
     }
 
     /// The number of items.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.labels.count()
     }
 
     /// Whether there are no items.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// The items, `[len, ...]`, contiguous.
@@ -54,12 +133,12 @@ impl<F: Float> Dataset<F> {
         &self.images
     }
 
-    /// The labels, one per item.
-    pub fn labels(&self) -> &[usize] {
+    /// The targets, one per item.
+    pub fn targets(&self) -> &Y {
         &self.labels
     }
 
-    /// Replaces the items by `f(items)` (a transform), keeping the labels.
+    /// Replaces the items by `f(items)` (a transform), keeping the targets.
     ///
     /// # Errors
     /// `f`'s error, or as [`Dataset::new`] if `f` changed the number of items.
@@ -71,10 +150,10 @@ impl<F: Float> Dataset<F> {
     /// The items at `indices`, in that order (copied).
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] naming the first index ≥ `len`.
+    /// [`Error::InvalidArgument`] naming the first index ≥ `len`.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Dataset::subset",
                 arg: "index",
                 value: bad.to_string(),
@@ -93,7 +172,7 @@ impl<F: Float> Dataset<F> {
         let n = n.min(self.len());
         Ok(Dataset {
             images: self.images.narrow(0, 0, n)?,
-            labels: self.labels[..n].to_vec(),
+            labels: self.labels.range(0, n)?,
         })
     }
 
@@ -101,10 +180,10 @@ impl<F: Float> Dataset<F> {
     /// `(train, validation)`, each in the original relative order.
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `n_val > len`.
+    /// [`Error::InvalidArgument`] if `n_val > len`.
     pub fn split(&self, n_val: usize, seed: u64) -> Result<(Self, Self)> {
         if n_val > self.len() {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Dataset::split",
                 arg: "n_val",
                 value: n_val.to_string(),
@@ -120,16 +199,23 @@ impl<F: Float> Dataset<F> {
     }
 }
 
-/// The rows `indices` of a `[N, ...]` tensor and their labels. `index_select` copies whole
+impl<F: Float> Dataset<F> {
+    /// The class labels, one per item.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+}
+
+/// The rows `indices` of a `[N, ...]` tensor and their targets. `index_select` copies whole
 /// rows into a pooled buffer (a loop of equal batches reuses memory) without zero-filling it
 /// first, and takes any layout.
-fn gather<F: Float>(
+fn gather<F: Float, Y: Targets<F>>(
     images: &Tensor<F>,
-    labels: &[usize],
+    labels: &Y,
     indices: &[usize],
-) -> Result<(Tensor<F>, Vec<usize>)> {
+) -> Result<(Tensor<F>, Y)> {
     let x = images.index_select(0, indices)?;
-    Ok((x, indices.iter().map(|&i| labels[i]).collect()))
+    Ok((x, labels.gather(indices)?))
 }
 
 /// Mini-batches over a [`Dataset`]: `batch_size` items at a time, optionally shuffled with
@@ -149,21 +235,21 @@ fn gather<F: Float>(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct DataLoader<F: Float> {
-    data: Dataset<F>,
+pub struct DataLoader<F: Float, Y = Vec<usize>> {
+    data: Dataset<F, Y>,
     batch_size: usize,
     seed: Option<u64>,
     drop_last: bool,
 }
 
-impl<F: Float> DataLoader<F> {
+impl<F: Float, Y: Targets<F>> DataLoader<F, Y> {
     /// Batches of `batch_size` in the dataset's order, the last one possibly shorter.
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `batch_size` is 0.
-    pub fn new(data: Dataset<F>, batch_size: usize) -> Result<Self> {
+    /// [`Error::InvalidArgument`] if `batch_size` is 0.
+    pub fn new(data: Dataset<F, Y>, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "DataLoader::new",
                 arg: "batch_size",
                 value: "0".into(),
@@ -193,7 +279,7 @@ impl<F: Float> DataLoader<F> {
     }
 
     /// The dataset batched over.
-    pub fn dataset(&self) -> &Dataset<F> {
+    pub fn dataset(&self) -> &Dataset<F, Y> {
         &self.data
     }
 
@@ -231,9 +317,9 @@ impl<F: Float> DataLoader<F> {
         order
     }
 
-    /// The batches of epoch `epoch`: `(items [B, ...], labels)`. The same epoch number
-    /// always gives the same batches.
-    pub fn epoch(&self, epoch: u64) -> Batches<'_, F> {
+    /// The batches of epoch `epoch`: `(items [B, ...], targets of those B)`. The same
+    /// epoch number always gives the same batches.
+    pub fn epoch(&self, epoch: u64) -> Batches<'_, F, Y> {
         Batches {
             loader: self,
             order: if self.seed.is_some() {
@@ -249,15 +335,15 @@ impl<F: Float> DataLoader<F> {
 
 /// The iterator of one epoch's batches; see [`DataLoader::epoch`].
 #[derive(Debug)]
-pub struct Batches<'a, F: Float> {
-    loader: &'a DataLoader<F>,
+pub struct Batches<'a, F: Float, Y = Vec<usize>> {
+    loader: &'a DataLoader<F, Y>,
     order: Option<Vec<usize>>,
     next: usize,
     end: usize,
 }
 
-impl<F: Float> Iterator for Batches<'_, F> {
-    type Item = (Tensor<F>, Vec<usize>);
+impl<F: Float, Y: Targets<F>> Iterator for Batches<'_, F, Y> {
+    type Item = (Tensor<F>, Y);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.next >= self.end {
@@ -272,7 +358,7 @@ impl<F: Float> Iterator for Batches<'_, F> {
             // In order: a view of the dataset's rows, no copy.
             None => {
                 let x = data.images.narrow(0, start, stop - start).ok()?;
-                Some((x, data.labels[start..stop].to_vec()))
+                Some((x, data.labels.range(start, stop).ok()?))
             }
         }
     }
@@ -283,4 +369,4 @@ impl<F: Float> Iterator for Batches<'_, F> {
     }
 }
 
-impl<F: Float> ExactSizeIterator for Batches<'_, F> {}
+impl<F: Float, Y: Targets<F>> ExactSizeIterator for Batches<'_, F, Y> {}

@@ -13,14 +13,14 @@
 //! server (the crate's offline tests) takes the same path as the real download.
 
 use std::fs::File;
+#[cfg(feature = "download")]
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use descent_tensor::{Float, Tensor};
 use sha2::{Digest, Sha256};
 
-use crate::error::{io_err, DataError, Result};
+use crate::error::{io_err, Error, Result};
 use crate::idx::{IdxArray, IdxType};
 use crate::loader::Dataset;
 
@@ -63,14 +63,14 @@ impl MnistFile {
     /// The first accepted name present in `dir`.
     ///
     /// # Errors
-    /// [`DataError::Missing`] listing the names tried; `hint` says where `dir` came from.
+    /// [`Error::Missing`] listing the names tried; `hint` says where `dir` came from.
     pub fn find_in(&self, dir: &Path, hint: &str) -> Result<PathBuf> {
         let names = self.candidates();
         names
             .iter()
             .map(|n| dir.join(n))
             .find(|p| p.is_file())
-            .ok_or_else(|| DataError::Missing {
+            .ok_or_else(|| Error::Missing {
                 dir: dir.to_path_buf(),
                 name: self.stem,
                 tried: names.join(", "),
@@ -114,9 +114,9 @@ impl Split {
     /// Reads and cross-checks an image file and a label file.
     ///
     /// # Errors
-    /// Any [`IdxArray::read`] error; [`DataError::Idx`] if the images are not `u8` with at
-    /// least 2 dims or the labels not `u8` with 1 dim; [`DataError::Label`] for a label ≥ 10;
-    /// [`DataError::CountMismatch`] naming both files if their counts differ.
+    /// Any [`IdxArray::read`] error; [`Error::Idx`] if the images are not `u8` with at
+    /// least 2 dims or the labels not `u8` with 1 dim; [`Error::Label`] for a label ≥ 10;
+    /// [`Error::CountMismatch`] naming both files if their counts differ.
     pub fn read(images: &Path, labels: &Path) -> Result<Self> {
         let img = IdxArray::read(images)?;
         let lab = IdxArray::read(labels)?;
@@ -129,7 +129,7 @@ impl Split {
         )?;
         expect_layout(&lab, labels, "labels", |n| n == 1, "1 (count)")?;
         if img.len() != lab.len() {
-            return Err(DataError::CountMismatch {
+            return Err(Error::CountMismatch {
                 images: images.to_path_buf(),
                 n_images: img.len(),
                 labels: labels.to_path_buf(),
@@ -145,7 +145,7 @@ impl Split {
                 if usize::from(l) < CLASSES {
                     Ok(usize::from(l))
                 } else {
-                    Err(DataError::Label {
+                    Err(Error::Label {
                         path: labels.to_path_buf(),
                         index: i,
                         offset: (header + i) as u64,
@@ -228,7 +228,7 @@ fn expect_layout(
         None
     };
     match bad {
-        Some((offset, what)) => Err(DataError::Idx {
+        Some((offset, what)) => Err(Error::Idx {
             path: path.to_path_buf(),
             offset,
             what,
@@ -246,7 +246,7 @@ fn expect_layout(
 /// let mnist = Mnist::load(&dir)?;
 /// assert_eq!((mnist.train.len(), mnist.test.len()), (60_000, 10_000));
 /// let train = mnist.train.to_dataset::<f32>()?; // pixels in [0, 1], shape [60000, 784]
-/// # Ok::<(), descent_data::DataError>(())
+/// # Ok::<(), descent_data::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mnist {
@@ -260,7 +260,7 @@ impl Mnist {
     /// Loads the four files from `dir` (gzip or raw, see [`MnistFile::candidates`]).
     ///
     /// # Errors
-    /// [`DataError::Missing`] if a file is absent, otherwise as [`Split::read`].
+    /// [`Error::Missing`] if a file is absent, otherwise as [`Split::read`].
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let hint = "pass the directory holding the four IDX files";
@@ -292,7 +292,7 @@ pub struct Fetch {
     pub mirrors: Vec<String>,
     /// Where verified downloads are kept (`None`: no cache directory could be found).
     pub cache_dir: Option<PathBuf>,
-    /// Whether to draw a progress bar on stderr.
+    /// Whether to draw a progress bar on stderr (with the `progress` feature).
     pub progress: bool,
     /// The files to fetch and the SHA-256 each must have: [`FILES`] for MNIST; another
     /// dataset in its layout, or a local test server, brings its own.
@@ -340,8 +340,8 @@ pub fn locate(explicit: Option<&Path>) -> Result<(PathBuf, Source)> {
 /// [`locate`] with the environment's directory and the download settings given.
 ///
 /// # Errors
-/// [`DataError::Missing`] if `explicit` or `env_dir` lacks a file (no fallback: a directory
-/// you name is the one used); [`DataError::NoCacheDir`]; [`DataError::Download`] if every
+/// [`Error::Missing`] if `explicit` or `env_dir` lacks a file (no fallback: a directory
+/// you name is the one used); [`Error::NoCacheDir`]; [`Error::Download`] if every
 /// mirror failed for a file (a checksum mismatch among them).
 pub fn locate_with(
     explicit: Option<&Path>,
@@ -362,7 +362,7 @@ pub fn locate_with(
         }
         return Ok((dir.to_path_buf(), source));
     }
-    let cache = fetch.cache_dir.clone().ok_or(DataError::NoCacheDir)?;
+    let cache = fetch.cache_dir.clone().ok_or(Error::NoCacheDir)?;
     let mut downloaded = false;
     for f in &fetch.files {
         let path = cache.join(f.gz_name());
@@ -388,7 +388,7 @@ pub fn locate_with(
 /// The hex SHA-256 of a file.
 ///
 /// # Errors
-/// [`DataError::Io`] if it cannot be read.
+/// [`Error::Io`] if it cannot be read.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(io_err(path))?;
     let mut hasher = Sha256::new();
@@ -400,8 +400,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Without the `download` feature: the file is missing, and how to provide it.
+#[cfg(not(feature = "download"))]
+fn download(file: &MnistFile, dir: &Path, _: &Fetch) -> Result<()> {
+    Err(Error::NoDownloader {
+        file: file.stem,
+        dir: dir.to_path_buf(),
+    })
+}
+
 /// Downloads `file` into `dir`, trying each mirror in turn.
+#[cfg(feature = "download")]
 fn download(file: &MnistFile, dir: &Path, fetch: &Fetch) -> Result<()> {
+    use std::time::Duration;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(20)))
         .timeout_recv_body(Some(Duration::from_secs(60)))
@@ -415,7 +426,7 @@ fn download(file: &MnistFile, dir: &Path, fetch: &Fetch) -> Result<()> {
             Err(e) => attempts.push(e),
         }
     }
-    Err(DataError::Download {
+    Err(Error::Download {
         file: file.stem,
         attempts,
     })
@@ -423,6 +434,7 @@ fn download(file: &MnistFile, dir: &Path, fetch: &Fetch) -> Result<()> {
 
 /// Streams `url` into `dir/{name}.part` while hashing it, then renames it into place only
 /// if the SHA-256 matches; otherwise deletes it.
+#[cfg(feature = "download")]
 fn download_one(
     agent: &ureq::Agent,
     url: &str,
@@ -431,23 +443,13 @@ fn download_one(
     fetch: &Fetch,
 ) -> Result<()> {
     let (progress, max_bytes) = (fetch.progress, fetch.max_bytes);
-    let http = |e: ureq::Error| DataError::Http {
+    let http = |e: ureq::Error| Error::Http {
         url: url.to_string(),
         message: e.to_string(),
     };
     let mut response = agent.get(url).call().map_err(http)?;
     let total = response.body().content_length();
-    let bar = if progress {
-        indicatif::ProgressBar::new(total.unwrap_or(0))
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(file.gz_name());
+    let bar = Bar::new(progress, total, &file.gz_name());
 
     let tmp = dir.join(format!("{}.part", file.gz_name()));
     if let Some(n) = total.filter(|&n| n > max_bytes) {
@@ -468,8 +470,9 @@ fn download_one(
 }
 
 /// The error for a body of (at least) `n` bytes where at most `max` are taken.
-fn too_large(url: &str, n: u64, max: u64) -> DataError {
-    DataError::Http {
+#[cfg(feature = "download")]
+fn too_large(url: &str, n: u64, max: u64) -> Error {
+    Error::Http {
         url: url.to_string(),
         message: format!("the body has {n} bytes or more, above the limit of {max}"),
     }
@@ -477,12 +480,13 @@ fn too_large(url: &str, n: u64, max: u64) -> DataError {
 
 /// Copies `body` into `tmp` (fsynced), hashing as it goes, and checks the SHA-256; stops
 /// past `max_bytes`.
+#[cfg(feature = "download")]
 fn save_verified(
     body: &mut impl Read,
     url: &str,
     file: &MnistFile,
     tmp: &Path,
-    bar: &indicatif::ProgressBar,
+    bar: &Bar,
     max_bytes: u64,
 ) -> Result<()> {
     let mut out = File::create(tmp).map_err(io_err(tmp))?;
@@ -490,7 +494,7 @@ fn save_verified(
     let mut buf = vec![0u8; 1 << 16];
     let mut written = 0u64;
     loop {
-        let n = body.read(&mut buf).map_err(|e| DataError::Http {
+        let n = body.read(&mut buf).map_err(|e| Error::Http {
             url: url.to_string(),
             message: format!("reading the body: {e}"),
         })?;
@@ -508,11 +512,55 @@ fn save_verified(
     out.sync_all().map_err(io_err(tmp))?;
     let got = hex(&hasher.finalize());
     if got != file.sha256 {
-        return Err(DataError::Checksum {
+        return Err(Error::Checksum {
             url: url.to_string(),
             expected: file.sha256.to_string(),
             got,
         });
     }
     Ok(())
+}
+
+/// A download's progress bar on stderr: indicatif's with the `progress` feature, nothing
+/// without it.
+#[cfg(feature = "download")]
+struct Bar {
+    #[cfg(feature = "progress")]
+    bar: indicatif::ProgressBar,
+}
+
+#[cfg(feature = "download")]
+impl Bar {
+    /// A bar of `total` bytes labelled `name`, drawn only if `show`.
+    #[cfg_attr(not(feature = "progress"), allow(unused_variables))]
+    fn new(show: bool, total: Option<u64>, name: &str) -> Bar {
+        #[cfg(feature = "progress")]
+        {
+            let bar = if show {
+                indicatif::ProgressBar::new(total.unwrap_or(0))
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(name.to_string());
+            Bar { bar }
+        }
+        #[cfg(not(feature = "progress"))]
+        Bar {}
+    }
+
+    #[cfg_attr(not(feature = "progress"), allow(unused_variables))]
+    fn inc(&self, n: u64) {
+        #[cfg(feature = "progress")]
+        self.bar.inc(n);
+    }
+
+    fn finish_and_clear(&self) {
+        #[cfg(feature = "progress")]
+        self.bar.finish_and_clear();
+    }
 }

@@ -13,7 +13,7 @@
 use descent_tensor::{Float, Tensor};
 use nalgebra::{DMatrix, SymmetricEigen};
 
-use crate::error::{DataError, Result};
+use crate::error::{Error, Result};
 
 /// Rows per chunk when accumulating statistics in `f64` (bounds the temporary memory).
 const CHUNK_ROWS: usize = 4096;
@@ -28,7 +28,7 @@ pub fn scale<F: Float>(x: &Tensor<F>, max: f64) -> Tensor<F> {
 fn rows_features<F: Float>(op: &'static str, x: &Tensor<F>) -> Result<(usize, usize)> {
     match *x.shape() {
         [n, d] if n >= 2 => Ok((n, d)),
-        _ => Err(DataError::InvalidArgument {
+        _ => Err(Error::InvalidArgument {
             op,
             arg: "x",
             value: format!("shape {:?}", x.shape()),
@@ -70,7 +70,7 @@ fn feature_mean<F: Float>(x: &Tensor<F>, n: usize) -> Result<Tensor<f64>> {
 /// let train = Tensor::<f64>::from_vec(vec![1., 5., 3., 5.], &[2, 2])?;
 /// let s = Standardize::fit(&train)?;
 /// assert_eq!(s.apply(&train)?.to_vec(), vec![-1., 0., 1., 0.]);
-/// # Ok::<(), descent_data::DataError>(())
+/// # Ok::<(), descent_data::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Standardize<F: Float> {
@@ -84,7 +84,7 @@ impl<F: Float> Standardize<F> {
     /// Fits mean and standard deviation on `x` (`[N, d]`).
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `x` is not 2-D with at least 2 rows.
+    /// [`Error::InvalidArgument`] if `x` is not 2-D with at least 2 rows.
     pub fn fit(x: &Tensor<F>) -> Result<Self> {
         let (n, d) = rows_features("Standardize::fit", x)?;
         let mean = feature_mean(x, n)?;
@@ -155,13 +155,13 @@ impl<F: Float> Whitening<F> {
     /// eigen decomposition (nalgebra's `SymmetricEigen`, in `f64`).
     ///
     /// # Errors
-    /// [`DataError::InvalidArgument`] if `x` is not 2-D with at least 2 rows, if `eps` is
+    /// [`Error::InvalidArgument`] if `x` is not 2-D with at least 2 rows, if `eps` is
     /// negative or not finite, or if an eigenvalue plus `eps` is not positive (a singular
     /// covariance needs `eps > 0`).
     pub fn fit(x: &Tensor<F>, kind: Whiten, eps: f64) -> Result<Self> {
         let (n, d) = rows_features("Whitening::fit", x)?;
         if !(eps >= 0.0 && eps.is_finite()) {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Whitening::fit",
                 arg: "eps",
                 value: eps.to_string(),
@@ -170,7 +170,7 @@ impl<F: Float> Whitening<F> {
         }
         if d == 0 {
             // nalgebra's eigendecomposition panics on a 0×0 matrix.
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Whitening::fit",
                 arg: "x",
                 value: format!("shape {:?}", x.shape()),
@@ -187,7 +187,7 @@ impl<F: Float> Whitening<F> {
         let cov = cov.div_scalar((n - 1) as f64);
         if cov.has_non_finite() {
             // NaN would reach the eigendecomposition, which gives no meaningful answer.
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Whitening::fit",
                 arg: "x",
                 value: format!("shape {:?}", x.shape()),
@@ -201,7 +201,7 @@ impl<F: Float> Whitening<F> {
         let eigenvalues: Vec<f64> = order.iter().map(|&i| eig.eigenvalues[i].max(0.0)).collect();
         let smallest = eigenvalues.last().copied().unwrap_or(0.0);
         if smallest + eps <= 0.0 {
-            return Err(DataError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "Whitening::fit",
                 arg: "eps",
                 value: eps.to_string(),

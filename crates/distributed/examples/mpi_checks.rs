@@ -15,7 +15,7 @@ use descent_distributed::{
     check_replicas, shard_range, Comm, DataParallel, Distributed, Error, Reduction, Scalar,
     ShardedSampler,
 };
-use descent_optim::{BatchMethod, ConjugateGradient, Lbfgs, LevenbergMarquardt, Objective};
+use descent_optim::batch::{BatchMethod, ConjugateGradient, Lbfgs, LevenbergMarquardt, Objective};
 use descent_tensor::Tensor;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;

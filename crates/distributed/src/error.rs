@@ -83,10 +83,10 @@ pub enum Error {
     },
     /// A gradient whose shape is not its parameter's.
     #[error(transparent)]
-    Tensor(#[from] descent_tensor::TensorError),
+    Tensor(#[from] descent_tensor::Error),
     /// The data set refused a subset.
     #[error(transparent)]
-    Data(#[from] descent_data::DataError),
+    Data(#[from] descent_data::Error),
     /// The objective's own failure (from the batch method's closure).
     #[error(transparent)]
     Optim(#[from] descent_optim::Error),

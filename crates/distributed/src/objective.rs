@@ -3,7 +3,7 @@
 //! `newton` run unchanged on a data set split across processes — every rank runs the same
 //! method on the same numbers and takes the same steps.
 
-use descent_optim::Objective;
+use descent_optim::batch::Objective;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::comm::{Comm, Reduction};
@@ -28,7 +28,7 @@ use crate::error::Error;
 ///
 /// ```
 /// use descent_distributed::{Comm, Distributed};
-/// use descent_optim::{BatchMethod, Lbfgs};
+/// use descent_optim::batch::{BatchMethod, Lbfgs};
 /// let comm = Comm::init()?; // a world of one outside mpirun
 /// // This rank's share of f(x) = Σᵢ (x − yᵢ)² over its shard of y.
 /// let y = [1.0, 2.0, 6.0];

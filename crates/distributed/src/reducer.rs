@@ -176,7 +176,7 @@ fn check_shape<F: Scalar>(g: &Tensor<F>, shape: &[usize]) -> Result<()> {
     if g.shape() == shape {
         return Ok(());
     }
-    Err(descent_tensor::TensorError::ShapeMismatch {
+    Err(descent_tensor::Error::ShapeMismatch {
         op: "DataParallel::average (gradient vs parameter)",
         expected: shape.into(),
         got: g.shape().into(),

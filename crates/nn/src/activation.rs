@@ -44,9 +44,9 @@ pub fn elu<F: Float>(x: Var<'_, F>, alpha: f64) -> Result<Var<'_, F>> {
         // second derivative as 0·NaN.
         let tape = c.g.tape();
         let (zero, one) = (F::zero(), F::one());
-        let x_neg = Var::where_(&linear, tape.constant(Tensor::scalar(zero)), x)?;
+        let x_neg = Var::where_cond(&linear, tape.constant(Tensor::scalar(zero)), x)?;
         let exp_branch = x_neg.neg()?.relu()?.neg()?.exp()?.mul_scalar(a)?;
-        let slope = Var::where_(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
+        let slope = Var::where_cond(&linear, tape.constant(Tensor::scalar(one)), exp_branch)?;
         Ok(vec![c.need(0, || c.g.mul(slope))?])
     })?)
 }
@@ -194,7 +194,7 @@ pub fn hardswish<F: Float>(x: Var<'_, F>) -> Result<Var<'_, F>> {
             .clamp(-three, three)?
             .div_scalar(three)?
             .add_scalar(F::of(0.5))?;
-        let slope = Var::where_(&inside, middle, c.g.tape().constant(outer))?;
+        let slope = Var::where_cond(&inside, middle, c.g.tape().constant(outer))?;
         Ok(vec![c.need(0, || c.g.mul(slope))?])
     })?)
 }
@@ -228,7 +228,7 @@ pub fn prelu<'t, F: Float>(x: Var<'t, F>, weight: Var<'t, F>) -> Result<Var<'t, 
         });
     };
     let positive = x.value()?.gt_scalar(F::zero());
-    Ok(Var::where_(&positive, x, x.mul(w)?)?)
+    Ok(Var::where_cond(&positive, x, x.mul(w)?)?)
 }
 
 /// Records `y = value` whose derivative is `slope` where `inside(x)` and 0 elsewhere: a
@@ -252,7 +252,7 @@ fn masked_slope<'t, F: Float>(
         } else {
             c.g.mul_scalar(slope)?
         };
-        Ok(vec![c.need(0, || Var::where_(&taken, scaled, zero))?])
+        Ok(vec![c.need(0, || Var::where_cond(&taken, scaled, zero))?])
     })?)
 }
 

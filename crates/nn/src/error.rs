@@ -1,7 +1,7 @@
 //! The nn error type: every message names the layer, loss or tensor, what was expected and
 //! what was found.
 
-use descent_tensor::{Shape, TensorError};
+use descent_tensor::Shape;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -14,7 +14,7 @@ pub enum Error {
     Autodiff(#[from] descent_autodiff::Error),
     /// A tensor op failed outside the tape (initializers, buffers).
     #[error(transparent)]
-    Tensor(#[from] TensorError),
+    Tensor(#[from] descent_tensor::Error),
     /// A layer got an input of the wrong shape.
     #[error("{layer}: expected input {expected}, got shape {got:?}")]
     InputShape {

@@ -4,7 +4,8 @@
 //! defaults and numbers: the [`Module`] trait and [`Sequential`]; [`Linear`],
 //! [`BatchNorm1d`], [`Dropout`]; for images [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
 //! [`AdaptiveAvgPool2d`], [`Flatten`], [`BatchNorm2d`]; [`LayerNorm`]; [`activation`]s as functions and layers; [`loss`]es with
-//! [`Reduction`]; [`init`]ializers; weights in safetensors ([`save`], [`load`]).
+//! [`Reduction`]; [`init`]ializers; weights in safetensors, in files ([`save`], [`load`]) or in memory ([`to_bytes`],
+//! [`load_bytes`], [`load_state_dict`]); gradient checks of whole modules ([`check`]).
 //!
 //! A forward pass is recorded on a tape in an explicit [`Mode`]; gradients come back as a
 //! value keyed by parameter:
@@ -40,6 +41,7 @@
 
 pub mod activation;
 mod batchnorm;
+pub mod check;
 mod conv;
 mod dropout;
 mod error;
@@ -61,4 +63,4 @@ pub use loss::Reduction;
 pub use module::{prefixed, Mode, Module, Sequential};
 pub use norm::{BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
-pub use serialize::{load, save};
+pub use serialize::{load, load_bytes, load_state_dict, save, to_bytes};

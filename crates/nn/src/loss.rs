@@ -183,7 +183,7 @@ pub fn cross_entropy_with<'t, F: Float>(
         None => log_probs,
     };
     let kept = kept_mask::<F>(labels, opts.ignore_index);
-    let smooth = Var::where_(
+    let smooth = Var::where_cond(
         &kept,
         weighted.sum(&[-1], false)?.neg()?,
         tape.constant(Tensor::scalar(F::zero())),
@@ -329,7 +329,7 @@ fn class_nll<'t, F: Float>(
     } else {
         picked
     };
-    let losses = Var::where_(
+    let losses = Var::where_cond(
         &kept_mask::<F>(labels, opts.ignore_index),
         weighted.neg()?,
         tape.constant(Tensor::scalar(F::zero())),
@@ -476,7 +476,7 @@ pub fn kl_div<'t, F: Float>(
     let t = target.value()?;
     let positive = t.gt_scalar(F::zero());
     let zero = target.tape().constant(Tensor::scalar(F::zero()));
-    let entropy = Var::where_(&positive, target.mul(target.ln()?)?, zero)?;
+    let entropy = Var::where_cond(&positive, target.mul(target.ln()?)?, zero)?;
     reduction.apply(entropy.sub(target.mul(log_input)?)?)
 }
 
@@ -577,8 +577,8 @@ pub fn hinge_embedding_loss<'t, F: Float>(
     let zero = tape.constant(Tensor::scalar(F::zero()));
     let not_one = y.map(|v| F::of(f64::from(u8::from(v != F::one()))));
     let not_minus_one = y.map(|v| F::of(f64::from(u8::from(v != -F::one()))));
-    let hinge = Var::where_(&not_one, relu0(x.rsub_scalar(F::of(margin))?)?, zero)?;
-    let linear = Var::where_(&not_minus_one, x, zero)?;
+    let hinge = Var::where_cond(&not_one, relu0(x.rsub_scalar(F::of(margin))?)?, zero)?;
+    let linear = Var::where_cond(&not_minus_one, x, zero)?;
     reduction.apply(hinge.add(linear)?)
 }
 
@@ -656,7 +656,7 @@ pub fn multi_margin_loss<'t, F: Float>(
     }
     let tape = x.tape();
     let zero = tape.constant(Tensor::scalar(F::zero()));
-    let mut terms = Var::where_(&Tensor::from_vec(others, &[n, c])?, margins, zero)?;
+    let mut terms = Var::where_cond(&Tensor::from_vec(others, &[n, c])?, margins, zero)?;
     if let Some(w) = opts.weight {
         if w.shape() != [c] {
             return Err(Error::InvalidArgument {
@@ -710,8 +710,8 @@ pub fn cosine_embedding_loss<'t, F: Float>(
     let zero = tape.constant(Tensor::scalar(F::zero()));
     let is_pos = y.map(|v| F::of(f64::from(u8::from(v == F::one()))));
     let is_neg = y.map(|v| F::of(f64::from(u8::from(v == -F::one()))));
-    let pos = Var::where_(&is_pos, cos.rsub_scalar(F::one())?, zero)?;
-    let neg = Var::where_(&is_neg, relu0(cos.add_scalar(F::of(-margin))?)?, zero)?;
+    let pos = Var::where_cond(&is_pos, cos.rsub_scalar(F::one())?, zero)?;
+    let neg = Var::where_cond(&is_neg, relu0(cos.add_scalar(F::of(-margin))?)?, zero)?;
     reduction.apply(pos.add(neg)?)
 }
 
@@ -767,7 +767,7 @@ pub fn poisson_nll_loss<'t, F: Float>(
                 .mul_scalar(F::of(0.5))?,
         )?;
         let zero = target.tape().constant(Tensor::scalar(F::zero()));
-        losses = losses.add(Var::where_(&big, stirling, zero)?)?;
+        losses = losses.add(Var::where_cond(&big, stirling, zero)?)?;
     }
     opts.reduction.apply(losses)
 }

@@ -12,7 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::module::Module;
-use descent_tensor::io::{self, float_dtype, Dtype, IoError, RawTensor};
+use descent_tensor::io::{self, float_dtype, Dtype, IoError, RawTensor, Safetensors};
 use descent_tensor::{Float, Tensor};
 use std::path::Path;
 
@@ -120,6 +120,16 @@ pub fn read_state<F: Float>(
 ) -> Result<Vec<Buffer<F>>> {
     let path = path.as_ref();
     let file = io::read_safetensors(path).map_err(from_io)?;
+    check_state(path, &file, expected)
+}
+
+/// The tensors of `file` named in `expected`, each checked as [`read_state`] says; `path`
+/// names the source in errors (a file, or `<bytes>` / `<state dict>` in memory).
+fn check_state<F: Float>(
+    path: &Path,
+    file: &Safetensors,
+    expected: &[(String, Buffer<F>)],
+) -> Result<Vec<Buffer<F>>> {
     if let Some(extra) = file
         .tensors
         .keys()
@@ -196,7 +206,103 @@ pub fn save<F: Float, M: Module<F> + ?Sized>(model: &M, path: impl AsRef<Path>) 
 /// # Errors
 /// As [`read_state`].
 pub fn load<F: Float, M: Module<F> + ?Sized>(model: &mut M, path: impl AsRef<Path>) -> Result<()> {
-    let mut values = read_state(path, &model.state_dict())?.into_iter();
+    let values = read_state(path, &model.state_dict())?;
+    apply_state(model, values);
+    Ok(())
+}
+
+/// The name in-memory weights go by in error messages, where a file's path would be.
+const BYTES: &str = "<bytes>";
+/// The name of a state dict given in memory, in error messages.
+const STATE_DICT: &str = "<state dict>";
+
+/// A model's parameters and buffers ([`Module::state_dict`]) as the bytes of a safetensors
+/// file, in memory: what [`save`] writes, for a buffer, a database or a network.
+///
+/// ```
+/// use descent_nn::{Linear, Module};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let trained = Linear::<f32>::new(3, 2, &mut rng)?;
+/// let bytes = descent_nn::to_bytes(&trained)?;
+/// let mut fresh = Linear::<f32>::new(3, 2, &mut rng)?;
+/// descent_nn::load_bytes(&mut fresh, &bytes)?;
+/// assert_eq!(fresh.weight.value.to_vec(), trained.weight.value.to_vec());
+/// # Ok::<(), descent_nn::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Format`] for two parameters or buffers of the same name.
+pub fn to_bytes<F: Float, M: Module<F> + ?Sized>(model: &M) -> Result<Vec<u8>> {
+    let raws: Vec<(String, RawTensor)> = model
+        .state_dict()
+        .iter()
+        .map(|(n, b)| (n.clone(), RawTensor::from(b)))
+        .collect();
+    io::encode_safetensors(&raws, None, Path::new(BYTES)).map_err(from_io)
+}
+
+/// Loads a model's parameters and buffers from the bytes of a safetensors file (from
+/// [`to_bytes`], or a file's contents), with every check of [`load`]; errors name the
+/// source `<bytes>`. On error the model is unchanged.
+///
+/// # Errors
+/// As [`read_state`].
+pub fn load_bytes<F: Float, M: Module<F> + ?Sized>(model: &mut M, bytes: &[u8]) -> Result<()> {
+    let path = Path::new(BYTES);
+    let file = io::decode_safetensors(bytes, path).map_err(from_io)?;
+    let values = check_state(path, &file, &model.state_dict())?;
+    apply_state(model, values);
+    Ok(())
+}
+
+/// Loads a model's parameters and buffers from a state dict in memory — another model's
+/// [`Module::state_dict`], or best weights kept during training — with every check of
+/// [`load`] (each name present once, none extra, shapes and kinds as the model's, values
+/// finite); errors name the source `<state dict>`. On error the model is unchanged.
+/// PyTorch's `model.load_state_dict(state)` with `strict=True`.
+///
+/// ```
+/// use descent_nn::{Linear, Module};
+/// use rand::{rngs::StdRng, SeedableRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut model = Linear::<f64>::new(3, 2, &mut rng)?;
+/// let best = model.state_dict();                   // tensors share storage: cheap
+/// model.weight.value = model.weight.value.mul_scalar(2.0);
+/// descent_nn::load_state_dict(&mut model, &best)?;  // back to the best weights
+/// assert_eq!(model.state_dict()[0].0, "weight");
+/// # Ok::<(), descent_nn::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`read_state`], and [`Error::Format`] for a name given twice.
+pub fn load_state_dict<F: Float, M: Module<F> + ?Sized>(
+    model: &mut M,
+    state: &[(String, Buffer<F>)],
+) -> Result<()> {
+    let path = Path::new(STATE_DICT);
+    let mut file = Safetensors::default();
+    for (name, buffer) in state {
+        if file
+            .tensors
+            .insert(name.clone(), RawTensor::from(buffer))
+            .is_some()
+        {
+            return Err(Error::Format {
+                path: path.into(),
+                why: format!("tensor {name:?} is given twice"),
+            });
+        }
+    }
+    let values = check_state(path, &file, &model.state_dict())?;
+    apply_state(model, values);
+    Ok(())
+}
+
+/// Writes checked values (in [`Module::state_dict`] order) into the model: parameters keep
+/// their ids, so optimizer state stays attached.
+fn apply_state<F: Float, M: Module<F> + ?Sized>(model: &mut M, values: Vec<Buffer<F>>) {
+    let mut values = values.into_iter();
     for (_, p) in model.named_params_mut() {
         if let Some(Buffer::Float(v)) = values.next() {
             p.value = v;
@@ -206,11 +312,10 @@ pub fn load<F: Float, M: Module<F> + ?Sized>(model: &mut M, path: impl AsRef<Pat
         match (slot, value) {
             (BufferMut::Float(t), Buffer::Float(v)) => *t = v,
             (BufferMut::Count(c), Buffer::Count(v)) => *c = v,
-            // read_state decoded each value as the kind state_dict reported for it.
+            // check_state decoded each value as the kind state_dict reported for it.
             _ => {}
         }
     }
-    Ok(())
 }
 
 fn check_dtype(path: &Path, name: &str, expected: Dtype, found: Dtype) -> Result<()> {

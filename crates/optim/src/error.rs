@@ -1,7 +1,7 @@
 //! The optim error type: every message names the optimizer (or schedule), the key, the value
 //! and what is allowed, so a bad `--optimizer` flag is fixed from the message alone.
 
-use descent_tensor::{Shape, TensorError};
+use descent_tensor::Shape;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -11,7 +11,7 @@ use thiserror::Error;
 pub enum Error {
     /// A tensor op failed.
     #[error(transparent)]
-    Tensor(#[from] TensorError),
+    Tensor(#[from] descent_tensor::Error),
     /// Recording or differentiating on the tape failed.
     #[error(transparent)]
     Autodiff(#[from] descent_autodiff::Error),

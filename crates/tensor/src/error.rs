@@ -1,14 +1,12 @@
 //! The tensor crate's error type: every message names the op and the shapes involved.
 
-use thiserror::Error;
-
 /// A shape as it appears in error messages.
 pub type Shape = Vec<usize>;
 
 /// Everything that can go wrong in a tensor op, with the numbers needed to fix it.
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TensorError {
+pub enum Error {
     /// Two shapes that NumPy's broadcasting rules cannot reconcile.
     #[error("{op}: shapes {lhs:?} and {rhs:?} do not broadcast")]
     Broadcast {
@@ -142,5 +140,10 @@ pub enum TensorError {
     },
 }
 
-/// `Result` with [`TensorError`].
-pub type Result<T> = std::result::Result<T, TensorError>;
+/// `Result` with [`enum@Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The old name of [`enum@Error`]: every crate of the workspace now exports its error as
+/// `Error` (and the facade's `descent::Error` takes them all).
+#[deprecated(note = "renamed to descent_tensor::Error")]
+pub type TensorError = Error;

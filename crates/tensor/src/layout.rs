@@ -1,7 +1,7 @@
 //! Shape algebra: row-major strides, axis normalisation, NumPy broadcasting, and the one
 //! strided traversal (`walk`) that every non-contiguous kernel goes through.
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use smallvec::SmallVec;
 
 /// A shape or a stride list. Inline up to four axes, so creating, viewing and cloning a
@@ -44,7 +44,7 @@ fn max_numel(elem_bytes: usize) -> usize {
 /// product of sizes, and hence no stride or offset derived from them, can wrap.
 ///
 /// # Errors
-/// [`TensorError::TooLarge`] naming `op` if the product overflows or the elements of
+/// [`Error::TooLarge`] naming `op` if the product overflows or the elements of
 /// `elem_bytes` bytes each would not fit in `isize::MAX` bytes.
 pub fn checked_numel(op: &'static str, shape: &[usize], elem_bytes: usize) -> Result<usize> {
     if shape.contains(&0) {
@@ -54,7 +54,7 @@ pub fn checked_numel(op: &'static str, shape: &[usize], elem_bytes: usize) -> Re
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= max_numel(elem_bytes))
-        .ok_or_else(|| TensorError::TooLarge {
+        .ok_or_else(|| Error::TooLarge {
             op,
             shape: shape.to_vec(),
         })
@@ -75,7 +75,7 @@ pub(crate) fn normalize_dim_in(
     let n = ndim as isize;
     let d = if dim < 0 { dim + n } else { dim };
     if d < 0 || d >= n {
-        return Err(TensorError::DimOutOfRange {
+        return Err(Error::DimOutOfRange {
             op,
             dim,
             shape: shape.to_vec(),
@@ -87,13 +87,13 @@ pub(crate) fn normalize_dim_in(
 /// Axis mask for a list of axes (negative counts from the end; empty means all), rejecting duplicates.
 ///
 /// # Errors
-/// [`TensorError::DimOutOfRange`] or [`TensorError::InvalidArgument`] naming `op`.
+/// [`Error::DimOutOfRange`] or [`Error::InvalidArgument`] naming `op`.
 pub fn normalize_dims(op: &'static str, dims: &[isize], shape: &[usize]) -> Result<Vec<bool>> {
     let mut mask = vec![dims.is_empty(); shape.len()];
     for &d in dims {
         let d0 = normalize_dim(op, d, shape)?;
         if mask[d0] {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "dims",
                 value: format!("{dims:?}"),
@@ -108,7 +108,7 @@ pub fn normalize_dims(op: &'static str, dims: &[isize], shape: &[usize]) -> Resu
 /// The shape two operands broadcast to under NumPy's rules.
 ///
 /// # Errors
-/// [`TensorError::Broadcast`] if they do not; [`TensorError::TooLarge`] if the result's
+/// [`Error::Broadcast`] if they do not; [`Error::TooLarge`] if the result's
 /// element count overflows (`[2³², 1]` against `[1, 2³²]`).
 pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Dims> {
     let n = lhs.len().max(rhs.len());
@@ -129,7 +129,7 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
         } else if a == 1 {
             b
         } else {
-            return Err(TensorError::Broadcast {
+            return Err(Error::Broadcast {
                 op,
                 lhs: lhs.to_vec(),
                 rhs: rhs.to_vec(),
@@ -150,7 +150,7 @@ pub(crate) fn broadcast_strides(
     target: &[usize],
 ) -> Result<Dims> {
     if shape.len() > target.len() {
-        return Err(TensorError::Broadcast {
+        return Err(Error::Broadcast {
             op,
             lhs: shape.to_vec(),
             rhs: target.to_vec(),
@@ -165,7 +165,7 @@ pub(crate) fn broadcast_strides(
         } else if d == 1 {
             0
         } else {
-            return Err(TensorError::Broadcast {
+            return Err(Error::Broadcast {
                 op,
                 lhs: shape.to_vec(),
                 rhs: target.to_vec(),

@@ -2,7 +2,7 @@
 //!
 //! N-dimensional `f32`/`f64` tensors: strided views over shared, pooled storage; NumPy
 //! broadcasting; element-wise, reduction, softmax and matrix-product kernels that run in
-//! parallel (rayon) above a size threshold. Every shape error is a [`TensorError`] naming
+//! parallel (rayon) above a size threshold. Every shape error is an [`enum@Error`] naming
 //! the op and the shapes; no public function panics on user input (the `+ - * /` operator
 //! impls excepted, which forward to the methods and panic with their error).
 //!
@@ -14,7 +14,7 @@
 //! assert_eq!(y.to_vec(), vec![11., 22., 13., 24.]);
 //! let err = x.matmul(&Tensor::zeros(&[3, 1])).unwrap_err();
 //! assert_eq!(err.to_string(), "matmul: inner dimensions differ: [2, 2] x [3, 1]");
-//! # Ok::<(), descent_tensor::TensorError>(())
+//! # Ok::<(), descent_tensor::Error>(())
 //! ```
 #![warn(missing_docs)]
 
@@ -30,7 +30,8 @@ mod tensor;
 mod threads;
 mod views;
 
-pub use error::{Result, Shape, TensorError};
+#[allow(deprecated)]
+pub use error::{Error, Result, Shape, TensorError};
 pub use float::Float;
 pub use ops::shape::{self, PadMode};
 pub use ops::{einsum, ConvOptions, EinsumOperand, Window2d};

@@ -2,7 +2,7 @@
 //! traversal helpers (`map`, `zip_map`, `reduce`) that are the only code touching strides,
 //! chunking and threads. Every element-wise op elsewhere is a one-liner over them.
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::{
     broadcast_shapes, broadcast_strides, checked_numel, contiguous_strides, normalize_dims, numel,
     walk, Dims,
@@ -28,7 +28,7 @@ pub(crate) const PAR_MIN: usize = 1 << 15;
 /// let b = a.transpose(0, 1)?;              // a view: [3, 2]
 /// assert_eq!(b.to_vec(), vec![1., 4., 2., 5., 3., 6.]);
 /// assert_eq!(a.sum(&[1], false)?.to_vec(), vec![6., 15.]);
-/// # Ok::<(), descent_tensor::TensorError>(())
+/// # Ok::<(), descent_tensor::Error>(())
 /// ```
 pub struct Tensor<F: Float> {
     pub(crate) data: Arc<Buffer<F>>,
@@ -56,12 +56,12 @@ impl<F: Float> Tensor<F> {
     /// A tensor owning `data`, laid out row-major as `shape`.
     ///
     /// # Errors
-    /// [`TensorError::TooLarge`] if the product of `shape` overflows;
-    /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
+    /// [`Error::TooLarge`] if the product of `shape` overflows;
+    /// [`Error::Length`] if `data.len()` is not the product of `shape`.
     pub fn from_vec(data: Vec<F>, shape: &[usize]) -> Result<Self> {
         let n = checked_numel("from_vec", shape, size_of::<F>())?;
         if data.len() != n {
-            return Err(TensorError::Length {
+            return Err(Error::Length {
                 op: "from_vec",
                 len: data.len(),
                 shape: shape.to_vec(),
@@ -74,12 +74,12 @@ impl<F: Float> Tensor<F> {
     /// A tensor holding a copy of `data`, laid out row-major as `shape`.
     ///
     /// # Errors
-    /// [`TensorError::TooLarge`] if the product of `shape` overflows;
-    /// [`TensorError::Length`] if `data.len()` is not the product of `shape`.
+    /// [`Error::TooLarge`] if the product of `shape` overflows;
+    /// [`Error::Length`] if `data.len()` is not the product of `shape`.
     pub fn from_slice(data: &[F], shape: &[usize]) -> Result<Self> {
         let n = checked_numel("from_slice", shape, size_of::<F>())?;
         if data.len() != n {
-            return Err(TensorError::Length {
+            return Err(Error::Length {
                 op: "from_slice",
                 len: data.len(),
                 shape: shape.to_vec(),
@@ -120,7 +120,7 @@ impl<F: Float> Tensor<F> {
     /// [`Tensor::full`] for a shape that may be too large.
     ///
     /// # Errors
-    /// [`TensorError::TooLarge`] if the product of `shape` overflows or its bytes exceed
+    /// [`Error::TooLarge`] if the product of `shape` overflows or its bytes exceed
     /// `isize::MAX`.
     pub fn try_full(shape: &[usize], value: F) -> Result<Self> {
         Self::try_build("full", Dims::from_slice(shape), |_, out| {
@@ -152,10 +152,10 @@ impl<F: Float> Tensor<F> {
     /// `[start, start + step, …]` up to but excluding `end`, as NumPy's `arange`.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] if `step` is zero or not finite, or `start` or
-    /// `end` is not finite (as PyTorch); [`TensorError::TooLarge`] if the count does not fit.
+    /// [`Error::InvalidArgument`] if `step` is zero or not finite, or `start` or
+    /// `end` is not finite (as PyTorch); [`Error::TooLarge`] if the count does not fit.
     pub fn arange(start: F, end: F, step: F) -> Result<Self> {
-        let bad = |arg, value: F, why| TensorError::InvalidArgument {
+        let bad = |arg, value: F, why| Error::InvalidArgument {
             op: "arange",
             arg,
             value: value.to_string(),
@@ -236,7 +236,7 @@ impl<F: Float> Tensor<F> {
     /// [`Tensor::build`] for a shape that may be too large, with the error naming `op`.
     ///
     /// # Errors
-    /// [`TensorError::TooLarge`] if the product of `shape` overflows or its bytes exceed
+    /// [`Error::TooLarge`] if the product of `shape` overflows or its bytes exceed
     /// `isize::MAX`.
     pub(crate) fn try_build(
         op: &'static str,
@@ -301,7 +301,7 @@ impl<F: Float> Tensor<F> {
     /// Size of axis `dim` (negative counts from the end).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn dim(&self, dim: isize) -> Result<usize> {
         Ok(self.shape[crate::layout::normalize_dim("dim", dim, &self.shape)?])
     }
@@ -372,10 +372,10 @@ impl<F: Float> Tensor<F> {
     /// The single element of a one-element tensor.
     ///
     /// # Errors
-    /// [`TensorError::Length`] if the tensor does not hold exactly one element.
+    /// [`Error::Length`] if the tensor does not hold exactly one element.
     pub fn item(&self) -> Result<F> {
         if self.numel() != 1 {
-            return Err(TensorError::Length {
+            return Err(Error::Length {
                 op: "item",
                 len: self.numel(),
                 shape: self.shape.to_vec(),
@@ -388,10 +388,10 @@ impl<F: Float> Tensor<F> {
     /// The element at a multi-index.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] or [`TensorError::IndexOutOfRange`].
+    /// [`Error::Rank`] or [`Error::IndexOutOfRange`].
     pub fn get(&self, index: &[usize]) -> Result<F> {
         if index.len() != self.ndim() {
-            return Err(TensorError::Rank {
+            return Err(Error::Rank {
                 op: "get",
                 expected: "one index per axis",
                 shape: self.shape.to_vec(),
@@ -404,7 +404,7 @@ impl<F: Float> Tensor<F> {
             .enumerate()
         {
             if i >= n {
-                return Err(TensorError::IndexOutOfRange {
+                return Err(Error::IndexOutOfRange {
                     op: "get",
                     index: i64::try_from(i).unwrap_or(i64::MAX),
                     size: n,
@@ -464,7 +464,7 @@ impl<F: Float> Tensor<F> {
     /// `z[i] = f(x[i], y[i])` with NumPy broadcasting, into a new contiguous tensor.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] naming `op` if the shapes do not broadcast.
+    /// [`Error::Broadcast`] naming `op` if the shapes do not broadcast.
     pub fn zip_map(
         &self,
         op: &'static str,
@@ -545,7 +545,7 @@ impl<F: Float> Tensor<F> {
     /// at `init` and finishing it with `finish(acc, count)`.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`] naming `op`; [`TensorError::TooLarge`] if reducing
+    /// [`Error::DimOutOfRange`] naming `op`; [`Error::TooLarge`] if reducing
     /// an empty axis away leaves too many elements.
     pub fn reduce(
         &self,
@@ -658,7 +658,7 @@ impl<F: Float> Tensor<F> {
     /// `x[i] = f(x[i], y[i])` in place, `rhs` broadcast to `self`'s shape.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] naming `op` if `rhs` does not broadcast to `self`.
+    /// [`Error::Broadcast`] naming `op` if `rhs` does not broadcast to `self`.
     pub fn zip_inplace(
         &mut self,
         op: &'static str,
@@ -667,7 +667,7 @@ impl<F: Float> Tensor<F> {
     ) -> Result<()> {
         let rhs = rhs
             .broadcast_to(&self.shape)
-            .map_err(|_| TensorError::Broadcast {
+            .map_err(|_| Error::Broadcast {
                 op,
                 lhs: self.shape.to_vec(),
                 rhs: rhs.shape.to_vec(),

@@ -70,7 +70,7 @@ static POLLING: AtomicUsize = AtomicUsize::new(0);
 /// let x = descent_tensor::Tensor::<f32>::ones(&[256, 256]);
 /// assert_eq!(x.matmul(&x)?.sum_all(), 256.0 * 256.0 * 256.0);
 /// drop(awake); // the workers go back to sleeping when idle
-/// # Ok::<(), descent_tensor::TensorError>(())
+/// # Ok::<(), descent_tensor::Error>(())
 /// ```
 #[must_use = "the workers sleep again as soon as the guard is dropped"]
 pub fn keep_workers_awake() -> AwakeWorkers {

@@ -1,7 +1,7 @@
 //! Views: new shapes and strides over the same storage, copying nothing (`reshape` copies
 //! only a non-contiguous input, as `torch.reshape` does).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::Dims;
 use crate::layout::{
     broadcast_strides, checked_numel, contiguous_strides, normalize_dim, normalize_dim_in,
@@ -22,8 +22,8 @@ impl<F: Float> Tensor<F> {
     /// `self` is not contiguous.
     ///
     /// # Errors
-    /// [`TensorError::Length`] if the element counts differ, [`TensorError::InvalidArgument`]
-    /// for more than one `-1` or a negative size, [`TensorError::TooLarge`] if the product of
+    /// [`Error::Length`] if the element counts differ, [`Error::InvalidArgument`]
+    /// for more than one `-1` or a negative size, [`Error::TooLarge`] if the product of
     /// the sizes overflows.
     pub fn reshape(&self, shape: &[isize]) -> Result<Self> {
         let shape = self.infer_shape(shape)?;
@@ -33,7 +33,7 @@ impl<F: Float> Tensor<F> {
     }
 
     fn infer_shape(&self, shape: &[isize]) -> Result<Dims> {
-        let bad = |why| TensorError::InvalidArgument {
+        let bad = |why| Error::InvalidArgument {
             op: "reshape",
             arg: "shape",
             value: format!("{shape:?}"),
@@ -63,7 +63,7 @@ impl<F: Float> Tensor<F> {
                 None if n == 0 => 0,
                 _ => {
                     out[i] = 0;
-                    return Err(TensorError::Length {
+                    return Err(Error::Length {
                         op: "reshape",
                         len: n,
                         shape: out.to_vec(),
@@ -74,7 +74,7 @@ impl<F: Float> Tensor<F> {
         }
         let total = checked_numel("reshape", &out, 1)?;
         if total != n {
-            return Err(TensorError::Length {
+            return Err(Error::Length {
                 op: "reshape",
                 len: n,
                 shape: out.to_vec(),
@@ -93,7 +93,7 @@ impl<F: Float> Tensor<F> {
     /// Swaps two axes (a view).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn transpose(&self, a: isize, b: isize) -> Result<Self> {
         let (a, b) = (
             normalize_dim("transpose", a, &self.shape)?,
@@ -108,10 +108,10 @@ impl<F: Float> Tensor<F> {
     /// The transpose of a matrix, or of the last two axes of a batch of matrices.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for fewer than 2 axes.
+    /// [`Error::Rank`] for fewer than 2 axes.
     pub fn t(&self) -> Result<Self> {
         if self.ndim() < 2 {
-            return Err(TensorError::Rank {
+            return Err(Error::Rank {
                 op: "t",
                 expected: "at least 2 dims",
                 shape: self.shape.to_vec(),
@@ -123,7 +123,7 @@ impl<F: Float> Tensor<F> {
     /// Reorders the axes: axis `i` of the result is axis `perm[i]` of `self` (a view).
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] unless `perm` is a permutation of the axes.
+    /// [`Error::InvalidArgument`] unless `perm` is a permutation of the axes.
     pub fn permute(&self, perm: &[isize]) -> Result<Self> {
         let mut seen = vec![false; self.ndim()];
         let mut shape = Vec::with_capacity(perm.len());
@@ -138,7 +138,7 @@ impl<F: Float> Tensor<F> {
             strides.push(self.strides[d]);
         }
         if perm.len() != self.ndim() || seen.contains(&false) {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "permute",
                 arg: "perm",
                 value: format!("{perm:?}"),
@@ -151,8 +151,8 @@ impl<F: Float> Tensor<F> {
     /// Repeats size-1 axes (and adds leading axes) to reach `shape`, with stride 0: no copy.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if `self` does not broadcast to `shape`;
-    /// [`TensorError::TooLarge`] if the product of `shape` overflows, or its elements would
+    /// [`Error::Broadcast`] if `self` does not broadcast to `shape`;
+    /// [`Error::TooLarge`] if the product of `shape` overflows, or its elements would
     /// not fit in `isize::MAX` bytes were the view copied.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
         checked_numel("broadcast_to", shape, size_of::<F>())?;
@@ -163,7 +163,7 @@ impl<F: Float> Tensor<F> {
     /// Elements `start .. start + len` along `dim` (a view).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`], or [`TensorError::IndexOutOfRange`] if the range
+    /// [`Error::DimOutOfRange`], or [`Error::IndexOutOfRange`] if the range
     /// passes the end of the axis.
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Self> {
         let d = normalize_dim("narrow", dim, &self.shape)?;
@@ -172,7 +172,7 @@ impl<F: Float> Tensor<F> {
             // The first position past the axis that the range would cover.
             let past = i64::try_from(start.saturating_add(len)).unwrap_or(i64::MAX);
             let (index, size, shape) = (past, self.shape[d], self.shape.clone());
-            return Err(TensorError::IndexOutOfRange {
+            return Err(Error::IndexOutOfRange {
                 op: "narrow",
                 index,
                 size,
@@ -187,13 +187,13 @@ impl<F: Float> Tensor<F> {
     /// Python's `x[..., start:end:step]`. `end` is clamped to the axis size.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::IndexOutOfRange`] if `start` is past
-    /// the end; [`TensorError::InvalidArgument`] for a zero step.
+    /// [`Error::DimOutOfRange`]; [`Error::IndexOutOfRange`] if `start` is past
+    /// the end; [`Error::InvalidArgument`] for a zero step.
     pub fn slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Result<Self> {
         let d = normalize_dim("slice", dim, &self.shape)?;
         let size = self.shape[d];
         if step == 0 {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "slice",
                 arg: "step",
                 value: "0".into(),
@@ -201,7 +201,7 @@ impl<F: Float> Tensor<F> {
             });
         }
         if start > size {
-            return Err(TensorError::IndexOutOfRange {
+            return Err(Error::IndexOutOfRange {
                 op: "slice",
                 index: i64::try_from(start).unwrap_or(i64::MAX),
                 size,
@@ -228,14 +228,14 @@ impl<F: Float> Tensor<F> {
     /// Removes axis `dim` if its size is 1 (a view); `None` removes every size-1 axis.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] if the axis is not 1.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] if the axis is not 1.
     pub fn squeeze(&self, dim: Option<isize>) -> Result<Self> {
         let keep: Vec<bool> = match dim {
             None => self.shape.iter().map(|&n| n != 1).collect(),
             Some(dim) => {
                 let d = normalize_dim("squeeze", dim, &self.shape)?;
                 if self.shape[d] != 1 {
-                    return Err(TensorError::InvalidArgument {
+                    return Err(Error::InvalidArgument {
                         op: "squeeze",
                         arg: "dim",
                         value: dim.to_string(),
@@ -258,7 +258,7 @@ impl<F: Float> Tensor<F> {
     /// Inserts a size-1 axis at `dim` (a view); `dim` ranges over `-(ndim+1) ..= ndim`.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
         let d = normalize_dim_in("unsqueeze", dim, self.ndim() + 1, &self.shape)?;
         let (mut shape, mut strides) = (self.shape.clone(), self.strides.clone());

@@ -76,14 +76,14 @@ impl<'t, F: Float> Var<'t, F> {
             if i == 0 {
                 let grad = c.g.mul(b)?.mul(a.pow(b.add_scalar(-F::one())?)?)?;
                 let b_zero = b.value()?.eq(&zero)?;
-                Var::where_(&b_zero, c.g.constant(zero), grad)
+                Var::where_cond(&b_zero, c.g.constant(zero), grad)
             } else {
                 // ln 1 = 0 where the gradient is 0; the base there is replaced, not masked
                 // after the logarithm, so that the second derivative is not 0·∞ either.
                 let (av, bv) = (a.value()?, b.value()?);
                 let masked = av.eq(&zero)?.mul(&bv.ge(&zero)?)?;
                 let one = c.g.constant(Tensor::scalar(F::one()));
-                let a_safe = Var::where_(&masked, one, a)?;
+                let a_safe = Var::where_cond(&masked, one, a)?;
                 c.g.mul(c.out)?.mul(a_safe.ln()?)
             }
         })
@@ -108,11 +108,12 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// `mask ? on_true : on_false` elementwise (non-zero mask elements are true); the
-    /// gradient goes to the branch that was taken. The mask is a constant.
-    pub fn where_(mask: &Tensor<F>, on_true: Var<'t, F>, on_false: Var<'t, F>) -> Result<Self> {
-        let v = Tensor::where_(mask, &on_true.value()?, &on_false.value()?)?;
+    /// gradient goes to the branch that was taken. The mask is a constant. PyTorch's
+    /// `torch.where`.
+    pub fn where_cond(mask: &Tensor<F>, on_true: Var<'t, F>, on_false: Var<'t, F>) -> Result<Self> {
+        let v = Tensor::where_cond(mask, &on_true.value()?, &on_false.value()?)?;
         let taken = mask.map(|m| if m != F::zero() { F::one() } else { F::zero() });
-        on_true.binary("where_", v, on_false, move |c, i| {
+        on_true.binary("where_cond", v, on_false, move |c, i| {
             let share = if i == 0 {
                 taken.clone()
             } else {

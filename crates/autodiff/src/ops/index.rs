@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::tape::Var;
-use descent_tensor::{Float, Tensor, TensorError};
+use descent_tensor::{Error as TensorError, Float, Tensor};
 
 impl<'t, F: Float> Var<'t, F> {
     /// Joins variables along axis `dim` (every other axis must agree).

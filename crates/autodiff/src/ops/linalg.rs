@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::tape::{Ctx, Var};
-use descent_tensor::{Float, Tensor, TensorError};
+use descent_tensor::{Error as TensorError, Float, Tensor};
 
 /// Which matrix norm [`Var::matrix_norm`] computes (`ord` of `torch.linalg.matrix_norm`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

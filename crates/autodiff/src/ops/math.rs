@@ -148,7 +148,7 @@ impl<'t, F: Float> Var<'t, F> {
             let origin = a.value()?.eq(&zero)?.mul(&b.value()?.eq(&zero)?)?;
             let r2 = a.square()?.add(b.square()?)?;
             let num = if i == 0 { b } else { a.neg()? };
-            Var::where_(&origin, c.g.constant(zero), c.g.mul(num)?.div(r2)?)
+            Var::where_cond(&origin, c.g.constant(zero), c.g.mul(num)?.div(r2)?)
         })
     }
 
@@ -181,7 +181,7 @@ impl<'t, F: Float> Var<'t, F> {
             }
             let zero = Tensor::scalar(F::zero());
             let masked = x.value()?.eq(&zero)?.mul(&y.value()?.le(&zero)?)?;
-            Var::where_(&masked, c.g.constant(zero), c.g.xlogy(y)?)
+            Var::where_cond(&masked, c.g.constant(zero), c.g.xlogy(y)?)
         })
     }
 

@@ -7,6 +7,7 @@ mod index;
 mod linalg;
 mod math;
 mod matmul;
+mod operators;
 mod products;
 mod reduce;
 mod scan;

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::tape::Var;
-use descent_tensor::{EinsumOperand, Float, Tensor, TensorError};
+use descent_tensor::{EinsumOperand, Error as TensorError, Float, Tensor};
 
 impl<'t, F: Float> EinsumOperand<F> for Var<'t, F> {
     type Error = Error;

@@ -26,6 +26,12 @@ impl<'t, F: Float> Var<'t, F> {
         )
     }
 
+    /// The sum of every element, a 0-d scalar: `sum(&[], false)`, the usual last step of a
+    /// loss.
+    pub fn sum_all(self) -> Result<Self> {
+        self.sum(&[], false)
+    }
+
     /// Mean over `dims`.
     pub fn mean(self, dims: &[isize], keepdim: bool) -> Result<Self> {
         let n = reduced_count("mean", &self.shape(), dims)?;
@@ -104,7 +110,7 @@ impl<'t, F: Float> Var<'t, F> {
             let n = c.out.reshape(&keep)?;
             let zero = n.value()?.eq(&Tensor::scalar(F::zero()))?;
             let one = c.g.constant(Tensor::scalar(F::one()));
-            let n_safe = Var::where_(&zero, one, n)?;
+            let n_safe = Var::where_cond(&zero, one, n)?;
             let g = kept(c, "norm", &dims)?;
             let grad = if p == 2.0 {
                 x.mul(g.div(n_safe)?)?

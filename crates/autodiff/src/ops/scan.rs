@@ -30,12 +30,12 @@ impl<'t, F: Float> Var<'t, F> {
                 return Ok(vec![Some(g.mul(y.div(x)?)?)]);
             }
             let one = Tensor::scalar(F::one());
-            let x_safe = Var::where_(&is_zero, c.g.constant(one.clone()), x)?;
+            let x_safe = Var::where_cond(&is_zero, c.g.constant(one.clone()), x)?;
             let none = zeros.eq(&zero)?;
             let lone = is_zero.mul(&zeros.eq(&one)?)?;
             let at_lone = g.mul(x_safe.prod(&dims, true)?)?;
-            let elsewhere = Var::where_(&lone, at_lone, c.g.constant(zero))?;
-            Ok(vec![Some(Var::where_(
+            let elsewhere = Var::where_cond(&lone, at_lone, c.g.constant(zero))?;
+            Ok(vec![Some(Var::where_cond(
                 &none,
                 g.mul(y.div(x_safe)?)?,
                 elsewhere,
@@ -50,7 +50,7 @@ impl<'t, F: Float> Var<'t, F> {
         var.unary_op("std", var.with_value(|v| v.sqrt())?, |c| {
             let zero = c.out.value()?.eq(&Tensor::scalar(F::zero()))?;
             let grad = c.g.div(c.out.mul_scalar(F::of(2.0))?)?;
-            Ok(vec![Some(Var::where_(
+            Ok(vec![Some(Var::where_cond(
                 &zero,
                 c.g.constant(Tensor::scalar(F::zero())),
                 grad,
@@ -94,11 +94,11 @@ impl<'t, F: Float> Var<'t, F> {
             let before = seen.eq(&zero)?;
             let first = is_zero.mul(&seen.eq(&Tensor::scalar(F::one()))?)?;
             let one = c.g.constant(Tensor::scalar(F::one()));
-            let x_safe = Var::where_(&is_zero, one, x)?;
-            let x_first = Var::where_(&first, one, x)?;
+            let x_safe = Var::where_cond(&is_zero, one, x)?;
+            let x_first = Var::where_cond(&first, one, x)?;
             let at_first = through(x_first.cumprod(dim)?)?;
-            let elsewhere = Var::where_(&first, at_first, c.g.constant(zero))?;
-            let grad = Var::where_(&before, through(c.out)?.div(x_safe)?, elsewhere)?;
+            let elsewhere = Var::where_cond(&first, at_first, c.g.constant(zero))?;
+            let grad = Var::where_cond(&before, through(c.out)?.div(x_safe)?, elsewhere)?;
             Ok(vec![Some(grad)])
         })
     }
@@ -123,7 +123,7 @@ impl<'t, F: Float> Var<'t, F> {
             let log_abs = c.g.abs()?.ln()?;
             let lowest = c.g.constant(Tensor::scalar(F::min_value()));
             let part = |mask: Tensor<F>| -> Result<Var<'_, F>> {
-                Var::where_(&mask, log_abs, lowest)?
+                Var::where_cond(&mask, log_abs, lowest)?
                     .sub(c.out)?
                     .logcumsumexp_from(dim, !reverse)?
                     .add(c.x(0))?

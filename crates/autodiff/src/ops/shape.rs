@@ -101,7 +101,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// (torch's `masked_fill`); no gradient flows through the filled elements.
     pub fn masked_fill(self, mask: &Tensor<F>, value: F) -> Result<Self> {
         shape::check_mask("masked_fill", &self.shape(), mask.shape())?;
-        Var::where_(mask, self.constant(Tensor::scalar(value)), self)
+        Var::where_cond(mask, self.constant(Tensor::scalar(value)), self)
     }
 
     /// The elements where `mask` is non-zero, as one axis (torch's `masked_select`).

@@ -10,7 +10,7 @@ mod reference;
 
 use crate::products_torch::{check, Case};
 use descent_autodiff::{MatrixNorm, Result, Tape, Var};
-use descent_tensor::{Tensor, TensorError};
+use descent_tensor::{Error as TensorError, Tensor};
 
 fn flat<'t>(parts: &[Var<'t, f64>]) -> Result<Var<'t, f64>> {
     let parts = parts

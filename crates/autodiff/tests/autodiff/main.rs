@@ -18,6 +18,7 @@ mod higher;
 mod linalg_torch;
 mod math_torch;
 mod memory;
+mod operators;
 mod ops_gradcheck;
 mod products_torch;
 mod scan_torch;

@@ -125,7 +125,7 @@ fn variables_of_another_tape_are_refused() -> Result<()> {
     }
     assert!(matches!(x.add(z), Err(Error::ForeignTape { .. })));
     assert!(matches!(
-        Var::where_(&Tensor::ones(&[2]), x, z),
+        Var::where_cond(&Tensor::ones(&[2]), x, z),
         Err(Error::ForeignTape { .. })
     ));
     assert!(matches!(

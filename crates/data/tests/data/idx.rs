@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use descent_data::idx::{IdxArray, IdxType};
-use descent_data::DataError;
+use descent_data::Error;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 
@@ -25,7 +25,7 @@ fn sample() -> IdxArray {
 
 fn idx_err(bytes: Vec<u8>) -> (u64, String) {
     match IdxArray::parse(bytes, "bad.idx").unwrap_err() {
-        e @ DataError::Idx { offset, .. } => {
+        e @ Error::Idx { offset, .. } => {
             let msg = e.to_string();
             assert!(msg.starts_with("bad.idx: "), "{msg}");
             (offset, msg)
@@ -149,7 +149,7 @@ fn corrupt_gzip_is_an_error_naming_the_file() {
     let mut gz = gzip(&sample().to_bytes());
     gz.truncate(gz.len() / 2);
     let e = IdxArray::parse_file_bytes(gz, "half.gz").unwrap_err();
-    assert!(matches!(e, DataError::Gzip { .. }), "{e}");
+    assert!(matches!(e, Error::Gzip { .. }), "{e}");
     assert!(
         e.to_string().starts_with("half.gz: gzip data is corrupt"),
         "{e}"
@@ -251,7 +251,7 @@ fn a_gzip_bomb_stops_at_the_declared_size() {
     }
     f.into_inner().unwrap().sync_all().unwrap();
     let e = IdxArray::read(&path).unwrap_err();
-    let DataError::Idx { offset, .. } = e else {
+    let Error::Idx { offset, .. } = e else {
         panic!("{e}")
     };
     assert_eq!(offset, 308);

@@ -145,6 +145,52 @@ fn bad_arguments_are_errors() {
         .to_string();
     assert_eq!(
         msg,
-        "Dataset::new: invalid labels = 3 labels: images of shape [4, 2] need one per item"
+        "Dataset::new: invalid targets = 3 labels: images of shape [4, 2] need one per item"
     );
+}
+
+/// Float targets `[i, -i, 0.5 i]` per item `i`, batched by the same loader: shuffled or
+/// not, each batch's targets are those of its rows, and every item comes once per epoch,
+/// in the order the label path gives for the same seed.
+#[test]
+fn float_targets_stay_with_their_rows() {
+    let n = 7;
+    let x = numbered(n).images().clone();
+    let err = Dataset::new(x.clone(), Tensor::<f32>::zeros(&[n + 1, 3])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Dataset::new: invalid targets = targets of shape [8, 3]: images of shape [7, 2] need one per item"
+    );
+    let y: Vec<f32> = (0..n)
+        .flat_map(|i| [i as f32, -(i as f32), 0.5 * i as f32])
+        .collect();
+    let data = Dataset::new(x, Tensor::from_vec(y, &[n, 3]).unwrap()).unwrap();
+    for seed in [None, Some(3)] {
+        let mut loader = DataLoader::new(data.clone(), 3).unwrap();
+        let mut labels = DataLoader::new(numbered(n), 3).unwrap();
+        if let Some(s) = seed {
+            loader = loader.shuffle(s);
+            labels = labels.shuffle(s);
+        }
+        let mut seen = Vec::new();
+        for ((xb, yb), (_, lb)) in loader.epoch(2).zip(labels.epoch(2)) {
+            let items: Vec<usize> = (0..xb.shape()[0])
+                .map(|r| xb.get(&[r, 0]).unwrap() as usize)
+                .collect();
+            assert_eq!(items, lb, "the same order as the label path");
+            for (r, &i) in items.iter().enumerate() {
+                let want = [i as f32, -(i as f32), 0.5 * i as f32];
+                for (k, w) in want.iter().enumerate() {
+                    assert_eq!(yb.get(&[r, k]).unwrap(), *w);
+                }
+            }
+            seen.extend(items);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+    }
+    let (train, val) = data.split(2, 1).unwrap();
+    assert_eq!((train.len(), val.len()), (5, 2));
+    assert_eq!(val.targets().shape(), &[2, 3]);
+    assert_eq!(data.take(4).unwrap().targets().shape(), &[4, 3]);
 }

@@ -2,6 +2,8 @@
 //! CI sets `MNIST_DIR` and runs them), tiny datasets in its layout, corrupted copies in a
 //! temporary directory, and the download path against an HTTP server on 127.0.0.1, so
 //! `cargo test` passes with no network and no data directory.
+// Without the `download` feature the download tests and their helpers are compiled out.
+#![cfg_attr(not(feature = "download"), allow(unused_imports, dead_code))]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -13,7 +15,7 @@ use descent_data::idx::{IdxArray, IdxType};
 use descent_data::mnist::{
     locate_with, sha256_file, Fetch, Mnist, MnistFile, Source, Split, FILES,
 };
-use descent_data::DataError;
+use descent_data::Error;
 
 /// Why the tests on the real files are ignored unless asked for.
 const NEEDS_MNIST: &str = "needs the MNIST files: set MNIST_DIR";
@@ -119,7 +121,7 @@ fn label_ten_names_the_file_item_and_offset() {
     assert!(
         matches!(
             e,
-            DataError::Label {
+            Error::Label {
                 index: 1,
                 offset: 9,
                 label: 10,
@@ -222,6 +224,7 @@ fn offline() -> Fetch {
     }
 }
 
+#[cfg(feature = "download")]
 /// What the test server answers for one file.
 #[derive(Clone)]
 enum Reply {
@@ -233,6 +236,7 @@ enum Reply {
     Unannounced(Vec<u8>),
 }
 
+#[cfg(feature = "download")]
 /// Serves `files` over HTTP/1.1 on 127.0.0.1 (anything else is a 404) for at most
 /// `requests` connections, each with read and write timeouts.
 fn serve(files: Vec<(String, Reply)>, requests: usize) -> String {
@@ -285,6 +289,7 @@ fn serve(files: Vec<(String, Reply)>, requests: usize) -> String {
     base
 }
 
+#[cfg(feature = "download")]
 fn real_gz_files() -> Vec<(String, Vec<u8>)> {
     FILES
         .iter()
@@ -297,6 +302,7 @@ fn real_gz_files() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+#[cfg(feature = "download")]
 #[test]
 #[ignore = "needs the MNIST files: set MNIST_DIR"]
 fn real_downloads_with_the_wrong_checksum_are_deleted_and_reported() {
@@ -317,11 +323,11 @@ fn real_downloads_with_the_wrong_checksum_are_deleted_and_reported() {
         max_bytes: 1 << 30,
     };
     let e = locate_with(None, None, &fetch).unwrap_err();
-    let DataError::Download { file, attempts } = &e else {
+    let Error::Download { file, attempts } = &e else {
         panic!("{e}")
     };
     assert_eq!(*file, "train-images-idx3-ubyte");
-    assert!(matches!(&attempts[..], [DataError::Checksum { .. }]), "{e}");
+    assert!(matches!(&attempts[..], [Error::Checksum { .. }]), "{e}");
     let msg = e.to_string();
     assert!(
         msg.contains(&format!("{base}train-images-idx3-ubyte.gz: SHA-256 is ")),
@@ -338,6 +344,7 @@ fn real_downloads_with_the_wrong_checksum_are_deleted_and_reported() {
     assert!(left.is_empty(), "bad bytes were kept: {left:?}");
 }
 
+#[cfg(feature = "download")]
 #[test]
 #[ignore = "needs the MNIST files: set MNIST_DIR"]
 fn real_download_falls_back_to_the_next_mirror_then_uses_the_cache() {
@@ -379,7 +386,7 @@ fn real_download_falls_back_to_the_next_mirror_then_uses_the_cache() {
     assert!(
         matches!(
             e,
-            DataError::Download {
+            Error::Download {
                 file: "t10k-labels-idx1-ubyte",
                 ..
             }
@@ -401,6 +408,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+#[cfg(feature = "download")]
 /// A tiny dataset in MNIST's layout, gzipped as the mirrors serve it: (name, bytes) of the
 /// four files, and the files with their checksums, as a [`Fetch`] takes them.
 fn tiny_gz(name: &str) -> (Vec<(String, Vec<u8>)>, [MnistFile; 4]) {
@@ -420,6 +428,7 @@ fn tiny_gz(name: &str) -> (Vec<(String, Vec<u8>)>, [MnistFile; 4]) {
     (named, files)
 }
 
+#[cfg(feature = "download")]
 /// The names of what is left in `dir`.
 fn left_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -430,6 +439,7 @@ fn left_in(dir: &Path) -> Vec<String> {
     names
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_good_download_is_verified_cached_and_loaded() {
     let (named, files) = tiny_gz("good-download");
@@ -469,9 +479,10 @@ fn a_good_download_is_verified_cached_and_loaded() {
     assert_eq!(locate_with(None, None, &fetch).unwrap().1, Source::Cache);
 }
 
+#[cfg(feature = "download")]
 /// Serves the tiny dataset with `bad`'s reply in place of the training labels, and returns
 /// the one-line error and what is left in the cache.
-fn failed_download(name: &str, bad: Option<Reply>) -> (DataError, Vec<String>, String) {
+fn failed_download(name: &str, bad: Option<Reply>) -> (Error, Vec<String>, String) {
     let (named, files) = tiny_gz(name);
     let cache = tmpdir(name);
     let target = files[1].gz_name();
@@ -508,6 +519,7 @@ fn failed_download(name: &str, bad: Option<Reply>) -> (DataError, Vec<String>, S
     (e, left_in(&cache), files[1].sha256.to_string())
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_download_with_the_wrong_checksum_is_refused_and_deleted() {
     let (named, _) = tiny_gz("wrong-sum-source");
@@ -520,32 +532,32 @@ fn a_download_with_the_wrong_checksum_is_refused_and_deleted() {
         msg.contains(&format!("expected {sum}; the download was deleted")),
         "{msg}"
     );
-    let DataError::Download { attempts, .. } = e else {
+    let Error::Download { attempts, .. } = e else {
         panic!("{msg}")
     };
-    assert!(
-        matches!(attempts[..], [DataError::Checksum { .. }]),
-        "{msg}"
-    );
+    assert!(matches!(attempts[..], [Error::Checksum { .. }]), "{msg}");
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_truncated_download_is_refused_and_deleted() {
     let (named, _) = tiny_gz("cut-short-source");
     let (e, _, _) = failed_download("cut-short", Some(Reply::CutShort(named[1].1.clone())));
-    let DataError::Download { attempts, .. } = &e else {
+    let Error::Download { attempts, .. } = &e else {
         panic!("{e}")
     };
-    assert!(matches!(attempts[..], [DataError::Http { .. }]), "{e}");
+    assert!(matches!(attempts[..], [Error::Http { .. }]), "{e}");
     assert!(e.to_string().contains("reading the body"), "{e}");
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_missing_download_is_refused() {
     let (e, _, _) = failed_download("not-found", None);
     assert!(e.to_string().contains("404"), "{e}");
 }
 
+#[cfg(feature = "download")]
 #[test]
 fn a_download_above_the_size_limit_is_refused_announced_or_not() {
     for (name, announced) in [("too-large", true), ("too-large-unannounced", false)] {
@@ -578,4 +590,22 @@ fn a_download_above_the_size_limit_is_refused_announced_or_not() {
         );
         assert!(left_in(&cache).is_empty(), "{:?}", left_in(&cache));
     }
+}
+
+/// Without the downloader, a file missing from the cache is an error saying how to provide
+/// it, and nothing is fetched.
+#[cfg(not(feature = "download"))]
+#[test]
+fn without_the_download_feature_a_missing_file_says_how_to_provide_it() {
+    let cache = tmpdir("no-downloader");
+    let fetch = Fetch {
+        cache_dir: Some(cache.clone()),
+        ..offline()
+    };
+    let msg = locate_with(None, None, &fetch).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("train-images-idx3-ubyte is not in"),
+        "{msg}"
+    );
+    assert!(msg.contains("without its `download` feature"), "{msg}");
 }

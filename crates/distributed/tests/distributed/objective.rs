@@ -3,7 +3,7 @@
 //! in place of the Jacobian) lands where it lands on the Jacobian itself.
 
 use descent_distributed::{Comm, Distributed};
-use descent_optim::{BatchMethod, Lbfgs, LevenbergMarquardt, Objective};
+use descent_optim::batch::{BatchMethod, Lbfgs, LevenbergMarquardt, Objective};
 use nalgebra::{DMatrix, DVector};
 
 /// A small nonlinear regression: `rᵢ(w) = tanh(xᵢ·w) − yᵢ`, with data from a fixed LCG.

@@ -379,3 +379,98 @@ fn non_finite_weights_and_negative_counts_are_refused_naming_the_tensor() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn weights_round_trip_through_bytes_and_match_the_file() {
+    let path = tmp("bytes.safetensors");
+    let a = model(11);
+    let tape = Tape::new();
+    let x = Tensor::randn(&[5, 4], 0.0, 1.0, &mut StdRng::seed_from_u64(12)).unwrap();
+    a.forward(&tape, tape.constant(x), Mode::Train).unwrap();
+    let bytes = descent_nn::to_bytes(&a).unwrap();
+    save(&a, &path).unwrap();
+    assert_eq!(
+        bytes,
+        std::fs::read(&path).unwrap(),
+        "one codec: the file's bytes"
+    );
+    let mut b = model(13);
+    let ids: Vec<_> = b.params().iter().map(|p| p.id()).collect();
+    descent_nn::load_bytes(&mut b, &bytes).unwrap();
+    assert_eq!(snapshot(&a), snapshot(&b));
+    assert_eq!(b.params().iter().map(|p| p.id()).collect::<Vec<_>>(), ids);
+    // Bad bytes: an error naming the in-memory source, and the model unchanged.
+    let before = snapshot(&b);
+    let err = descent_nn::load_bytes(&mut b, &bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(matches!(err, Error::Truncated { .. }), "{err}");
+    assert!(err.to_string().starts_with("<bytes>: truncated"), "{err}");
+    let err = descent_nn::load_bytes(&mut b, b"not safetensors").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("<bytes>: not a valid safetensors file"),
+        "{err}"
+    );
+    let wider = descent_nn::to_bytes(&mlp::<f32>(4, 5)).unwrap();
+    let err = descent_nn::load_bytes(&mut b, &wider)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"3.weight\" has shape [4, 8]") && err.contains("[3, 8]"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&b), before);
+}
+
+#[test]
+fn a_state_dict_in_memory_restores_best_weights_with_every_check() {
+    let mut m = model(21);
+    let best = m.state_dict();
+    let best_values = snapshot(&m);
+    let ids: Vec<_> = m.params().iter().map(|p| p.id()).collect();
+    // Train a little: every parameter changes.
+    for p in m.params_mut() {
+        p.value = p.value.add_scalar(1.0);
+    }
+    assert_ne!(snapshot(&m), best_values);
+    descent_nn::load_state_dict(&mut m, &best).unwrap();
+    assert_eq!(snapshot(&m), best_values);
+    assert_eq!(m.params().iter().map(|p| p.id()).collect::<Vec<_>>(), ids);
+
+    let before = snapshot(&m);
+    let mut missing = best.clone();
+    missing.remove(2);
+    let err = descent_nn::load_state_dict(&mut m, &missing)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("<state dict>: missing tensor \"1.weight\""),
+        "{err}"
+    );
+    let mut twice = best.clone();
+    twice.push(best[0].clone());
+    let err = descent_nn::load_state_dict(&mut m, &twice)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "<state dict>: not a valid safetensors file: tensor \"0.weight\" is given twice"
+    );
+    let mut extra = best.clone();
+    extra.push(("4.weight".into(), Buffer::Float(Tensor::zeros(&[1]))));
+    let err = descent_nn::load_state_dict(&mut m, &extra)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unexpected tensor \"4.weight\""), "{err}");
+    let mut nan = best.clone();
+    nan[1].1 = Buffer::Float(Tensor::full(&[8], f32::NAN));
+    let err = descent_nn::load_state_dict(&mut m, &nan)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"0.bias\" (shape [8]) holds NaN"), "{err}");
+    let wider = mlp::<f32>(4, 5).state_dict();
+    let err = descent_nn::load_state_dict(&mut m, &wider)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"3.weight\" has shape [4, 8]"), "{err}");
+    assert_eq!(snapshot(&m), before);
+}

@@ -331,7 +331,7 @@ pub trait BatchMethod {
     /// impl From<descent_nn::Error> for MyError { fn from(e: descent_nn::Error) -> Self { MyError::Nn(e) } }
     /// impl From<descent_optim::Error> for MyError { fn from(e: descent_optim::Error) -> Self { MyError::Optim(e) } }
     /// impl From<descent_autodiff::Error> for MyError { fn from(e: descent_autodiff::Error) -> Self { MyError::Nn(e.into()) } }
-    /// impl From<descent_tensor::TensorError> for MyError { fn from(e: descent_tensor::TensorError) -> Self { MyError::Nn(e.into()) } }
+    /// impl From<descent_tensor::Error> for MyError { fn from(e: descent_tensor::Error) -> Self { MyError::Nn(e.into()) } }
     ///
     /// // Least squares: fit y = 2x + 1 with a Linear(1, 1).
     /// use rand::SeedableRng;

@@ -8,42 +8,42 @@ impl<F: Float> Tensor<F> {
     /// `self + rhs`, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn add(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("add", rhs, |a, b| a + b)
     }
     /// `self − rhs`, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn sub(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("sub", rhs, |a, b| a - b)
     }
     /// `self · rhs` element-wise, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn mul(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("mul", rhs, |a, b| a * b)
     }
     /// `self / rhs` element-wise, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn div(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("div", rhs, |a, b| a / b)
     }
     /// `self ^ rhs` element-wise, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn pow(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("pow", rhs, F::powf)
     }
     /// Element-wise maximum (the first operand at ties, NaN if either is NaN).
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn maximum(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("maximum", rhs, |a, b| {
             if a.is_nan() || b.is_nan() {
@@ -58,7 +58,7 @@ impl<F: Float> Tensor<F> {
     /// Element-wise minimum (the first operand at ties, NaN if either is NaN).
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn minimum(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("minimum", rhs, |a, b| {
             if a.is_nan() || b.is_nan() {
@@ -70,13 +70,14 @@ impl<F: Float> Tensor<F> {
             }
         })
     }
-    /// `mask ? self : other` element-wise (a mask element is true when non-zero), all three
-    /// broadcast together.
+    /// `mask ? on_true : on_false` element-wise (a mask element is true when non-zero), all
+    /// three broadcast together: PyTorch's `torch.where(mask, on_true, on_false)` (`where`
+    /// is a Rust keyword, and a trailing `_` reads as in-place in PyTorch's naming).
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
-    pub fn where_(mask: &Self, on_true: &Self, on_false: &Self) -> Result<Self> {
-        Self::zip3_map("where_", mask, on_true, on_false, |m, t, f| {
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
+    pub fn where_cond(mask: &Self, on_true: &Self, on_false: &Self) -> Result<Self> {
+        Self::zip3_map("where_cond", mask, on_true, on_false, |m, t, f| {
             if m != F::zero() {
                 t
             } else {
@@ -109,35 +110,35 @@ impl<F: Float> Tensor<F> {
     /// `self += rhs` in place (`rhs` broadcast to `self`).
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
     pub fn add_inplace(&mut self, rhs: &Self) -> Result<()> {
         self.zip_inplace("add_inplace", rhs, |a, b| a + b)
     }
     /// `self −= rhs` in place.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
     pub fn sub_inplace(&mut self, rhs: &Self) -> Result<()> {
         self.zip_inplace("sub_inplace", rhs, |a, b| a - b)
     }
     /// `self ·= rhs` in place.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
     pub fn mul_inplace(&mut self, rhs: &Self) -> Result<()> {
         self.zip_inplace("mul_inplace", rhs, |a, b| a * b)
     }
     /// `self /= rhs` in place.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `rhs` does not broadcast to `self`'s shape.
     pub fn div_inplace(&mut self, rhs: &Self) -> Result<()> {
         self.zip_inplace("div_inplace", rhs, |a, b| a / b)
     }
     /// `self += α·x` in place (BLAS's axpy), the core of most optimizer updates.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `x` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `x` does not broadcast to `self`'s shape.
     pub fn axpy_inplace(&mut self, alpha: F, x: &Self) -> Result<()> {
         self.zip_inplace("axpy_inplace", x, |a, b| a + alpha * b)
     }
@@ -152,32 +153,8 @@ impl<F: Float> Tensor<F> {
     /// Copies `src` (broadcast to `self`'s shape) into `self`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if `src` does not broadcast to `self`'s shape.
+    /// [`crate::Error::Broadcast`] if `src` does not broadcast to `self`'s shape.
     pub fn copy_from(&mut self, src: &Self) -> Result<()> {
         self.zip_inplace("copy_from", src, |_, b| b)
-    }
-}
-
-macro_rules! operator {
-    ($trait:ident, $fn:ident, $method:ident) => {
-        impl<F: Float> std::ops::$trait<&Tensor<F>> for &Tensor<F> {
-            type Output = Tensor<F>;
-            /// # Panics
-            /// If the shapes do not broadcast; the method form returns the error instead.
-            fn $fn(self, rhs: &Tensor<F>) -> Tensor<F> {
-                self.$method(rhs).unwrap_or_else(|e| panic!("{e}"))
-            }
-        }
-    };
-}
-operator!(Add, add, add);
-operator!(Sub, sub, sub);
-operator!(Mul, mul, mul);
-operator!(Div, div, div);
-
-impl<F: Float> std::ops::Neg for &Tensor<F> {
-    type Output = Tensor<F>;
-    fn neg(self) -> Tensor<F> {
-        Tensor::neg(self)
     }
 }

@@ -7,7 +7,7 @@
 //! moves `stride` at a time over the input padded with `padding` zeros on both sides,
 //! `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1` times (floor).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
 use crate::{Float, Tensor};
 use rayon::prelude::*;
@@ -66,7 +66,7 @@ impl Window2d {
             ("dilation", self.dilation),
         ] {
             if v.contains(&0) {
-                return Err(TensorError::InvalidArgument {
+                return Err(Error::InvalidArgument {
                     op,
                     arg,
                     value: format!("{v:?}"),
@@ -118,14 +118,14 @@ impl Window2d {
 /// The names of the two window axes, for error messages.
 pub(crate) const AXES: [&str; 2] = ["height", "width"];
 
-/// A [`TensorError::Window`].
+/// A [`Error::Window`].
 pub(crate) fn window_error(
     op: &'static str,
     detail: String,
     input: &[usize],
     other: &[usize],
-) -> TensorError {
-    TensorError::Window {
+) -> Error {
+    Error::Window {
         op,
         detail,
         input: input.to_vec(),
@@ -178,7 +178,7 @@ pub(crate) fn dims4<F: Float>(
 ) -> Result<[usize; 4]> {
     match *t.shape() {
         [a, b, c, d] => Ok([a, b, c, d]),
-        _ => Err(TensorError::Rank {
+        _ => Err(Error::Rank {
             op,
             expected,
             shape: t.shape().to_vec(),
@@ -212,12 +212,12 @@ impl<F: Float> Tensor<F> {
     /// let cols = x.unfold(Window2d::new([2, 2]))?;        // four 2×2 windows
     /// assert_eq!(cols.shape(), [1, 4, 4]);
     /// assert_eq!(cols.to_vec()[..4], [0., 1., 3., 4.]);    // tap (0, 0) of each window
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless `self` has 4 axes; [`TensorError::InvalidArgument`] for
-    /// a zero kernel, stride or dilation; [`TensorError::Window`] if the window does not
+    /// [`Error::Rank`] unless `self` has 4 axes; [`Error::InvalidArgument`] for
+    /// a zero kernel, stride or dilation; [`Error::Window`] if the window does not
     /// fit in the padded input.
     pub fn unfold(&self, window: Window2d) -> Result<Self> {
         let op = "unfold";
@@ -312,7 +312,7 @@ impl<F: Float> Tensor<F> {
     /// order PyTorch adds them. Any strides (a broadcast view included).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless `self` has 3 axes; [`TensorError::Window`] if the rows
+    /// [`Error::Rank`] unless `self` has 3 axes; [`Error::Window`] if the rows
     /// are not a multiple of `kh·kw` or `L` does not match; as [`Tensor::unfold`] for the
     /// window.
     pub fn fold(&self, output_size: [usize; 2], window: Window2d) -> Result<Self> {
@@ -320,7 +320,7 @@ impl<F: Float> Tensor<F> {
         let [n, rows, l] = match *self.shape() {
             [a, b, c] => [a, b, c],
             _ => {
-                return Err(TensorError::Rank {
+                return Err(Error::Rank {
                     op,
                     expected: "3 dims [N, C·kh·kw, L]",
                     shape: self.shape().to_vec(),
@@ -413,14 +413,14 @@ impl<F: Float> Tensor<F> {
     /// assert_eq!(y.to_vec()[..4], [4., 6., 6., 4.]);
     /// let err = Tensor::<f64>::ones(&[64, 3, 28, 28]).conv2d(&Tensor::ones(&[32, 1, 3, 3]), None, ConvOptions::default());
     /// assert_eq!(err.unwrap_err().to_string(), "conv2d: input has 3 channels, weight expects 1: [64, 3, 28, 28] * [32, 1, 3, 3]");
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless input and weight have 4 axes;
-    /// [`TensorError::InvalidArgument`] for zero groups, stride or dilation;
-    /// [`TensorError::Window`] for channels that do not match or groups that do not divide
-    /// them, or a kernel larger than the padded input; [`TensorError::ShapeMismatch`] for a
+    /// [`Error::Rank`] unless input and weight have 4 axes;
+    /// [`Error::InvalidArgument`] for zero groups, stride or dilation;
+    /// [`Error::Window`] for channels that do not match or groups that do not divide
+    /// them, or a kernel larger than the padded input; [`Error::ShapeMismatch`] for a
     /// bias that is not `[O]`.
     pub fn conv2d(&self, weight: &Self, bias: Option<&Self>, opts: ConvOptions) -> Result<Self> {
         let op = "conv2d";
@@ -464,8 +464,8 @@ impl<F: Float> Tensor<F> {
     /// `output_padding` must be below the stride (PyTorch also allows below the dilation).
     ///
     /// # Errors
-    /// As [`Tensor::conv2d`], and [`TensorError::InvalidArgument`] for an `output_padding`
-    /// not below the stride; [`TensorError::Window`] if the output would be empty.
+    /// As [`Tensor::conv2d`], and [`Error::InvalidArgument`] for an `output_padding`
+    /// not below the stride; [`Error::Window`] if the output would be empty.
     pub fn conv_transpose2d(
         &self,
         weight: &Self,
@@ -488,7 +488,7 @@ impl<F: Float> Tensor<F> {
             ));
         }
         if (0..2).any(|a| output_padding[a] >= opts.stride[a]) {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "output_padding",
                 value: format!("{output_padding:?}"),
@@ -576,7 +576,7 @@ fn check_groups(
     o: usize,
 ) -> Result<usize> {
     if groups == 0 {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "groups",
             value: "0".into(),
@@ -599,7 +599,7 @@ fn check_groups(
 /// Checks that a bias is `[o]`.
 fn check_bias<F: Float>(op: &'static str, bias: Option<&Tensor<F>>, o: usize) -> Result<()> {
     match bias {
-        Some(b) if b.shape() != [o] => Err(TensorError::ShapeMismatch {
+        Some(b) if b.shape() != [o] => Err(Error::ShapeMismatch {
             op,
             expected: vec![o],
             got: b.shape().to_vec(),

@@ -87,28 +87,28 @@ impl<F: Float> Tensor<F> {
     /// `atan2(self, rhs)`: the angle of the point `(rhs, self)`, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn atan2(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("atan2", rhs, F::atan2)
     }
     /// `√(self² + rhs²)` without overflow, broadcasting.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn hypot(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("hypot", rhs, F::hypot)
     }
     /// `ln(eˢᵉˡᶠ + eʳʰˢ)` without overflow, broadcasting; equal infinities give themselves.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn logaddexp(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("logaddexp", rhs, logaddexp)
     }
     /// `self · ln(rhs)`, 0 where `self = 0` unless `rhs` is NaN (`torch.xlogy`).
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn xlogy(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("xlogy", rhs, |x, y| {
             if y.is_nan() {
@@ -125,14 +125,14 @@ impl<F: Float> Tensor<F> {
     /// exactly.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn lerp(&self, end: &Self, weight: &Self) -> Result<Self> {
         Self::zip3_map("lerp", self, end, weight, lerp)
     }
     /// [`Tensor::lerp`] with a scalar weight.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`crate::Error::Broadcast`] if the shapes do not broadcast.
     pub fn lerp_scalar(&self, end: &Self, weight: F) -> Result<Self> {
         self.zip_map("lerp", end, |a, b| lerp(a, b, weight))
     }

@@ -7,7 +7,7 @@
 //! products of the axes before and after `d`): a slice along `d` is then `outer` contiguous
 //! runs of `inner` elements.
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::{
     checked_numel, contiguous_strides, normalize_dim, normalize_dim_in, numel, walk,
 };
@@ -22,7 +22,7 @@ fn around(shape: &[usize], d: usize) -> (usize, usize, usize) {
 /// adjoints every step; fresh large buffers would cost page faults each time).
 ///
 /// # Errors
-/// [`TensorError::TooLarge`] naming `op` if `shape` is too large to allocate.
+/// [`Error::TooLarge`] naming `op` if `shape` is too large to allocate.
 fn zeros<F: Float>(op: &'static str, shape: &[usize]) -> Result<Vec<F>> {
     let n = checked_numel(op, shape, size_of::<F>())?;
     let mut v = F::pool().take(n);
@@ -39,7 +39,7 @@ fn check_indices(
     shape: &[usize],
 ) -> Result<()> {
     match indices.iter().find(|&&i| i >= size) {
-        Some(&i) => Err(TensorError::IndexOutOfRange {
+        Some(&i) => Err(Error::IndexOutOfRange {
             op,
             index: i64::try_from(i).unwrap_or(i64::MAX),
             size,
@@ -60,7 +60,7 @@ fn check_index_shape(
     index_shape: &[usize],
 ) -> Result<()> {
     if index_shape.len() != shape.len() {
-        return Err(TensorError::ShapeMismatch {
+        return Err(Error::ShapeMismatch {
             op,
             expected: shape.to_vec(),
             got: index_shape.to_vec(),
@@ -68,7 +68,7 @@ fn check_index_shape(
     }
     let n = checked_numel(op, index_shape, 1)?;
     if index.len() != n {
-        return Err(TensorError::Length {
+        return Err(Error::Length {
             op,
             len: index.len(),
             shape: index_shape.to_vec(),
@@ -77,7 +77,7 @@ fn check_index_shape(
     }
     let too_big = (0..shape.len()).any(|d| d != dim && index_shape[d] > shape[d]);
     if too_big {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "index_shape",
             value: format!("{index_shape:?} for input shape {shape:?}"),
@@ -96,19 +96,19 @@ impl<F: Float> Tensor<F> {
     /// let b = Tensor::<f32>::from_vec(vec![3., 4., 5., 6.], &[2, 2])?;
     /// let c = Tensor::concat(&[&a, &b], 0)?;
     /// assert_eq!((c.shape(), c.to_vec()), (&[3, 2][..], vec![1., 2., 3., 4., 5., 6.]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for an empty list, [`TensorError::DimOutOfRange`],
-    /// [`TensorError::ShapeMismatch`] if the other axes differ.
+    /// [`Error::InvalidArgument`] for an empty list, [`Error::DimOutOfRange`],
+    /// [`Error::ShapeMismatch`] if the other axes differ.
     pub fn concat(tensors: &[&Self], dim: isize) -> Result<Self> {
         Self::concat_as("concat", tensors, dim)
     }
 
     fn concat_as(op: &'static str, tensors: &[&Self], dim: isize) -> Result<Self> {
         let Some(first) = tensors.first() else {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "tensors",
                 value: "[]".into(),
@@ -124,7 +124,7 @@ impl<F: Float> Tensor<F> {
                 expected[d] = t.shape[d];
             }
             if t.shape != expected {
-                return Err(TensorError::ShapeMismatch {
+                return Err(Error::ShapeMismatch {
                     op,
                     expected: expected.to_vec(),
                     got: t.shape.to_vec(),
@@ -154,17 +154,17 @@ impl<F: Float> Tensor<F> {
     /// let b = Tensor::<f32>::from_vec(vec![3., 4.], &[2])?;
     /// let s = Tensor::stack(&[&a, &b], 1)?;
     /// assert_eq!((s.shape(), s.to_vec()), (&[2, 2][..], vec![1., 3., 2., 4.]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for an empty list, [`TensorError::DimOutOfRange`],
-    /// [`TensorError::ShapeMismatch`] if the shapes differ.
+    /// [`Error::InvalidArgument`] for an empty list, [`Error::DimOutOfRange`],
+    /// [`Error::ShapeMismatch`] if the shapes differ.
     pub fn stack(tensors: &[&Self], dim: isize) -> Result<Self> {
         if let Some(first) = tensors.first() {
             normalize_dim_in("stack", dim, first.ndim() + 1, &first.shape)?;
             if let Some(t) = tensors.iter().find(|t| t.shape != first.shape) {
-                return Err(TensorError::ShapeMismatch {
+                return Err(Error::ShapeMismatch {
                     op: "stack",
                     expected: first.shape.to_vec(),
                     got: t.shape.to_vec(),
@@ -186,11 +186,11 @@ impl<F: Float> Tensor<F> {
     /// use descent_tensor::Tensor;
     /// let x = Tensor::<f32>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[3, 2])?;
     /// assert_eq!(x.index_select(0, &[2, 0, 2])?.to_vec(), vec![5., 6., 1., 2., 5., 6.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`], [`TensorError::IndexOutOfRange`].
+    /// [`Error::DimOutOfRange`], [`Error::IndexOutOfRange`].
     pub fn index_select(&self, dim: isize, indices: &[usize]) -> Result<Self> {
         let d = normalize_dim("index_select", dim, &self.shape)?;
         let (_, size, inner) = around(&self.shape, d);
@@ -226,18 +226,18 @@ impl<F: Float> Tensor<F> {
     /// let g = Tensor::<f32>::from_vec(vec![1., 2., 3.], &[3])?;
     /// let x = Tensor::index_add(&[2], 0, &[1, 0, 1], &g)?;
     /// assert_eq!(x.to_vec(), vec![2., 4.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::ShapeMismatch`] unless `src` has
-    /// `shape` with axis `dim` of length `indices.len()`; [`TensorError::IndexOutOfRange`].
+    /// [`Error::DimOutOfRange`]; [`Error::ShapeMismatch`] unless `src` has
+    /// `shape` with axis `dim` of length `indices.len()`; [`Error::IndexOutOfRange`].
     pub fn index_add(shape: &[usize], dim: isize, indices: &[usize], src: &Self) -> Result<Self> {
         let d = normalize_dim("index_add", dim, shape)?;
         let mut expected = shape.to_vec();
         expected[d] = indices.len();
         if src.shape[..] != expected[..] {
-            return Err(TensorError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 op: "index_add",
                 expected,
                 got: src.shape.to_vec(),
@@ -270,14 +270,14 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f32>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
     /// let picked = x.gather(1, &[2, 0], &[2, 1])?;
     /// assert_eq!((picked.shape(), picked.to_vec()), (&[2, 1][..], vec![3., 4.]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::ShapeMismatch`] for another rank;
-    /// [`TensorError::Length`] if `index` does not have `index_shape`'s element count;
-    /// [`TensorError::InvalidArgument`] if `index_shape` exceeds `self` outside `dim`;
-    /// [`TensorError::IndexOutOfRange`].
+    /// [`Error::DimOutOfRange`]; [`Error::ShapeMismatch`] for another rank;
+    /// [`Error::Length`] if `index` does not have `index_shape`'s element count;
+    /// [`Error::InvalidArgument`] if `index_shape` exceeds `self` outside `dim`;
+    /// [`Error::IndexOutOfRange`].
     pub fn gather(&self, dim: isize, index: &[usize], index_shape: &[usize]) -> Result<Self> {
         let d = normalize_dim("gather", dim, &self.shape)?;
         check_index_shape("gather", &self.shape, d, index, index_shape)?;
@@ -309,14 +309,14 @@ impl<F: Float> Tensor<F> {
     /// let g = Tensor::<f32>::from_vec(vec![1., 2.], &[2, 1])?;
     /// let x = Tensor::scatter_add(&[2, 3], 1, &[2, 0], &[2, 1], &g)?;
     /// assert_eq!(x.to_vec(), vec![0., 0., 1., 2., 0., 0.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// `src` may be larger than `index_shape` on any axis (only its leading corner is read),
     /// as torch's `scatter_add`.
     ///
     /// # Errors
-    /// As [`Tensor::gather`], and [`TensorError::ShapeMismatch`] unless `src` has
+    /// As [`Tensor::gather`], and [`Error::ShapeMismatch`] unless `src` has
     /// `index_shape`'s rank and is no smaller on any axis.
     pub fn scatter_add(
         shape: &[usize],
@@ -332,7 +332,7 @@ impl<F: Float> Tensor<F> {
         let fits = src.ndim() == index_shape.len()
             && src.shape.iter().zip(index_shape).all(|(&s, &i)| s >= i);
         if !fits {
-            return Err(TensorError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 op: "scatter_add",
                 expected: index_shape.to_vec(),
                 got: src.shape.to_vec(),
@@ -364,15 +364,15 @@ impl<F: Float> Tensor<F> {
     /// use descent_tensor::Tensor;
     /// let y = Tensor::<f32>::one_hot(&[2, 0], 3)?;
     /// assert_eq!(y.to_vec(), vec![0., 0., 1., 1., 0., 0.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Label`] naming the first label `>= classes` and its position;
-    /// [`TensorError::TooLarge`] if `[labels.len(), classes]` is too large to allocate.
+    /// [`Error::Label`] naming the first label `>= classes` and its position;
+    /// [`Error::TooLarge`] if `[labels.len(), classes]` is too large to allocate.
     pub fn one_hot(labels: &[usize], classes: usize) -> Result<Self> {
         if let Some((position, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
-            return Err(TensorError::Label {
+            return Err(Error::Label {
                 op: "one_hot",
                 position,
                 label,
@@ -395,11 +395,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f32>::from_vec(vec![1., 5., 5., 7., 0., 2.], &[2, 3])?;
     /// assert_eq!(x.argmax(1)?, vec![1, 0]);
     /// assert_eq!(x.argmax(0)?, vec![1, 0, 0]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for an empty axis.
     pub fn argmax(&self, dim: isize) -> Result<Vec<usize>> {
         self.arg_best("argmax", dim, |x, best| x > best)
     }
@@ -412,11 +412,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f32>::from_vec(vec![3., 1., 1., f32::NAN], &[4])?;
     /// assert_eq!(x.narrow(0, 0, 3)?.argmin(0)?, vec![1]);
     /// assert_eq!(x.argmin(-1)?, vec![3]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for an empty axis.
     pub fn argmin(&self, dim: isize) -> Result<Vec<usize>> {
         self.arg_best("argmin", dim, |x, best| x < best)
     }
@@ -431,7 +431,7 @@ impl<F: Float> Tensor<F> {
         let d = normalize_dim(op, dim, &self.shape)?;
         let n = self.shape[d];
         if n == 0 {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "dim",
                 value: format!("{dim} of shape {:?}", self.shape),

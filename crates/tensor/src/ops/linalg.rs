@@ -3,7 +3,7 @@
 //! The factorizations are nalgebra's, run in `f64` (an `f32` input is widened, factored and
 //! rounded back), one matrix per task across threads.
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
 use crate::{Float, Tensor};
 use nalgebra::DMatrix;
@@ -21,7 +21,7 @@ struct Batch {
 fn batch<F: Float>(op: &'static str, t: &Tensor<F>, square: bool) -> Result<Batch> {
     let nd = t.ndim();
     if nd < 2 || (square && t.shape()[nd - 1] != t.shape()[nd - 2]) {
-        return Err(TensorError::Rank {
+        return Err(Error::Rank {
             op,
             expected: if square {
                 "a batch of square matrices [..., n, n]"
@@ -84,8 +84,8 @@ fn finite(a: &DMatrix<f64>) -> bool {
     a.iter().all(|x| x.is_finite())
 }
 
-fn singular<F: Float>(op: &'static str, t: &Tensor<F>, what: &'static str) -> TensorError {
-    TensorError::Singular {
+fn singular<F: Float>(op: &'static str, t: &Tensor<F>, what: &'static str) -> Error {
+    Error::Singular {
         op,
         shape: t.shape().to_vec(),
         what,
@@ -96,7 +96,7 @@ impl<F: Float> Tensor<F> {
     /// The inverse of each square matrix `[..., n, n]` (`torch.linalg.inv`).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a non-square input; [`TensorError::Singular`] if a matrix
+    /// [`Error::Rank`] for a non-square input; [`Error::Singular`] if a matrix
     /// has an exactly zero pivot in its LU factorization (PyTorch raises there too).
     pub fn inverse(&self) -> Result<Self> {
         let b = batch("inverse", self, true)?;
@@ -110,8 +110,8 @@ impl<F: Float> Tensor<F> {
     /// `torch.linalg.solve` decides); batch axes broadcast.
     ///
     /// # Errors
-    /// [`TensorError::Rank`], [`TensorError::ShapeMismatch`] or [`TensorError::Broadcast`]
-    /// for shapes that do not fit; [`TensorError::Singular`] for a singular `A`.
+    /// [`Error::Rank`], [`Error::ShapeMismatch`] or [`Error::Broadcast`]
+    /// for shapes that do not fit; [`Error::Singular`] for a singular `A`.
     pub fn solve(&self, rhs: &Self) -> Result<Self> {
         let nd = self.ndim();
         let vector = rhs.ndim() == 1 || (nd >= 2 && rhs.shape() == &self.shape()[..nd - 1]);
@@ -120,7 +120,7 @@ impl<F: Float> Tensor<F> {
         }
         let a = batch("solve", self, true)?;
         if rhs.ndim() < 2 || rhs.shape()[rhs.ndim() - 2] != a.n {
-            return Err(TensorError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 op: "solve",
                 expected: vec![a.n, rhs.shape().last().copied().unwrap_or(1)],
                 got: rhs.shape().to_vec(),
@@ -151,7 +151,7 @@ impl<F: Float> Tensor<F> {
     /// 0 for a singular matrix.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a non-square input.
+    /// [`Error::Rank`] for a non-square input.
     pub fn det(&self) -> Result<Self> {
         let b = batch("det", self, true)?;
         let d: Vec<Vec<f64>> = b.mats.par_iter().map(|a| vec![a.determinant()]).collect();
@@ -162,7 +162,7 @@ impl<F: Float> Tensor<F> {
     /// log-determinant without overflow; `(0, -inf)` for a singular matrix, as PyTorch.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a non-square input.
+    /// [`Error::Rank`] for a non-square input.
     pub fn slogdet(&self) -> Result<(Self, Self)> {
         let b = batch("slogdet", self, true)?;
         let sl: Vec<(f64, f64)> = b
@@ -196,7 +196,7 @@ impl<F: Float> Tensor<F> {
     /// matrix, reading only the lower triangle (`torch.linalg.cholesky`).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a non-square input; [`TensorError::Singular`] if a matrix
+    /// [`Error::Rank`] for a non-square input; [`Error::Singular`] if a matrix
     /// is not positive-definite.
     pub fn cholesky(&self) -> Result<Self> {
         let b = batch("cholesky", self, true)?;
@@ -213,7 +213,7 @@ impl<F: Float> Tensor<F> {
     /// `D` of ±1.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for fewer than 2 axes.
+    /// [`Error::Rank`] for fewer than 2 axes.
     pub fn qr(&self) -> Result<(Self, Self)> {
         let b = batch("qr", self, false)?;
         let k = b.m.min(b.n);
@@ -239,7 +239,7 @@ impl<F: Float> Tensor<F> {
     /// raise instead).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a non-square input.
+    /// [`Error::Rank`] for a non-square input.
     pub fn eigh(&self) -> Result<(Self, Self)> {
         let b = batch("eigh", self, true)?;
         let n = b.n;
@@ -272,7 +272,7 @@ impl<F: Float> Tensor<F> {
     /// matrix with a NaN or infinite entry gives NaN factors.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for fewer than 2 axes.
+    /// [`Error::Rank`] for fewer than 2 axes.
     pub fn svd(&self) -> Result<(Self, Self, Self)> {
         let b = batch("svd", self, false)?;
         let k = b.m.min(b.n);

@@ -8,7 +8,7 @@
 //! take a small register-blocked kernel instead (`skinny`).
 
 use super::{transpose, OutPtr};
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, broadcast_strides, checked_numel, numel, walk};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
@@ -35,14 +35,14 @@ impl<F: Float> Tensor<F> {
     /// vector: `[k] · [..., k, n] → [..., n]`, `[..., m, k] · [k] → [..., m]`, `[k] · [k] → []`.
     ///
     /// # Errors
-    /// [`TensorError::Rank`] if an operand is 0-D;
-    /// [`TensorError::MatmulInner`] if the inner sizes differ;
-    /// [`TensorError::Broadcast`] if the batch axes do not broadcast;
-    /// [`TensorError::TooLarge`] if the output's element count overflows.
+    /// [`Error::Rank`] if an operand is 0-D;
+    /// [`Error::MatmulInner`] if the inner sizes differ;
+    /// [`Error::Broadcast`] if the batch axes do not broadcast;
+    /// [`Error::TooLarge`] if the output's element count overflows.
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
         for t in [self, rhs] {
             if t.ndim() == 0 {
-                return Err(TensorError::Rank {
+                return Err(Error::Rank {
                     op: "matmul",
                     expected: "at least 1 dim",
                     shape: t.shape.to_vec(),
@@ -66,7 +66,7 @@ impl<F: Float> Tensor<F> {
             rhs.shape[nb - 1],
         );
         if k != k2 {
-            return Err(TensorError::MatmulInner {
+            return Err(Error::MatmulInner {
                 lhs: self.shape.to_vec(),
                 rhs: rhs.shape.to_vec(),
             });

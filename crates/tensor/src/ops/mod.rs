@@ -6,6 +6,7 @@ mod elementwise_math;
 mod index;
 mod linalg;
 mod matmul;
+mod operators;
 mod pool;
 mod products;
 mod random;

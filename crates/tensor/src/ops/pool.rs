@@ -5,7 +5,7 @@
 //! PyTorch's scan order, so values and tie-breaking match it.
 
 use super::conv::{checked_numel, dims4, par_fill, window_error, Window2d};
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::{Float, Tensor};
 
 const INPUT: &str = "4 dims [N, C, H, W]";
@@ -20,7 +20,7 @@ const NO_INDEX: usize = usize::MAX;
 fn pool_positions(op: &'static str, shape: &[usize], win: &Window2d) -> Result<[usize; 2]> {
     win.check(op)?;
     if (0..2).any(|a| win.padding[a] > win.kernel[a] / 2) {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "padding",
             value: format!("{:?}", win.padding),
@@ -76,13 +76,13 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f32>::from_vec(vec![1., 3., 3., 0.], &[1, 1, 2, 2])?;
     /// let (y, idx) = x.max_pool2d_with_indices(Window2d::new([2, 2]).stride([2, 2]))?;
     /// assert_eq!((y.to_vec(), idx), (vec![3.], vec![1]));    // the first of the tied 3s
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless `self` has 4 axes; [`TensorError::InvalidArgument`]
+    /// [`Error::Rank`] unless `self` has 4 axes; [`Error::InvalidArgument`]
     /// for a zero kernel, stride or dilation, or padding above half the kernel;
-    /// [`TensorError::Window`] if the window does not fit in the padded input, or if a
+    /// [`Error::Window`] if the window does not fit in the padded input, or if a
     /// dilated window holds no input element (PyTorch returns −∞ there).
     pub fn max_pool2d_with_indices(&self, window: Window2d) -> Result<(Self, Vec<usize>)> {
         let op = "max_pool2d";
@@ -167,11 +167,11 @@ impl<F: Float> Tensor<F> {
     /// let win = Window2d::new([2, 2]).padding([1, 1]).stride([2, 2]);
     /// assert_eq!(x.avg_pool2d(win, true)?.to_vec(), [0.25; 4]);
     /// assert_eq!(x.avg_pool2d(win, false)?.to_vec(), [1.0; 4]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Tensor::max_pool2d_with_indices`], and [`TensorError::InvalidArgument`] for a
+    /// As [`Tensor::max_pool2d_with_indices`], and [`Error::InvalidArgument`] for a
     /// dilation other than 1.
     pub fn avg_pool2d(&self, window: Window2d, count_include_pad: bool) -> Result<Self> {
         let op = "avg_pool2d";
@@ -221,7 +221,7 @@ impl<F: Float> Tensor<F> {
     ///
     /// # Errors
     /// As [`Tensor::avg_pool2d`] for the window over `input_size`, and
-    /// [`TensorError::ShapeMismatch`] if `self` is not the pooled shape.
+    /// [`Error::ShapeMismatch`] if `self` is not the pooled shape.
     pub fn avg_pool2d_adjoint(
         &self,
         input_size: [usize; 2],
@@ -235,7 +235,7 @@ impl<F: Float> Tensor<F> {
         let input = [n, c, h, w];
         let [oh, ow] = avg_positions(op, &input, &window)?;
         if gshape != [n, c, oh, ow] {
-            return Err(TensorError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 op,
                 expected: vec![n, c, oh, ow],
                 got: gshape.to_vec(),
@@ -287,12 +287,12 @@ impl<F: Float> Tensor<F> {
     /// use descent_tensor::Tensor;
     /// let x = Tensor::<f64>::arange(0., 5., 1.)?.reshape(&[1, 1, 1, 5])?;
     /// assert_eq!(x.adaptive_avg_pool2d([1, 3])?.to_vec(), [0.5, 2.0, 3.5]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless `self` has 4 axes; [`TensorError::InvalidArgument`]
-    /// for a zero output size; [`TensorError::Window`] for an empty input plane.
+    /// [`Error::Rank`] unless `self` has 4 axes; [`Error::InvalidArgument`]
+    /// for a zero output size; [`Error::Window`] for an empty input plane.
     pub fn adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Self> {
         let op = "adaptive_avg_pool2d";
         let shape = dims4(op, INPUT, self)?;
@@ -395,7 +395,7 @@ impl<F: Float> Tensor<F> {
 /// [`pool_positions`] for average pooling, which has no dilation.
 fn avg_positions(op: &'static str, shape: &[usize], win: &Window2d) -> Result<[usize; 2]> {
     if win.dilation != [1, 1] {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "dilation",
             value: format!("{:?}", win.dilation),
@@ -408,7 +408,7 @@ fn avg_positions(op: &'static str, shape: &[usize], win: &Window2d) -> Result<[u
 /// Checks an adaptive pool's sizes: a positive output size and a non-empty input plane.
 fn check_adaptive(op: &'static str, shape: &[usize], output_size: [usize; 2]) -> Result<()> {
     if output_size.contains(&0) {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "output_size",
             value: format!("{output_size:?}"),

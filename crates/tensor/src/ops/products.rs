@@ -3,14 +3,14 @@
 //! [`EinsumOperand`], and runs on tensors here and on autodiff variables there (so the
 //! gradient of an `einsum` is the gradient of those steps: itself contractions).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::{Float, Tensor};
 
 /// What `einsum`'s lowering needs of an operand: views, sums, a mask product and `matmul`.
 /// Implemented by [`Tensor`] and by autodiff's `Var`, so one plan serves both.
 pub trait EinsumOperand<F: Float>: Sized + Clone {
     /// The error type of the operand's ops.
-    type Error: From<TensorError>;
+    type Error: From<Error>;
     /// The shape.
     fn shape_vec(&self) -> Vec<usize>;
     /// Reorders the axes.
@@ -28,7 +28,7 @@ pub trait EinsumOperand<F: Float>: Sized + Clone {
 }
 
 impl<F: Float> EinsumOperand<F> for Tensor<F> {
-    type Error = TensorError;
+    type Error = Error;
     fn shape_vec(&self) -> Vec<usize> {
         self.shape().to_vec()
     }
@@ -56,7 +56,7 @@ impl<F: Float> Tensor<F> {
     /// The inner product of two vectors of the same length, a 0-d tensor (`torch.dot`).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless both are 1-D; [`TensorError::MatmulInner`] for
+    /// [`Error::Rank`] unless both are 1-D; [`Error::MatmulInner`] for
     /// different lengths.
     pub fn dot(&self, rhs: &Self) -> Result<Self> {
         vectors("dot", self, rhs)?;
@@ -66,7 +66,7 @@ impl<F: Float> Tensor<F> {
     /// The outer product `[n] × [m] → [n, m]` of two vectors (`torch.outer`).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] unless both are 1-D.
+    /// [`Error::Rank`] unless both are 1-D.
     pub fn outer(&self, rhs: &Self) -> Result<Self> {
         vectors("outer", self, rhs)?;
         self.unsqueeze(-1)?.mul(&rhs.unsqueeze(0)?)
@@ -77,8 +77,8 @@ impl<F: Float> Tensor<F> {
     /// once, in alphabetical order (as torch). See [`einsum`] for the lowering.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a malformed spec, an unknown output label, more
-    /// than two operands or `...`; [`TensorError::ShapeMismatch`] when a label's sizes differ.
+    /// [`Error::InvalidArgument`] for a malformed spec, an unknown output label, more
+    /// than two operands or `...`; [`Error::ShapeMismatch`] when a label's sizes differ.
     pub fn einsum(spec: &str, operands: &[&Self]) -> Result<Self> {
         let ops: Vec<Self> = operands.iter().map(|&t| t.clone()).collect();
         einsum(spec, &ops)
@@ -89,7 +89,7 @@ impl<F: Float> Tensor<F> {
 fn vectors<F: Float>(op: &'static str, a: &Tensor<F>, b: &Tensor<F>) -> Result<()> {
     for t in [a, b] {
         if t.ndim() != 1 {
-            return Err(TensorError::Rank {
+            return Err(Error::Rank {
                 op,
                 expected: "a 1-D tensor",
                 shape: t.shape().to_vec(),
@@ -99,8 +99,8 @@ fn vectors<F: Float>(op: &'static str, a: &Tensor<F>, b: &Tensor<F>) -> Result<(
     Ok(())
 }
 
-fn bad_spec(spec: &str, why: &'static str) -> TensorError {
-    TensorError::InvalidArgument {
+fn bad_spec(spec: &str, why: &'static str) -> Error {
+    Error::InvalidArgument {
         op: "einsum",
         arg: "equation",
         value: spec.to_string(),
@@ -163,7 +163,7 @@ pub fn einsum<F: Float, T: EinsumOperand<F>>(
     for (labels, x) in inputs.iter().zip(operands) {
         let shape = x.shape_vec();
         if shape.len() != labels.len() {
-            return Err(TensorError::ShapeMismatch {
+            return Err(Error::ShapeMismatch {
                 op: "einsum",
                 expected: vec![labels.len()],
                 got: shape,
@@ -173,7 +173,7 @@ pub fn einsum<F: Float, T: EinsumOperand<F>>(
         for (&c, &n) in labels.iter().zip(&shape) {
             match sizes.iter().find(|(l, _)| *l == c) {
                 Some(&(_, m)) if m != n => {
-                    return Err(TensorError::ShapeMismatch {
+                    return Err(Error::ShapeMismatch {
                         op: "einsum",
                         expected: vec![m],
                         got: vec![n],

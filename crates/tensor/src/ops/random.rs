@@ -1,7 +1,7 @@
 //! Seeded random tensors. The generator is always passed in, so the same seed gives the
 //! same tensor on every machine and thread count (values are drawn sequentially).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::{Float, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -16,15 +16,15 @@ impl<F: Float> Tensor<F> {
     /// let a = Tensor::<f32>::rand(&[2, 3], -1.0, 1.0, &mut rng)?;
     /// let b = Tensor::<f32>::rand(&[2, 3], -1.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(0))?;
     /// assert_eq!(a.to_vec(), b.to_vec());
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] unless `low < high`, both finite;
-    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
+    /// [`Error::InvalidArgument`] unless `low < high`, both finite;
+    /// [`Error::TooLarge`] if `shape` is too large to allocate.
     pub fn rand(shape: &[usize], low: F, high: F, rng: &mut impl Rng) -> Result<Self> {
         if low >= high || !low.is_finite() || !high.is_finite() {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "rand",
                 arg: "low..high",
                 value: format!("{low}..{high}"),
@@ -40,8 +40,8 @@ impl<F: Float> Tensor<F> {
     /// Normal samples with the given mean and standard deviation.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`;
-    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
+    /// [`Error::InvalidArgument`] for a negative or non-finite `std`;
+    /// [`Error::TooLarge`] if `shape` is too large to allocate.
     pub fn randn(shape: &[usize], mean: F, std: F, rng: &mut impl Rng) -> Result<Self> {
         check_std("randn", std)?;
         Self::sample("randn", shape, || {
@@ -52,8 +52,8 @@ impl<F: Float> Tensor<F> {
     /// Normal samples re-drawn until they fall within `mean ± 2·std` (truncated normal).
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a negative or non-finite `std`;
-    /// [`TensorError::TooLarge`] if `shape` is too large to allocate.
+    /// [`Error::InvalidArgument`] for a negative or non-finite `std`;
+    /// [`Error::TooLarge`] if `shape` is too large to allocate.
     pub fn trunc_normal(shape: &[usize], mean: F, std: F, rng: &mut impl Rng) -> Result<Self> {
         check_std("trunc_normal", std)?;
         Self::sample("trunc_normal", shape, || loop {
@@ -74,7 +74,7 @@ impl<F: Float> Tensor<F> {
 
 fn check_std<F: Float>(op: &'static str, std: F) -> Result<()> {
     if std < F::zero() || !std.is_finite() {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "std",
             value: std.to_string(),

@@ -1,7 +1,7 @@
 //! Reductions over an axis list (empty = all axes) with `keepdim`, and `sum_to`, which
 //! undoes broadcasting (the backward rule of every broadcasting op needs it).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::normalize_dims;
 use crate::{Float, Tensor};
 
@@ -9,7 +9,7 @@ impl<F: Float> Tensor<F> {
     /// `Σ x` over `dims`.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`] for an axis outside the shape.
+    /// [`Error::DimOutOfRange`] for an axis outside the shape.
     pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.reduce("sum", dims, keepdim, F::zero(), |a, x| a + x, |a, _| a)
     }
@@ -24,7 +24,7 @@ impl<F: Float> Tensor<F> {
     /// Mean over `dims` (NaN over an empty axis, as PyTorch).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.reduce(
             "mean",
@@ -39,7 +39,7 @@ impl<F: Float> Tensor<F> {
     /// Maximum over `dims` (NaN if any element is NaN).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] over an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] over an empty axis.
     pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.non_empty("max", dims)?;
         self.reduce(
@@ -55,7 +55,7 @@ impl<F: Float> Tensor<F> {
     /// Minimum over `dims` (NaN if any element is NaN).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] over an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] over an empty axis.
     pub fn min(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.non_empty("min", dims)?;
         self.reduce(
@@ -71,7 +71,7 @@ impl<F: Float> Tensor<F> {
     fn non_empty(&self, op: &'static str, dims: &[isize]) -> Result<()> {
         let mask = normalize_dims(op, dims, &self.shape)?;
         if self.shape.iter().zip(&mask).any(|(&n, &m)| m && n == 0) {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "dims",
                 value: format!("{dims:?}"),
@@ -84,7 +84,7 @@ impl<F: Float> Tensor<F> {
     /// Variance over `dims` with `correction` (1 = unbiased, PyTorch's default; 0 = biased).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn var(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
         let mean = self.mean(dims, true)?;
         let dev2 = self.zip_map("var", &mean, |x, m| (x - m) * (x - m))?;
@@ -102,7 +102,7 @@ impl<F: Float> Tensor<F> {
     /// overflows nor underflows.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] over an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] over an empty axis.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         let m = self
             .max(dims, true)?
@@ -129,10 +129,10 @@ impl<F: Float> Tensor<F> {
     /// element makes the norm NaN (as PyTorch).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for `p ≤ 0` or NaN.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for `p ≤ 0` or NaN.
     pub fn norm(&self, p: f64, dims: &[isize], keepdim: bool) -> Result<Self> {
         if p.is_nan() || p <= 0.0 {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "norm",
                 arg: "p",
                 value: p.to_string(),
@@ -181,14 +181,14 @@ impl<F: Float> Tensor<F> {
     /// `shape`: the adjoint of `broadcast_to`.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if `shape` does not broadcast to `self`'s shape.
+    /// [`Error::Broadcast`] if `shape` does not broadcast to `self`'s shape.
     pub fn sum_to(&self, shape: &[usize]) -> Result<Self> {
         if self.shape[..] == shape[..] {
             return Ok(self.clone());
         }
         let nd = self.ndim();
         if shape.len() > nd {
-            return Err(TensorError::Broadcast {
+            return Err(Error::Broadcast {
                 op: "sum_to",
                 lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
@@ -201,7 +201,7 @@ impl<F: Float> Tensor<F> {
             if d < lead || (target == 1 && self.shape[d] != 1) {
                 dims.push(d as isize);
             } else if target != self.shape[d] {
-                return Err(TensorError::Broadcast {
+                return Err(Error::Broadcast {
                     op: "sum_to",
                     lhs: self.shape.to_vec(),
                     rhs: shape.to_vec(),

@@ -15,7 +15,7 @@ impl<F: Float> Tensor<F> {
     /// `Π x` over `dims` (1 over an empty axis).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`] for an axis outside the shape.
+    /// [`crate::Error::DimOutOfRange`] for an axis outside the shape.
     pub fn prod(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.reduce("prod", dims, keepdim, F::one(), |a, x| a * x, |a, _| a)
     }
@@ -24,7 +24,7 @@ impl<F: Float> Tensor<F> {
     /// the square root of [`Tensor::var`].
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn std(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Self> {
         Ok(self.var(dims, correction, keepdim)?.sqrt())
     }
@@ -32,7 +32,7 @@ impl<F: Float> Tensor<F> {
     /// 1 where some element over `dims` is non-zero (NaN counts), else 0.
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn any(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         let one = F::one();
         self.reduce(
@@ -49,7 +49,7 @@ impl<F: Float> Tensor<F> {
     /// else 0.
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn all(&self, dims: &[isize], keepdim: bool) -> Result<Self> {
         self.reduce(
             "all",
@@ -64,7 +64,7 @@ impl<F: Float> Tensor<F> {
     /// How many elements over `dims` are non-zero (NaN counts), as a number.
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn count_nonzero(&self, dims: &[isize]) -> Result<Self> {
         self.reduce(
             "count_nonzero",
@@ -82,11 +82,11 @@ impl<F: Float> Tensor<F> {
     /// use descent_tensor::Tensor;
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4.], &[2, 2])?;
     /// assert_eq!(x.cumsum(0)?.to_vec(), vec![1., 2., 4., 6.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn cumsum(&self, dim: isize) -> Result<Self> {
         self.scan("cumsum", dim, false, |a, x| a + x)
     }
@@ -95,7 +95,7 @@ impl<F: Float> Tensor<F> {
     /// [`Tensor::cumsum`] (torch: `x.flip(d).cumsum(d).flip(d)`).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn cumsum_reverse(&self, dim: isize) -> Result<Self> {
         self.scan("cumsum_reverse", dim, true, |a, x| a + x)
     }
@@ -103,7 +103,7 @@ impl<F: Float> Tensor<F> {
     /// Running product along `dim`.
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn cumprod(&self, dim: isize) -> Result<Self> {
         self.scan("cumprod", dim, false, |a, x| a * x)
     }
@@ -112,7 +112,7 @@ impl<F: Float> Tensor<F> {
     /// overflows; NaN propagates forward, equal infinities stay (as PyTorch).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn logcumsumexp(&self, dim: isize) -> Result<Self> {
         self.scan("logcumsumexp", dim, false, logaddexp)
     }
@@ -121,7 +121,7 @@ impl<F: Float> Tensor<F> {
     /// (torch: `x.flip(d).logcumsumexp(d).flip(d)`).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn logcumsumexp_reverse(&self, dim: isize) -> Result<Self> {
         self.scan("logcumsumexp_reverse", dim, true, logaddexp)
     }

@@ -5,7 +5,7 @@
 //! Ops that move whole slices are `index_select`s at computed positions (so their adjoints
 //! are `index_add`s); `diagonal`, `movedim`, `split` and `expand_as` are views.
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, checked_numel, normalize_dim, normalize_dim_in};
 use crate::{Float, Tensor};
 
@@ -34,11 +34,11 @@ impl PadMode {
     /// assert_eq!(PadMode::Reflect.source_indices("pad", 3, 2, 1)?, Some(vec![2, 1, 0, 1, 2, 1]));
     /// assert_eq!(PadMode::Replicate.source_indices("pad", 3, 2, 0)?, Some(vec![0, 0, 0, 1, 2]));
     /// assert_eq!(PadMode::Circular.source_indices("pad", 3, 1, 1)?, Some(vec![2, 0, 1, 2, 0]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] naming `op` if the padding is wider than the mode
+    /// [`Error::InvalidArgument`] naming `op` if the padding is wider than the mode
     /// allows, as torch: reflect needs `before, after < n`, circular `before, after ≤ n`,
     /// replicate `n > 0` (when it pads at all).
     pub fn source_indices(
@@ -62,7 +62,7 @@ impl PadMode {
             ),
         };
         if !fits {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "pad",
                 value: format!("({before}, {after}) for an axis of length {n}"),
@@ -89,10 +89,10 @@ impl PadMode {
 /// and returns the pairs by axis: `(axis, before, after)`.
 ///
 /// # Errors
-/// [`TensorError::InvalidArgument`] for an odd length or more pairs than axes.
+/// [`Error::InvalidArgument`] for an odd length or more pairs than axes.
 pub fn pad_pairs(shape: &[usize], pad: &[usize]) -> Result<Vec<(usize, usize, usize)>> {
     if !pad.len().is_multiple_of(2) || pad.len() / 2 > shape.len() {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op: "pad",
             arg: "pad",
             value: format!("{pad:?} for shape {shape:?}"),
@@ -111,9 +111,9 @@ pub fn pad_pairs(shape: &[usize], pad: &[usize]) -> Result<Vec<(usize, usize, us
 /// way (returned as the index's values and shape).
 ///
 /// # Errors
-/// [`TensorError::ShapeMismatch`] for another rank; [`TensorError::Length`] if `index`
-/// does not have `index_shape`'s element count; [`TensorError::Broadcast`] if the other
-/// axes do not broadcast; [`TensorError::DimOutOfRange`].
+/// [`Error::ShapeMismatch`] for another rank; [`Error::Length`] if `index`
+/// does not have `index_shape`'s element count; [`Error::Broadcast`] if the other
+/// axes do not broadcast; [`Error::DimOutOfRange`].
 pub fn take_along_dim_shapes(
     shape: &[usize],
     index: &[usize],
@@ -123,7 +123,7 @@ pub fn take_along_dim_shapes(
     const OP: &str = "take_along_dim";
     let d = normalize_dim(OP, dim, shape)?;
     if index_shape.len() != shape.len() {
-        return Err(TensorError::ShapeMismatch {
+        return Err(Error::ShapeMismatch {
             op: OP,
             expected: shape.to_vec(),
             got: index_shape.to_vec(),
@@ -131,7 +131,7 @@ pub fn take_along_dim_shapes(
     }
     let n = checked_numel(OP, index_shape, 1)?;
     if index.len() != n {
-        return Err(TensorError::Length {
+        return Err(Error::Length {
             op: OP,
             len: index.len(),
             shape: index_shape.to_vec(),
@@ -140,7 +140,7 @@ pub fn take_along_dim_shapes(
     }
     let (mut a, mut b) = (shape.to_vec(), index_shape.to_vec());
     (a[d], b[d]) = (1, 1);
-    let common = broadcast_shapes(OP, &a, &b).map_err(|_| TensorError::Broadcast {
+    let common = broadcast_shapes(OP, &a, &b).map_err(|_| Error::Broadcast {
         op: OP,
         lhs: shape.to_vec(),
         rhs: index_shape.to_vec(),
@@ -178,7 +178,7 @@ fn distinct_dims(op: &'static str, dims: &[isize], shape: &[usize]) -> Result<Ve
     for &dim in dims {
         let d = normalize_dim(op, dim, shape)?;
         if out.contains(&d) {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op,
                 arg: "dims",
                 value: format!("{dims:?}"),
@@ -198,7 +198,7 @@ fn movedim_perm(src: &[isize], dst: &[isize], shape: &[usize]) -> Result<Vec<isi
         distinct_dims("movedim", dst, shape)?,
     );
     if s.len() != t.len() {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op: "movedim",
             arg: "destination",
             value: format!("{dst:?} for source {src:?}"),
@@ -227,7 +227,7 @@ fn two_dims(
     let a = normalize_dim_in(op, d1, ndim, shape)?;
     let b = normalize_dim_in(op, d2, ndim, shape)?;
     if a == b {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op,
             arg: "dim2",
             value: format!("{d2} (dim1 {d1}) for shape {shape:?}"),
@@ -255,11 +255,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
     /// assert_eq!(x.flip(&[1])?.to_vec(), vec![3., 2., 1., 6., 5., 4.]);
     /// assert_eq!(x.flip(&[0, -1])?.to_vec(), vec![6., 5., 4., 3., 2., 1.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for a repeated axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for a repeated axis.
     pub fn flip(&self, dims: &[isize]) -> Result<Self> {
         let mut out = self.clone();
         for d in distinct_dims("flip", dims, &self.shape)? {
@@ -278,12 +278,12 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
     /// assert_eq!(x.roll(&[1], &[1])?.to_vec(), vec![3., 1., 2., 6., 4., 5.]);
     /// assert_eq!(x.roll(&[-2], &[])?.to_vec(), vec![3., 4., 5., 6., 1., 2.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] unless `shifts` and `dims` have the same length
-    /// (one shift without dims); [`TensorError::DimOutOfRange`].
+    /// [`Error::InvalidArgument`] unless `shifts` and `dims` have the same length
+    /// (one shift without dims); [`Error::DimOutOfRange`].
     pub fn roll(&self, shifts: &[isize], dims: &[isize]) -> Result<Self> {
         if dims.is_empty() {
             let [shift] = *shifts else {
@@ -312,12 +312,12 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2.], &[2])?;
     /// let r = x.repeat(&[2, 2])?;
     /// assert_eq!((r.shape(), r.to_vec()), (&[2, 4][..], vec![1., 2., 1., 2., 1., 2., 1., 2.]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] if `sizes` is shorter than the rank;
-    /// [`TensorError::TooLarge`] if the result is too large.
+    /// [`Error::InvalidArgument`] if `sizes` is shorter than the rank;
+    /// [`Error::TooLarge`] if the result is too large.
     pub fn repeat(&self, sizes: &[usize]) -> Result<Self> {
         let (split, spread, joined) = repeat_shapes(&self.shape, sizes)?;
         checked_numel("repeat", &spread, size_of::<F>())?;
@@ -330,7 +330,7 @@ impl<F: Float> Tensor<F> {
     /// shorter than the rank.
     ///
     /// # Errors
-    /// [`TensorError::TooLarge`] if the result is too large.
+    /// [`Error::TooLarge`] if the result is too large.
     pub fn tile(&self, reps: &[usize]) -> Result<Self> {
         self.repeat(&tile_reps(self.ndim(), reps))
     }
@@ -345,12 +345,12 @@ impl<F: Float> Tensor<F> {
     /// assert_eq!(x.pad(&[1, 2], PadMode::Constant, 0.)?.to_vec(), vec![0., 1., 2., 3., 0., 0.]);
     /// assert_eq!(x.pad(&[2, 1], PadMode::Reflect, 0.)?.to_vec(), vec![3., 2., 1., 2., 3., 2.]);
     /// assert_eq!(x.pad(&[0, 0, 1, 0], PadMode::Replicate, 0.)?.shape(), &[2, 3]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for a malformed `pad` or one too wide for the mode
-    /// (see [`PadMode::source_indices`]); [`TensorError::TooLarge`].
+    /// [`Error::InvalidArgument`] for a malformed `pad` or one too wide for the mode
+    /// (see [`PadMode::source_indices`]); [`Error::TooLarge`].
     pub fn pad(&self, pad: &[usize], mode: PadMode, value: F) -> Result<Self> {
         let mut out = self.clone();
         for (d, before, after) in pad_pairs(&self.shape, pad)? {
@@ -378,11 +378,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5.], &[5])?;
     /// let parts: Vec<_> = x.split(2, 0)?.iter().map(|p| p.to_vec()).collect();
     /// assert_eq!(parts, vec![vec![1., 2.], vec![3., 4.], vec![5.]]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for `size == 0` on a
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for `size == 0` on a
     /// non-empty axis.
     pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Self>> {
         let d = normalize_dim("split", dim, &self.shape)?;
@@ -393,7 +393,7 @@ impl<F: Float> Tensor<F> {
     /// list), which must add up to the axis length.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] if the lengths do not
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] if the lengths do not
     /// add up to the axis.
     pub fn split_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Self>> {
         let d = normalize_dim("split", dim, &self.shape)?;
@@ -412,7 +412,7 @@ impl<F: Float> Tensor<F> {
     /// views if the axis runs out (torch's `chunk`).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for `chunks == 0`.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for `chunks == 0`.
     pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Self>> {
         let d = normalize_dim("chunk", dim, &self.shape)?;
         self.split_sizes(&chunk_lengths(self.shape[d], chunks)?, dim)
@@ -421,7 +421,7 @@ impl<F: Float> Tensor<F> {
     /// The slices along `dim`, each without that axis (torch's `unbind`).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn unbind(&self, dim: isize) -> Result<Vec<Self>> {
         let d = normalize_dim("unbind", dim, &self.shape)?;
         (0..self.shape[d])
@@ -433,10 +433,10 @@ impl<F: Float> Tensor<F> {
     /// shape (torch's `masked_fill`, whose mask is boolean).
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] unless `mask` broadcasts to `self`'s shape.
+    /// [`Error::Broadcast`] unless `mask` broadcasts to `self`'s shape.
     pub fn masked_fill(&self, mask: &Self, value: F) -> Result<Self> {
         check_mask("masked_fill", &self.shape, &mask.shape)?;
-        Tensor::where_(mask, &Tensor::scalar(value), self)
+        Tensor::where_cond(mask, &Tensor::scalar(value), self)
     }
 
     /// The elements where `mask` is non-zero, in row-major order, as one axis; `self` and
@@ -447,11 +447,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4.], &[2, 2])?;
     /// let m = Tensor::from_vec(vec![1., 0.], &[2])?;
     /// assert_eq!(x.masked_select(&m)?.to_vec(), vec![1., 3.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`Error::Broadcast`] if the shapes do not broadcast.
     pub fn masked_select(&self, mask: &Self) -> Result<Self> {
         let (flat, picked) = self.masked_positions(mask)?;
         flat.index_select(0, &picked)
@@ -461,7 +461,7 @@ impl<F: Float> Tensor<F> {
     /// is non-zero: [`Tensor::masked_select`] is an `index_select` of these.
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if the shapes do not broadcast.
+    /// [`Error::Broadcast`] if the shapes do not broadcast.
     pub fn masked_positions(&self, mask: &Self) -> Result<(Self, Vec<usize>)> {
         let shape = broadcast_shapes("masked_select", &self.shape, &mask.shape)?;
         checked_numel("masked_select", &shape, size_of::<F>())?;
@@ -485,11 +485,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
     /// assert_eq!(x.tril(0)?.to_vec(), vec![1., 0., 0., 4., 5., 0.]);
     /// assert_eq!(x.triu(1)?.to_vec(), vec![0., 2., 3., 0., 0., 6.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] below two axes.
+    /// [`Error::Rank`] below two axes.
     pub fn tril(&self, k: isize) -> Result<Self> {
         self.triangle("tril", |row, col| col - row <= k)
     }
@@ -498,7 +498,7 @@ impl<F: Float> Tensor<F> {
     /// kept, the others 0 (torch's `triu`).
     ///
     /// # Errors
-    /// [`TensorError::Rank`] below two axes.
+    /// [`Error::Rank`] below two axes.
     pub fn triu(&self, k: isize) -> Result<Self> {
         self.triangle("triu", |row, col| col - row >= k)
     }
@@ -510,7 +510,7 @@ impl<F: Float> Tensor<F> {
     ) -> Result<Self> {
         let nd = self.ndim();
         if nd < 2 {
-            return Err(TensorError::Rank {
+            return Err(Error::Rank {
                 op,
                 expected: "at least 2 axes",
                 shape: self.shape.to_vec(),
@@ -538,11 +538,11 @@ impl<F: Float> Tensor<F> {
     /// assert_eq!(x.diagonal(0, 0, 1)?.to_vec(), vec![1., 5.]);
     /// assert_eq!(x.diagonal(1, 0, 1)?.to_vec(), vec![2., 6.]);
     /// assert_eq!(x.diagonal(-1, 0, 1)?.to_vec(), vec![4.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] if `d1 == d2`.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] if `d1 == d2`.
     pub fn diagonal(&self, offset: isize, d1: isize, d2: isize) -> Result<Self> {
         let (a, b) = two_dims("diagonal", d1, d2, self.ndim(), &self.shape)?;
         let len = diagonal_len(self.shape[a], self.shape[b], offset);
@@ -577,17 +577,17 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![1., 2.], &[2])?;
     /// assert_eq!(x.diag_embed(0, -2, -1)?.to_vec(), vec![1., 0., 0., 2.]);
     /// assert_eq!(x.diag_embed(1, 0, 1)?.to_vec(), vec![0., 1., 0., 0., 0., 2., 0., 0., 0.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::Rank`] for a scalar; [`TensorError::DimOutOfRange`];
-    /// [`TensorError::InvalidArgument`] if `d1 == d2`; [`TensorError::TooLarge`].
+    /// [`Error::Rank`] for a scalar; [`Error::DimOutOfRange`];
+    /// [`Error::InvalidArgument`] if `d1 == d2`; [`Error::TooLarge`].
     pub fn diag_embed(&self, offset: isize, d1: isize, d2: isize) -> Result<Self> {
         const OP: &str = "diag_embed";
         let nd = self.ndim();
         if nd == 0 {
-            return Err(TensorError::Rank {
+            return Err(Error::Rank {
                 op: OP,
                 expected: "at least 1 axis",
                 shape: self.shape.to_vec(),
@@ -596,7 +596,7 @@ impl<F: Float> Tensor<F> {
         let (a, b) = two_dims(OP, d1, d2, nd + 1, &self.shape)?;
         let n = self.shape[nd - 1];
         let k = offset.unsigned_abs();
-        let m = n.checked_add(k).ok_or_else(|| TensorError::TooLarge {
+        let m = n.checked_add(k).ok_or_else(|| Error::TooLarge {
             op: OP,
             shape: self.shape.to_vec(),
         })?;
@@ -629,11 +629,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::zeros(&[2, 3, 4]);
     /// assert_eq!(x.movedim(&[0], &[-1])?.shape(), &[3, 4, 2]);
     /// assert_eq!(x.movedim(&[2, 0], &[0, 1])?.shape(), &[4, 2, 3]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for repeated axes or
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for repeated axes or
     /// lists of different lengths.
     pub fn movedim(&self, src: &[isize], dst: &[isize]) -> Result<Self> {
         self.permute(&movedim_perm(src, dst, &self.shape)?)
@@ -642,7 +642,7 @@ impl<F: Float> Tensor<F> {
     /// `self` broadcast to `other`'s shape (torch's `expand_as`; a view).
     ///
     /// # Errors
-    /// [`TensorError::Broadcast`] if it does not broadcast.
+    /// [`Error::Broadcast`] if it does not broadcast.
     pub fn expand_as(&self, other: &Self) -> Result<Self> {
         self.broadcast_to(&other.shape)
     }
@@ -657,7 +657,7 @@ impl<F: Float> Tensor<F> {
     /// let picked = x.take_along_dim(&[1, 0], &[2, 1], Some(1))?;
     /// assert_eq!(picked.to_vec(), vec![30., 60.]);
     /// assert_eq!(x.take_along_dim(&[5, 0], &[2], None)?.to_vec(), vec![50., 10.]);
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
@@ -681,8 +681,8 @@ impl<F: Float> Tensor<F> {
     }
 }
 
-fn roll_arity(shifts: &[isize], dims: &[isize]) -> TensorError {
-    TensorError::InvalidArgument {
+fn roll_arity(shifts: &[isize], dims: &[isize]) -> Error {
+    Error::InvalidArgument {
         op: "roll",
         arg: "shifts",
         value: format!("{shifts:?} for dims {dims:?}"),
@@ -702,13 +702,13 @@ pub fn roll_indices(n: usize, shift: isize) -> Vec<usize> {
 /// broadcast to the repeat count, and the pairs merged.
 ///
 /// # Errors
-/// [`TensorError::InvalidArgument`] if `sizes` is shorter than `shape`.
+/// [`Error::InvalidArgument`] if `sizes` is shorter than `shape`.
 pub fn repeat_shapes(
     shape: &[usize],
     sizes: &[usize],
 ) -> Result<(Vec<isize>, Vec<usize>, Vec<isize>)> {
     if sizes.len() < shape.len() {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op: "repeat",
             arg: "sizes",
             value: format!("{sizes:?} for shape {shape:?}"),
@@ -725,7 +725,7 @@ pub fn repeat_shapes(
     for (&s, &r) in full.iter().zip(sizes) {
         split.extend([1, s as isize]);
         spread.extend([r, s]);
-        let n = r.checked_mul(s).ok_or_else(|| TensorError::TooLarge {
+        let n = r.checked_mul(s).ok_or_else(|| Error::TooLarge {
             op: "repeat",
             shape: sizes.to_vec(),
         })?;
@@ -746,12 +746,12 @@ pub fn tile_reps(ndim: usize, reps: &[usize]) -> Vec<usize> {
 /// Lengths of `split(size)` pieces of an axis of length `n`.
 ///
 /// # Errors
-/// [`TensorError::InvalidArgument`] for `size == 0` and `n > 0`.
+/// [`Error::InvalidArgument`] for `size == 0` and `n > 0`.
 pub fn split_lengths(n: usize, size: usize) -> Result<Vec<usize>> {
     if size == 0 {
         return match n {
             0 => Ok(vec![0]),
-            _ => Err(TensorError::InvalidArgument {
+            _ => Err(Error::InvalidArgument {
                 op: "split",
                 arg: "size",
                 value: "0".into(),
@@ -769,10 +769,10 @@ pub fn split_lengths(n: usize, size: usize) -> Result<Vec<usize>> {
 /// Lengths of `chunk(chunks)` pieces of an axis of length `n`.
 ///
 /// # Errors
-/// [`TensorError::InvalidArgument`] for `chunks == 0`.
+/// [`Error::InvalidArgument`] for `chunks == 0`.
 pub fn chunk_lengths(n: usize, chunks: usize) -> Result<Vec<usize>> {
     if chunks == 0 {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op: "chunk",
             arg: "chunks",
             value: "0".into(),
@@ -785,11 +785,11 @@ pub fn chunk_lengths(n: usize, chunks: usize) -> Result<Vec<usize>> {
 /// Checks that split lengths add up to the axis length `n`.
 ///
 /// # Errors
-/// [`TensorError::InvalidArgument`] otherwise.
+/// [`Error::InvalidArgument`] otherwise.
 pub fn check_split_sizes(n: usize, sizes: &[usize]) -> Result<()> {
     let total = sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s));
     if total != Some(n) {
-        return Err(TensorError::InvalidArgument {
+        return Err(Error::InvalidArgument {
             op: "split",
             arg: "sizes",
             value: format!("{sizes:?}"),
@@ -802,11 +802,11 @@ pub fn check_split_sizes(n: usize, sizes: &[usize]) -> Result<()> {
 /// Checks that a mask of shape `mask` broadcasts to `shape` (not the other way round).
 ///
 /// # Errors
-/// [`TensorError::Broadcast`] naming `op` otherwise.
+/// [`Error::Broadcast`] naming `op` otherwise.
 pub fn check_mask(op: &'static str, shape: &[usize], mask: &[usize]) -> Result<()> {
     match broadcast_shapes(op, shape, mask) {
         Ok(s) if s[..] == shape[..] => Ok(()),
-        _ => Err(TensorError::Broadcast {
+        _ => Err(Error::Broadcast {
             op,
             lhs: shape.to_vec(),
             rhs: mask.to_vec(),

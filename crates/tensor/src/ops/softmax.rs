@@ -12,7 +12,7 @@ impl<F: Float> Tensor<F> {
     /// `e^(x−max) / Σ e^(x−max)` along `dim`; a NaN in a row makes the row NaN (as PyTorch).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn softmax(&self, dim: isize) -> Result<Self> {
         self.along_rows("softmax", dim, |row, out| {
             let m = row_max(row);
@@ -35,7 +35,7 @@ impl<F: Float> Tensor<F> {
     /// the first entry instead of −2.44e−15). A NaN in a row makes the row NaN (as PyTorch).
     ///
     /// # Errors
-    /// [`crate::TensorError::DimOutOfRange`].
+    /// [`crate::Error::DimOutOfRange`].
     pub fn log_softmax(&self, dim: isize) -> Result<Self> {
         self.along_rows("log_softmax", dim, |row, out| {
             let m = row_max(row);

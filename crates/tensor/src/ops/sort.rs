@@ -3,7 +3,7 @@
 //! along the axis is handled on its own, lines in parallel; indices come back row-major in
 //! the output's shape, ready for `gather` (which is how the tape differentiates these).
 
-use crate::error::{Result, TensorError};
+use crate::error::{Error, Result};
 use crate::layout::{normalize_dim, numel};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
@@ -32,11 +32,11 @@ impl<F: Float> Tensor<F> {
     /// let x = Tensor::<f64>::from_vec(vec![2., f64::NAN, 1., 2.], &[4])?;
     /// let (v, i) = x.sort(0, true, true)?;
     /// assert_eq!((v.to_vec()[1..].to_vec(), i), (vec![2., 2., 1.], vec![1, 0, 3, 2]));
-    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// # Ok::<(), descent_tensor::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn sort(&self, dim: isize, descending: bool, stable: bool) -> Result<Indexed<F>> {
         let d = normalize_dim("sort", dim, &self.shape)?;
         let n = self.shape[d];
@@ -62,7 +62,7 @@ impl<F: Float> Tensor<F> {
     /// The positions that sort `dim` (see [`Tensor::sort`]), row-major in `self`'s shape.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`].
+    /// [`Error::DimOutOfRange`].
     pub fn argsort(&self, dim: isize, descending: bool, stable: bool) -> Result<Vec<usize>> {
         Ok(self.sort(dim, descending, stable)?.1)
     }
@@ -72,7 +72,7 @@ impl<F: Float> Tensor<F> {
     /// The result is always sorted (torch's `sorted=True`).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] if `k` exceeds the
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] if `k` exceeds the
     /// axis.
     pub fn topk(&self, k: usize, dim: isize, largest: bool) -> Result<Indexed<F>> {
         let d = normalize_dim("topk", dim, &self.shape)?;
@@ -101,7 +101,7 @@ impl<F: Float> Tensor<F> {
     /// elements the lower position (torch leaves ties unspecified); NaN counts largest.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] unless
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] unless
     /// `1 ≤ k ≤ size of dim`.
     pub fn kthvalue(&self, k: usize, dim: isize, keepdim: bool) -> Result<Indexed<F>> {
         let d = normalize_dim("kthvalue", dim, &self.shape)?;
@@ -115,11 +115,11 @@ impl<F: Float> Tensor<F> {
     /// torch), and its position; NaN if the line holds a NaN (at the first NaN's position).
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for an empty axis.
     pub fn median(&self, dim: isize, keepdim: bool) -> Result<Indexed<F>> {
         let d = normalize_dim("median", dim, &self.shape)?;
         if self.shape[d] == 0 {
-            return Err(TensorError::InvalidArgument {
+            return Err(Error::InvalidArgument {
                 op: "median",
                 arg: "dim",
                 value: format!("{dim} of shape {:?}", self.shape),
@@ -138,7 +138,7 @@ impl<F: Float> Tensor<F> {
     /// or the first NaN.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for an empty axis.
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Indexed<F>> {
         let index = self.argmax(dim)?;
         self.pick(dim, index, keepdim)
@@ -148,7 +148,7 @@ impl<F: Float> Tensor<F> {
     /// or the first NaN.
     ///
     /// # Errors
-    /// [`TensorError::DimOutOfRange`]; [`TensorError::InvalidArgument`] for an empty axis.
+    /// [`Error::DimOutOfRange`]; [`Error::InvalidArgument`] for an empty axis.
     pub fn min_dim(&self, dim: isize, keepdim: bool) -> Result<Indexed<F>> {
         let index = self.argmin(dim)?;
         self.pick(dim, index, keepdim)
@@ -237,8 +237,8 @@ impl<F: Float> Tensor<F> {
         (Self::from_parts(vals, shape), idx)
     }
 
-    fn bad_k(&self, op: &'static str, k: usize, d: usize, why: &'static str) -> TensorError {
-        TensorError::InvalidArgument {
+    fn bad_k(&self, op: &'static str, k: usize, d: usize, why: &'static str) -> Error {
+        Error::InvalidArgument {
             op,
             arg: "k",
             value: format!("{k} for dim {d} of shape {:?}", self.shape),

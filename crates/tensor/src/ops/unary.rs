@@ -85,10 +85,11 @@ impl<F: Float> Tensor<F> {
     pub fn softplus(&self) -> Self {
         self.map(softplus)
     }
-    /// `0` where `x <= 0`, else `1`: the derivative of `relu` as PyTorch takes it (0 at
-    /// the kink, 1 at NaN).
-    pub fn step(&self) -> Self {
-        self.map(|x| if x <= F::zero() { F::zero() } else { F::one() })
+    /// The Heaviside step with value 0 at 0: `1` where `x > 0`, else `0` (NaN gives 0), as
+    /// PyTorch's `torch.heaviside(x, 0)`. (Formerly `step`, a name that read as an
+    /// optimizer's step.)
+    pub fn heaviside(&self) -> Self {
+        self.map(|x| if x > F::zero() { F::one() } else { F::zero() })
     }
     /// Whether any element is NaN or infinite. Reads the elements in place (optimizers and
     /// anomaly mode call it every step): no copy, even of a strided view.
@@ -114,42 +115,42 @@ impl<F: Float> Tensor<F> {
     /// `1` where `self == rhs` (broadcasting), else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn eq(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("eq", rhs, |a, b| mask(a == b))
     }
     /// `1` where `self != rhs`, else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn ne(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("ne", rhs, |a, b| mask(a != b))
     }
     /// `1` where `self < rhs`, else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn lt(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("lt", rhs, |a, b| mask(a < b))
     }
     /// `1` where `self <= rhs`, else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn le(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("le", rhs, |a, b| mask(a <= b))
     }
     /// `1` where `self > rhs`, else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn gt(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("gt", rhs, |a, b| mask(a > b))
     }
     /// `1` where `self >= rhs`, else `0`.
     ///
     /// # Errors
-    /// [`crate::TensorError::Broadcast`].
+    /// [`crate::Error::Broadcast`].
     pub fn ge(&self, rhs: &Self) -> Result<Self> {
         self.zip_map("ge", rhs, |a, b| mask(a >= b))
     }

@@ -2,7 +2,7 @@
 //! on seeded random shapes, strides, paddings, dilations, groups and odd sizes, with
 //! contiguous and non-contiguous (transposed, step-2 sliced) inputs, in f64 and f32.
 
-use descent_tensor::{ConvOptions, Float, Tensor, TensorError, Window2d};
+use descent_tensor::{ConvOptions, Error, Float, Tensor, Window2d};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -158,7 +158,7 @@ fn check_conv2d<F: Float>(seed: u64, tol: f64) {
                 );
                 checked += 1;
             }
-            (Err(TensorError::Window { op: "conv2d", .. }), None) => {}
+            (Err(Error::Window { op: "conv2d", .. }), None) => {}
             (got, want) => panic!(
                 "case {case} {xs:?} {ws:?} {opts:?}: got {got:?}, naive {:?}",
                 want.map(|w| w.1)
@@ -270,7 +270,7 @@ fn conv_transpose2d_matches_direct_loops() {
             assert!(
                 matches!(
                     got,
-                    Err(TensorError::Window {
+                    Err(Error::Window {
                         op: "conv_transpose2d",
                         ..
                     })
@@ -345,7 +345,7 @@ fn unfold_and_fold_match_direct_loops() {
         let Some((want, shape)) = naive_unfold(&f64s(&x), xs, win) else {
             assert!(matches!(
                 x.unfold(win),
-                Err(TensorError::Window { op: "unfold", .. })
+                Err(Error::Window { op: "unfold", .. })
             ));
             continue;
         };
@@ -451,7 +451,7 @@ fn max_pool2d_matches_direct_loops_with_ties() {
         let got = x.max_pool2d_with_indices(win);
         let Some((want, want_idx)) = naive_max_pool(&f64s(&x), xs, win) else {
             assert!(
-                matches!(got, Err(TensorError::Window { .. })),
+                matches!(got, Err(Error::Window { .. })),
                 "case {case}: {got:?}"
             );
             continue;
@@ -539,7 +539,7 @@ fn avg_pool2d_and_its_adjoint_match_direct_loops() {
         let got = x.avg_pool2d(win, include_pad);
         let Some((want, divisors)) = naive_avg_pool(&f64s(&x), xs, win, include_pad) else {
             assert!(
-                matches!(got, Err(TensorError::Window { .. })),
+                matches!(got, Err(Error::Window { .. })),
                 "case {case}: {got:?}"
             );
             continue;
@@ -631,7 +631,7 @@ fn adaptive_avg_pool2d_and_its_adjoint_match_direct_loops() {
 #[test]
 fn bad_input_is_an_error_naming_the_op_and_shapes() {
     let x = Tensor::<f32>::ones(&[64, 3, 28, 28]);
-    let err = |r: Result<Tensor<f32>, TensorError>| r.unwrap_err().to_string();
+    let err = |r: Result<Tensor<f32>, Error>| r.unwrap_err().to_string();
     let d = ConvOptions::default();
     assert_eq!(
         err(x.conv2d(&Tensor::ones(&[32, 1, 3, 3]), None, d)),
@@ -707,6 +707,6 @@ fn bad_input_is_an_error_naming_the_op_and_shapes() {
     };
     assert!(matches!(
         x.conv2d(&Tensor::ones(&[4, 3, 3, 3]), None, huge),
-        Err(TensorError::Window { .. })
+        Err(Error::Window { .. })
     ));
 }

@@ -3,10 +3,10 @@
 //! release build gave tensors claiming 2⁶⁴ + 1 elements over one, and segfaults in
 //! `matmul`. The expected answers are computed in `u128`, where nothing wraps.
 
-use descent_tensor::{Tensor, TensorError};
+use descent_tensor::{Error, Tensor};
 use proptest::prelude::*;
 
-type TestResult = Result<(), TensorError>;
+type TestResult = Result<(), Error>;
 
 /// The exact element count of `shape`, or `u128::MAX` past it (a zero still gives zero).
 fn product(shape: &[usize]) -> u128 {
@@ -15,9 +15,9 @@ fn product(shape: &[usize]) -> u128 {
         .fold(1u128, |a, &d| a.saturating_mul(d as u128))
 }
 
-fn too_large<T>(r: Result<T, TensorError>, op: &str) {
+fn too_large<T>(r: Result<T, Error>, op: &str) {
     match r {
-        Err(TensorError::TooLarge { op: got, .. }) => assert_eq!(got, op),
+        Err(Error::TooLarge { op: got, .. }) => assert_eq!(got, op),
         Err(e) => panic!("{op}: expected TooLarge, got {e:?}"),
         Ok(_) => panic!("{op}: expected TooLarge, got Ok"),
     }
@@ -58,7 +58,7 @@ fn views_refuse_wrapping_shapes() -> TestResult {
     let x = Tensor::<f32>::ones(&[5]);
     assert!(matches!(
         x.narrow(0, usize::MAX, 2),
-        Err(TensorError::IndexOutOfRange { .. })
+        Err(Error::IndexOutOfRange { .. })
     ));
     assert!(x.narrow(0, 2, usize::MAX).is_err());
     // A step past the end leaves one element, and its stride must not wrap.
@@ -73,7 +73,7 @@ fn constructors_refuse_counts_that_cannot_be_allocated() {
     too_large(Tensor::<f32>::one_hot(&[0, 1], usize::MAX), "one_hot");
     assert!(matches!(
         Tensor::<f64>::arange(0.0, f64::INFINITY, 1.0),
-        Err(TensorError::InvalidArgument { arg: "end", .. })
+        Err(Error::InvalidArgument { arg: "end", .. })
     ));
     assert!(Tensor::<f64>::arange(f64::NAN, 1.0, 1.0).is_err());
     too_large(Tensor::<f64>::arange(0.0, 1e300, 1e-300), "arange");
@@ -95,7 +95,7 @@ fn ops_on_views_refuse_outputs_that_wrap() -> TestResult {
     let col = Tensor::<f32>::ones(&[1, 1]).broadcast_to(&[1 << 32, 1])?;
     let row = Tensor::<f32>::ones(&[1, 1]).broadcast_to(&[1, 1 << 32])?;
     too_large(col.add(&row), "add");
-    too_large(Tensor::where_(&col, &col, &row), "where_");
+    too_large(Tensor::where_cond(&col, &col, &row), "where_cond");
     // Batched matmul: [2³², 1, 1] · [1, 1, 2³²] would have 2⁶⁴ elements.
     let a = Tensor::<f32>::ones(&[1, 1, 1]).broadcast_to(&[1 << 32, 1, 1])?;
     let b = Tensor::<f32>::ones(&[1, 1, 1]).broadcast_to(&[1, 1, 1 << 32])?;

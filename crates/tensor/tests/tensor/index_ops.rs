@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::{numel, ravel, unravel};
-use descent_tensor::{Tensor, TensorError};
+use descent_tensor::{Error, Tensor};
 
 /// `0, 1, 2, …` in `shape`, and the same values as a transposed (non-contiguous) view.
 fn seq(shape: &[usize]) -> (Tensor<f64>, Tensor<f64>) {
@@ -208,7 +208,7 @@ fn one_hot_and_arg_extrema() {
 fn bad_input_is_an_error_naming_the_op() {
     let a = Tensor::<f32>::zeros(&[2, 3]);
     let b = Tensor::<f32>::zeros(&[2, 4]);
-    let msg = |e: TensorError| e.to_string();
+    let msg = |e: Error| e.to_string();
 
     assert_eq!(
         msg(Tensor::<f32>::concat(&[], 0).unwrap_err()),
@@ -221,15 +221,15 @@ fn bad_input_is_an_error_naming_the_op() {
     assert!(Tensor::concat(&[&a, &b], 1).is_ok());
     assert!(matches!(
         Tensor::concat(&[&a, &Tensor::zeros(&[6])], 0),
-        Err(TensorError::ShapeMismatch { op: "concat", .. })
+        Err(Error::ShapeMismatch { op: "concat", .. })
     ));
     assert!(matches!(
         Tensor::concat(&[&a], 2),
-        Err(TensorError::DimOutOfRange { op: "concat", .. })
+        Err(Error::DimOutOfRange { op: "concat", .. })
     ));
     assert!(matches!(
         Tensor::concat(&[&Tensor::<f32>::scalar(1.0)], 0),
-        Err(TensorError::DimOutOfRange { op: "concat", .. })
+        Err(Error::DimOutOfRange { op: "concat", .. })
     ));
     assert_eq!(
         msg(Tensor::stack(&[&a, &b], 0).unwrap_err()),
@@ -237,7 +237,7 @@ fn bad_input_is_an_error_naming_the_op() {
     );
     assert!(matches!(
         Tensor::stack(&[&a], 3),
-        Err(TensorError::DimOutOfRange { op: "stack", .. })
+        Err(Error::DimOutOfRange { op: "stack", .. })
     ));
     assert!(Tensor::<f32>::stack(&[], 0).is_err());
 
@@ -247,7 +247,7 @@ fn bad_input_is_an_error_naming_the_op() {
     );
     assert!(matches!(
         a.index_select(-3, &[0]),
-        Err(TensorError::DimOutOfRange {
+        Err(Error::DimOutOfRange {
             op: "index_select",
             ..
         })
@@ -259,7 +259,7 @@ fn bad_input_is_an_error_naming_the_op() {
     assert!(Tensor::index_add(&[2, 3], 0, &[0, 1], &Tensor::<f32>::zeros(&[2, 3])).is_ok());
     assert!(matches!(
         Tensor::index_add(&[2, 3], 0, &[0, 2], &a),
-        Err(TensorError::IndexOutOfRange {
+        Err(Error::IndexOutOfRange {
             op: "index_add",
             index: 2,
             ..
@@ -267,7 +267,7 @@ fn bad_input_is_an_error_naming_the_op() {
     ));
     assert!(matches!(
         Tensor::index_add(&[2, 3], 1, &[0], &a),
-        Err(TensorError::ShapeMismatch {
+        Err(Error::ShapeMismatch {
             op: "index_add",
             ..
         })
@@ -275,11 +275,11 @@ fn bad_input_is_an_error_naming_the_op() {
 
     assert!(matches!(
         a.gather(1, &[0, 1], &[2]),
-        Err(TensorError::ShapeMismatch { op: "gather", .. })
+        Err(Error::ShapeMismatch { op: "gather", .. })
     ));
     assert!(matches!(
         a.gather(1, &[0, 1], &[2, 2]),
-        Err(TensorError::Length {
+        Err(Error::Length {
             op: "gather",
             len: 2,
             numel: 4,
@@ -297,12 +297,12 @@ fn bad_input_is_an_error_naming_the_op() {
     );
     assert!(matches!(
         a.gather(2, &[0], &[1, 1]),
-        Err(TensorError::DimOutOfRange { op: "gather", .. })
+        Err(Error::DimOutOfRange { op: "gather", .. })
     ));
     let g = Tensor::<f32>::ones(&[2, 1]);
     assert!(matches!(
         Tensor::scatter_add(&[2, 3], 1, &[0, 3], &[2, 1], &g),
-        Err(TensorError::IndexOutOfRange {
+        Err(Error::IndexOutOfRange {
             op: "scatter_add",
             index: 3,
             ..
@@ -310,7 +310,7 @@ fn bad_input_is_an_error_naming_the_op() {
     ));
     assert!(matches!(
         Tensor::scatter_add(&[2, 3], 1, &[0, 1], &[1, 2], &g),
-        Err(TensorError::ShapeMismatch {
+        Err(Error::ShapeMismatch {
             op: "scatter_add",
             ..
         })
@@ -326,7 +326,7 @@ fn bad_input_is_an_error_naming_the_op() {
     );
     assert!(matches!(
         a.argmin(2),
-        Err(TensorError::DimOutOfRange { op: "argmin", .. })
+        Err(Error::DimOutOfRange { op: "argmin", .. })
     ));
     assert_eq!(
         Tensor::<f32>::zeros(&[0, 3]).argmax(1).unwrap(),

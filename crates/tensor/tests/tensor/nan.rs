@@ -3,9 +3,9 @@
 //! element types and on every traversal path (contiguous, strided, row-folded).
 //! `argmax`/`argmin` count a NaN as the extreme and break ties at the first index.
 
-use descent_tensor::{Tensor, TensorError};
+use descent_tensor::{Error, Tensor};
 
-type TestResult = Result<(), TensorError>;
+type TestResult = Result<(), Error>;
 
 const NAN: f64 = f64::NAN;
 
@@ -49,14 +49,14 @@ fn element_wise_kernels_propagate_nan() -> TestResult {
     run::<f64>()
 }
 
-/// `relu(NaN)` agrees with `maximum_scalar(NaN, 0)`; its derivative mask is 1 there.
+/// `relu(NaN)` agrees with `maximum_scalar(NaN, 0)`; `torch.heaviside(NaN, 0)` is 0.
 #[test]
 fn relu_of_nan_is_nan() -> TestResult {
     let t = Tensor::<f32>::from_vec(vec![f32::NAN, -1.0, 0.0, 2.0], &[4])?;
     let r = t.relu().to_vec();
     assert!(r[0].is_nan());
     assert_eq!(&r[1..], &[0.0, 0.0, 2.0]);
-    assert_eq!(t.step().to_vec()[..], [1.0, 0.0, 0.0, 1.0]);
+    assert_eq!(t.heaviside().to_vec()[..], [0.0, 0.0, 0.0, 1.0]);
     // torch.sign(NaN) is 0 (NumPy's is NaN).
     assert_eq!(t.sign().to_vec()[..], [0.0, -1.0, 0.0, 1.0]);
     Ok(())
@@ -72,7 +72,7 @@ fn reductions_propagate_nan_on_every_path() -> TestResult {
     v[6] = NAN;
     let x = Tensor::from_vec(v, &[3, 4])?;
     for t in [x.clone(), x.t()?.contiguous().t()?] {
-        type Reduce = fn(&Tensor<f64>, &[isize]) -> Result<Tensor<f64>, TensorError>;
+        type Reduce = fn(&Tensor<f64>, &[isize]) -> Result<Tensor<f64>, Error>;
         let ops: [(&str, Reduce); 7] = [
             ("max", |t, d| t.max(d, false)),
             ("min", |t, d| t.min(d, false)),

@@ -292,7 +292,11 @@ fn unary_ops<F: Float>() -> Vec<Unary<F>> {
             |x| x.clamp(-0.5, 1.0),
         ),
         ("softplus", |t| t.softplus(), |x| (1.0 + x.exp()).ln()),
-        ("step", |t| t.step(), |x| if x > 0.0 { 1.0 } else { 0.0 }),
+        (
+            "heaviside",
+            |t| t.heaviside(),
+            |x| if x > 0.0 { 1.0 } else { 0.0 },
+        ),
         ("add_scalar", |t| t.add_scalar(F::of(0.75)), |x| x + 0.75),
         ("mul_scalar", |t| t.mul_scalar(F::of(-1.5)), |x| x * -1.5),
         ("div_scalar", |t| t.div_scalar(F::of(0.25)), |x| x / 0.25),
@@ -399,7 +403,7 @@ fn binary_case<F: Float>(a: &Input, b: &Input) -> Check {
 }
 
 fn where_case<F: Float>(mask: &Input, t: &Input, f: &Input) -> Check {
-    let got = Tensor::where_(&mask.tensor::<F>(), &t.tensor::<F>(), &f.tensor::<F>());
+    let got = Tensor::where_cond(&mask.tensor::<F>(), &t.tensor::<F>(), &f.tensor::<F>());
     let out = broadcast(&mask.shape, &t.shape).and_then(|s| broadcast(&s, &f.shape));
     let Some(out) = out else {
         prop_assert!(got.is_err());
@@ -420,7 +424,7 @@ fn where_case<F: Float>(mask: &Input, t: &Input, f: &Input) -> Check {
             }
         })
         .collect();
-    check("where_", &got.unwrap(), &out, &want)
+    check("where_cond", &got.unwrap(), &out, &want)
 }
 
 type Inplace<F> = (
