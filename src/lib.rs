@@ -39,6 +39,36 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! The batch methods take the same closures: L-BFGS fits a model in place, its loss written
+//! with nn's layers and losses and the tape's ops, all behind one `?`:
+//!
+//! ```
+//! use descent::nn::{activation::Tanh, loss::mse_loss, Linear, Mode, Module, Reduction, Sequential};
+//! use descent::optim::batch::{BatchMethod, Lbfgs};
+//! use descent::Tensor;
+//! use rand::{rngs::StdRng, SeedableRng};
+//!
+//! fn main() -> descent::Result<()> {
+//!     let mut rng = StdRng::seed_from_u64(0);
+//!     let mut model = Sequential::<f64>::new()
+//!         .add(Linear::new(1, 8, &mut rng)?)
+//!         .add(Tanh)
+//!         .add(Linear::new(8, 1, &mut rng)?);
+//!     let x = Tensor::linspace(-1.0, 1.0, 32).reshape(&[32, 1])?;
+//!     let y = x.sin();
+//!     let report = Lbfgs::default().minimize_module(
+//!         &mut model,
+//!         |tape, model| -> descent::Result<_> {
+//!             let pred = model.forward(tape, tape.constant(x.clone()), Mode::Train)?;
+//!             Ok(mse_loss(pred, tape.constant(y.clone()), Reduction::Mean)?)
+//!         },
+//!         50,
+//!     )?;
+//!     assert!(report.loss < 1e-4, "{report:?}");
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs)]
 
 mod error;
