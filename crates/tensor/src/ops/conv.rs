@@ -634,14 +634,11 @@ impl<F: Float> Tensor<F> {
             (0..chunks).map(partial).collect()
         };
         let mut parts = parts.into_iter();
-        let mut sum = match parts.next() {
-            Some(first) => first,
-            None => {
-                let mut v = F::pool().take(len);
-                v.resize(len, F::zero());
-                v
-            }
-        };
+        let mut sum = parts.next().unwrap_or_else(|| {
+            let mut v = F::pool().take(len);
+            v.resize(len, F::zero());
+            v
+        });
         for p in parts {
             sum.iter_mut().zip(&p).for_each(|(s, &v)| *s += v);
             F::pool().give(p);
