@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example mnist    # 784-512-256-10 ReLU, Adam 1e-3 with cosine decay, 10 epochs: ≥ 98%
-//! cargo run --release --example mnist -- --model cnn    # the CNN, batch 64, 4 epochs: ≥ 99.2%
+//! cargo run --release --example mnist -- --model cnn    # the CNN, batch 64, 4 epochs: 99.1%
 //! cargo run --release --example mnist -- --epochs 1 --json
 //! cargo run --release --example mnist -- --data ~/fashion --batchnorm --dropout 0.2 \
 //!     --optimizer sgd:lr=0.1,momentum=0.9,nesterov=true --schedule step:step_size=3 \
@@ -85,7 +85,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Per::Epoch)]
     schedule_per: Per,
     /// Passes over the training set (1 to 100000). Default: 10 for the MLP, 4 for the CNN
-    /// (which reaches ≥ 99.2% on MNIST in those).
+    /// (99.1% test accuracy on MNIST in those; more epochs for 99.2%).
     #[arg(long = "epochs", value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     epochs_arg: Option<usize>,
     /// `--epochs`, or the model's default.
