@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the tensor kernels: GEMM (square sizes and the MLP layers'
-//! forward and backward products), element-wise maps, reductions and softmax, and `einsum`
-//! against the `matmul` it lowers to.
+//! forward and backward products), the MNIST CNN's convolutions (forward, input and weight
+//! gradients) beside the GEMM of the same FLOPs, element-wise maps, reductions, softmax,
+//! pooling, and `einsum` against the `matmul` it lowers to.
 //!
 //! `cargo bench --bench tensor` (all), or e.g. `cargo bench --bench tensor -- sgemm/512`.
 //! Thread count follows `RAYON_NUM_THREADS`. `examples/bench.rs` prints the same GEMM and
@@ -170,5 +171,58 @@ fn einsum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sgemm, dgemm, elementwise, reductions, einsum);
+/// The MNIST CNN's two convolutions at batch 64 (conv1 1→32 3×3 on 28×28, conv2 32→64
+/// 3×3 on 26×26): forward, the input gradient (`conv_transpose2d`, conv2 only: conv1's
+/// input needs none) and the weight gradient, each beside `matmul` of the GEMM with the
+/// same FLOPs, and the 2×2 max pool after conv2 with its index.
+fn conv(c: &mut Criterion) {
+    use descent_tensor::{ConvOptions, Window2d};
+    let mut group = c.benchmark_group("conv");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    let mut rng = rng();
+    let d = ConvOptions::default();
+    let n = 64;
+    for (layer, [ci, co, h]) in [("conv1", [1, 32, 28]), ("conv2", [32, 64, 26])] {
+        let x = Tensor::<f32>::rand(&[n, ci, h, h], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let w = Tensor::<f32>::rand(&[co, ci, 3, 3], -0.1, 0.1, &mut rng).expect("valid bounds");
+        let o = h - 2;
+        let g = Tensor::<f32>::rand(&[n, co, o, o], -1.0, 1.0, &mut rng).expect("valid bounds");
+        let (kk, l) = (ci * 9, n * o * o);
+        group.throughput(Throughput::Elements(2 * (co * kk * l) as u64));
+        group.bench_function(BenchmarkId::new("forward", layer), |b| {
+            b.iter(|| black_box(x.conv2d(&w, None, d).expect("shapes agree")))
+        });
+        let (a, bm) = (
+            matrix::<f32>(co, kk, false, &mut rng),
+            matrix::<f32>(kk, l, false, &mut rng),
+        );
+        group.bench_function(BenchmarkId::new("forward_gemm", layer), |b| {
+            b.iter(|| black_box(a.matmul(&bm).expect("shapes agree")))
+        });
+        if ci > 1 {
+            group.bench_function(BenchmarkId::new("input_grad", layer), |b| {
+                b.iter(|| {
+                    black_box(
+                        g.conv_transpose2d(&w, None, d, [0, 0])
+                            .expect("shapes agree"),
+                    )
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new("weight_grad", layer), |b| {
+            b.iter(|| black_box(g.conv2d_weight_grad(&x, [3, 3], d).expect("shapes agree")))
+        });
+    }
+    let x = Tensor::<f32>::rand(&[n, 64, 24, 24], -1.0, 1.0, &mut rng).expect("valid bounds");
+    group.throughput(Throughput::Bytes(4 * x.numel() as u64));
+    let win = Window2d::new([2, 2]).stride([2, 2]);
+    group.bench_function("max_pool2d_with_indices/conv2", |b| {
+        b.iter(|| black_box(x.max_pool2d_with_indices(win).expect("fits")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sgemm, dgemm, conv, elementwise, reductions, einsum);
 criterion_main!(benches);

@@ -11,7 +11,11 @@
 //! operand is a transposed view: backward products take `Wᵀ` and `Xᵀ` without copying),
 //! `{"op":"add","n":..,"threads":..,"gbps":..}` for add/mul/exp and a plain parallel copy on
 //! 1M and 16M f32, and one `{"op":"pool",..}` line: buffer-pool allocations and page faults
-//! per step of a steady-state MLP-sized loop. Every figure is the median of repeated runs;
+//! per step of a steady-state MLP-sized loop. Then
+//! `{"op":"conv2d_forward","layer":"conv2","batch":..,"gflops":..,"gemm_gflops":..,"ratio":..}`
+//! for the MNIST CNN's convolutions (forward, `input_grad`, `weight_grad`) at batch 64 and
+//! 128, each beside `matmul` of the GEMM with the same FLOPs (`ratio` = conv / GEMM);
+//! `--conv` prints only those. Every figure is the median of repeated runs;
 //! GEMM lines also give `gflops_per_cpu_s`, the work per CPU-second of all threads, which
 //! swings much less than wall time when other processes share the cores.
 
@@ -37,6 +41,9 @@ struct Args {
     /// Kernel threads, 1 to 1024 (default: RAYON_NUM_THREADS, else every core).
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
+    /// Only the CNN's convolutions (and the GEMMs of the same FLOPs).
+    #[arg(long)]
+    conv: bool,
     /// Minimum time spent timing each case, in milliseconds (1 to 600000).
     #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     millis: u64,
@@ -160,6 +167,11 @@ fn main() {
     let budget = Duration::from_millis(args.millis);
     let mut rng = StdRng::seed_from_u64(0);
 
+    conv_report(&report, budget, &mut rng);
+    if args.conv {
+        return;
+    }
+
     // GEMM: square sizes, then each MLP layer's forward (X·W), and backward dX = dY·Wᵀ and
     // dW = Xᵀ·dY with the transposed operand as a strided view.
     let mut cases: Vec<((usize, usize, usize), bool, bool)> = [64, 128, 256, 512, 1024]
@@ -255,5 +267,66 @@ fn pool_report(report: &Report, rng: &mut StdRng) {
              {faults} page faults per step, {} idle bytes",
             after.idle_bytes
         );
+    }
+}
+
+/// The MNIST CNN's convolutions (conv1 1→32 3×3 on 28×28, conv2 32→64 3×3 on 26×26) at
+/// batch 64 and 128: forward, input gradient (conv2 only; conv1's input needs none) and
+/// weight gradient, each against `matmul` of contiguous operands with the same `m×k·k×n`
+/// (forward `[O, C·9]·[C·9, N·L]`, input gradient `[C·9, O]·[O, N·L]`, weight gradient
+/// `[O, N·L]·[N·L, C·9]`).
+fn conv_report(report: &Report, budget: Duration, rng: &mut StdRng) {
+    use descent_tensor::ConvOptions;
+    let d = ConvOptions::default();
+    for n in [64, 128] {
+        for (layer, [ci, co, h]) in [("conv1", [1usize, 32, 28]), ("conv2", [32, 64, 26])] {
+            let o = h - 2;
+            let x = Tensor::<f32>::rand(&[n, ci, h, h], -1.0, 1.0, rng).expect("valid bounds");
+            let w = Tensor::<f32>::rand(&[co, ci, 3, 3], -0.1, 0.1, rng).expect("valid bounds");
+            let g = Tensor::<f32>::rand(&[n, co, o, o], -1.0, 1.0, rng).expect("valid bounds");
+            let (kk, l) = (ci * 9, n * o * o);
+            type Run<'a> = Box<dyn Fn() + 'a>;
+            let mut ops: Vec<(&str, (usize, usize, usize), Run)> = vec![(
+                "conv2d_forward",
+                (co, kk, l),
+                Box::new(|| _ = black_box(x.conv2d(&w, None, d).expect("shapes agree"))),
+            )];
+            if ci > 1 {
+                ops.push((
+                    "conv2d_input_grad",
+                    (kk, co, l),
+                    Box::new(|| {
+                        _ = black_box(g.conv_transpose2d(&w, None, d, [0, 0]).expect("shapes"))
+                    }),
+                ));
+            }
+            ops.push((
+                "conv2d_weight_grad",
+                (co, l, kk),
+                Box::new(|| _ = black_box(g.conv2d_weight_grad(&x, [3, 3], d).expect("shapes"))),
+            ));
+            for (op, (m, k, nn), run) in ops {
+                let gflop = 2.0 * (m * k * nn) as f64 / 1e9;
+                let (secs, _) = time_calls(budget, run);
+                let a = matrix(m, k, false, rng);
+                let b = matrix(k, nn, false, rng);
+                let (gemm_secs, _) = time_calls(budget, || {
+                    black_box(a.matmul(&b).expect("shapes agree"));
+                });
+                let (gflops, gemm) = (gflop / secs, gflop / gemm_secs);
+                if report.json {
+                    out!(
+                        "{{\"op\":\"{op}\",\"layer\":\"{layer}\",\"batch\":{n},\"m\":{m},\"k\":{k},\"n\":{nn},\"threads\":{},\"gflops\":{gflops:.1},\"gemm_gflops\":{gemm:.1},\"ratio\":{:.2}}}",
+                        report.threads,
+                        gflops / gemm
+                    );
+                } else {
+                    out!(
+                        "{op:<18} {layer} batch {n:>3}  {gflops:>6.1} GFLOP/s  GEMM {m}x{k}x{nn} {gemm:>6.1}  ratio {:.2}",
+                        gflops / gemm
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,12 +1,15 @@
-//! Milliseconds per training step of the MNIST model (784-512-256-10 ReLU MLP, cross-entropy,
-//! Adam lr 1e-3, batch 128) on synthetic data, and the process's peak memory, to compare
-//! with PyTorch eager, whose script for the same work is
-//! `benches/reference/mlp_step_torch.py`. Run both one after the other (figures in
+//! Milliseconds per training step of the MNIST models (the 784-512-256-10 ReLU MLP, or with
+//! `--model cnn` PyTorch's classic MNIST CNN; cross-entropy, Adam lr 1e-3, batch 128 unless
+//! `--batch`) on synthetic data, and the process's peak memory, to compare with PyTorch
+//! eager, whose scripts for the same work are `benches/reference/mlp_step_torch.py` and
+//! `benches/reference/cnn_torch.py`. Run both one after the other (figures in
 //! `benches/README.md`):
 //!
 //! ```sh
 //! cargo run --release --example mlp_step -- --threads 2 --json
 //! python3 benches/reference/mlp_step_torch.py --threads 2
+//! cargo run --release --example mlp_step -- --model cnn --batch 64 --threads 1 --json
+//! python3 benches/reference/cnn_torch.py --batch 64 --threads 1
 //! ```
 
 mod cli;
@@ -14,7 +17,11 @@ mod cli;
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::Tape;
-use descent::nn::{activation::Relu, loss, Linear, Mode, Module, Reduction, Sequential};
+use descent::nn::{
+    activation::Relu, loss, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Mode, Module, Reduction,
+    Sequential,
+};
+use descent::tensor::ConvOptions;
 use descent::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,9 +29,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Times training steps of the MNIST model (784-512-256-10 ReLU MLP, cross-entropy, Adam lr
-/// 1e-3, batch 128) on synthetic data after 20 warm-up steps, and prints the median
-/// milliseconds per step, samples per second and the process's peak memory.
+/// Times training steps of an MNIST model (784-512-256-10 ReLU MLP, or PyTorch's classic
+/// MNIST CNN; cross-entropy, Adam lr 1e-3) on synthetic data after 20 warm-up steps, and
+/// prints the median milliseconds per step, samples per second and the process's peak
+/// memory.
 #[derive(Parser, Debug)]
 #[command(version, long_about = None)]
 struct Args {
@@ -34,9 +42,26 @@ struct Args {
     /// Timed steps (1 to 1000000).
     #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     steps: usize,
+    /// The model: `mlp` (784-512-256-10 ReLU) or `cnn` (conv 1→32 3×3, ReLU, conv 32→64
+    /// 3×3, ReLU, max-pool 2, dropout 0.25, flatten, linear 9216→128, ReLU, dropout 0.5,
+    /// linear 128→10).
+    #[arg(long, value_enum, default_value_t = Model::Mlp)]
+    model: Model,
+    /// Images per step (1 to 65536).
+    #[arg(long, default_value_t = 128, value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    batch: usize,
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     json: bool,
+}
+
+/// `--model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Model {
+    /// The 784-512-256-10 ReLU MLP.
+    Mlp,
+    /// PyTorch's classic MNIST CNN.
+    Cnn,
 }
 
 fn main() -> ExitCode {
@@ -44,23 +69,57 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (threads, steps, json) = (args.threads, args.steps, args.json);
+    let (threads, steps, json, batch) = (args.threads, args.steps, args.json, args.batch);
     descent::tensor::set_num_threads(threads)?;
     let mut out = std::io::stdout().lock();
 
     let mut rng = StdRng::seed_from_u64(0);
-    let mut model = Sequential::new()
-        .add(Linear::<f32>::new(784, 512, &mut rng)?)
-        .add(Relu)
-        .add(Linear::new(512, 256, &mut rng)?)
-        .add(Relu)
-        .add(Linear::new(256, 10, &mut rng)?);
+    let (mut model, name, input) = match args.model {
+        Model::Mlp => (
+            Sequential::new()
+                .add(Linear::<f32>::new(784, 512, &mut rng)?)
+                .add(Relu)
+                .add(Linear::new(512, 256, &mut rng)?)
+                .add(Relu)
+                .add(Linear::new(256, 10, &mut rng)?),
+            "mlp_step_784_512_256_10_adam",
+            vec![batch, 784],
+        ),
+        Model::Cnn => (
+            Sequential::new()
+                .add(Conv2d::<f32>::new(
+                    1,
+                    32,
+                    [3, 3],
+                    ConvOptions::default(),
+                    &mut rng,
+                )?)
+                .add(Relu)
+                .add(Conv2d::new(
+                    32,
+                    64,
+                    [3, 3],
+                    ConvOptions::default(),
+                    &mut rng,
+                )?)
+                .add(Relu)
+                .add(MaxPool2d::new([2, 2]))
+                .add(Dropout::new(0.25, 1)?)
+                .add(Flatten::default())
+                .add(Linear::new(9216, 128, &mut rng)?)
+                .add(Relu)
+                .add(Dropout::new(0.5, 2)?)
+                .add(Linear::new(128, 10, &mut rng)?),
+            "cnn_step_mnist_adam",
+            vec![batch, 1, 28, 28],
+        ),
+    };
     let mut opt = descent::optim::build::<f32>("adam:lr=1e-3")?;
     let batches: Vec<(Tensor<f32>, Vec<usize>)> = (0..8)
         .map(|_| {
             Ok((
-                Tensor::rand(&[128, 784], 0.0, 1.0, &mut rng)?,
-                (0..128).map(|_| rng.random_range(0..10)).collect(),
+                Tensor::rand(&input, 0.0, 1.0, &mut rng)?,
+                (0..batch).map(|_| rng.random_range(0..10)).collect(),
             ))
         })
         .collect::<Result<_, descent::tensor::Error>>()?;
@@ -91,11 +150,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if json {
         writeln!(
             out,
-            r#"{{"bench":"mlp_step_784_512_256_10_adam_b128","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"peak_rss_mb":{peak_mb}}}"#,
-            128.0 / median * 1e3
+            r#"{{"bench":"{name}_b{batch}","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"peak_rss_mb":{peak_mb}}}"#,
+            batch as f64 / median * 1e3
         )?;
     } else {
-        writeln!(out, "784-512-256-10 MLP, Adam, batch 128, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb} MB", 128.0 / median * 1e3)?;
+        writeln!(out, "{name}, batch {batch}, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb} MB", batch as f64 / median * 1e3)?;
     }
     Ok(())
 }

@@ -442,6 +442,20 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
         ],
         move |_, v| v[0].conv_transpose2d(v[1], None, opts, [0, 0]),
     ));
+    let opts = ConvOptions {
+        groups: 2,
+        stride: [2, 1],
+        padding: [1, 0],
+        ..d
+    };
+    out.push(case(
+        "conv2d_weight_grad groups 2 stride [2, 1] padding [1, 0] [2, 4, 3, 2] x [2, 2, 5, 4] (transposed)",
+        vec![
+            s.tensor(&[2, 4, 3, 2], -1.0, 1.0, true)?,
+            s.tensor(&[2, 2, 5, 4], -1.0, 1.0, false)?,
+        ],
+        move |_, v| v[0].conv2d_weight_grad(v[1], [2, 3], opts),
+    ));
     let win = Window2d::new([2, 3])
         .stride([2, 1])
         .padding([1, 1])

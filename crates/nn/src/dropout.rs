@@ -1,4 +1,5 @@
-//! Inverted dropout (Srivastava et al., 2014).
+//! Inverted dropout (Srivastava et al., 2014), of elements ([`Dropout`]) or of whole
+//! channels ([`Dropout2d`], Tompson et al., 2015).
 
 use crate::error::{Error, Result};
 use crate::module::{Mode, Module};
@@ -59,27 +60,111 @@ impl Dropout {
 
 impl<F: Float> Module<F> for Dropout {
     fn forward<'t>(&self, tape: &'t Tape<F>, x: Var<'t, F>, mode: Mode) -> Result<Var<'t, F>> {
-        if mode == Mode::Eval || self.p == 0.0 {
-            return Ok(x);
-        }
         let shape = x.shape();
-        let n: usize = shape.iter().product();
-        // With p = 1 everything is dropped (scale irrelevant, kept finite).
-        let keep = if self.p < 1.0 {
-            F::of(1.0 / (1.0 - self.p))
-        } else {
-            F::zero()
-        };
-        let mut rng = self.rng.borrow_mut();
-        let mask: Vec<F> = (0..n)
-            .map(|_| {
-                if rng.random::<f64>() < self.p {
-                    F::zero()
-                } else {
-                    keep
-                }
-            })
-            .collect();
-        Ok(x.mul(tape.constant(Tensor::from_vec(mask, &shape)?))?)
+        drop_with_mask(tape, x, mode, self.p, &self.rng, &shape)
+    }
+}
+
+/// Multiplies `x` by a mask of `mask_shape` (broadcast over `x`) whose entries are 0 with
+/// probability `p` and `1/(1 − p)` otherwise; the identity in [`Mode::Eval`] or for `p = 0`.
+fn drop_with_mask<'t, F: Float>(
+    tape: &'t Tape<F>,
+    x: Var<'t, F>,
+    mode: Mode,
+    p: f64,
+    rng: &RefCell<StdRng>,
+    mask_shape: &[usize],
+) -> Result<Var<'t, F>> {
+    if mode == Mode::Eval || p == 0.0 {
+        return Ok(x);
+    }
+    let n: usize = mask_shape.iter().product();
+    // With p = 1 everything is dropped (scale irrelevant, kept finite).
+    let keep = if p < 1.0 {
+        F::of(1.0 / (1.0 - p))
+    } else {
+        F::zero()
+    };
+    let mut rng = rng.borrow_mut();
+    let mask: Vec<F> = (0..n)
+        .map(|_| {
+            if rng.random::<f64>() < p {
+                F::zero()
+            } else {
+                keep
+            }
+        })
+        .collect();
+    Ok(x.mul(tape.constant(Tensor::from_vec(mask, mask_shape)?))?)
+}
+
+/// Channel dropout, as PyTorch's `nn.Dropout2d`: in [`Mode::Train`], zeroes each whole
+/// channel (`[H, W]` plane of a `[N, C, H, W]` input) with probability `p` and scales the
+/// others by `1/(1 − p)`; in [`Mode::Eval`], the identity. Neighbouring pixels of a feature
+/// map are strongly correlated, so dropping single pixels barely regularizes a
+/// convolution; dropping the map does. As PyTorch, a 3-D input is taken as `[N, C, L]`
+/// (one draw per `(n, c)` row), not as an unbatched image. Masks come from the layer's own
+/// seeded generator; a new seed is a new layer ([`Dropout2d::new`]), as for [`Dropout`].
+///
+/// ```
+/// use descent_autodiff::Tape;
+/// use descent_nn::{Dropout2d, Mode, Module};
+/// use descent_tensor::Tensor;
+/// let drop = Dropout2d::new(0.5, 0)?;
+/// let tape = Tape::<f32>::new();
+/// let y = drop.forward(&tape, tape.constant(Tensor::ones(&[2, 8, 3, 3])), Mode::Train)?.value()?;
+/// for plane in y.to_vec().chunks(9) {
+///     assert!(plane.iter().all(|&v| v == 0.0) || plane.iter().all(|&v| v == 2.0));
+/// }
+/// let err = drop.forward(&tape, tape.constant(Tensor::<f32>::ones(&[4])), Mode::Train).unwrap_err();
+/// assert_eq!(err.to_string(), "Dropout2d(p=0.5): expected input [N, C, H, W] or [N, C, L], got shape [4]");
+/// # Ok::<(), descent_nn::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Dropout2d {
+    p: f64,
+    rng: RefCell<StdRng>,
+}
+
+impl Dropout2d {
+    /// Drops channels with probability `p`, masks drawn from a generator seeded with `seed`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `0 ≤ p ≤ 1`.
+    pub fn new(p: f64, seed: u64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::InvalidArgument {
+                op: "Dropout2d",
+                arg: "p",
+                value: p.to_string(),
+                why: "must be in [0, 1]",
+            });
+        }
+        Ok(Dropout2d {
+            p,
+            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+}
+
+impl<F: Float> Module<F> for Dropout2d {
+    fn forward<'t>(&self, tape: &'t Tape<F>, x: Var<'t, F>, mode: Mode) -> Result<Var<'t, F>> {
+        let shape = x.shape();
+        if !matches!(shape.len(), 3 | 4) {
+            return Err(Error::InputShape {
+                layer: format!("Dropout2d(p={})", self.p),
+                expected: "[N, C, H, W] or [N, C, L]".into(),
+                got: shape,
+            });
+        }
+        // One draw per (sample, channel), broadcast over the plane.
+        let mut mask_shape = shape;
+        mask_shape[2..].iter_mut().for_each(|d| *d = 1);
+        drop_with_mask(tape, x, mode, self.p, &self.rng, &mask_shape)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Neural-network building blocks on the [`descent_autodiff`] tape, with PyTorch's names,
 //! defaults and numbers: the [`Module`] trait and [`Sequential`]; [`Linear`],
-//! [`BatchNorm1d`], [`Dropout`]; for images [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
+//! [`BatchNorm1d`], [`Dropout`]; for images [`Dropout2d`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
 //! [`AdaptiveAvgPool2d`], [`Flatten`], [`BatchNorm2d`]; [`LayerNorm`]; [`activation`]s as functions and layers; [`loss`]es with
 //! [`Reduction`]; [`init`]ializers; weights in safetensors, in files ([`save`], [`load`]) or in memory ([`to_bytes`],
 //! [`load_bytes`], [`load_state_dict`]); gradient checks of whole modules ([`check`]).
@@ -55,7 +55,7 @@ pub mod serialize;
 
 pub use batchnorm::BatchNorm1d;
 pub use conv::Conv2d;
-pub use dropout::Dropout;
+pub use dropout::{Dropout, Dropout2d};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use linear::Linear;

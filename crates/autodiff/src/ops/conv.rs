@@ -1,8 +1,8 @@
 //! Convolution and pooling over NCHW images. The linear ops come in adjoint pairs whose
 //! backward rules are each other: `unfold` ↔ `fold`, `conv2d` ↔ `conv_transpose2d` (for
-//! the input), `avg_pool2d` ↔ `avg_pool2d_adjoint`, `adaptive_avg_pool2d` ↔
-//! `adaptive_avg_pool2d_adjoint`; a convolution's weight gradient is `unfold` and a batched
-//! `matmul`, and max pooling scatters through its saved argmax (`scatter_add`, whose rule is
+//! the input; `conv2d_weight_grad` for the weight, whose own rule is the other two),
+//! `avg_pool2d` ↔ `avg_pool2d_adjoint`, `adaptive_avg_pool2d` ↔
+//! `adaptive_avg_pool2d_adjoint`; max pooling scatters through its saved argmax (`scatter_add`, whose rule is
 //! `gather`). Every rule is written in `Var` ops, so second derivatives come for free.
 
 use super::signed;
@@ -67,15 +67,9 @@ impl<'t, F: Float> Var<'t, F> {
             let (x, w, g) = (c.x(0), c.x(1), c.g);
             let (xs, ws) = (x.dims(), w.dims());
             let dx = c.need(0, || {
-                // The rows and columns the forward's floor division dropped.
-                let extra = |a: usize| {
-                    (xs[2 + a] + 2 * opts.padding[a] - opts.dilation[a] * (ws[2 + a] - 1) - 1)
-                        % opts.stride[a]
-                };
-                g.conv_transpose2d(w, None, opts, [extra(0), extra(1)])
+                g.conv_transpose2d(w, None, opts, dropped(opts, &xs, &ws))
             })?;
-            let window = opts.window([ws[2], ws[3]]);
-            let dw = c.need(1, || weight_grad(g, x, window, opts.groups, &ws))?;
+            let dw = c.need(1, || g.conv2d_weight_grad(x, [ws[2], ws[3]], opts))?;
             let mut grads = vec![dx, dw];
             if c.inputs.len() == 3 {
                 grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
@@ -114,8 +108,7 @@ impl<'t, F: Float> Var<'t, F> {
                 let (x, w, g) = (c.x(0), c.x(1), c.g);
                 let ws = w.dims();
                 let dx = c.need(0, || g.conv2d(w, None, opts))?;
-                let window = opts.window([ws[2], ws[3]]);
-                let dw = c.need(1, || weight_grad(x, g, window, opts.groups, &ws))?;
+                let dw = c.need(1, || x.conv2d_weight_grad(g, [ws[2], ws[3]], opts))?;
                 let mut grads = vec![dx, dw];
                 if c.inputs.len() == 3 {
                     grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
@@ -188,22 +181,41 @@ impl<'t, F: Float> Var<'t, F> {
     }
 }
 
-/// The weight gradient of a convolution, `Σ_batch a_g · unfold(b)_gᵀ` per group `g`,
-/// reshaped to the weight's shape. For `conv2d`, `a` is the output gradient and `b` the
-/// input; for `conv_transpose2d`, `a` is the input and `b` the output gradient. Both are
-/// `[N, ·, ·, ·]` with `a`'s positions matching the windows of `b`.
-fn weight_grad<'a, F: Float>(
-    a: Var<'a, F>,
-    b: Var<'a, F>,
-    window: Window2d,
-    groups: usize,
-    weight_shape: &[usize],
-) -> Result<Var<'a, F>> {
-    let s = a.dims();
-    let (n, g, positions) = (s[0] as isize, groups as isize, (s[2] * s[3]) as isize);
-    let cols = b.unfold(window)?.reshape(&[n, g, -1, positions])?;
-    let a = a.reshape(&[n, g, -1, positions])?;
-    a.matmul(cols.transpose(2, 3)?)?
-        .sum(&[0], false)?
-        .reshape(&signed(weight_shape))
+/// The rows and columns a convolution's floor division dropped at the input's far edges:
+/// the `output_padding` that makes the transposed convolution of its output gradient the
+/// input's size.
+fn dropped(opts: ConvOptions, xs: &[usize], ws: &[usize]) -> [usize; 2] {
+    let extra = |a: usize| {
+        (xs[2 + a] + 2 * opts.padding[a] - opts.dilation[a] * (ws[2 + a] - 1) - 1) % opts.stride[a]
+    };
+    [extra(0), extra(1)]
+}
+
+impl<'t, F: Float> Var<'t, F> {
+    /// A convolution's weight gradient ([`descent_tensor::Tensor::conv2d_weight_grad`]):
+    /// `self` the output's gradient `[N, O, oh, ow]`, `input` the input `[N, C, H, W]`;
+    /// `[O, C/groups, kh, kw]`. It is bilinear, so its backward is the two other products of
+    /// the convolution with the cotangent as weight: the gradient's is
+    /// `conv2d(input, ḡ)`, the input's `conv_transpose2d(self, ḡ)`.
+    ///
+    /// # Errors
+    /// The tensor op's errors.
+    pub fn conv2d_weight_grad(
+        self,
+        input: Var<'t, F>,
+        kernel: [usize; 2],
+        opts: ConvOptions,
+    ) -> Result<Self> {
+        let value = self.with_values(input, |g, x| g.conv2d_weight_grad(x, kernel, opts))??;
+        self.tape
+            .record("conv2d_weight_grad", value, &[self, input], move |c| {
+                let (g, x, h) = (c.x(0), c.x(1), c.g);
+                let dg = c.need(0, || x.conv2d(h, None, opts))?;
+                let dx = c.need(1, || {
+                    let extra = dropped(opts, &x.dims(), &h.dims());
+                    g.conv_transpose2d(h, None, opts, extra)
+                })?;
+                Ok(vec![dg, dx])
+            })
+    }
 }

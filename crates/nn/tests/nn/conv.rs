@@ -144,3 +144,56 @@ fn bad_inputs_are_errors_naming_the_layer() {
         "Conv2d: invalid groups = 2: must be positive and divide in_channels and out_channels"
     );
 }
+
+/// Dropout2d drops whole channels with probability p and scales the others by 1/(1 − p),
+/// as `nn.Dropout2d`; its gradient is the same mask; the identity in eval mode; the same
+/// seed draws the same channels, another seed others; a 3-D input draws per `(n, c)` row.
+#[test]
+fn dropout2d_drops_whole_channels() {
+    use descent_nn::Dropout2d;
+    let p = 0.3;
+    let tape = Tape::<f64>::new();
+    let x = tape.var(randn(&[40, 100, 3, 2], 3));
+    let drop = Dropout2d::new(p, 9).unwrap();
+    let y = drop.forward(&tape, x, Mode::Train).unwrap();
+    let (xv, yv) = (x.value().unwrap().to_vec(), y.value().unwrap().to_vec());
+    let grad = y.sum(&[], false).unwrap().backward().unwrap();
+    let gx = grad.wrt(x).unwrap().to_vec();
+    let mut dropped = 0;
+    for (i, plane) in gx.chunks(6).enumerate() {
+        let scale = plane[0];
+        assert!(
+            scale == 0.0 || (scale - 1.0 / (1.0 - p)).abs() < 1e-15,
+            "channel {i}: {scale}"
+        );
+        assert!(
+            plane.iter().all(|&s| s == scale),
+            "channel {i} is not one mask value"
+        );
+        for j in 0..6 {
+            assert_eq!(yv[i * 6 + j], xv[i * 6 + j] * scale);
+        }
+        dropped += usize::from(scale == 0.0);
+    }
+    // 4000 channels: the dropped fraction is within 4 standard deviations (0.029) of p.
+    let frac = dropped as f64 / 4000.0;
+    assert!((frac - p).abs() < 0.03, "dropped {frac}");
+
+    let mask = |seed: u64, shape: &[usize]| -> Vec<f64> {
+        let tape = Tape::<f64>::new();
+        let ones = tape.constant(Tensor::ones(shape));
+        let y = Dropout2d::new(0.5, seed)
+            .unwrap()
+            .forward(&tape, ones, Mode::Train)
+            .unwrap();
+        y.value().unwrap().to_vec()
+    };
+    assert_eq!(mask(4, &[8, 16, 2, 2]), mask(4, &[8, 16, 2, 2]));
+    assert_ne!(mask(4, &[8, 16, 2, 2]), mask(5, &[8, 16, 2, 2]));
+    for row in mask(6, &[8, 16, 5]).chunks(5) {
+        assert!(row.iter().all(|&v| v == row[0]), "{row:?}");
+    }
+    let eval = drop.forward(&tape, x, Mode::Eval).unwrap();
+    assert_eq!(eval.value().unwrap().to_vec(), xv);
+    assert!(Dropout2d::new(1.5, 0).is_err());
+}

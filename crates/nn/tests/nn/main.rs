@@ -7,6 +7,7 @@ mod common;
 mod reference;
 
 mod activation_loss_kinks;
+mod cnn_interop;
 mod conv;
 mod gradcheck;
 mod init;

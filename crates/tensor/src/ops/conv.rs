@@ -1,8 +1,12 @@
 //! 2-D convolution over NCHW images, built on im2col: [`Tensor::unfold`] copies every
 //! window of the (zero-padded) input into a column of one buffer, so that a convolution is
-//! one matrix product per group through [`Tensor::matmul`]; [`Tensor::fold`] (col2im) is
-//! its adjoint, summing columns back into an image, and turns a matrix product into a
-//! transposed convolution. Semantics, argument names and output sizes are PyTorch's
+//! one matrix product per group; [`Tensor::fold`] (col2im) is its adjoint, summing columns
+//! back into an image, and turns a matrix product into a transposed convolution. The
+//! convolutions themselves work one sample at a time: each thread unfolds a sample into its
+//! own pooled scratch buffer (a few hundred kilobytes, warm in cache) and hands it to the
+//! packed GEMM, so no batch-sized column buffer is ever built and, after warm-up, nothing is
+//! allocated. Threads split the batch; the weight gradient sums fixed chunks of the batch in
+//! order, so every result is the same whatever the number of threads. Semantics, argument names and output sizes are PyTorch's
 //! (`torch.nn.functional`): along each axis a window of `kernel` taps `dilation` apart
 //! moves `stride` at a time over the input padded with `padding` zeros on both sides,
 //! `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1` times (floor).
@@ -231,79 +235,22 @@ impl<F: Float> Tensor<F> {
 
     /// [`Tensor::unfold`] of a 4-D tensor whose window was checked to give `[oh, ow]`
     /// positions.
-    fn unfold_unchecked(&self, win: Window2d, [oh, ow]: [usize; 2]) -> Self {
-        let [n, c, h, w] = [self.shape[0], self.shape[1], self.shape[2], self.shape[3]];
-        let [s0, s1, s2, s3] = [
-            self.strides[0],
-            self.strides[1],
-            self.strides[2],
-            self.strides[3],
-        ];
-        let ([kh, kw], [sh, sw], [ph, pw], [dh, dw]) =
-            (win.kernel, win.stride, win.padding, win.dilation);
-        let (data, offset) = (&self.data.0, self.offset);
-        Tensor::build(vec![n, c * kh * kw, oh * ow], |start, out| {
-            // One output row (a tap of every window in one row of positions) at a time; the
-            // row's coordinates advance as an odometer (rows are short: dividing per row
-            // cost more than the copy).
-            let (row, mut ox0) = (start / ow, start % ow);
-            let (mut oy, r) = (row % oh, row / oh);
-            let (mut kj, r) = (r % kw, r / kw);
-            let (mut ki, r) = (r % kh, r / kh);
-            let (mut ch, mut b) = (r % c.max(1), r / c.max(1));
-            let mut i = 0;
-            while i < out.len() {
-                let len = (ow - ox0).min(out.len() - i);
-                let seg = &mut out[i..i + len];
-                let iy = (oy * sh + ki * dh) as isize - ph as isize;
-                if iy < 0 || iy >= h as isize {
-                    seg.iter_mut().for_each(|o| _ = o.write(F::zero()));
-                } else {
-                    // Tap `kj` of window `ox` reads column `ox·sw + kj·dw − pw`, inside the
-                    // row for `lo ≤ ox < hi`: zeros around one run of reads (a copy when
-                    // the row is contiguous and the stride 1).
-                    let shift = kj * dw;
-                    let lo = pw.saturating_sub(shift).div_ceil(sw);
-                    let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
-                    let end = ox0 + len;
-                    let a = lo.clamp(ox0, end);
-                    let z = hi.min(ow).max(lo).clamp(ox0, end);
-                    let (head, rest) = seg.split_at_mut(a - ox0);
-                    let (run, tail) = rest.split_at_mut(z - a);
-                    head.iter_mut().for_each(|o| _ = o.write(F::zero()));
-                    tail.iter_mut().for_each(|o| _ = o.write(F::zero()));
-                    if !run.is_empty() {
-                        let first = offset + b * s0 + ch * s1 + iy as usize * s2;
-                        let first = first + (a * sw + shift - pw) * s3;
-                        let step = sw * s3;
-                        let src = &data[first..first + (run.len() - 1) * step + 1];
-                        if step == 1 {
-                            run.iter_mut().zip(src).for_each(|(o, &v)| _ = o.write(v));
-                        } else {
-                            let picked = src.iter().step_by(step);
-                            run.iter_mut()
-                                .zip(picked)
-                                .for_each(|(o, &v)| _ = o.write(v));
-                        }
-                    }
-                }
-                i += len;
-                ox0 = 0;
-                oy += 1;
-                if oy == oh {
-                    (oy, kj) = (0, kj + 1);
-                    if kj == kw {
-                        (kj, ki) = (0, ki + 1);
-                        if ki == kh {
-                            (ki, ch) = (0, ch + 1);
-                            if ch == c {
-                                (ch, b) = (0, b + 1);
-                            }
-                        }
-                    }
-                }
+    fn unfold_unchecked(&self, win: Window2d, out: [usize; 2]) -> Self {
+        let [n, c] = [self.shape[0], self.shape[1]];
+        let rows = c * win.kernel[0] * win.kernel[1];
+        let per_sample = rows * out[0] * out[1];
+        let total = n * per_sample;
+        let mut v = F::pool().take(total);
+        v.resize(total, F::zero());
+        if per_sample > 0 {
+            let fill = |(b, cols): (usize, &mut [F])| im2col(self, b, 0..c, win, out, cols);
+            if total >= PAR_MIN && n > 1 && rayon::current_num_threads() > 1 {
+                v.par_chunks_mut(per_sample).enumerate().for_each(fill);
+            } else {
+                v.chunks_mut(per_sample).enumerate().for_each(fill);
             }
-        })
+        }
+        Tensor::from_parts(v, vec![n, rows, out[0] * out[1]])
     }
 
     /// col2im, as PyTorch's `F.fold`: the adjoint of [`Tensor::unfold`]. `[N, C·kh·kw, L]`
@@ -353,7 +300,6 @@ impl<F: Float> Tensor<F> {
         let [h, w] = output_size;
         checked_numel(op, &[n, c, h, w], self.shape(), &window.kernel)?;
         let [s0, s1, s2] = [self.strides[0], self.strides[1], self.strides[2]];
-        let ([sh, sw], [ph, pw], [dh, dw]) = (window.stride, window.padding, window.dilation);
         let (data, offset) = (&self.data.0, self.offset);
         let total = n * c * h * w;
         let mut v = F::pool().take(total);
@@ -361,31 +307,11 @@ impl<F: Float> Tensor<F> {
         if total == 0 {
             return Ok(Tensor::from_parts(v, vec![n, c, h, w]));
         }
-        // Each `[H, W]` plane adds its columns' rows in, tap by tap, as PyTorch's col2im:
-        // every pixel receives its taps in the same order. Planes are independent.
+        // Planes are independent: each adds its own rows of columns in.
         let fill = |p: usize, img: &mut [F]| {
             let (b, ch) = (p / c, p % c);
-            for ki in 0..kh {
-                for kj in 0..kw {
-                    let first = offset + b * s0 + ((ch * kh + ki) * kw + kj) * s1;
-                    // Window `ox`'s tap lands in column `ox·sw + kj·dw − pw`, inside the
-                    // image for `lo ≤ ox < hi`.
-                    let shift = kj * dw;
-                    let lo = pw.saturating_sub(shift).div_ceil(sw);
-                    let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
-                    let hi = hi.min(ow).max(lo);
-                    for oy in 0..oh {
-                        let iy = (oy * sh + ki * dh) as isize - ph as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let row = &mut img[iy as usize * w..(iy as usize + 1) * w];
-                        for ox in lo..hi {
-                            row[ox * sw + shift - pw] += data[first + (oy * ow + ox) * s2];
-                        }
-                    }
-                }
-            }
+            let base = offset + b * s0 + ch * taps * s1;
+            col2im(&data[..], base, [s1, s2], window, [oh, ow], [h, w], img);
         };
         if total.saturating_mul(taps) >= PAR_MIN && rayon::current_num_threads() > 1 {
             v.par_chunks_mut(h * w)
@@ -447,13 +373,46 @@ impl<F: Float> Tensor<F> {
         let l = checked_numel(op, &[oh, ow], &shape, &wshape)?;
         checked_numel(op, &[n, c, kh, kw, l], &shape, &wshape)?;
         checked_numel(op, &[n, o, l], &shape, &wshape)?;
-        let cols = self
-            .unfold_unchecked(win, [oh, ow])
-            .reshape(&signed(&[n, g, kk, l]))?;
-        let w = weight.reshape(&signed(&[g, o / g, kk]))?;
-        let y = batched_matmul(&w, &cols, o / g * kk * l)?;
-        let y = y.reshape(&signed(&[n, o, oh, ow]))?;
-        add_bias(y, bias)
+        let threads = rayon::current_num_threads();
+        if n < threads && (o / g) * kk * l >= 1 << 18 {
+            // Too few samples to keep every thread busy: one product per group over the
+            // whole batch's columns, which `matmul` splits across threads itself.
+            let cols = self
+                .unfold_unchecked(win, [oh, ow])
+                .reshape(&signed(&[n, g, kk, l]))?;
+            let w = weight.reshape(&signed(&[g, o / g, kk]))?;
+            let y = w.matmul(&cols)?.reshape(&signed(&[n, o, oh, ow]))?;
+            return add_bias(y, bias);
+        }
+        let w = weight.contiguous();
+        let wd = &w.data.0[w.offset..];
+        let og = o / g;
+        let y = per_sample(n, o * l, kk * l, n * o * kk * l, |b, y, cols| {
+            for grp in 0..g {
+                im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
+                // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
+                // is `kk×l` and the output's group an `og×l` block of `y`.
+                unsafe {
+                    F::gemm(
+                        og,
+                        kk,
+                        l,
+                        F::one(),
+                        wd.as_ptr().add(grp * og * kk),
+                        kk as isize,
+                        1,
+                        cols.as_ptr(),
+                        l as isize,
+                        1,
+                        F::zero(),
+                        y.as_mut_ptr().add(grp * og * l),
+                        l as isize,
+                        1,
+                    );
+                }
+            }
+        });
+        add_bias(Tensor::from_parts(y, vec![n, o, oh, ow]), bias)
     }
 
     /// The transposed convolution, as PyTorch's `F.conv_transpose2d`: the adjoint of
@@ -476,7 +435,7 @@ impl<F: Float> Tensor<F> {
         let op = "conv_transpose2d";
         let shape = dims4(op, INPUT, self)?;
         let wshape = dims4(op, "a 4-D weight [C, O/groups, kh, kw]", weight)?;
-        let [n, c, h, w] = shape;
+        let [n, c, h, w_] = shape;
         let [wc, og, kh, kw] = wshape;
         let g = check_groups(op, opts.groups, &shape, &wshape, c, c)?;
         if wc != c {
@@ -503,7 +462,7 @@ impl<F: Float> Tensor<F> {
         win.check(op)?;
         let mut size = [0; 2];
         for a in 0..2 {
-            let (axis, len) = (AXES[a], [h, w][a]);
+            let (axis, len) = (AXES[a], [h, w_][a]);
             let k = [kh, kw][a];
             let grown = (len.checked_sub(1))
                 .and_then(|m| m.checked_mul(opts.stride[a]))
@@ -533,37 +492,297 @@ impl<F: Float> Tensor<F> {
         }
         win.positions(op, &[size[0], size[1]], &wshape)?;
         let (cg, ok) = (c / g, checked_numel(op, &[og, kh, kw], &shape, &wshape)?);
-        let l = checked_numel(op, &[h, w], &shape, &wshape)?;
+        let l = checked_numel(op, &[h, w_], &shape, &wshape)?;
         checked_numel(op, &[n, o, kh, kw, l], &shape, &wshape)?;
         checked_numel(op, &[n, o, size[0], size[1]], &shape, &wshape)?;
-        let x = self.reshape(&signed(&[n, g, cg, l]))?;
-        let wt = weight.reshape(&signed(&[g, cg, ok]))?.transpose(1, 2)?;
-        let cols = batched_matmul(&wt, &x, ok * cg * l)?;
-        let y = cols
-            .reshape(&signed(&[n, o * kh * kw, l]))?
-            .fold(size, win)?;
-        add_bias(y, bias)
+        let (x, w) = (self.contiguous(), weight.contiguous());
+        let (xd, wd) = (&x.data.0[x.offset..], &w.data.0[w.offset..]);
+        let plane = size[0] * size[1];
+        let y = per_sample(n, o * plane, ok * l, n * c * ok * l, |b, y, cols| {
+            for grp in 0..g {
+                // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
+                // transposed), the input's group a row-major `cg×l` block of `xd`, and
+                // `cols` is `ok×l`.
+                unsafe {
+                    F::gemm(
+                        ok,
+                        cg,
+                        l,
+                        F::one(),
+                        wd.as_ptr().add(grp * cg * ok),
+                        1,
+                        ok as isize,
+                        xd.as_ptr().add((b * c + grp * cg) * l),
+                        l as isize,
+                        1,
+                        F::zero(),
+                        cols.as_mut_ptr(),
+                        l as isize,
+                        1,
+                    );
+                }
+                let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
+                for ch in 0..og {
+                    let img = &mut out[ch * plane..(ch + 1) * plane];
+                    let base = ch * kh * kw * l;
+                    col2im(cols, base, [l, 1], win, [h, w_], size, img);
+                }
+            }
+        });
+        add_bias(Tensor::from_parts(y, vec![n, o, size[0], size[1]]), bias)
+    }
+
+    /// The weight gradient of [`Tensor::conv2d`]: with `self` the output's gradient
+    /// `[N, O, oh, ow]` and `input` the convolution's input `[N, C, H, W]`, the
+    /// `[O, C/groups, kh, kw]` sum over the batch of, per group, the gradient times the
+    /// unfolded input transposed. With `self` the input of a [`Tensor::conv_transpose2d`]
+    /// and `input` its output's gradient, it is that op's weight gradient. Samples are
+    /// summed in fixed chunks, in order, so the result does not depend on the threads.
+    ///
+    /// ```
+    /// use descent_tensor::{ConvOptions, Tensor};
+    /// let x = Tensor::<f64>::ones(&[2, 1, 3, 3]);
+    /// let g = Tensor::<f64>::ones(&[2, 1, 2, 2]);      // dL/dy of a 2×2 convolution
+    /// let dw = g.conv2d_weight_grad(&x, [2, 2], ConvOptions::default())?;
+    /// assert_eq!(dw.to_vec(), [8.; 4]);                // 2 samples × 4 positions
+    /// # Ok::<(), descent_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::Rank`] unless both have 4 axes; [`TensorError::Window`] if the batch
+    /// sizes differ, `groups` does not divide the channels, or the window's positions over
+    /// `input` are not the gradient's `[oh, ow]`; [`TensorError::InvalidArgument`] for a
+    /// zero kernel, stride, dilation or groups.
+    pub fn conv2d_weight_grad(
+        &self,
+        input: &Self,
+        kernel: [usize; 2],
+        opts: ConvOptions,
+    ) -> Result<Self> {
+        let op = "conv2d_weight_grad";
+        let gshape = dims4(op, "a 4-D gradient [N, O, oh, ow]", self)?;
+        let shape = dims4(op, INPUT, input)?;
+        let ([n, o, oh, ow], [n2, c, _, _]) = (gshape, shape);
+        if n != n2 {
+            return Err(window_error(
+                op,
+                format!("the gradient has {n} samples, the input {n2}"),
+                &gshape,
+                &shape,
+            ));
+        }
+        let g = check_groups(op, opts.groups, &shape, &gshape, c, o)?;
+        let win = opts.window(kernel);
+        if win.positions(op, &shape, &gshape)? != [oh, ow] {
+            return Err(window_error(
+                op,
+                format!(
+                    "the window has {:?} positions over the input, the gradient {:?}",
+                    win.positions(op, &shape, &gshape)?,
+                    [oh, ow]
+                ),
+                &gshape,
+                &shape,
+            ));
+        }
+        let (cg, og, l) = (c / g, o / g, oh * ow);
+        let kk = checked_numel(op, &[cg, kernel[0], kernel[1]], &gshape, &shape)?;
+        checked_numel(op, &[o, kk, l], &gshape, &shape)?;
+        let a = self.contiguous();
+        let ad = &a.data.0[a.offset..];
+        let len = o * kk;
+        let chunks = n.div_ceil(WEIGHT_GRAD_CHUNK);
+        let partial = |i: usize| -> Vec<F> {
+            let mut acc = F::pool().take(len);
+            acc.resize(len, F::zero());
+            let mut cols = F::pool().take(kk * l);
+            cols.resize(kk * l, F::zero());
+            let end = ((i + 1) * WEIGHT_GRAD_CHUNK).min(n);
+            for b in i * WEIGHT_GRAD_CHUNK..end {
+                for grp in 0..g {
+                    im2col(input, b, grp * cg..(grp + 1) * cg, win, [oh, ow], &mut cols);
+                    // SAFETY: the gradient's group is a row-major `og×l` block of `ad`,
+                    // `cols` (`kk×l`) is read transposed, the accumulator's group is an
+                    // `og×kk` block of `acc`.
+                    unsafe {
+                        F::gemm(
+                            og,
+                            l,
+                            kk,
+                            F::one(),
+                            ad.as_ptr().add((b * o + grp * og) * l),
+                            l as isize,
+                            1,
+                            cols.as_ptr(),
+                            1,
+                            l as isize,
+                            F::one(),
+                            acc.as_mut_ptr().add(grp * og * kk),
+                            kk as isize,
+                            1,
+                        );
+                    }
+                }
+            }
+            F::pool().give(cols);
+            acc
+        };
+        let parallel = chunks > 1 && rayon::current_num_threads() > 1 && len * l * n >= PAR_MIN;
+        let parts: Vec<Vec<F>> = if parallel {
+            (0..chunks).into_par_iter().map(partial).collect()
+        } else {
+            (0..chunks).map(partial).collect()
+        };
+        let mut parts = parts.into_iter();
+        let mut sum = parts.next().unwrap_or_else(|| {
+            let mut v = F::pool().take(len);
+            v.resize(len, F::zero());
+            v
+        });
+        for p in parts {
+            sum.iter_mut().zip(&p).for_each(|(s, &v)| *s += v);
+            F::pool().give(p);
+        }
+        Ok(Tensor::from_parts(sum, vec![o, cg, kernel[0], kernel[1]]))
     }
 }
 
-/// `a · b` over batch axes `[N, G]` (`a` is `[G, m, k]`), split into chunks of the batch
-/// across threads when one product (`flops` multiply-adds) is too small for `matmul` to
-/// split but the batch is large.
-fn batched_matmul<F: Float>(a: &Tensor<F>, b: &Tensor<F>, flops: usize) -> Result<Tensor<F>> {
-    let n = b.shape()[0];
-    let threads = rayon::current_num_threads();
-    if threads < 2 || n < 2 || flops >= 1 << 18 || flops.saturating_mul(n) < 1 << 18 {
-        return a.matmul(b);
+/// Samples per partial sum of [`Tensor::conv2d_weight_grad`]: chunks fixed in size, not
+/// in number, keep the sum's order independent of the threads.
+const WEIGHT_GRAD_CHUNK: usize = 8;
+
+/// Runs `sample(b, out, scratch)` for every sample `b < n`, where `out` is the sample's
+/// `out_len` elements of the result (zeros on entry) and `scratch` a buffer of
+/// `scratch_len` elements. Threads take contiguous runs of samples, each with one scratch
+/// buffer from the pool, when the work (`flops` multiply-adds) is worth splitting.
+fn per_sample<F: Float>(
+    n: usize,
+    out_len: usize,
+    scratch_len: usize,
+    flops: usize,
+    sample: impl Fn(usize, &mut [F], &mut [F]) + Sync,
+) -> Vec<F> {
+    let total = n * out_len;
+    let mut y = F::pool().take(total);
+    y.resize(total, F::zero());
+    if total == 0 {
+        return y;
     }
-    let chunk = n.div_ceil(threads);
-    let parts = (0..n.div_ceil(chunk))
-        .into_par_iter()
-        .map(|i| {
-            let start = i * chunk;
-            a.matmul(&b.narrow(0, start, chunk.min(n - start))?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
+    let threads = rayon::current_num_threads();
+    let run = |first: usize, ys: &mut [F]| {
+        let mut scratch = F::pool().take(scratch_len);
+        scratch.resize(scratch_len, F::zero());
+        for (i, out) in ys.chunks_mut(out_len).enumerate() {
+            sample(first + i, out, &mut scratch);
+        }
+        F::pool().give(scratch);
+    };
+    if threads > 1 && n > 1 && flops >= PAR_MIN {
+        let chunk = n.div_ceil(threads);
+        y.par_chunks_mut(chunk * out_len)
+            .enumerate()
+            .for_each(|(i, ys)| run(i * chunk, ys));
+    } else {
+        run(0, &mut y);
+    }
+    y
+}
+
+/// im2col of one sample: channels `chans` of sample `b` of the 4-D `x` (any strides)
+/// unfolded by `win` into `cols`, `[chans·kh·kw, oh·ow]` row-major, taps in the padding
+/// zero.
+fn im2col<F: Float>(
+    x: &Tensor<F>,
+    b: usize,
+    chans: std::ops::Range<usize>,
+    win: Window2d,
+    [oh, ow]: [usize; 2],
+    cols: &mut [F],
+) {
+    let [h, w] = [x.shape[2], x.shape[3]];
+    let [s0, s1, s2, s3] = [x.strides[0], x.strides[1], x.strides[2], x.strides[3]];
+    let ([kh, kw], [sh, sw], [ph, pw], [dh, dw]) =
+        (win.kernel, win.stride, win.padding, win.dilation);
+    let (data, l) = (&x.data.0, oh * ow);
+    let mut rows = cols.chunks_exact_mut(l.max(1));
+    for ch in chans {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let Some(row) = rows.next() else { return };
+                // Tap `kj` of window `ox` reads column `ox·sw + kj·dw − pw`, inside the
+                // image for `lo ≤ ox < hi`: zeros around one run of reads.
+                let shift = kj * dw;
+                let lo = pw.saturating_sub(shift).div_ceil(sw).min(ow);
+                let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
+                let hi = hi.min(ow).max(lo);
+                let step = sw * s3;
+                for (oy, seg) in row.chunks_exact_mut(ow.max(1)).enumerate() {
+                    let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                    if iy < 0 || iy >= h as isize {
+                        seg.fill(F::zero());
+                        continue;
+                    }
+                    seg[..lo].fill(F::zero());
+                    seg[hi..].fill(F::zero());
+                    if hi > lo {
+                        let first = x.offset + b * s0 + ch * s1 + iy as usize * s2;
+                        let first = first + (lo * sw + shift - pw) * s3;
+                        let run = &mut seg[lo..hi];
+                        if step == 1 {
+                            run.copy_from_slice(&data[first..first + run.len()]);
+                        } else {
+                            let src = data[first..].iter().step_by(step);
+                            run.iter_mut().zip(src).for_each(|(o, &v)| *o = v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// col2im of one channel: the `kh·kw` rows of columns that start at `data[base]` (row
+/// stride `s1`, column stride `s2`, `oh·ow` window positions each) added into the `[h, w]`
+/// plane `img`, tap by tap, in the order PyTorch's col2im adds them.
+fn col2im<F: Float>(
+    data: &[F],
+    base: usize,
+    [s1, s2]: [usize; 2],
+    win: Window2d,
+    [oh, ow]: [usize; 2],
+    [h, w]: [usize; 2],
+    img: &mut [F],
+) {
+    let ([kh, kw], [sh, sw], [ph, pw], [dh, dw]) =
+        (win.kernel, win.stride, win.padding, win.dilation);
+    for ki in 0..kh {
+        for kj in 0..kw {
+            let first = base + (ki * kw + kj) * s1;
+            // Window `ox`'s tap lands in column `ox·sw + kj·dw − pw`, inside the image for
+            // `lo ≤ ox < hi`.
+            let shift = kj * dw;
+            let lo = pw.saturating_sub(shift).div_ceil(sw);
+            let hi = (w + pw).checked_sub(shift).map_or(0, |e| e.div_ceil(sw));
+            let hi = hi.min(ow).max(lo);
+            for oy in 0..oh {
+                let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let row = &mut img[iy as usize * w..(iy as usize + 1) * w];
+                let src = first + oy * ow * s2;
+                if sw == 1 && s2 == 1 {
+                    let dst = &mut row[lo + shift - pw..hi + shift - pw];
+                    let src = &data[src + lo..src + hi];
+                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                } else {
+                    for ox in lo..hi {
+                        row[ox * sw + shift - pw] += data[src + ox * s2];
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Checks `groups` against the input's channels `c` and the output's `o`, returning it.

@@ -710,3 +710,107 @@ fn bad_input_is_an_error_naming_the_op_and_shapes() {
         Err(Error::Window { .. })
     ));
 }
+
+/// A convolution's weight gradient as seven nested loops: `dW[co, ci, ki, kj]` sums
+/// `g[b, co, y, x] · x[b, cin, iy, ix]` over the batch and the positions.
+fn naive_weight_grad(
+    g: &[f64],
+    x: &[f64],
+    xs: [usize; 4],
+    ws: [usize; 4],
+    o: ConvOptions,
+    out: [usize; 2],
+) -> Vec<f64> {
+    let [n, c, h, wd] = xs;
+    let [oc, cg, kh, kw] = ws;
+    let [oh, ow] = out;
+    let og = oc / o.groups;
+    let mut dw = vec![0.0; oc * cg * kh * kw];
+    for co in 0..oc {
+        let grp = co / og;
+        for ci in 0..cg {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let mut acc = 0.0;
+                    for b in 0..n {
+                        for y in 0..oh {
+                            let Some(iy) = tap(y, ki, o.stride[0], o.padding[0], o.dilation[0], h)
+                            else {
+                                continue;
+                            };
+                            for xx in 0..ow {
+                                let Some(ix) =
+                                    tap(xx, kj, o.stride[1], o.padding[1], o.dilation[1], wd)
+                                else {
+                                    continue;
+                                };
+                                acc += g[((b * oc + co) * oh + y) * ow + xx]
+                                    * x[((b * c + grp * cg + ci) * h + iy) * wd + ix];
+                            }
+                        }
+                    }
+                    dw[((co * cg + ci) * kh + ki) * kw + kj] = acc;
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// `conv2d_weight_grad` against the loops over random strides, paddings, dilations,
+/// groups and layouts, and one batch long enough to be summed in several chunks; the
+/// result is the same whatever the number of threads.
+#[test]
+fn conv2d_weight_grad_matches_direct_loops() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut checked = 0;
+    for case in 0..60 {
+        let Case {
+            x: mut xs,
+            w: ws,
+            opts,
+        } = random_case(&mut rng);
+        if case == 0 {
+            xs[0] = 37;
+        }
+        let Some(oh) = out_len(
+            xs[2],
+            ws[2],
+            opts.stride[0],
+            opts.padding[0],
+            opts.dilation[0],
+        ) else {
+            continue;
+        };
+        let Some(ow) = out_len(
+            xs[3],
+            ws[3],
+            opts.stride[1],
+            opts.padding[1],
+            opts.dilation[1],
+        ) else {
+            continue;
+        };
+        let x = image::<f64>(&mut rng, xs, case % 3);
+        let g = image::<f64>(&mut rng, [xs[0], ws[0], oh, ow], (case / 3) % 2);
+        let want = naive_weight_grad(&f64s(&g), &f64s(&x), xs, ws, opts, [oh, ow]);
+        let got = g.conv2d_weight_grad(&x, [ws[2], ws[3]], opts).unwrap();
+        assert_eq!(got.shape(), ws, "case {case}");
+        assert_close(
+            &f64s(&got),
+            &want,
+            1e-12,
+            &format!("weight grad case {case} {xs:?} {ws:?} {opts:?}"),
+        );
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let one = pool
+            .install(|| g.conv2d_weight_grad(&x, [ws[2], ws[3]], opts))
+            .unwrap();
+        assert_eq!(one.to_vec(), got.to_vec(), "case {case}: 1 thread");
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} cases had an output");
+}
