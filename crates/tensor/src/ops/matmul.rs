@@ -526,7 +526,14 @@ mod tests {
             e.to_string(),
             "matmul: inner dimensions differ: [128, 784] x [512, 256]"
         );
-        assert!(Tensor::<f32>::zeros(&[3])
+        // A vector is a row on the left (torch's rule); a 0-D operand has no product.
+        assert_eq!(
+            Tensor::<f32>::zeros(&[3])
+                .matmul(&Tensor::zeros(&[3, 1]))?
+                .shape(),
+            &[1]
+        );
+        assert!(Tensor::<f32>::zeros(&[])
             .matmul(&Tensor::zeros(&[3, 1]))
             .is_err());
         Ok(())
