@@ -27,5 +27,6 @@ mod shape_torch;
 #[rustfmt::skip]
 #[path = "reference/shape.rs"]
 mod shape_reference;
+mod kinks_check;
 mod tape;
 mod torch_kinks;

@@ -9,7 +9,11 @@ mod kinks;
 use descent_autodiff::{Tape, Var};
 use descent_nn::{activation as act, loss, Reduction, Result};
 use descent_tensor::Tensor;
-use kinks::{Case, CASES};
+use kinks::CASES;
+
+#[path = "../../../autodiff/tests/autodiff/kinks_check.rs"]
+mod kinks_check;
+use kinks_check::{check, Expected};
 
 const LABELS: [usize; 3] = [0, 1, 1];
 
@@ -75,44 +79,6 @@ fn op<'t>(name: &str, x: Var<'t, f64>) -> Result<Var<'t, f64>> {
     })
 }
 
-/// Equal within 1e-12 (relative above 1), NaN matching NaN and infinities exactly. The
-/// formulas are PyTorch's up to rounding, so only the last bits may differ.
-fn close(got: &[f64], want: &[f64]) -> bool {
-    got.len() == want.len()
-        && got.iter().zip(want).all(|(&a, &b)| {
-            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-12 * b.abs().max(1.0)
-        })
-}
-
-fn check(case: &Case) -> Result<()> {
-    let tape = Tape::<f64>::new();
-    let x = tape.var(Tensor::from_vec(case.x.to_vec(), case.shape)?);
-    let y = op(case.name, x)?;
-    let g = y.sum(&[], false)?.grad(&[x], None)?[0];
-    let (y, gv) = (y.value()?.to_vec(), g.value()?.to_vec());
-    assert!(
-        close(&y, case.y),
-        "{}: y = {y:?}, torch {:?}",
-        case.name,
-        case.y
-    );
-    assert!(
-        close(&gv, case.grad),
-        "{}: grad = {gv:?}, torch {:?}",
-        case.name,
-        case.grad
-    );
-    if let Some(want) = case.hess {
-        let h = g.sum(&[], false)?.grad(&[x], None)?[0].value()?.to_vec();
-        assert!(
-            close(&h, want),
-            "{}: hess = {h:?}, torch {want:?}",
-            case.name
-        );
-    }
-    Ok(())
-}
-
 #[test]
 fn every_case_matches_torch() -> Result<()> {
     assert_eq!(
@@ -121,7 +87,15 @@ fn every_case_matches_torch() -> Result<()> {
         "a case was added without an op here, or lost"
     );
     for case in CASES {
-        check(case)?;
+        let expected = Expected {
+            name: case.name,
+            x: case.x,
+            shape: case.shape,
+            y: case.y,
+            grad: case.grad,
+            hess: case.hess,
+        };
+        check(expected, op)?;
     }
     Ok(())
 }
