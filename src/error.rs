@@ -2,6 +2,7 @@
 //!
 //! Each crate keeps its own precise error (`descent_tensor::Error`, `descent_autodiff::Error`,
 //! `descent_nn::Error`, `descent_optim::Error`, `descent_data::Error`, `descent_distributed::Error`,
+//! `descent_train::Error`,
 //! and the file errors of
 //! `descent_tensor::io`); every one of them converts into [`enum@Error`], so a function
 //! returning [`Result`] can use `?` on calls into any crate. The message is the crate's own,
@@ -33,6 +34,9 @@ pub enum Error {
     /// Communication between processes failed (a rank missing, a mismatched model).
     #[error(transparent)]
     Distributed(#[from] descent_distributed::Error),
+    /// Training, checkpointing or a diagnostic failed.
+    #[error(transparent)]
+    Train(#[from] descent_train::Error),
 }
 
 /// `Result` with the facade's [`enum@Error`].

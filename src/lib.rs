@@ -80,6 +80,7 @@ pub use descent_nn as nn;
 pub use descent_optim as optim;
 pub use descent_tensor as tensor;
 pub use descent_tensor::Tensor;
+pub use descent_train as train;
 pub use error::{Error, Result};
 
 /// The README's examples, compiled and run as doc tests so they never go stale.

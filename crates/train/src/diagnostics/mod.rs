@@ -1,0 +1,1 @@
+//! The lectures' diagnostics, on any model.

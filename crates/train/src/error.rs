@@ -1,0 +1,25 @@
+//! The toolkit's error: the wrapped errors of the crates it drives.
+
+/// An error while training, checkpointing or diagnosing a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor op failed.
+    #[error(transparent)]
+    Tensor(#[from] descent_tensor::Error),
+    /// Recording or differentiating on the tape failed.
+    #[error(transparent)]
+    Autodiff(#[from] descent_autodiff::Error),
+    /// A layer, loss or weights file failed.
+    #[error(transparent)]
+    Nn(#[from] descent_nn::Error),
+    /// An optimizer, schedule or averager failed.
+    #[error(transparent)]
+    Optim(#[from] descent_optim::Error),
+    /// Reading or batching data failed.
+    #[error(transparent)]
+    Data(#[from] descent_data::Error),
+}
+
+/// `Result` with the toolkit's [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,11 @@
+//! descent-train's integration tests: one binary, one module per file.
+
+/// Every crate's error converts into the toolkit's, so `?` works across them.
+#[test]
+fn errors_convert() {
+    let e: descent_train::Error = descent_tensor::Tensor::<f32>::zeros(&[2])
+        .reshape(&[3])
+        .unwrap_err()
+        .into();
+    assert!(e.to_string().contains("reshape"), "{e}");
+}
