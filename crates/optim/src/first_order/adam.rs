@@ -179,7 +179,9 @@ impl<F: Float, const AMS: bool, const INSIDE: bool> ElementLoop<F, Coef<F>>
             p[i] *= c.keep;
             let d = grad_l2(g[i], p[i], c.sign, c.l2);
             m[i] = lerp(m[i], d, c.w1);
-            v[i] = v[i] * c.b2 + c.w2 * d * d;
+            // torch's `v.mul_(β₂).addcmul_(g, g, value=1 − β₂)`: addcmul is one fused
+            // multiply-add on the CPU, `fma((1 − β₂)·g, g, β₂·v)`.
+            v[i] = (c.w2 * d).mul_add(d, v[i] * c.b2);
             let second = if AMS {
                 vm[i] = if v[i] > vm[i] { v[i] } else { vm[i] };
                 vm[i]
