@@ -130,7 +130,8 @@ impl<F: Float> ElementLoop<F, [F; 10]> for Kernel {
             p[i] *= keep;
             let d = grad_l2(g[i], p[i], sign, l2);
             m[i] = lerp(m[i], d, w1);
-            v[i] = v[i] * b2f + w2 * d * d;
+            // torch's `addcmul_`, fused: `fma((1 − β₂)·g, g, β₂·v)`.
+            v[i] = (w2 * d).mul_add(d, v[i] * b2f);
             let denom = (v[i] / bc2).sqrt() + eps;
             p[i] += c_grad * d / denom;
             p[i] += c_avg * m[i] / denom;
