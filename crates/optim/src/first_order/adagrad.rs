@@ -108,7 +108,8 @@ impl<F: Float> ElementLoop<F, [F; 4]> for Kernel {
         let (g, sum) = (&g[..n], &mut sum[..n]);
         for i in 0..n {
             let d = grad_l2(g[i], p[i], sign, wd);
-            sum[i] += d * d;
+            // torch's `sum.addcmul_(g, g, value=1)`, fused: `fma(g, g, sum)`.
+            sum[i] = d.mul_add(d, sum[i]);
             p[i] += neg_clr * d / (sum[i].sqrt() + eps);
         }
     }
