@@ -97,9 +97,10 @@ impl<F: Float> ElementLoop<F, [F; 6]> for Kernel {
         let (g, v, u) = (&g[..n], &mut v[..n], &mut u[..n]);
         for i in 0..n {
             let d = grad_l2(g[i], p[i], sign, wd);
-            v[i] = v[i] * rho + keep * d * d;
+            // torch's `mul_(ρ).addcmul_(x, x, value=1 − ρ)`, fused: `fma((1 − ρ)·x, x, ρ·v)`.
+            v[i] = (keep * d).mul_add(d, v[i] * rho);
             let delta = (u[i] + eps).sqrt() / (v[i] + eps).sqrt() * d;
-            u[i] = u[i] * rho + keep * delta * delta;
+            u[i] = (keep * delta).mul_add(delta, u[i] * rho);
             p[i] = neg_lr.mul_add(delta, p[i]);
         }
     }
