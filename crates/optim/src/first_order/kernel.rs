@@ -4,10 +4,11 @@
 //! The element-wise formulas are written in the order torch's single-tensor implementation
 //! (`foreach=False`) evaluates them, with the fused multiply-adds of its CPU kernels:
 //! `x.add(y, alpha=c)` is `fma(c, y, x)` and `lerp` is `fma(w, b − a, a)` (from weight ½,
-//! `fma(w − 1, b − a, b)`), while `addcmul` (`x + (c·a)·b`) and `addcdiv` (`x + (c·a)/b`)
-//! round every operation. The rules without a square root give torch's `f32` trajectories
-//! bit for bit; torch's `f32` square root (MKL's) is not correctly rounded, so the others
-//! agree to about an ulp (`tests/first_order_parity.rs`).
+//! `fma(w − 1, b − a, b)`) and `addcmul` (`x + (c·a)·b`) is `fma(c·a, b, x)`, while
+//! `addcdiv` (`x + (c·a)/b`) rounds every operation. With these, every rule gives torch's
+//! trajectories bit for bit in `f64` and `f32` (`tests/optim/grid.rs`), up to torch's CPU
+//! square root (MKL's), which is not correctly rounded: the rules that take one agree with
+//! torch as shipped to about an ulp.
 
 use crate::error::{Error, Result};
 use descent_tensor::{vectorized, Float, Vectorize};

@@ -15,6 +15,7 @@ mod scipy_defaults_ref;
 mod checkpoints;
 mod files;
 mod first_order_parity;
+mod grid;
 mod least_squares;
 mod module;
 mod parallel;
