@@ -116,7 +116,9 @@ RULES = [
                weight_decay=[0.0, 0.01], maximize=[False, True])) + [{"eps": 1e-6}], True),
     ("rmsprop", torch.optim.RMSprop, 1e-3,
      list(grid(centered=[False, True], momentum=[0.0, 0.5], weight_decay=[0.0, 0.01],
-               maximize=[False, True])) + [{"alpha": 0.9, "eps": 1e-6, "centered": True, "momentum": 0.9}],
+               maximize=[False, True])) + [{"alpha": 0.9, "eps": 1e-6, "centered": True, "momentum": 0.9},
+                                           # the long centered run of gen_first_order.py
+                                           {"lr": 0.01, "alpha": 0.9, "centered": True, "momentum": 0.5}],
      True),
     ("adadelta", torch.optim.Adadelta, 1.0,
      list(grid(weight_decay=[0.0, 0.01], maximize=[False, True])) + [{"rho": 0.8, "eps": 1e-4}], True),
@@ -143,7 +145,8 @@ def spec(name, lr, opts):
         if isinstance(v, tuple):
             return "/".join(repr(float(x)) for x in v)
         return repr(float(v))
-    return ",".join([f"{name}:lr={lr!r}"] + [f"{k}={fmt(v)}" for k, v in opts.items()])
+    lr = opts.get("lr", lr)
+    return ",".join([f"{name}:lr={lr!r}"] + [f"{k}={fmt(v)}" for k, v in opts.items() if k != "lr"])
 
 
 # ---- the square root -------------------------------------------------------------------------
@@ -174,7 +177,7 @@ def run(cls, lr, opts, fn, start, dtype):
     torch.set_default_dtype(dtype)  # torch.optim keeps scalar state (NAdam's mu_product) in it
     p = torch.tensor(start, dtype=dtype, requires_grad=True)
     negate = opts.get("maximize", False)
-    opt = cls([p], lr=lr, foreach=False, **opts)
+    opt = cls([p], foreach=False, **dict({"lr": lr}, **opts))
     xs, gs = [], []
     for k in range(1, STEPS + 1):
         p.grad = None
