@@ -132,7 +132,7 @@ impl RangeTest {
     /// let y = Tensor::randn(&[32, 1], 0.0, 1.0, &mut rng)?;
     /// let report = RangeTest::default().run(&mut model, |m: &Linear<f64>, tape: &Tape<f64>, _| {
     ///     let out = m.forward(tape, tape.constant(x.clone()), Mode::Train)?;
-    ///     Ok(descent_nn::loss::mse(out, tape.constant(y.clone()), descent_nn::Reduction::Mean)?)
+    ///     Ok(descent_nn::loss::mse_loss(out, tape.constant(y.clone()), descent_nn::Reduction::Mean)?)
     /// })?;
     /// assert_eq!(report.trials[0].label, RateLabel::Slow);
     /// assert_eq!(report.trials.last().unwrap().label, RateLabel::Diverging);
