@@ -205,15 +205,17 @@ impl CurvatureMonitor {
         for r in &self.rows {
             let c = r.curvature;
             let along = c.along_gradient().map_or(String::new(), |v| v.to_string());
-            out += &format!(
-                "{},{},{},{},{},{},{}\n",
-                r.step,
-                r.lr,
-                c.loss,
-                c.grad_sq.sqrt(),
-                along,
-                r.limit(),
-                r.unstable()
+            super::csv_row(
+                &mut out,
+                &[
+                    &r.step,
+                    &r.lr,
+                    &c.loss,
+                    &c.grad_sq.sqrt(),
+                    &along,
+                    &r.limit(),
+                    &r.unstable(),
+                ],
             );
         }
         out

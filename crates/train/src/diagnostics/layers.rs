@@ -222,19 +222,21 @@ impl LayerMonitor {
         );
         for r in &self.rows {
             let s = r.stats;
-            out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.epoch,
-                r.step,
-                r.layer,
-                r.quantity.name(),
-                s.count,
-                s.mean,
-                s.std,
-                s.min,
-                s.max,
-                s.zero_fraction,
-                s.dead_fraction
+            super::csv_row(
+                &mut out,
+                &[
+                    &r.epoch,
+                    &r.step,
+                    &r.layer,
+                    &r.quantity.name(),
+                    &s.count,
+                    &s.mean,
+                    &s.std,
+                    &s.min,
+                    &s.max,
+                    &s.zero_fraction,
+                    &s.dead_fraction,
+                ],
             );
         }
         out
@@ -246,15 +248,17 @@ impl LayerMonitor {
         for h in &self.histograms {
             let edges = h.histogram.edges.windows(2);
             for (e, count) in edges.zip(&h.histogram.counts) {
-                out += &format!(
-                    "{},{},{},{},{},{},{}\n",
-                    h.epoch,
-                    h.step,
-                    h.layer,
-                    h.quantity.name(),
-                    e[0],
-                    e[1],
-                    count
+                super::csv_row(
+                    &mut out,
+                    &[
+                        &h.epoch,
+                        &h.step,
+                        &h.layer,
+                        &h.quantity.name(),
+                        &e[0],
+                        &e[1],
+                        &count,
+                    ],
                 );
             }
         }

@@ -292,14 +292,16 @@ impl RangeReport {
     pub fn to_csv(&self) -> String {
         let mut out = String::from("lr,start,end,log_decrease,mean_cosine,label\n");
         for t in &self.trials {
-            out += &format!(
-                "{},{},{},{},{},{}\n",
-                t.lr,
-                t.start,
-                t.end,
-                t.log_decrease(),
-                t.mean_cosine,
-                t.label.name()
+            super::csv_row(
+                &mut out,
+                &[
+                    &t.lr,
+                    &t.start,
+                    &t.end,
+                    &t.log_decrease(),
+                    &t.mean_cosine,
+                    &t.label.name(),
+                ],
             );
         }
         out

@@ -23,3 +23,11 @@ pub use lr_range::{RangeReport, RangeTest, RateLabel, RateTrial};
 pub use noise::{GradientNoise, NoiseRow};
 pub use running::RunningLoss;
 pub use stats::{Histogram, TensorStats};
+
+/// Appends one CSV line of `fields`, comma-separated (the diagnostics write numbers and
+/// names without commas, so no quoting is needed).
+fn csv_row(out: &mut String, fields: &[&dyn std::fmt::Display]) {
+    let cells: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    *out += &cells.join(",");
+    out.push('\n');
+}

@@ -135,15 +135,17 @@ impl GradientNoise {
         );
         for r in &self.rows {
             let scale = r.noise_scale().map_or(String::new(), |s| s.to_string());
-            out += &format!(
-                "{},{},{},{},{},{},{}\n",
-                r.batch_size,
-                r.draws,
-                r.variance,
-                r.variance_times_batch(),
-                r.trace,
-                r.grad_sq(),
-                scale
+            super::csv_row(
+                &mut out,
+                &[
+                    &r.batch_size,
+                    &r.draws,
+                    &r.variance,
+                    &r.variance_times_batch(),
+                    &r.trace,
+                    &r.grad_sq(),
+                    &scale,
+                ],
             );
         }
         out
