@@ -32,6 +32,14 @@ pub enum Error {
         /// Why it was refused.
         why: String,
     },
+    /// A diagnostic's figure could not be drawn.
+    #[error("{figure}: drawing failed: {why}")]
+    Plot {
+        /// The function that drew it.
+        figure: &'static str,
+        /// The drawing library's message.
+        why: String,
+    },
 }
 
 /// `Result` with the toolkit's [`enum@Error`].

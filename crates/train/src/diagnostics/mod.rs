@@ -1,5 +1,6 @@
 //! The lectures' diagnostics, on any model: plain types with methods a training loop calls
-//! (`observe`, `update`, `measure`, `run`), each keeping its numbers for a CSV.
+//! (`observe`, `update`, `measure`, `run`), each keeping its numbers for a CSV, and the layer statistics and the range test also
+//! as SVG figures.
 //!
 //! - [`LayerMonitor`]: per-layer activation and gradient statistics — mean, standard
 //!   deviation, dead ReLUs, histograms at chosen epochs ([`TensorStats`], [`Histogram`]);
@@ -14,6 +15,7 @@ mod curvature;
 mod layers;
 mod lr_range;
 mod noise;
+mod plot;
 mod running;
 mod stats;
 

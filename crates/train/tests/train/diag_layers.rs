@@ -97,6 +97,13 @@ fn activation_and_gradient_statistics_match_a_hand_computed_case() {
     let csv = monitor.to_csv();
     assert_eq!(csv.lines().count(), 1 + 2 * (2 * 2 + 2));
     assert!(csv.contains("\n2,17,1,activation,12,"), "{csv}");
+
+    // The variance picture: one line per observed step, the layers named on the x axis.
+    let svg = monitor.std_svg(Quantity::Activation).unwrap();
+    assert!(svg.contains("std of activation by layer"), "{svg}");
+    assert!(svg.contains("epoch 2, step 17") && svg.contains("epoch 3, step 18"));
+    assert!(monitor.std_svg(Quantity::ParamGrad).is_ok());
+    assert!(LayerMonitor::new().std_svg(Quantity::Activation).is_err());
 }
 
 /// A dead channel of an image batch is one whose every pixel of every sample is zero.

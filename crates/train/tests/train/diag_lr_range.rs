@@ -111,6 +111,8 @@ fn a_quadratic_s_rates_are_labelled_by_its_curvature() {
         "{suggested}"
     );
     assert!(report.to_csv().contains(",diverging\n"));
+    let svg = report.svg().unwrap();
+    assert!(svg.contains("learning-rate range test") && svg.contains("oscillating"));
 }
 
 #[test]
