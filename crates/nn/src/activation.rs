@@ -422,11 +422,5 @@ impl<F: Float> Module<F> for Prelu<F> {
         prelu(x, tape.param(&self.weight))
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        vec![("weight".to_string(), &self.weight)]
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        vec![("weight".to_string(), &mut self.weight)]
-    }
+    crate::params!(F; weight);
 }

@@ -3,7 +3,6 @@
 
 use crate::error::{Error, Result};
 use crate::module::{Mode, Module};
-use crate::serialize::{Buffer, BufferMut};
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::{Float, Tensor};
 use std::cell::{Cell, RefCell};
@@ -206,49 +205,6 @@ impl<F: Float> Module<F> for BatchNorm1d<F> {
         Ok(y)
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        let w = self.weight.iter().map(|p| ("weight".to_string(), p));
-        w.chain(self.bias.iter().map(|p| ("bias".to_string(), p)))
-            .collect()
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        let w = self.weight.iter_mut().map(|p| ("weight".to_string(), p));
-        w.chain(self.bias.iter_mut().map(|p| ("bias".to_string(), p)))
-            .collect()
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Buffer<F>)> {
-        if !self.track_running_stats {
-            return Vec::new();
-        }
-        vec![
-            ("running_mean".into(), Buffer::Float(self.running_mean())),
-            ("running_var".into(), Buffer::Float(self.running_var())),
-            (
-                "num_batches_tracked".into(),
-                Buffer::Count(self.num_batches_tracked()),
-            ),
-        ]
-    }
-
-    fn named_buffers_mut(&mut self) -> Vec<(String, BufferMut<'_, F>)> {
-        if !self.track_running_stats {
-            return Vec::new();
-        }
-        vec![
-            (
-                "running_mean".into(),
-                BufferMut::Float(self.running_mean.get_mut()),
-            ),
-            (
-                "running_var".into(),
-                BufferMut::Float(self.running_var.get_mut()),
-            ),
-            (
-                "num_batches_tracked".into(),
-                BufferMut::Count(self.num_batches_tracked.get_mut()),
-            ),
-        ]
-    }
+    crate::params!(F; weight, bias);
+    crate::buffers!(F; running_mean, running_var, num_batches_tracked; if track_running_stats);
 }

@@ -173,17 +173,5 @@ impl<F: Float> Module<F> for Conv2d<F> {
         batched(&self.describe(), x, |x| Ok(x.conv2d(w, b, self.options)?))
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        let bias = self.bias.iter().map(|b| ("bias".to_string(), b));
-        std::iter::once(("weight".to_string(), &self.weight))
-            .chain(bias)
-            .collect()
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        let bias = self.bias.iter_mut().map(|b| ("bias".to_string(), b));
-        std::iter::once(("weight".to_string(), &mut self.weight))
-            .chain(bias)
-            .collect()
-    }
+    crate::params!(F; weight, bias);
 }

@@ -63,6 +63,12 @@ impl<F: Float> Module<F> for Dropout {
         let shape = x.shape();
         drop_with_mask(tape, x, mode, self.p, &self.rng, &shape)
     }
+
+    /// Restarts the mask generator from `seed`: the masks of `Dropout::new(p, seed)`.
+    fn reseed(&mut self, seed: u64) -> bool {
+        *self.rng.get_mut() = StdRng::seed_from_u64(seed);
+        true
+    }
 }
 
 /// Multiplies `x` by a mask of `mask_shape` (broadcast over `x`) whose entries are 0 with
@@ -104,7 +110,7 @@ fn drop_with_mask<'t, F: Float>(
 /// map are strongly correlated, so dropping single pixels barely regularizes a
 /// convolution; dropping the map does. As PyTorch, a 3-D input is taken as `[N, C, L]`
 /// (one draw per `(n, c)` row), not as an unbatched image. Masks come from the layer's own
-/// seeded generator; a new seed is a new layer ([`Dropout2d::new`]), as for [`Dropout`].
+/// seeded generator, restarted by [`Module::reseed_dropout`] on the model, as for [`Dropout`].
 ///
 /// ```
 /// use descent_autodiff::Tape;
@@ -166,5 +172,11 @@ impl<F: Float> Module<F> for Dropout2d {
         let mut mask_shape = shape;
         mask_shape[2..].iter_mut().for_each(|d| *d = 1);
         drop_with_mask(tape, x, mode, self.p, &self.rng, &mask_shape)
+    }
+
+    /// Restarts the mask generator from `seed`: the masks of `Dropout2d::new(p, seed)`.
+    fn reseed(&mut self, seed: u64) -> bool {
+        *self.rng.get_mut() = StdRng::seed_from_u64(seed);
+        true
     }
 }

@@ -52,6 +52,7 @@ mod module;
 mod norm;
 mod pool;
 pub mod serialize;
+mod state;
 
 pub use batchnorm::BatchNorm1d;
 pub use conv::Conv2d;
@@ -64,3 +65,10 @@ pub use module::{prefixed, Mode, Module, Sequential};
 pub use norm::{BatchNorm2d, LayerNorm};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
 pub use serialize::{load, load_bytes, load_state_dict, save, to_bytes};
+pub use state::{Buffer, BufferMut, BufferSlot, ParamSlot};
+
+/// What the [`params!`] and [`buffers!`] macros name from the caller's crate.
+#[doc(hidden)]
+pub mod __private {
+    pub use descent_autodiff::Param;
+}

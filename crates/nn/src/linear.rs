@@ -118,17 +118,5 @@ impl<F: Float> Module<F> for Linear<F> {
         })
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        let bias = self.bias.iter().map(|b| ("bias".to_string(), b));
-        std::iter::once(("weight".to_string(), &self.weight))
-            .chain(bias)
-            .collect()
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        let bias = self.bias.iter_mut().map(|b| ("bias".to_string(), b));
-        std::iter::once(("weight".to_string(), &mut self.weight))
-            .chain(bias)
-            .collect()
-    }
+    crate::params!(F; weight, bias);
 }

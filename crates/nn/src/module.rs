@@ -5,7 +5,7 @@
 //! both frameworks.
 
 use crate::error::Result;
-use crate::serialize::{Buffer, BufferMut};
+use crate::state::{Buffer, BufferMut};
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::Float;
 
@@ -28,8 +28,9 @@ pub enum Mode {
 /// [`Mode::Train`] — is a statistic outside the graph, kept behind interior mutability
 /// (`RefCell`) in that layer alone.
 ///
-/// Leaf layers implement [`Module::named_params`] and [`Module::named_params_mut`] (and the
-/// buffer pair if they have buffers); containers implement [`Module::children`] and
+/// Leaf layers list their parameter fields once with [`params!`](crate::params), which
+/// writes [`Module::named_params`] and [`Module::named_params_mut`] (and their buffers with
+/// [`buffers!`](crate::buffers)); containers implement [`Module::children`] and
 /// [`Module::children_mut`] and get prefixed names (`"fc1.weight"`) for free:
 ///
 /// ```
@@ -132,6 +133,66 @@ pub trait Module<F: Float> {
             .sum()
     }
 
+    /// Records the forward pass as [`Module::forward`] does, and hands each layer's output
+    /// to `observer` with the layer's name — how diagnostics see the activations inside a
+    /// model, with no global state. The default reports this module's own output under the
+    /// empty name; [`Sequential`] reports each child's output under its position (`"0"`,
+    /// `"1"`, nested as `"2.0"`). A model of its own type overrides this to report the
+    /// layers it wants seen.
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    fn forward_observed<'t>(
+        &self,
+        tape: &'t Tape<F>,
+        x: Var<'t, F>,
+        mode: Mode,
+        observer: &mut dyn FnMut(&str, Var<'t, F>),
+    ) -> Result<Var<'t, F>> {
+        let y = self.forward(tape, x, mode)?;
+        observer("", y);
+        Ok(y)
+    }
+
+    /// Re-seeds this layer's own random generator, if it has one ([`crate::Dropout`],
+    /// [`crate::Dropout2d`]), and says whether it did. Default: no generator.
+    fn reseed(&mut self, seed: u64) -> bool {
+        let _ = seed;
+        false
+    }
+
+    /// Re-seeds every random layer of the model: the `k`-th in depth-first order (this
+    /// module first, then its children in order) gets `seed + k`, so each layer draws its
+    /// own masks and a run that re-seeds with a function of `(seed, epoch)` each epoch draws
+    /// the same masks when resumed. Returns the number of layers re-seeded.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{Dropout, Mode, Module, Sequential};
+    /// use descent_tensor::Tensor;
+    /// let masks = |model: &Sequential<f32>| {
+    ///     let tape = Tape::new();
+    ///     let y = model.forward(&tape, tape.constant(Tensor::ones(&[64])), Mode::Train)?;
+    ///     Ok::<_, descent_nn::Error>(y.value()?.to_vec())
+    /// };
+    /// let mut model = Sequential::new().add(Dropout::new(0.5, 1)?).add(Dropout::new(0.5, 2)?);
+    /// assert_eq!(model.reseed_dropout(7), 2);
+    /// let first = masks(&model)?;
+    /// model.reseed_dropout(7);
+    /// assert_eq!(masks(&model)?, first);
+    /// # Ok::<(), descent_nn::Error>(())
+    /// ```
+    fn reseed_dropout(&mut self, seed: u64) -> u64 {
+        let mut next = seed;
+        if self.reseed(next) {
+            next = next.wrapping_add(1);
+        }
+        for (_, child) in self.children_mut() {
+            reseed_tree(child, &mut next);
+        }
+        next.wrapping_sub(seed)
+    }
+
     /// Parameters then buffers, by value: what [`crate::save`] writes (PyTorch's
     /// `state_dict`).
     fn state_dict(&self) -> Vec<(String, Buffer<F>)> {
@@ -141,12 +202,33 @@ pub trait Module<F: Float> {
     }
 }
 
-/// Prepends `prefix.` to each name: how a container names its children's parameters.
+/// Prepends `prefix.` to each name: how a container names its children's parameters. An
+/// empty prefix leaves the names as they are (a wrapper whose child's names are its own,
+/// as `BatchNorm2d`'s inner normalization).
 pub fn prefixed<T>(prefix: &str, named: Vec<(String, T)>) -> Vec<(String, T)> {
     named
         .into_iter()
-        .map(|(n, t)| (format!("{prefix}.{n}"), t))
+        .map(|(n, t)| (joined(prefix, &n), t))
         .collect()
+}
+
+/// `prefix.name`, or whichever of the two is not empty.
+fn joined(prefix: &str, name: &str) -> String {
+    match (prefix.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{name}"),
+    }
+}
+
+/// Re-seeds `module`'s random layers and its descendants', depth first, from `*next` on.
+fn reseed_tree<F: Float>(module: &mut dyn Module<F>, next: &mut u64) {
+    if module.reseed(*next) {
+        *next = next.wrapping_add(1);
+    }
+    for (_, child) in module.children_mut() {
+        reseed_tree(child, next);
+    }
 }
 
 /// Layers applied in order; parameters are named by position (`"0.weight"`), as PyTorch's
@@ -208,6 +290,39 @@ impl<F: Float> Sequential<F> {
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }
+
+    /// Records the forward pass and returns every layer's output with its name (see
+    /// [`Module::forward_observed`]); the last is the model's output.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{activation::Relu, Linear, Mode, Sequential};
+    /// use descent_tensor::Tensor;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let model = Sequential::new().add(Linear::new(4, 8, &mut rng)?).add(Relu);
+    /// let tape = Tape::new();
+    /// let trace = model.forward_trace(&tape, tape.constant(Tensor::<f32>::ones(&[2, 4])), Mode::Train)?;
+    /// let names: Vec<&str> = trace.iter().map(|(n, _)| n.as_str()).collect();
+    /// assert_eq!(names, ["0", "1"]);
+    /// assert_eq!(trace[0].1.shape(), [2, 8]);
+    /// # Ok::<(), descent_nn::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    pub fn forward_trace<'t>(
+        &self,
+        tape: &'t Tape<F>,
+        x: Var<'t, F>,
+        mode: Mode,
+    ) -> Result<Vec<(String, Var<'t, F>)>> {
+        let mut trace = Vec::new();
+        self.forward_observed(tape, x, mode, &mut |name, v| {
+            trace.push((name.to_string(), v))
+        })?;
+        Ok(trace)
+    }
 }
 
 impl<F: Float> Module<F> for Sequential<F> {
@@ -215,6 +330,22 @@ impl<F: Float> Module<F> for Sequential<F> {
         self.layers
             .iter()
             .try_fold(x, |h, layer| layer.forward(tape, h, mode))
+    }
+
+    fn forward_observed<'t>(
+        &self,
+        tape: &'t Tape<F>,
+        x: Var<'t, F>,
+        mode: Mode,
+        observer: &mut dyn FnMut(&str, Var<'t, F>),
+    ) -> Result<Var<'t, F>> {
+        let mut layers = self.layers.iter().enumerate();
+        layers.try_fold(x, |h, (i, layer)| {
+            let prefix = i.to_string();
+            layer.forward_observed(tape, h, mode, &mut |name, v| {
+                observer(&joined(&prefix, name), v)
+            })
+        })
     }
 
     fn children(&self) -> Vec<(String, &dyn Module<F>)> {

@@ -5,7 +5,6 @@
 use crate::batchnorm::BatchNorm1d;
 use crate::error::{Error, Result};
 use crate::module::{Mode, Module};
-use crate::serialize::{Buffer, BufferMut};
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::{Float, Tensor};
 
@@ -89,20 +88,14 @@ impl<F: Float> Module<F> for BatchNorm2d<F> {
         Ok(y.reshape(&back)?)
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        self.norm.named_params()
+    /// The inner normalization, under the empty name: its parameters and buffers keep
+    /// their own names (`weight`, `running_mean`, …), as in PyTorch's `BatchNorm2d`.
+    fn children(&self) -> Vec<(String, &dyn Module<F>)> {
+        vec![(String::new(), &self.norm)]
     }
 
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        self.norm.named_params_mut()
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Buffer<F>)> {
-        self.norm.named_buffers()
-    }
-
-    fn named_buffers_mut(&mut self) -> Vec<(String, BufferMut<'_, F>)> {
-        self.norm.named_buffers_mut()
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module<F>)> {
+        vec![(String::new(), &mut self.norm)]
     }
 }
 
@@ -193,17 +186,7 @@ impl<F: Float> Module<F> for LayerNorm<F> {
         Ok(y)
     }
 
-    fn named_params(&self) -> Vec<(String, &Param<F>)> {
-        let w = self.weight.iter().map(|p| ("weight".to_string(), p));
-        w.chain(self.bias.iter().map(|p| ("bias".to_string(), p)))
-            .collect()
-    }
-
-    fn named_params_mut(&mut self) -> Vec<(String, &mut Param<F>)> {
-        let w = self.weight.iter_mut().map(|p| ("weight".to_string(), p));
-        w.chain(self.bias.iter_mut().map(|p| ("bias".to_string(), p)))
-            .collect()
-    }
+    crate::params!(F; weight, bias);
 }
 
 /// `a, b, c` for a shape in an error message.

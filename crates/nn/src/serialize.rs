@@ -12,27 +12,10 @@
 
 use crate::error::{Error, Result};
 use crate::module::Module;
+pub use crate::state::{Buffer, BufferMut};
 use descent_tensor::io::{self, float_dtype, Dtype, IoError, RawTensor, Safetensors};
 use descent_tensor::{Float, Tensor};
 use std::path::Path;
-
-/// A named piece of a model's state, by value (tensors share storage, so this is cheap).
-#[derive(Debug, Clone)]
-pub enum Buffer<F: Float> {
-    /// A float tensor (a parameter, a running mean or variance).
-    Float(Tensor<F>),
-    /// A count (BatchNorm's `num_batches_tracked`), stored as a 0-dim `I64`.
-    Count(u64),
-}
-
-/// A named piece of a model's state, to be overwritten by a load.
-#[derive(Debug)]
-pub enum BufferMut<'a, F: Float> {
-    /// A float tensor; the loaded tensor must have its current shape.
-    Float(&'a mut Tensor<F>),
-    /// A count, loaded from a 0-dim `I64`.
-    Count(&'a mut u64),
-}
 
 impl<F: Float> From<&Buffer<F>> for RawTensor {
     fn from(b: &Buffer<F>) -> RawTensor {

@@ -19,6 +19,27 @@ pub enum Error {
     /// Reading or batching data failed.
     #[error(transparent)]
     Data(#[from] descent_data::Error),
+    /// An argument out of its range (a diagnostic's rate, batch size or bin count), naming
+    /// the function, the argument, its value and why it was refused.
+    #[error("{op}: {arg} = {value} {why}")]
+    InvalidArgument {
+        /// The function that refused it.
+        op: &'static str,
+        /// The argument's name.
+        arg: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// A diagnostic's figure could not be drawn.
+    #[error("{figure}: drawing failed: {why}")]
+    Plot {
+        /// The function that drew it.
+        figure: &'static str,
+        /// The drawing library's message.
+        why: String,
+    },
 }
 
 /// `Result` with the toolkit's [`enum@Error`].

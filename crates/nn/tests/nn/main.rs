@@ -23,5 +23,6 @@ mod norm;
 #[rustfmt::skip]
 #[path = "reference/norm.rs"]
 mod norm_reference;
+mod module_api;
 mod serialize;
 mod torch_parity;

@@ -9,3 +9,8 @@ fn errors_convert() {
         .into();
     assert!(e.to_string().contains("reshape"), "{e}");
 }
+mod diag_curvature;
+mod diag_layers;
+mod diag_lr_range;
+mod diag_noise;
+mod diag_running;
