@@ -46,7 +46,11 @@ pub const VERSION: u32 = 1;
 /// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings(Vec<(String, String)>);
+pub struct Settings {
+    pairs: Vec<(String, String)>,
+    /// Names recorded for the reader (how a value was chosen) but not compared.
+    notes: Vec<String>,
+}
 
 impl Settings {
     /// No settings.
@@ -63,15 +67,30 @@ impl Settings {
     /// Sets `name` to `value`.
     pub fn set(&mut self, name: &str, value: impl std::fmt::Display) {
         let value = value.to_string();
-        match self.0.iter_mut().find(|(n, _)| n == name) {
+        match self.pairs.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((name.to_string(), value)),
+            None => self.pairs.push((name.to_string(), value)),
         }
+    }
+
+    /// These settings and a note `name` = `value`: kept in the checkpoint for whoever
+    /// resumes it (how a setting was chosen, say), but not required to match.
+    pub fn with_note(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        self.set(name, value);
+        if !self.notes.iter().any(|n| n == name) {
+            self.notes.push(name.to_string());
+        }
+        self
+    }
+
+    fn compared(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter()
+            .filter(|(n, _)| !self.notes.iter().any(|m| m == n))
     }
 
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.pairs
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
@@ -79,13 +98,13 @@ impl Settings {
 
     /// The pairs, in the order they were set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// The first difference from `saved` (a checkpoint's), in one sentence; `None` if the
     /// two agree.
     pub fn mismatch(&self, saved: &Settings) -> Option<String> {
-        for (name, value) in self.iter() {
+        for (name, value) in self.compared() {
             match saved.get(name) {
                 Some(old) if old == value => {}
                 Some(old) => {
@@ -100,17 +119,20 @@ impl Settings {
                 }
             }
         }
-        let (name, old) = saved.iter().find(|(n, _)| self.get(n).is_none())?;
+        let (name, old) = saved.compared().find(|(n, _)| self.get(n).is_none())?;
         Some(format!(
             "the checkpoint's run had {name} {old}; this run has no such setting"
         ))
     }
 
     fn to_meta<F: Float>(&self, sd: &mut StateDict<F>) {
-        sd.set_meta("checkpoint.settings", self.0.len());
-        for (i, (n, v)) in self.0.iter().enumerate() {
+        sd.set_meta("checkpoint.settings", self.pairs.len());
+        for (i, (n, v)) in self.pairs.iter().enumerate() {
             sd.set_meta(&format!("checkpoint.setting.{i}.name"), n);
             sd.set_meta(&format!("checkpoint.setting.{i}.value"), v);
+            if self.notes.contains(n) {
+                sd.set_meta(&format!("checkpoint.setting.{i}.note"), true);
+            }
         }
     }
 
@@ -119,14 +141,20 @@ impl Settings {
         let n: usize = get("checkpoint.settings")?
             .parse()
             .map_err(|_| "its settings count is not a number".to_string())?;
-        (0..n)
-            .map(|i| {
-                let name = get(&format!("checkpoint.setting.{i}.name"))?;
-                let value = get(&format!("checkpoint.setting.{i}.value"))?;
-                Ok((name.to_string(), value.to_string()))
-            })
-            .collect::<Result<_, String>>()
-            .map(Settings)
+        let mut settings = Settings::new();
+        for i in 0..n {
+            let name = get(&format!("checkpoint.setting.{i}.name"))?;
+            let value = get(&format!("checkpoint.setting.{i}.value"))?;
+            settings = if sd
+                .meta
+                .contains_key(&format!("checkpoint.setting.{i}.note"))
+            {
+                settings.with_note(name, value)
+            } else {
+                settings.with(name, value)
+            };
+        }
+        Ok(settings)
     }
 }
 

@@ -388,15 +388,27 @@ where
         &self.state
     }
 
-    /// The model with the weights that were evaluated: the averages, if averaging (and
-    /// early stopping did not restore a best epoch, which already holds them).
+    /// Puts the weights that were evaluated into the model: the averages, if averaging
+    /// (early stopping's restored best weights already are). Call once training is over,
+    /// before saving or testing; calling it again changes nothing.
+    ///
+    /// # Errors
+    /// The averager's.
+    pub fn use_evaluated_weights(&mut self) -> Result<()> {
+        if let Some(a) = self.averager.as_mut() {
+            if !a.is_swapped() {
+                a.swap(&mut self.model.params_mut())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model, with the weights that were evaluated ([`Trainer::use_evaluated_weights`]).
     ///
     /// # Errors
     /// The averager's.
     pub fn into_model(mut self) -> Result<M> {
-        if let Some(a) = self.averager.as_mut() {
-            a.swap(&mut self.model.params_mut())?;
-        }
+        self.use_evaluated_weights()?;
         Ok(self.model)
     }
 
