@@ -66,7 +66,8 @@ impl EarlyStopping {
     /// Takes the loss measured after `epoch`.
     pub fn observe(&mut self, epoch: usize, loss: f64) -> Verdict {
         match self.best {
-            Some((_, b)) if !(loss < b) => {}
+            // Not strictly lower (or NaN): no improvement.
+            Some((_, b)) if loss.partial_cmp(&b) != Some(std::cmp::Ordering::Less) => {}
             _ => {
                 self.best = Some((epoch, loss));
                 return Verdict::Improved;

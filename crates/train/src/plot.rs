@@ -189,6 +189,38 @@ fn epochs(c: &Curves<'_>) -> f64 {
     c.history.last().map_or(1, |r| r.epoch).max(1) as f64
 }
 
+/// The per-epoch training and evaluation series, as lines through points.
+fn train_and_eval<'a, DB: DrawingBackend + 'a, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    c: &Curves<'_>,
+    train: Vec<(f64, f64)>,
+    eval: Vec<(f64, f64)>,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let eval_name = eval_label(c);
+    for (label, color, points) in [("train", BLUE, train), (eval_name.as_str(), RED, eval)] {
+        if points.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(s)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )
+            .map_err(s)?;
+    }
+    Ok(())
+}
+
 /// Vertical lines at the best epoch and the early stop, over `lo..hi`.
 fn marks<'a, DB: DrawingBackend + 'a, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
@@ -289,24 +321,7 @@ fn loss_panel<DB: DrawingBackend>(
             .label("train, each step")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey));
     }
-    let eval_name = eval_label(c);
-    for (label, color, points) in [("train", BLUE, train), (eval_name.as_str(), RED, eval)] {
-        if points.is_empty() {
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(s)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(s)?;
-    }
+    train_and_eval(&mut chart, c, train, eval)?;
     marks(&mut chart, c, lo, hi)?;
     legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
@@ -342,24 +357,7 @@ fn accuracy_panel<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(s)?;
-    let eval_name = eval_label(c);
-    for (label, color, points) in [("train", BLUE, train), (eval_name.as_str(), RED, eval)] {
-        if points.is_empty() {
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-            .map_err(s)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, color.filled())),
-            )
-            .map_err(s)?;
-    }
+    train_and_eval(&mut chart, c, train, eval)?;
     marks(&mut chart, c, lo, hi)?;
     legend(&mut chart, SeriesLabelPosition::LowerRight)
 }

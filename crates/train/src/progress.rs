@@ -82,7 +82,7 @@ impl Progress {
             }
             ProgressMode::Lines => {
                 let quarter = self.len.div_ceil(4).max(1);
-                if step % quarter == 0 && step < self.len {
+                if step.is_multiple_of(quarter) && step < self.len {
                     eprintln!(
                         "epoch {}/{}: step {step}/{}, loss {mean_loss:.4}, {rate:.0} samples/s",
                         self.epoch, self.epochs, self.len

@@ -453,7 +453,7 @@ where
                     None
                 },
                 best_epoch: best,
-                stopped_early: self.state.stopped_early.then(|| self.state.epochs_done),
+                stopped_early: self.state.stopped_early.then_some(self.state.epochs_done),
                 settings: &settings,
             },
         )
@@ -516,7 +516,7 @@ where
                 self.state.step_losses.push(loss);
                 let global = self.state.steps_done;
                 if let Some(m) = metrics.as_mut() {
-                    if global % every == 0 {
+                    if global.is_multiple_of(every) {
                         m.step(epoch, global, loss, lr);
                     }
                 }

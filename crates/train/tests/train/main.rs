@@ -4,6 +4,7 @@ mod bad_checkpoints;
 mod common;
 mod divergence;
 mod early_stopping;
+mod evaluate;
 mod kill_during_save;
 mod metrics;
 mod plot;
