@@ -20,7 +20,7 @@ pub enum ProgressMode {
 
 /// Shows one run's progress, epoch by epoch.
 #[derive(Debug)]
-pub struct Progress {
+pub struct ProgressReporter {
     mode: ProgressMode,
     bar: Option<indicatif::ProgressBar>,
     epoch: usize,
@@ -29,7 +29,7 @@ pub struct Progress {
     start: Instant,
 }
 
-impl Progress {
+impl ProgressReporter {
     /// A reporter in `mode` ([`ProgressMode::Auto`] is resolved here, once).
     pub fn new(mode: ProgressMode) -> Self {
         let mode = match mode {
@@ -37,7 +37,7 @@ impl Progress {
             ProgressMode::Auto => ProgressMode::Lines,
             m => m,
         };
-        Progress {
+        ProgressReporter {
             mode,
             bar: None,
             epoch: 0,

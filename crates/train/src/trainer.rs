@@ -473,7 +473,7 @@ where
             None => None,
         };
         let every = self.metrics.as_ref().map_or(1, |m| m.1);
-        let mut bar = progress::Progress::new(self.progress_mode);
+        let mut bar = progress::ProgressReporter::new(self.progress_mode);
         let print = self.print_epochs && bar.mode() != ProgressMode::Quiet;
         // A handle on the data (tensors share storage), so steps can borrow the trainer.
         let train = self.train.clone();
