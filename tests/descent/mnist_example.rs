@@ -274,6 +274,72 @@ fn metrics_have_no_duplicate_rows_after_resume() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `--resume` takes the checkpoint's settings for every flag not given again: a resume
+/// with only `--data`, `--epochs` and `--resume` continues the run bit for bit; a flag
+/// given with another value is refused, naming the setting in plain words.
+#[test]
+fn resume_takes_the_checkpoints_settings() {
+    let dir = temp_dir("mnist-resume-settings");
+    let data = synthetic::write(&dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let flags = [
+        "--data",
+        &data,
+        "--limit-train",
+        "200",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "50",
+        "--batchnorm",
+        "--dropout",
+        "0.1",
+        "--optimizer",
+        "sgd:lr=0.05,momentum=0.9",
+        "--schedule",
+        "step:step_size=1,gamma=0.5",
+        "--average",
+        "ema:0.9",
+        "--no-shuffle",
+        "--seed",
+        "4",
+    ];
+    let run = |extra: &[&str]| trains(&[&flags[..], extra].concat());
+    run(&["--epochs", "3", "--save", &path("straight.safetensors")]);
+    run(&["--epochs", "2", "--checkpoint", &path("c.ckpt")]);
+    trains(&[
+        "--data",
+        &data,
+        "--epochs",
+        "3",
+        "--resume",
+        &path("c.ckpt"),
+        "--save",
+        &path("resumed.safetensors"),
+    ]);
+    let straight = std::fs::read(path("straight.safetensors")).expect("saved");
+    let resumed = std::fs::read(path("resumed.safetensors")).expect("saved");
+    assert!(
+        straight == resumed,
+        "resumed weights differ from the uninterrupted run"
+    );
+    let message = refused(&[
+        "--data",
+        &data,
+        "--epochs",
+        "3",
+        "--resume",
+        &path("c.ckpt"),
+        "--hidden",
+        "8",
+    ]);
+    assert!(
+        message.contains("hidden widths 16") && message.contains("this run has 8"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Flags that cannot work are refused before any data is read, as usage errors.
 #[test]
 fn contradictory_flags_are_refused_before_any_work() {

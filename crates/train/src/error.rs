@@ -1,4 +1,6 @@
-//! The toolkit's error: the wrapped errors of the crates it drives.
+//! The toolkit's error: the wrapped errors of the crates it drives, and its own.
+
+use std::path::PathBuf;
 
 /// An error while training, checkpointing or diagnosing a model.
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +36,62 @@ pub enum Error {
     },
     /// A diagnostic's figure could not be drawn.
     #[error("{figure}: drawing failed: {why}")]
-    Plot {
+    Figure {
         /// The function that drew it.
         figure: &'static str,
         /// The drawing library's message.
+        why: String,
+    },
+    /// A file (metrics, plot, checkpoint) could not be read or written.
+    #[error(transparent)]
+    File(#[from] descent_tensor::io::IoError),
+    /// A checkpoint that does not fit this run, or is not a readable checkpoint at all.
+    /// Nothing was changed: not the model, not the optimizer, not the file.
+    #[error("{}: {why}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not fit, in plain words.
+        why: String,
+    },
+    /// The loss or a gradient stopped being finite. No checkpoint was written for the step.
+    #[error("training diverged at epoch {epoch}, step {step}: {what}. Try a smaller learning rate{}", suggestion.as_ref().map(|s| format!(", e.g. {s}")).unwrap_or_default())]
+    Diverged {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// The step within the epoch, counted from 1.
+        step: usize,
+        /// What was not finite: the loss, or which parameter's gradient or value.
+        what: String,
+        /// An optimizer spec with a ten times smaller learning rate, when the spec is known.
+        suggestion: Option<String>,
+    },
+    /// A learning-curve plot could not be drawn.
+    #[error("{}: {why}", path.display())]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A setting of the run that cannot work (zero epochs, a batch size of zero, ...).
+    #[error("{name}: {why}")]
+    Setting {
+        /// The setting, in plain words.
+        name: String,
+        /// Why it cannot work.
         why: String,
     },
 }
 
 /// `Result` with the toolkit's [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn os(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::File(descent_tensor::io::IoError::Os {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}

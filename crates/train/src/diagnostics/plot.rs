@@ -16,7 +16,7 @@ type Line = ((usize, u64), Vec<(f64, f64)>);
 
 /// A plotters error as the toolkit's.
 fn plot_error(figure: &'static str) -> impl Fn(String) -> Error {
-    move |why| Error::Plot { figure, why }
+    move |why| Error::Figure { figure, why }
 }
 
 impl LayerMonitor {
@@ -27,7 +27,7 @@ impl LayerMonitor {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if nothing positive was observed for `quantity` (a log
-    /// scale needs a positive std); [`Error::Plot`] if drawing fails.
+    /// scale needs a positive std); [`Error::Figure`] if drawing fails.
     pub fn std_svg(&self, quantity: Quantity) -> Result<String> {
         let mut layers: Vec<&str> = Vec::new();
         let mut steps: Vec<(usize, u64)> = Vec::new();
@@ -131,7 +131,7 @@ impl RangeReport {
     /// with the suggested rate marked: the range test as a figure.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a report with no finite trial; [`Error::Plot`] if
+    /// [`Error::InvalidArgument`] for a report with no finite trial; [`Error::Figure`] if
     /// drawing fails.
     pub fn svg(&self) -> Result<String> {
         let points: Vec<(f64, f64, RateLabel)> = self

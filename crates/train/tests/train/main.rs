@@ -1,5 +1,15 @@
 //! descent-train's integration tests: one binary, one module per file.
 
+mod bad_checkpoints;
+mod common;
+mod divergence;
+mod early_stopping;
+mod evaluate;
+mod kill_during_save;
+mod metrics;
+mod plot;
+mod resume;
+
 /// Every crate's error converts into the toolkit's, so `?` works across them.
 #[test]
 fn errors_convert() {
