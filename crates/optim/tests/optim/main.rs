@@ -17,6 +17,7 @@ mod files;
 mod first_order_parity;
 mod least_squares;
 mod module;
+mod module_newton_lm;
 mod parallel;
 mod registry;
 mod schedules;

@@ -9,8 +9,9 @@ use descent_autodiff::{Param, Tape, Var};
 use descent_optim::batch::curvature::{hessian_spectrum, lanczos, spectrum};
 use descent_optim::{
     batch::{
-        BatchMethod, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
-        StopTolerances, TapeObjective, TapeResiduals,
+        BatchMethod, HessianObjective, LeastSquares, LeastSquaresMethod, LevenbergMarquardt,
+        LmConfig, Method, Newton, Objective, StopReason, StopTolerances, TapeObjective,
+        TapeResiduals,
     },
     Error,
 };
