@@ -18,7 +18,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use descent::autodiff::{Tape, Var};
 use descent::optim::batch::curvature::{hessian_spectrum, lanczos};
-use descent::optim::batch::{BatchMethod, Newton, Objective, TapeObjective};
+use descent::optim::batch::{Newton, Objective, TapeObjective};
 use descent::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

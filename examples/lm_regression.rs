@@ -16,8 +16,8 @@ use clap::Parser;
 use descent::autodiff::{Param, Tape, Var};
 use descent::optim::{
     batch::{
-        BatchMethod, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Objective,
-        StopTolerances, TapeObjective, TapeResiduals,
+        BatchMethod, BatchReport, Lbfgs, LbfgsConfig, LeastSquaresMethod, LevenbergMarquardt,
+        LineSearch, LmConfig, StopTolerances, TapeObjective, TapeResiduals,
     },
     build,
 };
@@ -137,10 +137,10 @@ fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
         tolerances: no_tolerance,
         ..Default::default()
     })?;
+    let mut least_squares = TapeResiduals::new(residuals);
     let lm_run = batch(
         "Levenberg–Marquardt",
-        &mut lm,
-        &mut TapeResiduals::new(residuals),
+        |x| lm.step(x, &mut least_squares),
         &x0,
         POINTS as f64,
         target,
@@ -155,10 +155,10 @@ fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
         tolerance_change: 0.0,
         ..Default::default()
     })?;
+    let mut loss = TapeObjective::new(mse);
     let lbfgs_run = batch(
         "L-BFGS (strong Wolfe)",
-        &mut lbfgs,
-        &mut TapeObjective::new(mse),
+        |x| lbfgs.step(x, &mut loss),
         &x0,
         1.0,
         target,
@@ -185,13 +185,11 @@ fn run(target: f64, seed: u64) -> Result<Vec<Run>, Box<dyn std::error::Error>> {
     Ok(vec![lm_run, lbfgs_run, adam_run])
 }
 
-/// Steps `method` from `x0` until the MSE (its loss / `per_mse`) reaches `target`, a
-/// stopping test fires, or `max_steps`.
-#[allow(clippy::too_many_arguments)]
+/// Calls `step` (a method's step on its objective) from `x0` until the MSE (its loss /
+/// `per_mse`) reaches `target`, a stopping test fires, or `max_steps`.
 fn batch(
     name: &'static str,
-    method: &mut dyn BatchMethod,
-    obj: &mut dyn Objective,
+    mut step: impl FnMut(&mut [f64]) -> descent::optim::Result<BatchReport>,
     x0: &[f64],
     per_mse: f64,
     target: f64,
@@ -201,7 +199,7 @@ fn batch(
     let start = Instant::now();
     let mut x = x0.to_vec();
     for _ in 0..max_steps {
-        let r = method.step(&mut x, obj)?;
+        let r = step(&mut x)?;
         run.iterations += r.iterations;
         run.evaluations += r.function_evals;
         run.jacobians += r.hessian_evals;

@@ -28,7 +28,7 @@ mod contour;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
-use descent::autodiff::{Param, Tape, Var};
+use descent::autodiff::{Param, Tape};
 use descent::optim::{
     batch::{BatchMethod, TapeObjective, TapeResiduals, METHODS},
     build,
@@ -202,38 +202,6 @@ impl Method {
     }
 }
 
-/// The function's least-squares form `r`, with `Σ rᵢ² = f` (the saddle has none).
-fn residuals<'t, F: Float>(
-    f: &TestFunction,
-    w: Var<'t, F>,
-) -> descent::autodiff::Result<Var<'t, F>> {
-    let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
-    match *f {
-        TestFunction::Rosenbrock => Var::concat(
-            &[
-                y.sub(x.square()?)?.mul_scalar(F::of(10.0))?,
-                x.rsub_scalar(F::one())?,
-            ],
-            0,
-        ),
-        TestFunction::Beale => {
-            let (y2, y3) = (y.square()?, y.square()?.mul(y)?);
-            let term = |c: f64, yk: Var<'t, F>| x.mul(yk)?.sub(x)?.add_scalar(F::of(c));
-            Var::concat(&[term(1.5, y)?, term(2.25, y2)?, term(2.625, y3)?], 0)
-        }
-        TestFunction::Quadratic { a, b } => Var::concat(
-            &[
-                x.mul_scalar(F::of((a / 2.0).sqrt()))?,
-                y.mul_scalar(F::of((b / 2.0).sqrt()))?,
-            ],
-            0,
-        ),
-        TestFunction::Saddle => {
-            unreachable!("checked before: the saddle has no least-squares form")
-        }
-    }
-}
-
 /// Builds a batch method, checking that the function has the form it needs.
 fn batch_method(f: &TestFunction, spec: &str) -> Result<descent::optim::batch::Method, Error> {
     let method = descent::optim::batch::Method::from_spec(spec)?;
@@ -257,7 +225,7 @@ fn run_batch<F: Float>(
     let mut method = batch_method(f, spec)?;
     let f = *f;
     let mut obj: Box<dyn descent::optim::batch::Objective> = if method.needs_residuals() {
-        Box::new(TapeResiduals::<F, _>::new(move |_, w| residuals(&f, w)))
+        Box::new(TapeResiduals::<F, _>::new(move |_, w| f.residuals(w)))
     } else {
         Box::new(TapeObjective::<F, _>::new(move |_, w| f.eval(w)))
     };

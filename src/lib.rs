@@ -69,6 +69,37 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Levenberg–Marquardt fits a model from its residuals; Newton and LM take only objectives
+//! that have a Hessian or residuals, so asking for the wrong one does not compile:
+//!
+//! ```
+//! use descent::nn::{activation::Tanh, Linear, Mode, Module, Sequential};
+//! use descent::optim::batch::{LeastSquaresMethod, LevenbergMarquardt};
+//! use descent::Tensor;
+//! use rand::{rngs::StdRng, SeedableRng};
+//!
+//! fn main() -> descent::Result<()> {
+//!     // y = 1.5 tanh(0.8 x) − 0.3 is a · tanh(w x + b) + c: four parameters.
+//!     let mut rng = StdRng::seed_from_u64(0);
+//!     let mut model = Sequential::<f64>::new()
+//!         .add(Linear::new(1, 1, &mut rng)?)
+//!         .add(Tanh)
+//!         .add(Linear::new(1, 1, &mut rng)?);
+//!     let x = Tensor::linspace(-2.0, 2.0, 20).reshape(&[20, 1])?;
+//!     let y = &(&(&x * 0.8).tanh() * 1.5) - 0.3;
+//!     let report = LevenbergMarquardt::default().minimize_module_residuals(
+//!         &mut model,
+//!         |tape, model| -> descent::Result<_> {
+//!             let pred = model.forward(tape, tape.constant(x.clone()), Mode::Eval)?;
+//!             Ok(pred.sub(tape.constant(y.clone()))?)
+//!         },
+//!         100,
+//!     )?;
+//!     assert!(report.loss < 1e-8, "{report:?}");
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs)]
 
 mod error;

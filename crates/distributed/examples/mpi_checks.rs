@@ -15,7 +15,10 @@ use descent_distributed::{
     check_replicas, shard_range, Comm, DataParallel, Distributed, Error, Reduction, Scalar,
     ShardedSampler,
 };
-use descent_optim::batch::{BatchMethod, ConjugateGradient, Lbfgs, LevenbergMarquardt, Objective};
+use descent_optim::batch::{
+    BatchMethod, BatchReport, ConjugateGradient, Lbfgs, LeastSquares, LeastSquaresMethod,
+    LevenbergMarquardt, Objective,
+};
 use descent_tensor::Tensor;
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
@@ -263,6 +266,9 @@ impl Objective for Regression {
         }
         Ok((f, g))
     }
+}
+
+impl LeastSquares for Regression {
     fn residuals(&mut self, w: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
         let n = self.x.len();
         let (mut r, mut j) = (DVector::zeros(n), DMatrix::zeros(n, 4));
@@ -279,19 +285,28 @@ impl Objective for Regression {
 
 fn batch(comm: &Comm) -> Res<()> {
     let shard = shard_range(203, comm.size(), comm.rank())?;
-    type Make = fn() -> Box<dyn BatchMethod>;
-    let methods: [(&str, Make, usize, f64); 3] = [
-        ("lbfgs", || Box::new(Lbfgs::default()), 3, 1e-10),
-        ("cg", || Box::new(ConjugateGradient::default()), 40, 1e-10),
-        ("lm", || Box::new(LevenbergMarquardt::default()), 30, 1e-9),
-    ];
-    for (name, make, iters, tol) in methods {
+    /// A fresh method by name, run for `iters` steps on a least-squares objective.
+    fn minimize(
+        name: &str,
+        x: &mut [f64],
+        obj: &mut dyn LeastSquares,
+        iters: usize,
+    ) -> descent_optim::Result<BatchReport> {
+        match name {
+            "lbfgs" => Lbfgs::default().minimize(x, obj, iters),
+            "cg" => ConjugateGradient::default().minimize(x, obj, iters),
+            _ => LevenbergMarquardt::default().minimize(x, obj, iters),
+        }
+    }
+    let methods: [(&str, usize, f64); 3] =
+        [("lbfgs", 3, 1e-10), ("cg", 40, 1e-10), ("lm", 30, 1e-9)];
+    for (name, iters, tol) in methods {
         let mut single = vec![0.0; 4];
-        make().minimize(&mut single, &mut Regression::rows(0..203), iters)?;
+        minimize(name, &mut single, &mut Regression::rows(0..203), iters)?;
         let mut x = vec![0.0; 4];
         comm.broadcast(&mut x)?;
         let mut obj = Distributed::new(comm, Regression::rows(shard.clone()));
-        let report = make().minimize(&mut x, &mut obj, iters);
+        let report = minimize(name, &mut x, &mut obj, iters);
         if let Some(e) = obj.take_error() {
             return Err(e.into());
         }

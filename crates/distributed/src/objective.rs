@@ -1,16 +1,20 @@
 //! Distributed objectives for the batch methods: each rank evaluates its shard, and the
-//! sums cross the network inside the objective, so `lbfgs`, `cg`, `bfgs`, `steepest` and
-//! `newton` run unchanged on a data set split across processes — every rank runs the same
-//! method on the same numbers and takes the same steps.
+//! sums cross the network inside the objective, so `lbfgs`, `cg`, `bfgs`, `steepest`,
+//! `newton` and `lm` run unchanged on a data set split across processes — every rank runs
+//! the same method on the same numbers and takes the same steps.
 
-use descent_optim::batch::Objective;
+use descent_optim::batch::{HessianObjective, LeastSquares, Objective};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 use crate::comm::{Comm, Reduction};
 use crate::error::Error;
 
 /// An [`Objective`] whose loss, gradient (and Hessian, and least-squares normal equations)
-/// are the sums over ranks of `inner`'s, which sees this rank's shard only.
+/// are the sums over ranks of `inner`'s, which sees this rank's shard only. It is a
+/// [`HessianObjective`] when `inner` is one and [`LeastSquares`] when `inner` is, so Newton
+/// and LM take it exactly when they would take `inner`; chosen by name at run time
+/// (`descent_optim::batch::Method`) it offers the gradient only, so use `Newton` or
+/// `LevenbergMarquardt` directly.
 ///
 /// `inner` must return its shard's share of the loss so that the shares add up to the
 /// full loss: a sum over the shard's examples, divided by the *global* example count if
@@ -103,7 +107,9 @@ impl<O: Objective> Objective for Distributed<'_, O> {
         self.reduce()?;
         Ok((self.buf[0], self.buf[1..].to_vec()))
     }
+}
 
+impl<O: HessianObjective> HessianObjective for Distributed<'_, O> {
     fn hessian(&mut self, x: &[f64]) -> descent_optim::Result<DMatrix<f64>> {
         let h = self.inner.hessian(x)?;
         self.buf.clear();
@@ -111,7 +117,9 @@ impl<O: Objective> Objective for Distributed<'_, O> {
         self.reduce()?;
         Ok(DMatrix::from_column_slice(h.nrows(), h.ncols(), &self.buf))
     }
+}
 
+impl<O: LeastSquares> LeastSquares for Distributed<'_, O> {
     fn residuals(&mut self, x: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
         let (r, j) = self.inner.residuals(x)?;
         let n = j.ncols();

@@ -15,6 +15,10 @@ pub enum Error {
     /// Recording or differentiating on the tape failed.
     #[error(transparent)]
     Autodiff(#[from] descent_autodiff::Error),
+    /// A model's forward pass failed (in the closure of a batch method's `step_module`, which
+    /// may return optim's error and use `?` on the model's calls).
+    #[error(transparent)]
+    Nn(#[from] descent_nn::Error),
     /// A hyper-parameter outside its allowed range (a negative lr, betas outside [0, 1), ...).
     #[error("{name}: {key}={value} is invalid; allowed: {allowed}")]
     Hyperparameter {

@@ -101,6 +101,59 @@ impl TestFunction {
         Ok(f.sum(&[], false)?)
     }
 
+    /// The function's least-squares form: residuals `r(p)` on `p`'s tape with `Σ rᵢ² = f`,
+    /// for Levenberg–Marquardt and Gauss–Newton (through
+    /// [`crate::batch::TapeResiduals`]).
+    ///
+    /// ```
+    /// use descent_optim::batch::{LeastSquaresMethod, LevenbergMarquardt, TapeResiduals};
+    /// use descent_optim::functions::TestFunction;
+    /// let f = TestFunction::Beale;
+    /// let mut obj = TapeResiduals::<f64, _>::new(move |_, p| f.residuals(p));
+    /// let mut x = vec![1.0, 1.0];
+    /// LevenbergMarquardt::default().minimize(&mut x, &mut obj, 100)?;
+    /// assert!((x[0] - 3.0).abs() < 1e-6 && (x[1] - 0.5).abs() < 1e-6, "{x:?}");
+    /// assert!(TestFunction::Saddle.residuals(descent_autodiff::Tape::<f64>::new().var(
+    ///     descent_tensor::Tensor::zeros(&[2]))).is_err());
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for the saddle, which is unbounded below and has no such form;
+    /// if `p` does not have two elements.
+    pub fn residuals<'t, F: Float>(&self, p: Var<'t, F>) -> Result<Var<'t, F>> {
+        let (x, y) = (p.narrow(0, 0, 1)?, p.narrow(0, 1, 1)?);
+        let r = match *self {
+            TestFunction::Rosenbrock => Var::concat(
+                &[
+                    y.sub(x.square()?)?.mul_scalar(F::of(10.0))?,
+                    x.rsub_scalar(F::one())?,
+                ],
+                0,
+            ),
+            TestFunction::Beale => {
+                let (y2, y3) = (y.square()?, y.square()?.mul(y)?);
+                let term = |c: f64, yk: Var<'t, F>| x.mul(yk)?.sub(x)?.add_scalar(F::of(c));
+                Var::concat(&[term(1.5, y)?, term(2.25, y2)?, term(2.625, y3)?], 0)
+            }
+            TestFunction::Quadratic { a, b } => Var::concat(
+                &[
+                    x.mul_scalar(F::of((a / 2.0).sqrt()))?,
+                    y.mul_scalar(F::of((b / 2.0).sqrt()))?,
+                ],
+                0,
+            ),
+            TestFunction::Saddle => {
+                return Err(Error::Unsupported {
+                    method: "saddle",
+                    needs: "least-squares form",
+                    hint: "x² − y² is unbounded below; use newton, bfgs, lbfgs or cg on it",
+                })
+            }
+        };
+        Ok(r?)
+    }
+
     /// The function at `(x, y)` in plain f64 (for contour plots).
     pub fn value(&self, x: f64, y: f64) -> f64 {
         match *self {

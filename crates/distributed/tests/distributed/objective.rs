@@ -3,7 +3,9 @@
 //! in place of the Jacobian) lands where it lands on the Jacobian itself.
 
 use descent_distributed::{Comm, Distributed};
-use descent_optim::batch::{BatchMethod, Lbfgs, LevenbergMarquardt, Objective};
+use descent_optim::batch::{
+    BatchMethod, Lbfgs, LeastSquares, LeastSquaresMethod, LevenbergMarquardt, Objective,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// A small nonlinear regression: `rᵢ(w) = tanh(xᵢ·w) − yᵢ`, with data from a fixed LCG.
@@ -32,9 +34,11 @@ impl Tanh {
 
 impl Objective for Tanh {
     fn value_grad(&mut self, w: &[f64]) -> descent_optim::Result<(f64, Vec<f64>)> {
-        let (r, j) = self.residuals(w)?;
-        Ok((r.norm_squared(), (j.tr_mul(&r) * 2.0).as_slice().to_vec()))
+        self.sum_of_squares(w)
     }
+}
+
+impl LeastSquares for Tanh {
     fn residuals(&mut self, w: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
         let n = self.x.len();
         let mut r = DVector::zeros(n);

@@ -95,7 +95,7 @@ impl BatchMethod for Bfgs {
     }
 }
 
-impl Direction for Bfgs {
+impl<O: Objective + ?Sized> Direction<O> for Bfgs {
     const NAME: &'static str = "bfgs";
 
     fn search(&self) -> SearchConfig {
@@ -110,7 +110,7 @@ impl Direction for Bfgs {
         &mut self,
         _x: &[f64],
         g: &[f64],
-        _obj: &mut dyn Objective,
+        _obj: &mut O,
         _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         let n = g.len();

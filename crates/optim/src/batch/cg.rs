@@ -122,7 +122,7 @@ impl BatchMethod for ConjugateGradient {
     }
 }
 
-impl Direction for ConjugateGradient {
+impl<O: Objective + ?Sized> Direction<O> for ConjugateGradient {
     const NAME: &'static str = "cg";
 
     fn search(&self) -> SearchConfig {
@@ -137,7 +137,7 @@ impl Direction for ConjugateGradient {
         &mut self,
         _x: &[f64],
         g: &[f64],
-        _obj: &mut dyn Objective,
+        _obj: &mut O,
         _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         let restart = self.config.restart.unwrap_or(g.len().max(1));

@@ -9,7 +9,7 @@
 //!   Hessian would not fit in memory.
 
 use crate::batch::newton::{check_dense_size, checked_hessian};
-use crate::batch::objective::{axpy, dot, Objective};
+use crate::batch::objective::{axpy, dot, HessianObjective};
 use crate::error::{Error, Result};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::rngs::StdRng;
@@ -94,8 +94,12 @@ pub fn spectrum(h: &DMatrix<f64>) -> Result<Spectrum> {
 ///
 /// # Errors
 /// [`Error::TooLarge`] above `max_params` (saying to use [`lanczos`]), the objective's
-/// errors, [`Error::Unsupported`] if it has no Hessian.
-pub fn hessian_spectrum(obj: &mut dyn Objective, x: &[f64], max_params: usize) -> Result<Spectrum> {
+/// errors.
+pub fn hessian_spectrum(
+    obj: &mut dyn HessianObjective,
+    x: &[f64],
+    max_params: usize,
+) -> Result<Spectrum> {
     check_dense_size("hessian_spectrum", x.len(), max_params)?;
     spectrum(&checked_hessian("hessian_spectrum", obj, x)?)
 }

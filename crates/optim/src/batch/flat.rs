@@ -2,10 +2,11 @@
 //! `_gather_flat_grad`): a parameter set flattened in order, and [`Objective`]s built from
 //! tape closures — [`TapeObjective`] (loss, gradient, the exact Hessian and Hessian-vector
 //! products of a function of one flat input), [`TapeResiduals`] (residuals and their
-//! Jacobian, for Levenberg–Marquardt) and [`ParamObjective`] (a loss over a `Param` set,
-//! as PyTorch's LBFGS closure).
+//! Jacobian, for Levenberg–Marquardt), [`ParamObjective`] (a loss over a `Param` set, as
+//! PyTorch's LBFGS closure, with its exact Hessian) and [`ParamResiduals`] (residuals over a
+//! `Param` set).
 
-use crate::batch::objective::Objective;
+use crate::batch::objective::{HessianObjective, LeastSquares, Objective};
 use crate::error::{Error, Result};
 use descent_autodiff::{hessian, hessian_vector_product, jacobian, Param, Tape, Var};
 use descent_tensor::{Float, Tensor};
@@ -128,6 +129,34 @@ fn scalar_loss<F: Float>(method: &'static str, loss: Var<'_, F>) -> Result<f64> 
     Ok(loss.item()?.as_f64())
 }
 
+/// The exact Hessian at `x` of the scalar function `g` of one flat input.
+fn hessian_of<F: Float, G, E>(g: &G, x: &[f64]) -> Result<DMatrix<f64>>
+where
+    G: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError,
+{
+    let xt = tensor::<F>(x, &[x.len()])?;
+    let h = on_tape(g, |f| hessian(f, &xt))?;
+    Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
+}
+
+/// The residuals `g(x)` (flattened) and their Jacobian, of a function `g` of one flat input.
+fn residuals_of<F: Float, G, E>(g: &G, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)>
+where
+    G: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError,
+{
+    let xt = tensor::<F>(x, &[x.len()])?;
+    let tape = Tape::new();
+    let r = g(&tape, tape.constant(xt.clone())).map_err(into_optim)?;
+    let r = to_f64(&r.value()?);
+    let j = on_tape(g, |f| jacobian(f, &xt))?;
+    Ok((
+        DVector::from_vec(r),
+        DMatrix::from_row_slice(j.shape()[0], x.len(), &to_f64(&j)),
+    ))
+}
+
 /// An [`Objective`] from a closure of one flat input recorded on the tape (the form of
 /// `descent_autodiff::hessian`): the gradient by one reverse sweep, the exact Hessian by
 /// [`descent_autodiff::hessian`], `H·v` by [`TapeObjective::hvp`]. Computes in `F`.
@@ -192,20 +221,27 @@ where
         Ok((value, g))
     }
 
-    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
-        let xt = tensor::<F>(x, &[x.len()])?;
-        let h = on_tape(&self.f, |f| hessian(f, &xt))?;
-        Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
+    fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> {
+        Some(self)
     }
 }
 
-/// A least-squares [`Objective`], loss `Σ rᵢ²`, from a closure returning the residual
-/// vector `r(x)` on the tape: [`Objective::residuals`] gives `r` and its Jacobian (from
+impl<F: Float, Fun, E: ClosureError> HessianObjective for TapeObjective<F, Fun>
+where
+    Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
+        hessian_of(&self.f, x)
+    }
+}
+
+/// A least-squares objective, loss `Σ rᵢ²`, from a closure returning the residual vector
+/// `r(x)` on the tape: [`LeastSquares::residuals`] gives `r` and its Jacobian (from
 /// [`descent_autodiff::jacobian`]) for Levenberg–Marquardt; the loss, gradient `2Jᵀr` and
 /// Hessian are those of `Σ rᵢ²`, so every other method runs on it too.
 ///
 /// ```
-/// use descent_optim::batch::{BatchMethod, LevenbergMarquardt, TapeResiduals};
+/// use descent_optim::batch::{LeastSquaresMethod, LevenbergMarquardt, TapeResiduals};
 /// // Rosenbrock's residuals (10(y − x²), 1 − x).
 /// let mut obj = TapeResiduals::<f64, _>::new(|_, w| {
 ///     let (x, y) = (w.narrow(0, 0, 1)?, w.narrow(0, 1, 1)?);
@@ -264,23 +300,33 @@ where
         Ok((value, g))
     }
 
-    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
-        let xt = tensor::<F>(x, &[x.len()])?;
-        let squares = tape_fn::<F, Error, _>(|t, v| sum_of_squares(&self.r, t, v));
-        let h = on_tape(&squares, |f| hessian(f, &xt))?;
-        Ok(DMatrix::from_row_slice(x.len(), x.len(), &to_f64(&h)))
+    fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> {
+        Some(self)
     }
 
+    fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> {
+        Some(self)
+    }
+}
+
+impl<F: Float, Fun, E: ClosureError> HessianObjective for TapeResiduals<F, Fun>
+where
+    Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
+        hessian_of(
+            &tape_fn::<F, Error, _>(|t, v| sum_of_squares(&self.r, t, v)),
+            x,
+        )
+    }
+}
+
+impl<F: Float, Fun, E: ClosureError> LeastSquares for TapeResiduals<F, Fun>
+where
+    Fun: for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> std::result::Result<Var<'t, F>, E>,
+{
     fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
-        let xt = tensor::<F>(x, &[x.len()])?;
-        let tape = Tape::new();
-        let r = (self.r)(&tape, tape.constant(xt.clone())).map_err(into_optim)?;
-        let r = to_f64(&r.value()?);
-        let j = on_tape(&self.r, |f| jacobian(f, &xt))?;
-        Ok((
-            DVector::from_vec(r),
-            DMatrix::from_row_slice(j.shape()[0], x.len(), &to_f64(&j)),
-        ))
+        residuals_of(&self.r, x)
     }
 }
 
@@ -288,7 +334,9 @@ where
 /// is given, reading the parameters with `tape.param(&p)` (any clone of them: a clone keeps
 /// the id). Before calling it, the trial values are registered on the tape under the
 /// parameters' ids, so the closure — a model's forward pass — sees them without the model
-/// being touched. Used through [`crate::batch::Method::step_params`] or [`with_params`].
+/// being touched. Its exact Hessian (for Newton) comes from binding slices of one flat
+/// input to the parameters, so it is the Hessian with respect to [`flatten`]'s order. Used
+/// through [`crate::batch::Method::step_params`] or [`with_params`].
 pub struct ParamObjective<'p, F: Float, C> {
     params: &'p [Param<F>],
     loss: C,
@@ -301,33 +349,134 @@ impl<'p, F: Float, C> ParamObjective<'p, F, C> {
     }
 }
 
+/// The loss recorded by `loss` on a tape where `params` read the trial values `x`, and its
+/// gradient in [`flatten`]'s order (one reverse sweep, no flat copy of the parameters).
+fn param_value_grad<F: Float>(
+    params: &[Param<F>],
+    x: &[f64],
+    loss: impl for<'t> FnOnce(&'t Tape<F>) -> Result<Var<'t, F>>,
+) -> Result<(f64, Vec<f64>)> {
+    let mut trial = params.to_vec();
+    unflatten(x, &mut trial)?;
+    let tape = Tape::new();
+    for p in &trial {
+        tape.param(p);
+    }
+    let loss = loss(&tape)?;
+    let value = scalar_loss("objective", loss)?;
+    let grads = loss.backward()?;
+    let mut g = Vec::with_capacity(x.len());
+    for p in &trial {
+        match grads.get(p) {
+            Some(t) => g.extend(to_f64(t)),
+            None => g.extend(std::iter::repeat_n(0.0, p.value.numel())),
+        }
+    }
+    Ok((value, g))
+}
+
+/// Reads the flat `w` as the parameters: each one's slice of it, reshaped, is bound on the
+/// tape to the parameter's id, so the closure's `tape.param` calls depend on `w` (the
+/// parameters give only ids and shapes; their values are not read).
+fn bind<'t, F: Float>(tape: &'t Tape<F>, params: &[Param<F>], w: Var<'t, F>) -> Result<()> {
+    let mut at = 0;
+    for p in params {
+        let n = p.value.numel();
+        let shape: Vec<isize> = p.value.shape().iter().map(|&d| d as isize).collect();
+        tape.bind_param(p, w.narrow(0, at, n)?.reshape(&shape)?)?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// A closure over parameters as a function of one flat input (see [`bind`]), so the tape's
+/// `hessian` and `jacobian` apply; the closure is `FnMut`, theirs `Fn`, hence the cell.
+fn over_flat<'a, F: Float, C, E>(
+    params: &'a [Param<F>],
+    f: &'a RefCell<&'a mut C>,
+) -> impl for<'t> Fn(&'t Tape<F>, Var<'t, F>) -> Result<Var<'t, F>> + 'a
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError,
+{
+    tape_fn::<F, Error, _>(move |tape, w| {
+        bind(tape, params, w)?;
+        (f.borrow_mut())(tape).map_err(into_optim)
+    })
+}
+
 impl<F: Float, C, E: ClosureError> Objective for ParamObjective<'_, F, C>
 where
     C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
 {
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
-        let mut trial = self.params.to_vec();
-        unflatten(x, &mut trial)?;
-        let tape = Tape::new();
-        for p in &trial {
-            tape.param(p);
-        }
-        let loss = (self.loss)(&tape).map_err(into_optim)?;
-        let value = scalar_loss("objective", loss)?;
-        let grads = loss.backward()?;
-        let mut g = Vec::with_capacity(x.len());
-        for p in &trial {
-            match grads.get(p) {
-                Some(t) => g.extend(to_f64(t)),
-                None => g.extend(std::iter::repeat_n(0.0, p.value.numel())),
-            }
-        }
-        Ok((value, g))
+        param_value_grad(self.params, x, |tape| (self.loss)(tape).map_err(into_optim))
+    }
+
+    fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> {
+        Some(self)
     }
 }
 
-/// Runs `method` (e.g. `|x, obj| lbfgs.step(x, obj)`) on the flattened `params` with the
-/// loss closure of [`ParamObjective`], then writes the result back into `params`.
+impl<F: Float, C, E: ClosureError> HessianObjective for ParamObjective<'_, F, C>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>> {
+        hessian_of(&over_flat(self.params, &RefCell::new(&mut self.loss)), x)
+    }
+}
+
+/// A least-squares objective over a set of parameters, loss `Σ rᵢ²`: the closure records
+/// the residual vector (any shape; flattened) on the tape, reading the parameters with
+/// `tape.param(&p)` as for [`ParamObjective`]. [`LeastSquares::residuals`] gives the
+/// residuals and their Jacobian with respect to the parameters in [`flatten`]'s order.
+/// Used through [`with_param_residuals`] and
+/// [`crate::batch::LeastSquaresMethod::step_module_residuals`].
+pub struct ParamResiduals<'p, F: Float, C> {
+    params: &'p [Param<F>],
+    residuals: C,
+}
+
+impl<'p, F: Float, C> ParamResiduals<'p, F, C> {
+    /// The least-squares problem of `residuals` over `params` (which give the shapes, ids
+    /// and order).
+    pub fn new(params: &'p [Param<F>], residuals: C) -> Self {
+        ParamResiduals { params, residuals }
+    }
+}
+
+impl<F: Float, C, E: ClosureError> Objective for ParamResiduals<'_, F, C>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        param_value_grad(self.params, x, |tape| {
+            let r = (self.residuals)(tape).map_err(into_optim)?;
+            Ok(r.square()?.sum(&[], false)?)
+        })
+    }
+
+    fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> {
+        Some(self)
+    }
+}
+
+impl<F: Float, C, E: ClosureError> LeastSquares for ParamResiduals<'_, F, C>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+{
+    fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+        residuals_of(
+            &over_flat(self.params, &RefCell::new(&mut self.residuals)),
+            x,
+        )
+    }
+}
+
+/// Runs `method` (e.g. `|x, obj| lbfgs.step(x, obj)`, or Newton's) on the flattened
+/// `params` with the loss closure of [`ParamObjective`], then writes the result back into
+/// `params`.
 ///
 /// ```
 /// use descent_autodiff::Param;
@@ -357,7 +506,7 @@ where
 pub fn with_params<F: Float, C, R, E>(
     params: &mut [Param<F>],
     loss: C,
-    method: impl FnOnce(&mut [f64], &mut dyn Objective) -> Result<R>,
+    method: impl FnOnce(&mut [f64], &mut dyn HessianObjective) -> Result<R>,
 ) -> std::result::Result<R, E>
 where
     C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
@@ -365,6 +514,26 @@ where
 {
     let mut x = flatten(params);
     let r = method(&mut x, &mut ParamObjective::new(params, loss)).map_err(from_optim::<E>)?;
+    unflatten(&x, params)?;
+    Ok(r)
+}
+
+/// [`with_params`] for a least-squares method (e.g. `|x, obj| lm.step(x, obj)`): the
+/// closure returns the residual vector ([`ParamResiduals`]).
+///
+/// # Errors
+/// Whatever `method` or the closure returns; the parameters are updated only on success.
+pub fn with_param_residuals<F: Float, C, R, E>(
+    params: &mut [Param<F>],
+    residuals: C,
+    method: impl FnOnce(&mut [f64], &mut dyn LeastSquares) -> Result<R>,
+) -> std::result::Result<R, E>
+where
+    C: for<'t> FnMut(&'t Tape<F>) -> std::result::Result<Var<'t, F>, E>,
+    E: ClosureError + From<Error>,
+{
+    let mut x = flatten(params);
+    let r = method(&mut x, &mut ParamResiduals::new(params, residuals)).map_err(from_optim::<E>)?;
     unflatten(&x, params)?;
     Ok(r)
 }

@@ -59,9 +59,9 @@ impl LineSearch {
     /// # Errors
     /// Whatever the objective returns.
     #[allow(clippy::too_many_arguments)]
-    pub fn search(
+    pub fn search<O: Objective + ?Sized>(
         &self,
-        obj: &mut dyn Objective,
+        obj: &mut O,
         x: &[f64],
         t: f64,
         d: &[f64],
@@ -97,8 +97,8 @@ pub struct LineStep {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn armijo(
-    obj: &mut dyn Objective,
+fn armijo<O: Objective + ?Sized>(
+    obj: &mut O,
     x: &[f64],
     mut t: f64,
     d: &[f64],
@@ -165,8 +165,8 @@ struct Point {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn strong_wolfe(
-    obj: &mut dyn Objective,
+fn strong_wolfe<O: Objective + ?Sized>(
+    obj: &mut O,
     x: &[f64],
     mut t: f64,
     d: &[f64],
@@ -366,7 +366,7 @@ impl SearchConfig {
 
 /// What distinguishes steepest descent, CG, BFGS and Newton: the direction, the first
 /// trial step, and what is learned from an accepted step.
-pub(crate) trait Direction {
+pub(crate) trait Direction<O: Objective + ?Sized> {
     /// The method's name, for errors.
     const NAME: &'static str;
     /// Its search and tolerances.
@@ -378,7 +378,7 @@ pub(crate) trait Direction {
         &mut self,
         x: &[f64],
         g: &[f64],
-        obj: &mut dyn Objective,
+        obj: &mut O,
         report: &mut BatchReport,
     ) -> Result<Vec<f64>>;
     /// Forget curvature information: the next direction is the anti-gradient.
@@ -395,11 +395,11 @@ pub(crate) trait Direction {
 pub(crate) struct Cache(Option<(Vec<f64>, f64, Vec<f64>)>);
 
 impl Cache {
-    fn get(
+    fn get<O: Objective + ?Sized>(
         &mut self,
         method: &'static str,
         x: &[f64],
-        obj: &mut dyn Objective,
+        obj: &mut O,
         report: &mut BatchReport,
     ) -> Result<(f64, Vec<f64>)> {
         match self.0.take() {
@@ -417,10 +417,10 @@ impl Cache {
 /// that is not a descent direction makes the method restart from the anti-gradient; a search
 /// without sufficient decrease leaves `x` where it was and reports
 /// [`StopReason::LineSearchFailed`].
-pub(crate) fn iterate<M: Direction>(
+pub(crate) fn iterate<O: Objective + ?Sized, M: Direction<O>>(
     m: &mut M,
     x: &mut [f64],
-    obj: &mut dyn Objective,
+    obj: &mut O,
 ) -> Result<BatchReport> {
     let cfg = m.search();
     let mut cache = std::mem::take(m.cache());
@@ -429,12 +429,12 @@ pub(crate) fn iterate<M: Direction>(
     r
 }
 
-fn iterate_with<M: Direction>(
+fn iterate_with<O: Objective + ?Sized, M: Direction<O>>(
     m: &mut M,
     cfg: &SearchConfig,
     cache: &mut Cache,
     x: &mut [f64],
-    obj: &mut dyn Objective,
+    obj: &mut O,
 ) -> Result<BatchReport> {
     let mut report = BatchReport::new(0.0, &[]);
     let (f, g) = cache.get(M::NAME, x, obj, &mut report)?;

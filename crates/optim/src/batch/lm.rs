@@ -10,9 +10,13 @@
 //! Tingleff, *Methods for Non-Linear Least Squares Problems*, 2004, Alg. 3.16; the floor
 //! lets `μ` grow from 0). `μ₀ = τ · max diag(JᵀJ)`.
 
+use crate::batch::flat::ClosureError;
+use crate::batch::module::{self, Layout, ModuleLoss};
 use crate::batch::newton::{check_dense_size, shifted_cholesky_solve};
-use crate::batch::objective::{BatchMethod, BatchReport, Objective, StopReason, StopTolerances};
+use crate::batch::objective::{repeat, BatchReport, LeastSquares, StopReason, StopTolerances};
 use crate::error::{Error, Result};
+use descent_nn::Module;
+use descent_tensor::Float;
 use nalgebra::{DMatrix, DVector};
 
 /// After a rejected step `μ` grows from at least `MU_FLOOR · max diag(JᵀJ)`: from `μ = 0`
@@ -20,6 +24,100 @@ use nalgebra::{DMatrix, DVector};
 /// retried. `1e-3` is the default `tau`'s start, the usual "small but not negligible"
 /// damping relative to the curvature's scale (Madsen, Nielsen & Tingleff §3.2).
 const MU_FLOOR: f64 = 1e-3;
+
+/// A method for least-squares problems (Levenberg–Marquardt, Gauss–Newton): it takes a
+/// [`LeastSquares`] objective, so one without residuals is a type error. The calls mirror
+/// [`crate::batch::BatchMethod`]'s.
+pub trait LeastSquaresMethod {
+    /// One step from `x`, updating it in place.
+    ///
+    /// # Errors
+    /// Non-finite residuals or Jacobian at `x`, a normal system that cannot be factored, or
+    /// the objective's own error.
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn LeastSquares) -> Result<BatchReport>;
+
+    /// Calls [`LeastSquaresMethod::step`] until a terminal [`StopReason`] or `max_steps`
+    /// calls; the report sums the calls' counts.
+    ///
+    /// # Errors
+    /// As [`LeastSquaresMethod::step`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    fn minimize(
+        &mut self,
+        x: &mut [f64],
+        obj: &mut dyn LeastSquares,
+        max_steps: usize,
+    ) -> Result<BatchReport> {
+        repeat(max_steps, || self.step(x, obj))
+    }
+
+    /// The names and shapes of the model the last `step_module_residuals` ran on.
+    #[doc(hidden)]
+    fn module_layout(&mut self) -> &mut Layout;
+
+    /// One [`LeastSquaresMethod::step`] on a small model's parameters, in place:
+    /// `residuals(tape, model)` records the residual vector (any shape; flattened) with the
+    /// model's forward pass, and its Jacobian with respect to the parameters (flattened in
+    /// `named_params` order) comes from the tape. The closure may return any error that
+    /// optim's converts into (its own come back as they were).
+    ///
+    /// ```
+    /// use descent_nn::{Linear, Mode, Module, Sequential};
+    /// use descent_optim::batch::{LeastSquaresMethod, LevenbergMarquardt};
+    /// use descent_tensor::Tensor;
+    /// use rand::SeedableRng;
+    /// let mut model = Sequential::<f64>::new().add(Linear::new(1, 1, &mut rand::rngs::StdRng::seed_from_u64(0))?);
+    /// let (x, y) = (Tensor::from_vec(vec![0.0, 1.0, 2.0], &[3, 1])?, Tensor::from_vec(vec![1.0, 3.0, 5.0], &[3, 1])?);
+    /// LevenbergMarquardt::default().minimize_module_residuals(&mut model, |tape, m| -> descent_optim::Result<_> {
+    ///     Ok(m.forward(tape, tape.constant(x.clone()), Mode::Eval)?.sub(tape.constant(y.clone()))?)
+    /// }, 20)?;
+    /// let w: Vec<f64> = model.params().iter().map(|p| p.value.to_vec()[0]).collect();
+    /// assert!((w[0] - 2.0).abs() < 1e-6 && (w[1] - 1.0).abs() < 1e-6, "{w:?}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`LeastSquaresMethod::step`] ([`Error::TooLarge`] naming the parameter count
+    /// above `max_params`); the closure's own errors; [`Error::ModuleShape`] if the model's
+    /// parameters are not those of the previous call.
+    fn step_module_residuals<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        residuals: C,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: Float,
+        M: Module<F> + ?Sized,
+        C: ModuleLoss<F, M, E>,
+        E: ClosureError + From<Error>,
+    {
+        module::remember(Some(self.module_layout()), model)?;
+        module::on_residuals(model, residuals, |x, obj| self.step(x, obj))
+    }
+
+    /// [`LeastSquaresMethod::minimize`] on a model's parameters, in place (see
+    /// [`LeastSquaresMethod::step_module_residuals`]).
+    ///
+    /// # Errors
+    /// As [`LeastSquaresMethod::step_module_residuals`]; [`Error::Hyperparameter`] for
+    /// `max_steps = 0`.
+    fn minimize_module_residuals<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        residuals: C,
+        max_steps: usize,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        Self: Sized,
+        F: Float,
+        M: Module<F> + ?Sized,
+        C: ModuleLoss<F, M, E>,
+        E: ClosureError + From<Error>,
+    {
+        module::remember(Some(self.module_layout()), model)?;
+        module::on_residuals(model, residuals, |x, obj| self.minimize(x, obj, max_steps))
+    }
+}
 
 /// Levenberg–Marquardt settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,12 +151,14 @@ impl Default for LmConfig {
 /// `max_tries` rejected ones).
 ///
 /// ```
-/// use descent_optim::{Result, batch::{BatchMethod, LevenbergMarquardt, Objective}};
+/// use descent_optim::{Result, batch::{LeastSquares, LeastSquaresMethod, LevenbergMarquardt, Objective}};
 /// use nalgebra::{DMatrix, DVector};
 /// /// Rosenbrock as least squares: r = (10(y − x²), 1 − x).
 /// struct Rosen;
 /// impl Objective for Rosen {
-///     fn value_grad(&mut self, _x: &[f64]) -> Result<(f64, Vec<f64>)> { unreachable!() }
+///     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> { self.sum_of_squares(x) }
+/// }
+/// impl LeastSquares for Rosen {
 ///     fn residuals(&mut self, p: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
 ///         let r = DVector::from_vec(vec![10.0 * (p[1] - p[0] * p[0]), 1.0 - p[0]]);
 ///         Ok((r, DMatrix::from_row_slice(2, 2, &[-20.0 * p[0], 10.0, -1.0, 0.0])))
@@ -75,6 +175,7 @@ pub struct LevenbergMarquardt {
     mu: Option<f64>,
     nu: f64,
     cache: Option<(Vec<f64>, DVector<f64>, DMatrix<f64>)>,
+    layout: Layout,
 }
 
 impl Default for LevenbergMarquardt {
@@ -84,6 +185,7 @@ impl Default for LevenbergMarquardt {
             mu: None,
             nu: 2.0,
             cache: None,
+            layout: Layout::new(),
         }
     }
 }
@@ -134,19 +236,12 @@ impl LevenbergMarquardt {
 /// `finite`, for finiteness: the point a step starts from must be finite).
 fn residuals(
     method: &'static str,
-    obj: &mut dyn Objective,
+    obj: &mut dyn LeastSquares,
     x: &[f64],
     report: &mut BatchReport,
     finite: bool,
 ) -> Result<(DVector<f64>, DMatrix<f64>)> {
-    let (r, j) = obj.residuals(x).map_err(|e| match e {
-        Error::Unsupported { needs, hint, .. } => Error::Unsupported {
-            method,
-            needs,
-            hint,
-        },
-        e => e,
-    })?;
+    let (r, j) = obj.residuals(x)?;
     report.function_evals += 1;
     report.gradient_evals += 1; // the Jacobian gives the gradient 2Jᵀr too
     report.hessian_evals += 1;
@@ -171,15 +266,14 @@ fn residuals(
     Ok((r, j))
 }
 
-impl BatchMethod for LevenbergMarquardt {
+impl LeastSquaresMethod for LevenbergMarquardt {
     /// One accepted step from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::NonFinite`] for
     /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `μI + JᵀJ` cannot be
-    /// factored (`μ = 0` with a rank-deficient `J`), [`Error::Unsupported`] if the objective
-    /// has no residuals.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
+    /// factored (`μ = 0` with a rank-deficient `J`).
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn LeastSquares) -> Result<BatchReport> {
         let n = x.len();
         check_dense_size("lm", n, self.config.max_params)?;
         let tol = self.config.tolerances;
@@ -247,6 +341,10 @@ impl BatchMethod for LevenbergMarquardt {
         self.cache = Some((x.to_vec(), r, j));
         Ok(report)
     }
+
+    fn module_layout(&mut self) -> &mut Layout {
+        &mut self.layout
+    }
 }
 
 /// Gauss–Newton settings.
@@ -284,12 +382,14 @@ impl Default for GaussNewtonConfig {
 /// iteration.
 ///
 /// ```
-/// use descent_optim::{Result, batch::{BatchMethod, GaussNewton, Objective}};
+/// use descent_optim::{Result, batch::{GaussNewton, LeastSquares, LeastSquaresMethod, Objective}};
 /// use nalgebra::{DMatrix, DVector};
 /// /// r = (x² − 4, x·y − 2): zero at (2, 1).
 /// struct Roots;
 /// impl Objective for Roots {
-///     fn value_grad(&mut self, _x: &[f64]) -> Result<(f64, Vec<f64>)> { unreachable!() }
+///     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> { self.sum_of_squares(x) }
+/// }
+/// impl LeastSquares for Roots {
 ///     fn residuals(&mut self, p: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
 ///         let r = DVector::from_vec(vec![p[0] * p[0] - 4.0, p[0] * p[1] - 2.0]);
 ///         Ok((r, DMatrix::from_row_slice(2, 2, &[2.0 * p[0], 0.0, p[1], p[0]])))
@@ -304,6 +404,7 @@ impl Default for GaussNewtonConfig {
 pub struct GaussNewton {
     config: GaussNewtonConfig,
     cache: Option<(Vec<f64>, DVector<f64>, DMatrix<f64>)>,
+    layout: Layout,
 }
 
 impl GaussNewton {
@@ -334,7 +435,7 @@ impl GaussNewton {
         }
         Ok(GaussNewton {
             config,
-            cache: None,
+            ..Default::default()
         })
     }
 
@@ -344,14 +445,14 @@ impl GaussNewton {
     }
 }
 
-impl BatchMethod for GaussNewton {
+impl LeastSquaresMethod for GaussNewton {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::NonFinite`] for
     /// non-finite residuals or Jacobian at `x`, [`Error::Singular`] if `J` is (numerically)
-    /// rank-deficient, [`Error::Unsupported`] if the objective has no residuals.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
+    /// rank-deficient.
+    fn step(&mut self, x: &mut [f64], obj: &mut dyn LeastSquares) -> Result<BatchReport> {
         const NAME: &str = "gauss_newton";
         let n = x.len();
         check_dense_size(NAME, n, self.config.max_params)?;
@@ -411,5 +512,9 @@ impl BatchMethod for GaussNewton {
         report.reason = StopReason::LineSearchFailed;
         self.cache = Some((x.to_vec(), r, j));
         Ok(report)
+    }
+
+    fn module_layout(&mut self) -> &mut Layout {
+        &mut self.layout
     }
 }

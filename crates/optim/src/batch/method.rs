@@ -8,11 +8,16 @@ use crate::batch::cg::{Beta, CgConfig, ConjugateGradient};
 use crate::batch::flat::{with_params, ClosureError};
 use crate::batch::lbfgs::{Lbfgs, LbfgsConfig};
 use crate::batch::linesearch::{LineSearch, SearchConfig};
-use crate::batch::lm::{GaussNewton, GaussNewtonConfig, LevenbergMarquardt, LmConfig};
+use crate::batch::lm::{
+    GaussNewton, GaussNewtonConfig, LeastSquaresMethod, LevenbergMarquardt, LmConfig,
+};
+use crate::batch::module::Layout;
 use crate::batch::newton::{Newton, NewtonConfig};
-use crate::batch::objective::{BatchMethod, BatchReport, Objective, StopTolerances};
+use crate::batch::objective::{
+    BatchMethod, BatchReport, HessianObjective, LeastSquares, Objective, StopTolerances,
+};
 use crate::batch::steepest::SteepestDescent;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::spec::{Allowed, Spec, ITERATIONS};
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::Float;
@@ -29,7 +34,13 @@ pub const METHODS: &[&str] = &[
     "gauss_newton",
 ];
 
-/// One of the batch methods, with its state.
+/// One of the batch methods, with its state, for a method chosen by name at run time.
+///
+/// It takes any [`Objective`]; Newton asks it for its Hessian through
+/// [`Objective::as_hessian`], LM and Gauss–Newton for residuals through
+/// [`Objective::as_least_squares`], and an objective without them is
+/// [`Error::Unsupported`] naming the method (with the typed [`Newton`] and
+/// [`LeastSquaresMethod`]s the same mistake does not compile).
 ///
 /// ```
 /// use descent_optim::batch::{BatchMethod, Method};
@@ -52,11 +63,11 @@ pub enum Method {
     Bfgs(Bfgs),
     /// L-BFGS (one step = up to `max_iter` iterations, as in PyTorch).
     Lbfgs(Lbfgs),
-    /// Newton with the exact Hessian.
+    /// Newton with the exact Hessian (needs a [`HessianObjective`]).
     Newton(Newton),
-    /// Levenberg–Marquardt (needs [`Objective::residuals`]).
+    /// Levenberg–Marquardt (needs a [`LeastSquares`] objective).
     Lm(LevenbergMarquardt),
-    /// Gauss–Newton with an Armijo search (needs [`Objective::residuals`]).
+    /// Gauss–Newton with an Armijo search (needs a [`LeastSquares`] objective).
     GaussNewton(GaussNewton),
 }
 
@@ -247,9 +258,14 @@ impl Method {
         }
     }
 
-    /// Whether the method needs the objective's residuals ([`Objective::residuals`]).
+    /// Whether the method needs a [`LeastSquares`] objective (residuals).
     pub fn needs_residuals(&self) -> bool {
         matches!(self, Method::Lm(_) | Method::GaussNewton(_))
+    }
+
+    /// Whether the method needs a [`HessianObjective`].
+    pub fn needs_hessian(&self) -> bool {
+        matches!(self, Method::Newton(_))
     }
 
     /// One step over a parameter set, PyTorch style: `loss` records the loss on the tape it
@@ -271,29 +287,57 @@ impl Method {
     }
 }
 
+/// `obj` as a [`HessianObjective`], or [`Error::Unsupported`] for `method`.
+fn with_hessian<'a>(
+    method: &'static str,
+    obj: &'a mut dyn Objective,
+) -> Result<&'a mut dyn HessianObjective> {
+    obj.as_hessian().ok_or(Error::Unsupported {
+        method,
+        needs: "Hessian",
+        hint: "build it with TapeObjective or ParamObjective (the tape's exact Hessian), or implement HessianObjective and return Some(self) from Objective::as_hessian",
+    })
+}
+
+/// `obj` as a [`LeastSquares`] problem, or [`Error::Unsupported`] for `method`.
+fn with_residuals<'a>(
+    method: &'static str,
+    obj: &'a mut dyn Objective,
+) -> Result<&'a mut dyn LeastSquares> {
+    obj.as_least_squares().ok_or(Error::Unsupported {
+        method,
+        needs: "least-squares form (residuals)",
+        hint: "build it with TapeResiduals or ParamResiduals from a closure returning the residual vector, or use lbfgs/bfgs/newton on the loss itself",
+    })
+}
+
 impl BatchMethod for Method {
-    /// One step from `x`: one iteration (L-BFGS: up to `max_iter`, as PyTorch's `step`).
-    ///
-    /// # Errors
-    /// As the method's own `step`.
-    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+    fn module_layout(&mut self) -> Option<&mut Layout> {
         match self {
+            Method::Steepest(_) => None,
             Method::Cg(m) => m.module_layout(),
             Method::Bfgs(m) => m.module_layout(),
             Method::Lbfgs(m) => m.module_layout(),
-            _ => None,
+            Method::Newton(m) => Some(m.layout()),
+            Method::Lm(m) => Some(m.module_layout()),
+            Method::GaussNewton(m) => Some(m.module_layout()),
         }
     }
 
+    /// One step from `x`: one iteration (L-BFGS: up to `max_iter`, as PyTorch's `step`).
+    ///
+    /// # Errors
+    /// As the method's own `step`; [`Error::Unsupported`] if the method needs a Hessian or
+    /// residuals the objective does not offer.
     fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
         match self {
             Method::Steepest(m) => m.step(x, obj),
             Method::Cg(m) => m.step(x, obj),
             Method::Bfgs(m) => m.step(x, obj),
             Method::Lbfgs(m) => m.step(x, obj),
-            Method::Newton(m) => m.step(x, obj),
-            Method::Lm(m) => m.step(x, obj),
-            Method::GaussNewton(m) => m.step(x, obj),
+            Method::Newton(m) => m.step(x, with_hessian("newton", obj)?),
+            Method::Lm(m) => m.step(x, with_residuals("lm", obj)?),
+            Method::GaussNewton(m) => m.step(x, with_residuals("gauss_newton", obj)?),
         }
     }
 }

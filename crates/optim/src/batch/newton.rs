@@ -8,9 +8,13 @@
 //! With `damping: false` such a Hessian is an error instead. The Hessian is `n x n`, so
 //! `max_params` bounds `n` (the error says how large and what to use instead).
 
+use crate::batch::flat::ClosureError;
 use crate::batch::linesearch::{iterate, Cache, Direction, LineSearch, SearchConfig};
-use crate::batch::objective::{BatchMethod, BatchReport, Objective};
+use crate::batch::module::{self, Layout, ModuleLoss};
+use crate::batch::objective::{repeat, BatchReport, HessianObjective};
 use crate::error::{Error, Result};
+use descent_nn::Module;
+use descent_tensor::Float;
 use nalgebra::{DMatrix, DVector};
 
 /// Newton settings.
@@ -37,10 +41,11 @@ impl Default for NewtonConfig {
     }
 }
 
-/// Newton's method; one [`Newton::step`] is one iteration (one Hessian).
+/// Newton's method; one [`Newton::step`] is one iteration (one Hessian). It takes a
+/// [`HessianObjective`]: an objective without a Hessian is a type error.
 ///
 /// ```
-/// use descent_optim::{Result, batch::{BatchMethod, Newton, Objective}};
+/// use descent_optim::{Result, batch::{HessianObjective, Newton, Objective}};
 /// use nalgebra::DMatrix;
 /// /// ½ xᵀAx − bᵀx with A = [[3, 1], [1, 2]], b = (1, 1).
 /// struct Quadratic;
@@ -49,6 +54,8 @@ impl Default for NewtonConfig {
 ///         let g = vec![3.0 * x[0] + x[1] - 1.0, x[0] + 2.0 * x[1] - 1.0];
 ///         Ok((0.5 * (3.0 * x[0] * x[0] + 2.0 * x[0] * x[1] + 2.0 * x[1] * x[1]) - x[0] - x[1], g))
 ///     }
+/// }
+/// impl HessianObjective for Quadratic {
 ///     fn hessian(&mut self, _x: &[f64]) -> Result<DMatrix<f64>> {
 ///         Ok(DMatrix::from_row_slice(2, 2, &[3.0, 1.0, 1.0, 2.0]))
 ///     }
@@ -64,6 +71,7 @@ pub struct Newton {
     gradient_fallback: bool,
     last_shift: f64,
     cache: Cache,
+    layout: Layout,
 }
 
 impl Default for Newton {
@@ -73,6 +81,7 @@ impl Default for Newton {
             gradient_fallback: false,
             last_shift: 0.0,
             cache: Cache::default(),
+            layout: Layout::new(),
         }
     }
 }
@@ -109,16 +118,97 @@ impl Newton {
     }
 }
 
-impl BatchMethod for Newton {
+impl Newton {
     /// One iteration from `x`, updating it.
     ///
     /// # Errors
     /// [`Error::TooLarge`] above `max_params` parameters, [`Error::Singular`] for a Hessian
     /// that is not positive definite without damping, [`Error::NonFinite`] for a non-finite
-    /// loss, gradient or Hessian, [`Error::Unsupported`] if the objective has no Hessian.
-    fn step(&mut self, x: &mut [f64], obj: &mut dyn Objective) -> Result<BatchReport> {
+    /// loss, gradient or Hessian.
+    pub fn step(&mut self, x: &mut [f64], obj: &mut dyn HessianObjective) -> Result<BatchReport> {
         check_dense_size("newton", x.len(), self.config.max_params)?;
         iterate(self, x, obj)
+    }
+
+    /// Calls [`Newton::step`] until a terminal [`crate::batch::StopReason`] or `max_steps`
+    /// calls; the report sums the calls' counts.
+    ///
+    /// # Errors
+    /// As [`Newton::step`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    pub fn minimize(
+        &mut self,
+        x: &mut [f64],
+        obj: &mut dyn HessianObjective,
+        max_steps: usize,
+    ) -> Result<BatchReport> {
+        repeat(max_steps, || self.step(x, obj))
+    }
+
+    /// One [`Newton::step`] on a small model's parameters, in place, with the tape's exact
+    /// Hessian of `loss(tape, model)` with respect to all of them (flattened in
+    /// `named_params` order). As [`crate::batch::BatchMethod::step_module`]: the closure
+    /// may return any error that optim's converts into.
+    ///
+    /// ```
+    /// use descent_nn::{Linear, Mode, Module, Sequential};
+    /// use descent_optim::batch::Newton;
+    /// use descent_tensor::Tensor;
+    /// use rand::SeedableRng;
+    /// // Least squares is a quadratic: one Newton step fits y = 2x + 1.
+    /// let mut model = Sequential::<f64>::new().add(Linear::new(1, 1, &mut rand::rngs::StdRng::seed_from_u64(0))?);
+    /// let (x, y) = (Tensor::from_vec(vec![0.0, 1.0, 2.0], &[3, 1])?, Tensor::from_vec(vec![1.0, 3.0, 5.0], &[3, 1])?);
+    /// Newton::default().step_module(&mut model, |tape, m| -> descent_optim::Result<_> {
+    ///     let pred = m.forward(tape, tape.constant(x.clone()), Mode::Eval)?;
+    ///     Ok(pred.sub(tape.constant(y.clone()))?.square()?.sum(&[], false)?)
+    /// })?;
+    /// let w: Vec<f64> = model.params().iter().map(|p| p.value.to_vec()[0]).collect();
+    /// assert!((w[0] - 2.0).abs() < 1e-12 && (w[1] - 1.0).abs() < 1e-12, "{w:?}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Newton::step`] ([`Error::TooLarge`] naming the parameter count above
+    /// `max_params`); the closure's own errors; [`Error::ModuleShape`] if the model's
+    /// parameters are not those of the previous call.
+    pub fn step_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        F: Float,
+        M: Module<F> + ?Sized,
+        C: ModuleLoss<F, M, E>,
+        E: ClosureError + From<Error>,
+    {
+        module::remember(Some(&mut self.layout), model)?;
+        module::on_loss(model, loss, |x, obj| self.step(x, obj))
+    }
+
+    /// [`Newton::minimize`] on a small model's parameters, in place (see
+    /// [`Newton::step_module`]).
+    ///
+    /// # Errors
+    /// As [`Newton::step_module`]; [`Error::Hyperparameter`] for `max_steps = 0`.
+    pub fn minimize_module<F, M, C, E>(
+        &mut self,
+        model: &mut M,
+        loss: C,
+        max_steps: usize,
+    ) -> std::result::Result<BatchReport, E>
+    where
+        F: Float,
+        M: Module<F> + ?Sized,
+        C: ModuleLoss<F, M, E>,
+        E: ClosureError + From<Error>,
+    {
+        module::remember(Some(&mut self.layout), model)?;
+        module::on_loss(model, loss, |x, obj| self.minimize(x, obj, max_steps))
+    }
+
+    /// The model layout of the last `step_module`, for [`crate::batch::Method`].
+    pub(crate) fn layout(&mut self) -> &mut Layout {
+        &mut self.layout
     }
 }
 
@@ -132,9 +222,9 @@ pub(crate) fn check_dense_size(method: &'static str, n: usize, limit: usize) -> 
 }
 
 /// The Hessian at `x`, checked for shape and finiteness.
-pub(crate) fn checked_hessian(
+pub(crate) fn checked_hessian<O: HessianObjective + ?Sized>(
     method: &'static str,
-    obj: &mut dyn Objective,
+    obj: &mut O,
     x: &[f64],
 ) -> Result<DMatrix<f64>> {
     let h = obj.hessian(x)?;
@@ -192,7 +282,7 @@ pub(crate) fn shifted_cholesky_solve(
     None
 }
 
-impl Direction for Newton {
+impl<O: HessianObjective + ?Sized> Direction<O> for Newton {
     const NAME: &'static str = "newton";
 
     fn search(&self) -> SearchConfig {
@@ -207,7 +297,7 @@ impl Direction for Newton {
         &mut self,
         x: &[f64],
         g: &[f64],
-        obj: &mut dyn Objective,
+        obj: &mut O,
         report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         if std::mem::take(&mut self.gradient_fallback) {

@@ -3,15 +3,19 @@
 //! helpers. Working on one flat vector is what PyTorch's LBFGS does too
 //! (`_gather_flat_grad`): the algebra of directions and histories is then plain `Vec<f64>`.
 
+use crate::batch::module::Layout;
 use crate::error::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 
-/// A differentiable objective over a flat parameter vector.
+/// A differentiable objective over a flat parameter vector: its value and gradient, all
+/// that steepest descent, CG, BFGS and L-BFGS need.
 ///
-/// Closures `FnMut(&[f64]) -> Result<(f64, Vec<f64>)>` are objectives. Newton also needs
-/// [`Objective::hessian`] and Levenberg–Marquardt [`Objective::residuals`]; the defaults
-/// return [`Error::Unsupported`] saying what to provide instead, so every method can be
-/// driven through one trait (as the `optimizers` example does) and fail clearly.
+/// Closures `FnMut(&[f64]) -> Result<(f64, Vec<f64>)>` are objectives. What more a method
+/// needs is a richer trait, so asking for it is a type error, not a run-time one:
+/// [`HessianObjective`] for Newton, [`LeastSquares`] for Levenberg–Marquardt and
+/// Gauss–Newton. A method chosen by name at run time ([`crate::batch::Method`]) asks
+/// [`Objective::as_hessian`] / [`Objective::as_least_squares`] instead, which an objective
+/// with the richer trait overrides to return itself.
 ///
 /// ```
 /// use descent_optim::batch::{BatchMethod, Bfgs, Objective};
@@ -30,27 +34,101 @@ pub trait Objective {
     /// Whatever the objective's computation returns.
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)>;
 
-    /// The Hessian at `x` (`n x n`, symmetric), for Newton's method.
-    ///
-    /// # Errors
-    /// [`Error::Unsupported`] unless the objective implements it.
-    fn hessian(&mut self, _x: &[f64]) -> Result<DMatrix<f64>> {
-        Err(Error::Unsupported { method: "newton", needs: "Hessian", hint: "build it with TapeObjective (the tape's exact Hessian) or implement Objective::hessian" })
+    /// This objective as a [`HessianObjective`], if it is one (`Some(self)`), for a method
+    /// chosen at run time; `None` by default.
+    fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> {
+        None
     }
 
-    /// The residuals `r(x)` (`m` entries) and their Jacobian (`m x n`), for
-    /// Levenberg–Marquardt on the loss `Σ rᵢ²`.
-    ///
-    /// # Errors
-    /// [`Error::Unsupported`] unless the objective is a least-squares problem.
-    fn residuals(&mut self, _x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
-        Err(Error::Unsupported { method: "lm", needs: "least-squares form (residuals)", hint: "build it with TapeResiduals from a closure returning the residual vector, or use lbfgs/bfgs/newton on the loss itself" })
+    /// This objective as a [`LeastSquares`] problem, if it is one (`Some(self)`), for a
+    /// method chosen at run time; `None` by default.
+    fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> {
+        None
     }
 }
 
 impl<T: FnMut(&[f64]) -> Result<(f64, Vec<f64>)>> Objective for T {
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
         self(x)
+    }
+}
+
+/// An [`Objective`] with its Hessian, for Newton's method ([`crate::batch::Newton`]) and
+/// [`crate::batch::curvature::hessian_spectrum`].
+///
+/// Newton on an objective without a Hessian does not compile:
+///
+/// ```compile_fail,E0277
+/// use descent_optim::batch::Newton;
+/// let mut plain = |x: &[f64]| Ok((x[0] * x[0], vec![2.0 * x[0]]));
+/// Newton::default().step(&mut [1.0], &mut plain)?; // a closure has no Hessian
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+///
+/// With one it does:
+///
+/// ```
+/// use descent_optim::batch::{HessianObjective, Newton, Objective};
+/// use descent_optim::{nalgebra::DMatrix, Result};
+/// struct Parabola; // x²
+/// impl Objective for Parabola {
+///     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> { Ok((x[0] * x[0], vec![2.0 * x[0]])) }
+///     fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> { Some(self) }
+/// }
+/// impl HessianObjective for Parabola {
+///     fn hessian(&mut self, _x: &[f64]) -> Result<DMatrix<f64>> { Ok(DMatrix::from_element(1, 1, 2.0)) }
+/// }
+/// let mut x = [1.0];
+/// Newton::default().step(&mut x, &mut Parabola)?;
+/// assert!(x[0].abs() < 1e-15); // one step to the minimum
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+pub trait HessianObjective: Objective {
+    /// The Hessian at `x` (`n x n`, symmetric).
+    ///
+    /// # Errors
+    /// Whatever the objective's computation returns.
+    fn hessian(&mut self, x: &[f64]) -> Result<DMatrix<f64>>;
+}
+
+/// A least-squares [`Objective`], loss `L(x) = Σ rᵢ(x)²`, with its residuals and their
+/// Jacobian, for Levenberg–Marquardt and Gauss–Newton
+/// ([`crate::batch::LeastSquaresMethod`]). Its `value_grad` follows from the residuals:
+/// write it as `self.sum_of_squares(x)`.
+///
+/// ```
+/// use descent_optim::batch::{LeastSquares, LeastSquaresMethod, LevenbergMarquardt, Objective};
+/// use descent_optim::{nalgebra::{DMatrix, DVector}, Result};
+/// struct Line; // r = (x − 1, 2x − 4): least squares at x = 1.8
+/// impl Objective for Line {
+///     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> { self.sum_of_squares(x) }
+///     fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> { Some(self) }
+/// }
+/// impl LeastSquares for Line {
+///     fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
+///         Ok((DVector::from_vec(vec![x[0] - 1.0, 2.0 * x[0] - 4.0]), DMatrix::from_vec(2, 1, vec![1.0, 2.0])))
+///     }
+/// }
+/// let mut x = [0.0];
+/// LevenbergMarquardt::default().minimize(&mut x, &mut Line, 20)?;
+/// assert!((x[0] - 1.8).abs() < 1e-9);
+/// # Ok::<(), descent_optim::Error>(())
+/// ```
+pub trait LeastSquares: Objective {
+    /// The residuals `r(x)` (`m` entries) and their Jacobian (`m x n`).
+    ///
+    /// # Errors
+    /// Whatever the objective's computation returns.
+    fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)>;
+
+    /// `(Σ rᵢ², 2Jᵀr)` from [`LeastSquares::residuals`]: the loss and gradient, for an
+    /// implementation of [`Objective::value_grad`] with nothing cheaper at hand.
+    ///
+    /// # Errors
+    /// As [`LeastSquares::residuals`].
+    fn sum_of_squares(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let (r, j) = self.residuals(x)?;
+        Ok((r.norm_squared(), (j.tr_mul(&r) * 2.0).as_slice().to_vec()))
     }
 }
 
@@ -147,9 +225,9 @@ impl BatchReport {
 /// Calls `obj` and checks what it returned: a gradient of the right length, and (when
 /// `finite` is asked) a finite loss and gradient, which every method needs at the point it
 /// steps from. Trial points of a line search may be non-finite: the search backs off.
-pub(crate) fn evaluate(
+pub(crate) fn evaluate<O: Objective + ?Sized>(
     method: &'static str,
-    obj: &mut dyn Objective,
+    obj: &mut O,
     x: &[f64],
     iteration: usize,
     finite: bool,
@@ -266,9 +344,34 @@ pub(crate) fn neg(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| -x).collect()
 }
 
-/// A batch method: one [`BatchMethod::step`] updates `x` by re-evaluating the objective
-/// (one iteration; for L-BFGS up to `max_iter`, as PyTorch's `step`), and
-/// [`BatchMethod::minimize`] repeats it until a stopping test is met.
+/// Calls `step` until it returns a terminal [`StopReason`] or `max_steps` times; the report
+/// sums the calls' counts. The loop of every method's `minimize`.
+pub(crate) fn repeat(
+    max_steps: usize,
+    mut step: impl FnMut() -> Result<BatchReport>,
+) -> Result<BatchReport> {
+    let mut total: Option<BatchReport> = None;
+    for _ in 0..max_steps {
+        let r = step()?;
+        let stop = r.reason.is_terminal();
+        match &mut total {
+            Some(t) => t.absorb(&r),
+            None => total = Some(r),
+        }
+        if stop {
+            break;
+        }
+    }
+    total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
+}
+
+/// A batch method that needs the loss and gradient only (steepest descent, CG, BFGS,
+/// L-BFGS, and [`crate::batch::Method`], which asks the objective at run time for what
+/// the named method needs): one [`BatchMethod::step`] updates `x` by re-evaluating the
+/// objective (one iteration; for L-BFGS up to `max_iter`, as PyTorch's `step`), and
+/// [`BatchMethod::minimize`] repeats it until a stopping test is met. Newton
+/// ([`crate::batch::Newton`]) and the least-squares methods
+/// ([`crate::batch::LeastSquaresMethod`]) have the same calls on the richer objectives.
 pub trait BatchMethod {
     /// One step from `x`, updating it in place.
     ///
@@ -288,26 +391,14 @@ pub trait BatchMethod {
         obj: &mut dyn Objective,
         max_steps: usize,
     ) -> Result<BatchReport> {
-        let mut total: Option<BatchReport> = None;
-        for _ in 0..max_steps {
-            let r = self.step(x, obj)?;
-            let stop = r.reason.is_terminal();
-            match &mut total {
-                Some(t) => t.absorb(&r),
-                None => total = Some(r),
-            }
-            if stop {
-                break;
-            }
-        }
-        total.ok_or(Error::hyper("minimize", "max_steps", 0, "at least 1"))
+        repeat(max_steps, || self.step(x, obj))
     }
 
-    /// Where a method with history (L-BFGS, CG, BFGS) keeps the names and shapes of the
-    /// model it last ran on, so [`BatchMethod::step_module`] can refuse another; `None` for
-    /// methods without history.
+    /// Where a method with history keeps the names and shapes of the model it last ran on,
+    /// so [`BatchMethod::step_module`] can refuse another; `None` for methods without
+    /// history.
     #[doc(hidden)]
-    fn module_layout(&mut self) -> Option<&mut Vec<(String, Vec<usize>)>> {
+    fn module_layout(&mut self) -> Option<&mut Layout> {
         None
     }
 
@@ -361,13 +452,11 @@ pub trait BatchMethod {
         Self: Sized,
         F: descent_tensor::Float,
         M: descent_nn::Module<F> + ?Sized,
-        C: for<'t> FnMut(
-            &'t descent_autodiff::Tape<F>,
-            &M,
-        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        C: crate::batch::ModuleLoss<F, M, E>,
         E: crate::batch::ClosureError + From<Error>,
     {
-        crate::batch::module::run(self, model, loss, |m, x, obj| m.step(x, obj))
+        crate::batch::module::remember(self.module_layout(), model)?;
+        crate::batch::module::on_loss(model, loss, |x, obj| self.step(x, obj))
     }
 
     /// [`BatchMethod::minimize`] on a model's parameters, in place (see
@@ -385,12 +474,10 @@ pub trait BatchMethod {
         Self: Sized,
         F: descent_tensor::Float,
         M: descent_nn::Module<F> + ?Sized,
-        C: for<'t> FnMut(
-            &'t descent_autodiff::Tape<F>,
-            &M,
-        ) -> std::result::Result<descent_autodiff::Var<'t, F>, E>,
+        C: crate::batch::ModuleLoss<F, M, E>,
         E: crate::batch::ClosureError + From<Error>,
     {
-        crate::batch::module::run(self, model, loss, |m, x, obj| m.minimize(x, obj, max_steps))
+        crate::batch::module::remember(self.module_layout(), model)?;
+        crate::batch::module::on_loss(model, loss, |x, obj| self.minimize(x, obj, max_steps))
     }
 }

@@ -65,7 +65,7 @@ impl BatchMethod for SteepestDescent {
     }
 }
 
-impl Direction for SteepestDescent {
+impl<O: Objective + ?Sized> Direction<O> for SteepestDescent {
     const NAME: &'static str = "steepest";
 
     fn search(&self) -> SearchConfig {
@@ -80,7 +80,7 @@ impl Direction for SteepestDescent {
         &mut self,
         _x: &[f64],
         g: &[f64],
-        _obj: &mut dyn Objective,
+        _obj: &mut O,
         _report: &mut BatchReport,
     ) -> Result<Vec<f64>> {
         Ok(g.iter().map(|v| -v).collect())

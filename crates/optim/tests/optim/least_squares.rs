@@ -2,7 +2,7 @@
 //! on small residual problems written out by hand.
 
 use descent_optim::{
-    batch::{BatchMethod, Method, Objective},
+    batch::{BatchMethod, LeastSquares, Method, Objective},
     Result,
 };
 use nalgebra::{DMatrix, DVector};
@@ -15,10 +15,15 @@ struct Recorded<F> {
 
 impl<F: FnMut(&[f64]) -> (Vec<f64>, Vec<f64>)> Objective for Recorded<F> {
     fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
-        let (r, j) = self.residuals(x)?;
-        Ok((r.norm_squared(), (j.tr_mul(&r) * 2.0).as_slice().to_vec()))
+        self.sum_of_squares(x)
     }
 
+    fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> {
+        Some(self)
+    }
+}
+
+impl<F: FnMut(&[f64]) -> (Vec<f64>, Vec<f64>)> LeastSquares for Recorded<F> {
     fn residuals(&mut self, x: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
         self.points.push(x.to_vec());
         let (r, j) = (self.f)(x);

@@ -18,6 +18,7 @@ mod first_order_parity;
 mod grid;
 mod least_squares;
 mod module;
+mod module_newton_lm;
 mod parallel;
 mod registry;
 mod schedules;

@@ -12,7 +12,7 @@ use descent_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-fn model(hidden: usize) -> Sequential<f64> {
+pub fn model(hidden: usize) -> Sequential<f64> {
     let mut rng = StdRng::seed_from_u64(7);
     Sequential::new()
         .add(Linear::new(2, hidden, &mut rng).unwrap())
@@ -20,7 +20,7 @@ fn model(hidden: usize) -> Sequential<f64> {
         .add(Linear::new(hidden, 1, &mut rng).unwrap())
 }
 
-fn data() -> (Tensor<f64>, Tensor<f64>) {
+pub fn data() -> (Tensor<f64>, Tensor<f64>) {
     let x = Tensor::from_vec(
         vec![0.0, 1.0, 1.0, 0.5, -1.0, 2.0, 0.3, -0.7, 1.5, 1.5],
         &[5, 2],
@@ -94,7 +94,7 @@ fn lbfgs_on_a_sequential_equals_lbfgs_on_its_parameters_bit_for_bit() {
 }
 
 /// The sum of squares of `net` on `(x, y)`, as a closure for `step_module`.
-fn fit(
+pub fn fit(
     x: Tensor<f64>,
     y: Tensor<f64>,
 ) -> impl for<'t> FnMut(&'t Tape<f64>, &Sequential<f64>) -> descent_optim::Result<Var<'t, f64>> {

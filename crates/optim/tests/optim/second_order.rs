@@ -6,9 +6,10 @@ use crate::reference;
 
 use descent_optim::{
     batch::{
-        BatchMethod, BatchReport, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient, Lbfgs,
-        LbfgsConfig, LevenbergMarquardt, LineSearch, LmConfig, Newton, NewtonConfig, Objective,
-        SearchConfig, SteepestDescent, StopReason, StopTolerances,
+        BatchMethod, BatchReport, Beta, Bfgs, BfgsConfig, CgConfig, ConjugateGradient,
+        HessianObjective, Lbfgs, LbfgsConfig, LeastSquares, LeastSquaresMethod, LevenbergMarquardt,
+        LineSearch, LmConfig, Method, Newton, NewtonConfig, Objective, SearchConfig,
+        SteepestDescent, StopReason, StopTolerances,
     },
     Error,
 };
@@ -282,7 +283,7 @@ fn lm_matches_scipy_least_squares() {
     }
 }
 
-fn lm(x: &mut [f64], obj: &mut dyn Objective) -> BatchReport {
+fn lm(x: &mut [f64], obj: &mut dyn LeastSquares) -> BatchReport {
     let config = LmConfig {
         tolerances: StopTolerances {
             tolerance_grad: 1e-12,
@@ -300,9 +301,10 @@ fn lm(x: &mut [f64], obj: &mut dyn Objective) -> BatchReport {
 struct ExpFit;
 impl Objective for ExpFit {
     fn value_grad(&mut self, x: &[f64]) -> descent_optim::Result<(f64, Vec<f64>)> {
-        let (r, j) = self.residuals(x)?;
-        Ok((r.norm_squared(), (j.tr_mul(&r) * 2.0).as_slice().to_vec()))
+        self.sum_of_squares(x)
     }
+}
+impl LeastSquares for ExpFit {
     fn residuals(&mut self, p: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
         let (t, y) = (reference::FIT_T, reference::FIT_Y);
         let r = DVector::from_fn(t.len(), |i, _| p[0] * (-p[1] * t[i]).exp() + p[2] - y[i]);
@@ -493,8 +495,13 @@ fn bad_objectives_are_errors() {
         ),
         "{err}"
     );
+    // Chosen by name at run time, Newton and LM refuse an objective without a Hessian or
+    // residuals (with the typed methods this does not compile).
     let mut plain = |x: &[f64]| Ok((x[0] * x[0], vec![2.0 * x[0]]));
-    let err = Newton::default().step(&mut [1.0], &mut plain).unwrap_err();
+    let err = Method::from_spec("newton")
+        .unwrap()
+        .step(&mut [1.0], &mut plain)
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -502,10 +509,11 @@ fn bad_objectives_are_errors() {
                 method: "newton",
                 ..
             }
-        ),
+        ) && err.to_string().contains("HessianObjective"),
         "{err}"
     );
-    let err = LevenbergMarquardt::default()
+    let err = Method::from_spec("lm")
+        .unwrap()
         .step(&mut [1.0], &mut plain)
         .unwrap_err();
     assert!(err.to_string().contains("least-squares"), "{err}");
@@ -513,13 +521,28 @@ fn bad_objectives_are_errors() {
 
 #[test]
 fn too_large_for_a_dense_hessian_says_how_large_and_what_instead() {
+    /// Σ xᵢ², whose Hessian and Jacobian are never formed: the size check comes first.
+    struct Big;
+    impl Objective for Big {
+        fn value_grad(&mut self, x: &[f64]) -> descent_optim::Result<(f64, Vec<f64>)> {
+            Ok((
+                x.iter().map(|v| v * v).sum::<f64>(),
+                x.iter().map(|v| 2.0 * v).collect(),
+            ))
+        }
+    }
+    impl HessianObjective for Big {
+        fn hessian(&mut self, _: &[f64]) -> descent_optim::Result<DMatrix<f64>> {
+            unreachable!("the size check comes first")
+        }
+    }
+    impl LeastSquares for Big {
+        fn residuals(&mut self, _: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
+            unreachable!("the size check comes first")
+        }
+    }
     let n = 5000;
-    let mut big = |x: &[f64]| {
-        Ok((
-            x.iter().map(|v| v * v).sum::<f64>(),
-            x.iter().map(|v| 2.0 * v).collect(),
-        ))
-    };
+    let mut big = Big;
     let mut x = vec![1.0; n];
     for err in [
         Newton::default().step(&mut x, &mut big).unwrap_err(),
@@ -552,9 +575,11 @@ fn singular_lm_system_is_an_error() {
     // r = (x + y, x + y): J has rank 1; with tau = 0 the first system is singular.
     struct RankOne;
     impl Objective for RankOne {
-        fn value_grad(&mut self, _: &[f64]) -> descent_optim::Result<(f64, Vec<f64>)> {
-            unreachable!()
+        fn value_grad(&mut self, x: &[f64]) -> descent_optim::Result<(f64, Vec<f64>)> {
+            self.sum_of_squares(x)
         }
+    }
+    impl LeastSquares for RankOne {
         fn residuals(&mut self, p: &[f64]) -> descent_optim::Result<(DVector<f64>, DMatrix<f64>)> {
             Ok((
                 DVector::from_element(2, p[0] + p[1] - 1.0),

@@ -9,8 +9,9 @@ use descent_autodiff::{Param, Tape, Var};
 use descent_optim::batch::curvature::{hessian_spectrum, lanczos, spectrum};
 use descent_optim::{
     batch::{
-        BatchMethod, LevenbergMarquardt, LmConfig, Method, Newton, Objective, StopReason,
-        StopTolerances, TapeObjective, TapeResiduals,
+        BatchMethod, HessianObjective, LeastSquares, LeastSquaresMethod, LevenbergMarquardt,
+        LmConfig, Method, Newton, Objective, StopReason, StopTolerances, TapeObjective,
+        TapeResiduals,
     },
     Error,
 };
@@ -388,4 +389,41 @@ fn gradient_descent_rate_is_kappa_minus_one_over_kappa_plus_one() {
     let mut x = vec![1.0, -2.0, 0.5, 3.0];
     let report = Newton::default().step(&mut x, &mut quad).unwrap();
     assert!(err(&x) < 1e-12 && report.reason != StopReason::LineSearchFailed);
+}
+
+#[test]
+fn test_functions_least_squares_forms_sum_to_the_functions() {
+    use descent_optim::functions::TestFunction;
+    let functions = [
+        TestFunction::Rosenbrock,
+        TestFunction::Beale,
+        TestFunction::Quadratic { a: 1.0, b: 10.0 },
+    ];
+    for f in functions {
+        for (x, y) in [(-1.2, 1.0), (0.3, -0.7), (2.5, 0.25)] {
+            let tape = Tape::<f64>::new();
+            let p = tape.var(Tensor::from_vec(vec![x, y], &[2]).unwrap());
+            let r = f.residuals(p).unwrap().value().unwrap().to_vec();
+            let squares: f64 = r.iter().map(|v| v * v).sum();
+            let want = f.value(x, y); // plain f64, written out apart
+            assert!(
+                (squares - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{f:?} at ({x}, {y}): {squares} vs {want}"
+            );
+        }
+    }
+    let tape = Tape::<f64>::new();
+    let err = TestFunction::Saddle
+        .residuals(tape.var(Tensor::<f64>::zeros(&[2])))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                method: "saddle",
+                ..
+            }
+        ) && err.to_string().contains("unbounded below"),
+        "{err}"
+    );
 }

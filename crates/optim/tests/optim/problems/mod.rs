@@ -2,7 +2,10 @@
 //! residuals, as `Objective`s.
 #![allow(dead_code)]
 
-use descent_optim::{batch::Objective, Result};
+use descent_optim::{
+    batch::{HessianObjective, LeastSquares, Objective},
+    Result,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// Which function.
@@ -84,8 +87,7 @@ impl Objective for Problem {
     fn value_grad(&mut self, p: &[f64]) -> Result<(f64, Vec<f64>)> {
         Ok(match self {
             Problem::Rosenbrock | Problem::Beale => {
-                let (r, j) = self.residuals(p)?;
-                (r.norm_squared(), (j.tr_mul(&r) * 2.0).as_slice().to_vec())
+                return self.sum_of_squares(p);
             }
             Problem::Quadratic => {
                 // ½ xᵀAx − bᵀx + ½ bᵀA⁻¹b = ½ eᵀAe with e = x − x*: the same function, but
@@ -99,6 +101,16 @@ impl Objective for Problem {
         })
     }
 
+    fn as_hessian(&mut self) -> Option<&mut dyn HessianObjective> {
+        Some(self)
+    }
+
+    fn as_least_squares(&mut self) -> Option<&mut dyn LeastSquares> {
+        Some(self)
+    }
+}
+
+impl HessianObjective for Problem {
     fn hessian(&mut self, p: &[f64]) -> Result<DMatrix<f64>> {
         Ok(match self {
             Problem::Rosenbrock => {
@@ -136,7 +148,9 @@ impl Objective for Problem {
             Problem::Quadratic => quadratic_a(),
         })
     }
+}
 
+impl LeastSquares for Problem {
     fn residuals(&mut self, p: &[f64]) -> Result<(DVector<f64>, DMatrix<f64>)> {
         match self {
             Problem::Rosenbrock => Ok(rosenbrock_residuals(p)),
