@@ -10,6 +10,7 @@ hand (needs torch, jax, optax, numpy):
 
     cargo build --release --example mlp_step
     python3 benches/reference/compare_epoch.py --threads 2 --rounds 5 [--data DIR] [--no-jax]
+        [--baseline PATH/TO/OTHER/mlp_step]
 """
 import argparse
 import json
@@ -35,6 +36,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR"))
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--baseline", help="another build of mlp_step (e.g. before a change), run in the same rounds")
     args = ap.parse_args()
     if not args.data:
         ap.error("no data directory: pass --data DIR or set MNIST_DIR")
@@ -43,6 +45,8 @@ def main():
         "descent": [os.path.join(TARGET, "release", "examples", "mlp_step"), "--json", *common],
         "torch": [sys.executable, os.path.join(HERE, "mnist_torch.py"), *common],
     }
+    if args.baseline:
+        runs["baseline"] = [args.baseline, "--json", *common]
     if not args.no_jax:
         runs["jax"] = [sys.executable, os.path.join(HERE, "mnist_jax.py"), *common]
     rates = {name: [] for name in runs}
