@@ -9,10 +9,18 @@
 //! cargo run --release --example mlp_step -- --threads 2 --json
 //! python3 benches/reference/mlp_step_torch.py --threads 2
 //! cargo run --release --example mlp_step -- --model cnn --batch 64 --threads 1 --json
+//! # where a step's time goes
+//! cargo run --release --example mlp_step -- --threads 2 --timeline
+//! # one epoch of real MNIST, against mnist_torch.py and mnist_jax.py
+//! cargo run --release --example mlp_step -- --data "$MNIST_DIR" --threads 2 --json
 //! python3 benches/reference/cnn_torch.py --batch 64 --threads 1
 //! ```
 
 mod cli;
+#[path = "mlp_step/epochs.rs"]
+mod epochs;
+#[path = "mlp_step/timeline.rs"]
+mod timeline;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -53,6 +61,19 @@ struct Args {
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     json: bool,
+    /// Also print where one step's time goes (MLP only): the tape step's phases and each
+    /// kernel of the step run alone with the same shapes and layouts, medians in µs.
+    #[arg(long)]
+    timeline: bool,
+    /// Instead of synthetic steps, train the MLP for `--epochs` on the MNIST files in this
+    /// directory, as `benches/reference/mnist_torch.py` does (shuffled batches, Adam lr 1e-3
+    /// with cosine annealing per epoch, nothing else per step), and print the training
+    /// samples per second, the evaluation time and the test accuracy.
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+    /// Epochs with `--data` (1 to 1000).
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    epochs: usize,
 }
 
 /// `--model`.
@@ -71,6 +92,12 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (threads, steps, json, batch) = (args.threads, args.steps, args.json, args.batch);
     descent::tensor::set_num_threads(threads)?;
+    if let Some(dir) = &args.data {
+        if args.model != Model::Mlp || args.timeline {
+            return Err("--data: only for --model mlp, without --timeline".into());
+        }
+        return epochs::run(dir, args.epochs, batch, json);
+    }
     let mut out = std::io::stdout().lock();
 
     let mut rng = StdRng::seed_from_u64(0);
@@ -143,6 +170,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    if args.timeline {
+        if args.model != Model::Mlp {
+            return Err("--timeline: only for --model mlp".into());
+        }
+        timeline::print(
+            &mut model,
+            opt.as_mut(),
+            &batches,
+            steps,
+            median * 1e3,
+            &mut out,
+        )?;
+    }
     // `null` in JSON (and `?` in the sentence) where the peak is not known.
     let peak_mb = peak_rss_kb().map_or("null".to_string(), |kb| {
         format!("{:.0}", kb as f64 / 1024.0)
@@ -157,6 +197,41 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         writeln!(out, "{name}, batch {batch}, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb} MB", batch as f64 / median * 1e3)?;
     }
     Ok(())
+}
+
+/// Whose CPU time [`cpu_seconds`] reads.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// All the process's threads (`CLOCK_PROCESS_CPUTIME_ID`).
+    Process = 2,
+    /// The calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+    Thread = 3,
+}
+
+/// CPU seconds used so far (0 where not Linux): on a machine shared with other jobs it
+/// leaves out the time the threads waited to be scheduled, which wall-clock time includes.
+fn cpu_seconds(clock: Clock) -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+        }
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: libc's clock_gettime writes one timespec (two 64-bit fields on 64-bit
+        // Linux) through a valid pointer.
+        unsafe { clock_gettime(clock as i32, &mut t) };
+        t.sec as f64 + t.nsec as f64 * 1e-9
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        _ = clock;
+        0.0
+    }
 }
 
 /// The process's peak resident set (`VmHWM` in /proc/self/status), where Linux provides it.

@@ -107,10 +107,15 @@ impl<F: Float> Module<F> for Linear<F> {
         }
         // A single vector is a batch of one, as in PyTorch.
         let x2 = if shape.len() == 1 { x.unsqueeze(0)? } else { x };
-        let mut y = x2.matmul(tape.param(&self.weight).t()?)?;
-        if let Some(b) = &self.bias {
-            y = y.add(tape.param(b))?;
-        }
+        let w = tape.param(&self.weight);
+        let b = self.bias.as_ref().map(|b| tape.param(b));
+        let y = match b {
+            Some(b) if x2.shape().len() == 2 => linear_op(x2, w, b)?,
+            _ => {
+                let y = x2.matmul(w.t()?)?;
+                b.map_or(Ok(y), |b| y.add(b))?
+            }
+        };
         Ok(if shape.len() == 1 {
             y.squeeze(Some(0))?
         } else {
@@ -119,4 +124,28 @@ impl<F: Float> Module<F> for Linear<F> {
     }
 
     crate::params!(F; weight, bias);
+}
+
+/// `x·Wᵀ + b` for a 2-D `x` as one op: the tensor kernel adds the bias as it writes the
+/// product back, and the tape holds one node instead of a transpose, a product and a sum.
+/// The gradients are the ones the three ops would give, by the same kernels: `g·W`, `gᵀ·x`
+/// and `g` summed over the batch; `matmul`'s rule instead for an `x` laid out column by
+/// column (a transposed view) or a weight that is not contiguous, whose products that rule
+/// computes the other way round.
+fn linear_op<'t, F: Float>(x: Var<'t, F>, w: Var<'t, F>, b: Var<'t, F>) -> Result<Var<'t, F>> {
+    let (xv, wv, bv) = (x.value()?, w.value()?, b.value()?);
+    let strides = xv.strides();
+    if (strides[0] == 1 && strides[1] != 1 && xv.shape().iter().all(|&n| n > 1))
+        || !wv.is_contiguous()
+    {
+        return Ok(x.matmul(w.t()?)?.add(b)?);
+    }
+    let value = xv.linear(&wv, Some(&bv))?;
+    Ok(x.tape().record("linear", value, &[x, w, b], |c| {
+        let (x, w, g) = (c.x(0), c.x(1), c.g);
+        let dx = c.need(0, || g.matmul(w))?;
+        let dw = c.need(1, || g.t()?.matmul(x))?;
+        let db = c.need(2, || g.sum_to(&c.x(2).shape()))?;
+        Ok(vec![dx, dw, db])
+    })?)
 }

@@ -40,6 +40,55 @@ impl<F: Float> Tensor<F> {
     /// [`Error::Broadcast`] if the batch axes do not broadcast;
     /// [`Error::TooLarge`] if the output's element count overflows.
     pub fn matmul(&self, rhs: &Self) -> Result<Self> {
+        self.matmul_bias(rhs, None)
+    }
+
+    /// `x·Wᵀ + b` for a batch of rows `x: [m, k]`, `weight: [n, k]` and `bias: [n]` (or
+    /// none): PyTorch's `linear`. The bias is added to each block of the product as the
+    /// thread that computed it writes it back, while it is in cache, instead of in a second
+    /// pass over a new tensor; the sums are rounded as `x.matmul(&weight.t()?)?.add(bias)`
+    /// rounds them, so the two give the same bits.
+    ///
+    /// ```
+    /// use descent_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let w = Tensor::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 2.0], &[3, 2])?;
+    /// let b = Tensor::from_vec(vec![0.5, 0.0, -1.0], &[3])?;
+    /// assert_eq!(x.linear(&w, Some(&b))?.to_vec(), [1.5, 3.0, 3.0, 3.5, 7.0, 7.0]);
+    /// # Ok::<(), descent_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Rank`] unless `x` and `weight` are 2-D; [`Error::MatmulInner`] if their
+    /// last axes differ; [`Error::ShapeMismatch`] unless `bias` is `[n]`.
+    pub fn linear(&self, weight: &Self, bias: Option<&Self>) -> Result<Self> {
+        for t in [self, weight] {
+            if t.ndim() != 2 {
+                return Err(Error::Rank {
+                    op: "linear",
+                    expected: "2 dims",
+                    shape: t.shape.to_vec(),
+                });
+            }
+        }
+        let n = weight.shape[0];
+        let Some(bias) = bias else {
+            return self.matmul(&weight.t()?);
+        };
+        if bias.shape[..] != [n] {
+            return Err(Error::ShapeMismatch {
+                op: "linear",
+                expected: vec![n],
+                got: bias.shape.to_vec(),
+            });
+        }
+        let bias = bias.contiguous();
+        self.matmul_bias(&weight.t()?, bias.as_slice())
+    }
+
+    /// [`Tensor::matmul`], adding `bias` (one value per output column) to every row of
+    /// every output matrix as it is written.
+    fn matmul_bias(&self, rhs: &Self, bias: Option<&[F]>) -> Result<Self> {
         for t in [self, rhs] {
             if t.ndim() == 0 {
                 return Err(Error::Rank {
@@ -117,6 +166,17 @@ impl<F: Float> Tensor<F> {
             OutPtr(self.data.0.as_ptr().cast_mut()),
             OutPtr(rhs.data.0.as_ptr().cast_mut()),
         );
+        if k == 0 {
+            // matrixmultiply leaves C untouched for k = 0: the empty sum is zero (plus the
+            // bias, if any).
+            let row = |j: usize| bias.map_or(F::zero(), |b| b[j]);
+            (v.spare_capacity_mut()[..total].iter_mut().enumerate())
+                .for_each(|(i, x)| _ = x.write(row(i % n)));
+            // SAFETY: every element was just written.
+            unsafe { v.set_len(total) };
+            return Ok(Tensor::from_parts(v, shape));
+        }
+        let bias = bias.map(|b| OutPtr(b.as_ptr().cast_mut()));
         let threads = rayon::current_num_threads();
         let big = (m * n).saturating_mul(k) >= PAR_FLOPS && threads > 1;
         let run = |i: usize, split: Option<usize>| {
@@ -130,6 +190,7 @@ impl<F: Float> Tensor<F> {
                     b.get().add(ob),
                     out.get().add(i * m * n),
                     split,
+                    bias.map(|b| b.get().cast_const()),
                 )
             }
         };
@@ -138,27 +199,29 @@ impl<F: Float> Tensor<F> {
         } else {
             (0..nbatch).for_each(|i| run(i, big.then_some(threads)));
         }
-        if k == 0 {
-            // matrixmultiply leaves C untouched for k = 0: the empty sum is zero.
-            v.spare_capacity_mut()[..total]
-                .iter_mut()
-                .for_each(|x| _ = x.write(F::zero()));
-        }
         // SAFETY: every output element was written by a gemm call (β = 0 means C is written
-        // without being read) or by the zero fill for k = 0.
+        // without being read).
         unsafe { v.set_len(total) };
         Ok(Tensor::from_parts(v, shape))
     }
 }
 
-/// `C = A·B` for one matrix, split across `split` threads if given.
+/// `C = A·B (+ bias)` for one matrix, split across `split` threads if given.
 ///
 /// # Safety
-/// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements.
-unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
+/// `a`, `b` describe valid matrices for `g`; `c` points to `m×n` writable row-major elements;
+/// `bias`, if given, to `n` elements.
+unsafe fn gemm_block<F: Float>(
+    g: Gemm,
+    a: *const F,
+    b: *const F,
+    c: *mut F,
+    split: Option<usize>,
+    bias: Option<*const F>,
+) {
     let Gemm { m, k, n, .. } = g;
     if n <= SKINNY_N && k > 0 && skinny::available() {
-        skinny::gemm(g, a, b, c, split.unwrap_or(1));
+        skinny::gemm(g, a, b, c, split.unwrap_or(1), bias);
         return;
     }
     // matrixmultiply packs A by columns and B by rows; an operand laid out the other way
@@ -182,17 +245,48 @@ unsafe fn gemm_block<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
         b_copy.as_ref().map_or(b, |v| v.as_ptr()),
         c,
         split,
+        bias,
     );
     for copy in [a_copy, b_copy].into_iter().flatten() {
         F::pool().give(copy);
     }
 }
 
-/// matrixmultiply's `C = A·B`, split across `split` threads if given.
+/// Adds `bias[j]` to the columns `cols` of the rows `rows` of the row-major `C` (row
+/// stride `ldc`): the write-back of [`Tensor::linear`], run by the thread that computed the
+/// block. `c + b`, as `add` rounds it.
+///
+/// # Safety
+/// `c` must be valid for the rows and columns given; `bias` for `cols.end` elements.
+unsafe fn add_bias<F: Float>(
+    c: *mut F,
+    ldc: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    bias: Option<*const F>,
+) {
+    let Some(bias) = bias else { return };
+    let b = std::slice::from_raw_parts(bias.add(cols.start), cols.len());
+    for i in rows {
+        let row = std::slice::from_raw_parts_mut(c.add(i * ldc + cols.start), cols.len());
+        for (x, &bj) in row.iter_mut().zip(b) {
+            *x += bj;
+        }
+    }
+}
+
+/// matrixmultiply's `C = A·B (+ bias)`, split across `split` threads if given.
 ///
 /// # Safety
 /// As [`gemm_block`].
-unsafe fn gemm_split<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, split: Option<usize>) {
+unsafe fn gemm_split<F: Float>(
+    g: Gemm,
+    a: *const F,
+    b: *const F,
+    c: *mut F,
+    split: Option<usize>,
+    bias: Option<*const F>,
+) {
     let Gemm {
         m,
         k,
@@ -220,9 +314,11 @@ unsafe fn gemm_split<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
             ldc,
             1,
         );
+        add_bias(c, n, 0..m, 0..n, bias);
         return;
     };
     let (a, b, c) = (OutPtr(a as *mut F), OutPtr(b as *mut F), OutPtr(c));
+    let bias = bias.map(|b| OutPtr(b.cast_mut()));
     if n >= m {
         // Split the columns of C (and of B) into blocks that are multiples of 16.
         let block = n.div_ceil(threads).next_multiple_of(16).min(n);
@@ -243,6 +339,13 @@ unsafe fn gemm_split<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
                 c.get().add(j0),
                 ldc,
                 1,
+            );
+            add_bias(
+                c.get(),
+                n,
+                0..m,
+                j0..j0 + nj,
+                bias.map(|b| b.get().cast_const()),
             );
         });
     } else {
@@ -265,6 +368,13 @@ unsafe fn gemm_split<F: Float>(g: Gemm, a: *const F, b: *const F, c: *mut F, spl
                 ldc,
                 1,
             );
+            add_bias(
+                c.get(),
+                n,
+                i0..i0 + mi,
+                0..n,
+                bias.map(|b| b.get().cast_const()),
+            );
         });
     }
 }
@@ -278,7 +388,7 @@ const SKINNY_N: usize = 16;
 /// FMA chains that hide the FMA latency). Compiled for AVX2+FMA and chosen at run time, so
 /// a portable build still gets it; without those features matrixmultiply is used.
 mod skinny {
-    use super::{Gemm, OutPtr, SKINNY_N};
+    use super::{add_bias, Gemm, OutPtr, SKINNY_N};
     use crate::Float;
     use rayon::prelude::*;
 
@@ -297,7 +407,7 @@ mod skinny {
         }
     }
 
-    /// `C = A·B` (`C` row-major `m×n`), rows split into `threads` blocks.
+    /// `C = A·B (+ bias)` (`C` row-major `m×n`), rows split into `threads` blocks.
     ///
     /// # Safety
     /// As `gemm_block`, and [`available`] must have returned true.
@@ -307,10 +417,13 @@ mod skinny {
         b: *const F,
         c: *mut F,
         threads: usize,
+        bias: Option<*const F>,
     ) {
         if g.n == 1 {
-            return gemv(g, a, b, c);
+            gemv(g, a, b, c);
+            return add_bias(c, 1, 0..g.m, 0..1, bias);
         }
+        let bias = bias.map(|b| OutPtr(b.cast_mut()));
         // A row-major `k×16` B (a gradient flowing into a 16-wide layer) is already packed.
         let in_place = g.n == SKINNY_N && g.csb == 1 && g.rsb == SKINNY_N as isize;
         let mut packed = Vec::new();
@@ -336,7 +449,16 @@ mod skinny {
         let run = |i: usize| {
             let rows = i * block..(i * block + block).min(g.m);
             // SAFETY: the caller checked the CPU features; blocks write disjoint rows of C.
-            unsafe { rows_fma(g, a.get(), b_rows, c.get(), rows) }
+            unsafe {
+                rows_fma(g, a.get(), b_rows, c.get(), rows.clone());
+                add_bias(
+                    c.get(),
+                    g.n,
+                    rows,
+                    0..g.n,
+                    bias.map(|b| b.get().cast_const()),
+                );
+            }
         };
         let blocks = g.m.div_ceil(block);
         if blocks > 1 {

@@ -1148,6 +1148,121 @@ proptest! {
     }
 }
 
+// ----- linear: the product with its bias added on write-back -------------------------------
+
+/// `x.linear(w, b)` against the naive `Σ x[i,q]·w[j,q] + b[j]`, and bit for bit against
+/// the unfused `x.matmul(wᵀ) + b` it replaces.
+fn linear_case<F: Float>(x: &Input, w: &Input, b: &Input) -> Check {
+    let (xt, wt, bt) = (x.tensor::<F>(), w.tensor::<F>(), b.tensor::<F>());
+    let got = xt.linear(&wt, Some(&bt)).unwrap();
+    let unfused = xt.matmul(&wt.t().unwrap()).unwrap().add(&bt).unwrap();
+    prop_assert_eq!(
+        got.to_vec(),
+        unfused.to_vec(),
+        "linear ({}): fused vs unfused",
+        F::DTYPE
+    );
+    prop_assert_eq!(
+        xt.linear(&wt, None).unwrap().to_vec(),
+        xt.matmul(&wt.t().unwrap()).unwrap().to_vec()
+    );
+    let (m, k, n) = (x.shape[0], x.shape[1], w.shape[0]);
+    let want: Vec<f64> = (0..m * n)
+        .map(|p| {
+            let (i, j) = (p / n, p % n);
+            (0..k).map(|q| x.at(&[i, q]) * w.at(&[j, q])).sum::<f64>() + b.at(&[j])
+        })
+        .collect();
+    check("linear", &got, &[m, n], &want)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Ragged batches, output widths on both sides of the 16-column kernel, products large
+    /// enough to be split across threads, and every layout of each operand (contiguous,
+    /// transposed, strided, broadcast).
+    #[test]
+    fn linear_matches_naive_and_unfused(
+        m in prop::sample::select(vec![0usize, 1, 2, 7, 33, 96, 130]),
+        k in prop::sample::select(vec![0usize, 1, 7, 33, 300]),
+        n in prop::sample::select(vec![1usize, 2, 10, 16, 17, 33, 257]),
+        seed in any::<u64>(),
+    ) {
+        let mut rng = Rng(seed);
+        let x = Input::new(&[m, k], rng.next());
+        let w = Input::new(&[n, k], rng.next());
+        let b = Input::new(&[n], rng.next());
+        linear_case::<f32>(&x, &w, &b)?;
+        linear_case::<f64>(&x, &w, &b)?;
+    }
+}
+
+/// The MNIST model's layers (and a ragged last batch of 96) with values that round in
+/// every sum: the fused write-back gives the unfused bits, on the threaded paths too, for
+/// contiguous and non-contiguous inputs.
+#[test]
+fn linear_is_bitwise_the_unfused_product_and_add() {
+    let mut rng = Rng(21);
+    let mut rand = |shape: &[usize]| {
+        let v = (0..numel(shape))
+            .map(|_| rng.next() as f64 / u64::MAX as f64 * 2.0 - 1.0)
+            .collect::<Vec<f64>>();
+        Tensor::<f64>::from_vec(v, shape).unwrap()
+    };
+    for (m, k, n) in [
+        (128, 784, 512),
+        (96, 784, 512),
+        (128, 512, 256),
+        (96, 256, 10),
+        (1, 784, 512),
+        (128, 256, 1),
+    ] {
+        let (x64, w64, b64) = (rand(&[m, k + 3]), rand(&[n, k]), rand(&[n]));
+        let xt64 = rand(&[k, m]);
+        fn both<F: Float>(x: &Tensor<F>, w: &Tensor<F>, b: &Tensor<F>) {
+            let fused = x.linear(w, Some(b)).unwrap().to_vec();
+            let unfused = x.matmul(&w.t().unwrap()).unwrap().add(b).unwrap().to_vec();
+            assert!(
+                fused == unfused,
+                "{:?}·{:?}ᵀ + b ({})",
+                x.shape(),
+                w.shape(),
+                F::DTYPE
+            );
+        }
+        let narrowed = |x: &Tensor<f64>| x.narrow(1, 3, k).unwrap();
+        let transposed = |x: &Tensor<f64>| x.t().unwrap();
+        for x in [
+            narrowed(&x64),
+            narrowed(&x64).contiguous(),
+            transposed(&xt64),
+        ] {
+            both(&x, &w64, &b64);
+            both(&x.cast::<f32>(), &w64.cast(), &b64.cast());
+        }
+    }
+}
+
+#[test]
+fn linear_errors_name_the_shapes() {
+    let (x, w) = (Tensor::<f32>::zeros(&[4, 3]), Tensor::<f32>::zeros(&[2, 3]));
+    let e = x.linear(&w, Some(&Tensor::zeros(&[3]))).unwrap_err();
+    assert_eq!(e.to_string(), "linear: expected shape [2], got [3]");
+    let e = Tensor::<f32>::zeros(&[2, 4, 3])
+        .linear(&w, None)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "linear: expected 2 dims, got shape [2, 4, 3]"
+    );
+    let e = x.linear(&Tensor::zeros(&[2, 5]), None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "matmul: inner dimensions differ: [4, 3] x [5, 2]"
+    );
+}
+
 /// Odd sizes, one over 256, and products large enough to be split across threads (also
 /// through the kernel for at most 16 columns), with
 /// every combination of transposed operands.
