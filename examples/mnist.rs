@@ -959,7 +959,7 @@ impl Metrics {
         }
         let mut text = kept.join("\n");
         text.push('\n');
-        optim::first_order::write_atomic(path, text.as_bytes())
+        descent::tensor::io::write_atomic(path, text.as_bytes())
             .map_err(|e| format!("--metrics {}: {e}", path.display()))?;
         let file = std::fs::OpenOptions::new()
             .append(true)
@@ -1080,7 +1080,7 @@ mod plot {
             }
             root.present()?;
         }
-        descent::optim::first_order::write_atomic(path, svg.as_bytes())?;
+        descent::tensor::io::write_atomic(path, svg.as_bytes())?;
         Ok(())
     }
 }

@@ -4,9 +4,11 @@
 //! averaging ([`Averager`]), gradient clipping ([`clip_grad_norm`], [`clip_grad_value`]) and
 //! saved state ([`StateDict`]).
 //!
-//! An [`UpdateRule`] is a config struct with torch's argument names and defaults whose
-//! `update` applies one step to one parameter in one pass over memory, in torch's order of
-//! operations; everything common to all rules lives once in [`FirstOrder`].
+//! An [`UpdateRule`] is a config struct with an options table (torch's argument names,
+//! defaults and ranges; [`crate::spec::Options`]) and a typed per-parameter state
+//! ([`RuleState`], under torch's state names), whose `update` applies one step to one
+//! parameter in one pass over memory, in torch's order of operations; everything common to
+//! all rules lives once in [`FirstOrder`], and the registry ([`build`]) is one list of rules.
 
 /// `lr()` and `set_lr()` for a rule whose learning rate is its `lr` field.
 macro_rules! lr_field {
@@ -51,4 +53,4 @@ pub use rmsprop::{RmsProp, RmsPropState};
 pub use rprop::{Rprop, RpropState, RpropVariant};
 pub use schedule::{parse_schedule, Closed, Plateau, Schedule, Scheduler, SCHEDULES};
 pub use sgd::{MomentumForm, Sgd, SgdState};
-pub use state::{write_atomic, StateDict, MAX_COUNT};
+pub use state::{StateDict, MAX_COUNT};
