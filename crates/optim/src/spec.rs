@@ -788,3 +788,89 @@ macro_rules! options {
     };
 }
 pub(crate) use options;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Choice needs, for the table below.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Mode {
+        /// Minimize.
+        Min,
+        /// Maximize.
+        Max,
+    }
+
+    impl Choice for Mode {
+        const CHOICES: &'static [(&'static str, Self)] = &[("min", Mode::Min), ("max", Mode::Max)];
+        const NAMES: &'static [&'static str] = &["min", "max"];
+    }
+
+    options! {
+        /// A table with every feature of the macro the rules do not all use.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct Demo {
+            /// A torch key that is not a Rust field name, with an alias.
+            t_max as "T_max" | "t_max": f64 = 10.0, Positive;
+            /// A pair, each in [0, 1).
+            betas: (f64, f64) = (0.9, 0.999), UnitOpenRight;
+            /// No range given: any finite number.
+            shift: f64 = 0.0;
+            /// A flag.
+            on: bool = false;
+            /// A choice.
+            mode: Mode = Mode::Min;
+        }
+    }
+
+    fn read(text: &str) -> Result<Demo> {
+        let mut s = Spec::parse(text)?;
+        let d = Demo::read(&mut s, &Demo::default())?;
+        s.finish()?;
+        d.check("demo")?;
+        Ok(d)
+    }
+
+    #[test]
+    fn a_table_reads_checks_prints_and_lists_its_keys() {
+        let d = read("demo:t_max=3,betas=0.5/0,on=yes,mode=MAX,shift=-2").unwrap();
+        let want = Demo {
+            t_max: 3.0,
+            betas: (0.5, 0.0),
+            shift: -2.0,
+            on: true,
+            mode: Mode::Max,
+        };
+        assert_eq!(d, want);
+        let spec = d.to_spec("demo", &Demo::default());
+        assert_eq!(spec, "demo:T_max=3,betas=0.5/0,shift=-2,on=true,mode=max");
+        assert_eq!(read(&spec).unwrap(), want);
+        assert_eq!(Demo::default().to_spec("demo", &Demo::default()), "demo");
+        let err = |text: &str| read(text).unwrap_err().to_string();
+        assert_eq!(
+            err("demo:T_max=0"),
+            "demo: T_max=0 is invalid; allowed: a number > 0"
+        );
+        assert_eq!(
+            err("demo:betas=0.5/1"),
+            "demo: betas=1 is invalid; allowed: a number in [0, 1)"
+        );
+        assert_eq!(
+            err("demo:T_max=1,t_max=2"),
+            "spec `demo:T_max=1,t_max=2`: `t_max` is another name for `T_max`: give one of them"
+        );
+        assert_eq!(
+            err("demo:tmax=1"),
+            "demo: unknown key tmax; allowed keys: T_max, betas, shift, on, mode"
+        );
+        assert_eq!(
+            Demo::describe(&Demo::default()),
+            "T_max (or t_max) = 10; a number > 0; A torch key that is not a Rust field name, with an alias.\n\
+             betas = 0.9/0.999; a/b, each a number in [0, 1); A pair, each in [0, 1).\n\
+             shift = 0; a finite number; No range given: any finite number.\n\
+             on = false; true or false; A flag.\n\
+             mode = min; one of min, max; A choice.\n"
+        );
+    }
+}
