@@ -590,7 +590,8 @@ impl Hyper for bool {
     }
 }
 
-/// An enum option written as one of a few names (`variant=irprop+`).
+/// An enum option written as one of a few names (`variant=irprop+`); implemented with the
+/// crate's `choices!` macro, which spells each name once.
 pub trait Choice: Copy + PartialEq + 'static {
     /// Every value with its name, in the order the error message lists them.
     const CHOICES: &'static [(&'static str, Self)];
@@ -704,6 +705,17 @@ pub trait Options: Clone + Default + 'static {
     }
 }
 
+/// Implements [`Choice`] for an enum from one list of `"name" => Variant`.
+macro_rules! choices {
+    ($ty:ty { $($name:literal => $variant:ident),* $(,)? }) => {
+        impl $crate::spec::Choice for $ty {
+            const CHOICES: &'static [(&'static str, Self)] = &[$(($name, Self::$variant)),*];
+            const NAMES: &'static [&'static str] = &[$($name),*];
+        }
+    };
+}
+pub(crate) use choices;
+
 /// The key of a table row: the literal if given, else the field's name.
 macro_rules! option_key {
     ($key:literal; $field:ident) => {
@@ -793,7 +805,7 @@ pub(crate) use options;
 mod tests {
     use super::*;
 
-    /// What Choice needs, for the table below.
+    /// A choice, for the table below.
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub enum Mode {
         /// Minimize.
@@ -802,10 +814,7 @@ mod tests {
         Max,
     }
 
-    impl Choice for Mode {
-        const CHOICES: &'static [(&'static str, Self)] = &[("min", Mode::Min), ("max", Mode::Max)];
-        const NAMES: &'static [&'static str] = &["min", "max"];
-    }
+    choices!(Mode { "min" => Min, "max" => Max });
 
     options! {
         /// A table with every feature of the macro the rules do not all use.

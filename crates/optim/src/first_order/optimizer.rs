@@ -1,10 +1,10 @@
 //! The [`Optimizer`] trait every first-order method implements, the generic driver
-//! [`FirstOrder`] that owns per-parameter state and parameter groups, and [`build`], which
-//! makes any optimizer from a spec string.
+//! [`FirstOrder`] that owns per-parameter state and parameter groups, and the traits a rule
+//! implements: [`UpdateRule`] and its typed state, [`RuleState`].
 //!
-//! The math of one method is an [`UpdateRule`]: a config struct (torch's argument names and
-//! defaults) whose `update` applies one step to one parameter, element by element, in
-//! place. Everything that is the same for every method lives once in [`FirstOrder`]:
+//! The math of one method is an [`UpdateRule`]: a config struct with an options table
+//! (torch's argument names, defaults and ranges) whose `update` applies one step to one
+//! parameter, element by element, in place. Everything that is the same for every method lives once in [`FirstOrder`]:
 //! looking up each parameter's gradient by [`ParamId`], shape and finiteness checks (a NaN
 //! gradient changes nothing), lazy state, step counting, groups, save/load.
 //!
@@ -94,7 +94,9 @@ pub trait Optimizer<F: Float>: Send + fmt::Display {
     /// group's with `overrides` (`"lr=0.01,weight_decay=0"`) applied. Returns its index.
     ///
     /// # Errors
-    /// [`Error::UnknownKey`] / [`Error::Hyperparameter`] for bad overrides.
+    /// [`Error::UnknownKey`] / [`Error::Hyperparameter`] for bad overrides, [`Error::Spec`]
+    /// for overrides that would change the buffers of a parameter that has already stepped
+    /// (`momentum=0.9` for a plain SGD's parameter).
     fn add_group(&mut self, ids: &[ParamId], overrides: &str) -> Result<usize>;
 
     /// The state (per-parameter buffers, step counts, learning rates) with parameters
@@ -608,12 +610,15 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
                 if names(&st.rule) != names(&fresh)
                     || st.rule.scalars().len() != fresh.scalars().len()
                 {
-                    return Err(Error::state(format!(
-                        "{}: parameter {index} has stepped with the buffers {:?}; the group `{overrides}` keeps {:?}",
-                        rule.name(),
-                        names(&st.rule),
-                        names(&fresh)
-                    )));
+                    return Err(Error::Spec {
+                        spec: overrides.to_string(),
+                        why: format!(
+                            "{} parameter {index} has stepped with the buffers {:?}, and this group keeps {:?}",
+                            rule.name(),
+                            names(&st.rule),
+                            names(&fresh)
+                        ),
+                    });
                 }
             }
         }

@@ -19,7 +19,7 @@
 use super::kernel::{in_parallel, sign, sign_of, ElementLoop};
 use crate::error::{Error, Result};
 use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
-use crate::spec::{options, Choice};
+use crate::spec::{choices, options};
 use descent_tensor::Float;
 
 /// Which Rprop (Igel & Hüsken 2000).
@@ -43,15 +43,12 @@ impl RpropVariant {
     }
 }
 
-impl Choice for RpropVariant {
-    const CHOICES: &'static [(&'static str, Self)] = &[
-        ("rprop+", Self::RpropPlus),
-        ("rprop-", Self::RpropMinus),
-        ("irprop+", Self::IRpropPlus),
-        ("irprop-", Self::IRpropMinus),
-    ];
-    const NAMES: &'static [&'static str] = &["rprop+", "rprop-", "irprop+", "irprop-"];
-}
+choices!(RpropVariant {
+    "rprop+" => RpropPlus,
+    "rprop-" => RpropMinus,
+    "irprop+" => IRpropPlus,
+    "irprop-" => IRpropMinus,
+});
 
 options! {
     /// torch.optim.Rprop's hyper-parameters (same names and defaults) plus the variant.

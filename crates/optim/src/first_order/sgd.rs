@@ -12,7 +12,7 @@
 use super::kernel::{grad_l2, in_parallel, sign_of, ElementLoop};
 use crate::error::{Error, Result};
 use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
-use crate::spec::{options, Choice};
+use crate::spec::{choices, options};
 use descent_tensor::Float;
 
 /// How the momentum buffer accumulates gradients.
@@ -25,11 +25,7 @@ pub enum MomentumForm {
     Dampened,
 }
 
-impl Choice for MomentumForm {
-    const CHOICES: &'static [(&'static str, Self)] =
-        &[("torch", Self::Torch), ("dampened", Self::Dampened)];
-    const NAMES: &'static [&'static str] = &["torch", "dampened"];
-}
+choices!(MomentumForm { "torch" => Torch, "dampened" => Dampened });
 
 options! {
     /// torch.optim.SGD's hyper-parameters (same names and defaults), plus [`MomentumForm`].

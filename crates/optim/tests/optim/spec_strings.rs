@@ -344,6 +344,38 @@ fn display_prints_what_differs_from_the_names_defaults() {
 }
 
 #[test]
+fn a_group_that_would_change_a_stepped_parameters_buffers_is_refused() {
+    let mut w = Param::new(Tensor::<f64>::zeros(&[2]));
+    let mut opt = build::<f64>("sgd:lr=0.1").unwrap();
+    trajectory_of(opt.as_mut(), &mut w);
+    let err = opt
+        .add_group(&[w.id()], "momentum=0.9")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "spec `momentum=0.9`: sgd parameter 0 has stepped with the buffers [], and this group keeps [\"momentum_buffer\"]"
+    );
+    // A new learning rate keeps the buffers, so it is fine.
+    assert_eq!(opt.add_group(&[w.id()], "lr=0.5").unwrap(), 1);
+    trajectory_of(opt.as_mut(), &mut w);
+}
+
+/// One step of ‖w − 1‖² on `w`.
+fn trajectory_of(opt: &mut dyn Optimizer<f64>, w: &mut Param<f64>) {
+    let tape = Tape::new();
+    let loss = tape
+        .param(w)
+        .add_scalar(-1.0)
+        .and_then(|d| d.square())
+        .and_then(|d| d.sum(&[], false))
+        .unwrap();
+    let grads = loss.backward().unwrap();
+    drop(tape);
+    opt.step(&mut [w], &grads).unwrap();
+}
+
+#[test]
 fn schedules_and_averagers_print_their_specs() {
     for (spec, shown) in [
         ("step:step_size=30", "step:step_size=30,gamma=0.1"),
