@@ -3,85 +3,56 @@
 //! `g ← ∇ + λθ`, `v ← ρ·v + (1 − ρ)·g²`, `Δ = √(u + ε) / √(v + ε) · g`,
 //! `u ← ρ·u + (1 − ρ)·Δ²`, `θ ← θ − lr·Δ`.
 
-use super::kernel::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
-use crate::error::Result;
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use super::kernel::{grad_l2, in_parallel, sign_of, ElementLoop};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::options;
 use descent_tensor::Float;
 
-/// torch.optim.Adadelta's hyper-parameters (same names and defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Adadelta {
-    /// Scale of the update (default 1.0).
-    pub lr: f64,
-    /// Decay of both running averages (default 0.9).
-    pub rho: f64,
-    /// Added inside both roots (default 1e-6).
-    pub eps: f64,
-    /// L2 penalty (default 0).
-    pub weight_decay: f64,
-    /// Ascend instead of descend.
-    pub maximize: bool,
+options! {
+    /// torch.optim.Adadelta's hyper-parameters (same names and defaults).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Adadelta {
+        /// Scale of the update.
+        lr: f64 = 1.0, NonNegative;
+        /// Decay of both running averages.
+        rho: f64 = 0.9, Unit;
+        /// Added inside both roots.
+        eps: f64 = 1e-6, NonNegative;
+        /// L2 penalty.
+        weight_decay: f64 = 0.0, NonNegative;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+    }
 }
 
-impl Default for Adadelta {
-    fn default() -> Self {
-        Adadelta {
-            lr: 1.0,
-            rho: 0.9,
-            eps: 1e-6,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+rule_state! {
+    /// Adadelta's state under torch's names.
+    pub struct AdadeltaState for Adadelta {
+        /// The running average of squared gradients `v`.
+        square_avg,
+        /// The running average of squared updates `u`.
+        acc_delta,
     }
 }
 
 impl UpdateRule for Adadelta {
+    type State<F: Float> = AdadeltaState<F>;
+
     fn name(&self) -> &'static str {
         "adadelta"
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        Ok(Adadelta {
-            lr: s.f64("lr", base.lr)?,
-            rho: s.f64("rho", base.rho)?,
-            eps: s.f64("eps", base.eps)?,
-            weight_decay: s.f64("weight_decay", base.weight_decay)?,
-            maximize: s.bool("maximize", base.maximize)?,
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        Allowed::check_all(
-            "adadelta",
-            &[
-                ("lr", self.lr, Allowed::NonNegative),
-                ("rho", self.rho, Allowed::Unit),
-                ("eps", self.eps, Allowed::NonNegative),
-                ("weight_decay", self.weight_decay, Allowed::NonNegative),
-            ],
-        )?;
-        Ok(())
-    }
-
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["square_avg", "acc_delta"]
-    }
-
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut AdadeltaState<F>, _: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let v = bufs.req("square_avg", n)?;
-        let u = bufs.req("acc_delta", n)?;
+        let (v, u) = (&mut st.square_avg[..], &mut st.acc_delta[..]);
         let (neg_lr, wd, eps) = (F::of(-self.lr), F::of(self.weight_decay), F::of(self.eps));
         let (rho, keep) = (F::of(self.rho), F::of(1.0 - self.rho));
         let c = [sign, wd, rho, keep, eps, neg_lr];
         in_parallel(p, g, [v, u, &mut []], &c, Kernel);
-        Ok(())
     }
 }
 

@@ -7,46 +7,32 @@
 //!
 //! `eps_inside=true` is the form `θ ← θ − lr·m̂ / √(v̂ + ε)` with both moments bias-corrected.
 
-use super::kernel::{grad_l2, in_parallel, lerp, sign_of, weight_decay, Bufs, ElementLoop};
-use crate::error::Result;
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, weight_decay, ElementLoop};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::options;
 use descent_tensor::Float;
 
-/// torch.optim.Adam's hyper-parameters (same names and defaults); [`Adam::adamw`] gives
-/// AdamW's (decoupled weight decay, `weight_decay = 1e-2`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Adam {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Decays (β₁, β₂) of the first and second moments (default 0.9, 0.999).
-    pub betas: (f64, f64),
-    /// Added to the denominator (default 1e-8).
-    pub eps: f64,
-    /// Weight decay λ (default 0; AdamW's 1e-2).
-    pub weight_decay: f64,
-    /// AMSGrad: divide by the running maximum of `v`.
-    pub amsgrad: bool,
-    /// Ascend instead of descend.
-    pub maximize: bool,
-    /// Decay the weights directly (AdamW) instead of adding λθ to the gradient.
-    pub decoupled_weight_decay: bool,
-    /// ε inside the square root, `√(v̂ + ε)`, as some lectures write it.
-    pub eps_inside: bool,
-}
-
-impl Default for Adam {
-    fn default() -> Self {
-        Adam {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
-            maximize: false,
-            decoupled_weight_decay: false,
-            eps_inside: false,
-        }
+options! {
+    /// torch.optim.Adam's hyper-parameters (same names and defaults); [`Adam::adamw`] gives
+    /// AdamW's (decoupled weight decay, `weight_decay = 1e-2`).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Adam {
+        /// Learning rate.
+        lr: f64 = 1e-3, NonNegative;
+        /// Decays (β₁, β₂) of the first and second moments.
+        betas: (f64, f64) = (0.9, 0.999), UnitOpenRight;
+        /// Added to the denominator.
+        eps: f64 = 1e-8, NonNegative;
+        /// Weight decay λ (AdamW's default is 1e-2).
+        weight_decay: f64 = 0.0, NonNegative;
+        /// AMSGrad: divide by the running maximum of `v`.
+        amsgrad: bool = false;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+        /// Decay the weights directly (AdamW) instead of adding λθ to the gradient.
+        decoupled_weight_decay: bool = false;
+        /// ε inside the square root, `√(v̂ + ε)`, as some lectures write it.
+        eps_inside: bool = false;
     }
 }
 
@@ -61,7 +47,21 @@ impl Adam {
     }
 }
 
+rule_state! {
+    /// Adam's state under torch's names: the moments, and their running maximum with AMSGrad.
+    pub struct AdamState for Adam {
+        /// The first moment `m`.
+        exp_avg,
+        /// The second moment `v`.
+        exp_avg_sq,
+        /// `max(v)` over the steps, kept with AMSGrad.
+        max_exp_avg_sq if (|r| r.amsgrad),
+    }
+}
+
 impl UpdateRule for Adam {
+    type State<F: Float> = AdamState<F>;
+
     fn name(&self) -> &'static str {
         if self.decoupled_weight_decay {
             "adamw"
@@ -70,54 +70,15 @@ impl UpdateRule for Adam {
         }
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        Ok(Adam {
-            lr: s.f64("lr", base.lr)?,
-            betas: s.pair("betas", base.betas)?,
-            eps: s.f64("eps", base.eps)?,
-            weight_decay: s.f64("weight_decay", base.weight_decay)?,
-            amsgrad: s.bool("amsgrad", base.amsgrad)?,
-            maximize: s.bool("maximize", base.maximize)?,
-            decoupled_weight_decay: s
-                .bool("decoupled_weight_decay", base.decoupled_weight_decay)?,
-            eps_inside: s.bool("eps_inside", base.eps_inside)?,
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        let name = self.name();
-        Allowed::check_all(
-            name,
-            &[
-                ("lr", self.lr, Allowed::NonNegative),
-                ("betas", self.betas.0, Allowed::UnitOpenRight),
-                ("betas", self.betas.1, Allowed::UnitOpenRight),
-                ("eps", self.eps, Allowed::NonNegative),
-                ("weight_decay", self.weight_decay, Allowed::NonNegative),
-            ],
-        )?;
-        Ok(())
-    }
-
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        if self.amsgrad {
-            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
-        } else {
-            &["exp_avg", "exp_avg_sq"]
-        }
-    }
-
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut AdamState<F>, ctx: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let m = bufs.req("exp_avg", n)?;
-        let v = bufs.req("exp_avg_sq", n)?;
-        let vmax = bufs.next(self.amsgrad, "max_exp_avg_sq", n)?;
+        let (m, v) = (&mut st.exp_avg[..], &mut st.exp_avg_sq[..]);
+        let vmax = st.max_exp_avg_sq.as_deref_mut();
         let (b1, b2) = self.betas;
-        let t = st.step as f64;
+        let t = ctx.step as f64;
         let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
         let neg_step = F::of(-(self.lr / bc1));
         let bc2_sqrt = F::of(bc2.powf(0.5));
@@ -144,7 +105,6 @@ impl UpdateRule for Adam {
             (false, false) => in_parallel(p, g, bufs, &c, Kernel::<false, false>),
             (false, true) => in_parallel(p, g, bufs, &c, Kernel::<false, true>),
         }
-        Ok(())
     }
 }
 

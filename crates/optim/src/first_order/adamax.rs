@@ -3,83 +3,54 @@
 //! `g ← ∇ + λθ`, `m ← β₁·m + (1 − β₁)·g`, `u ← max(β₂·u, |g| + ε)`,
 //! `θ ← θ − lr/(1 − β₁ᵗ) · m / u`.
 
-use super::kernel::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
-use crate::error::Result;
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, ElementLoop};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::options;
 use descent_tensor::Float;
 
-/// torch.optim.Adamax's hyper-parameters (same names and defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Adamax {
-    /// Learning rate (default 2e-3).
-    pub lr: f64,
-    /// Decays (β₁, β₂) (default 0.9, 0.999).
-    pub betas: (f64, f64),
-    /// Added to |g| (default 1e-8).
-    pub eps: f64,
-    /// L2 penalty (default 0).
-    pub weight_decay: f64,
-    /// Ascend instead of descend.
-    pub maximize: bool,
+options! {
+    /// torch.optim.Adamax's hyper-parameters (same names and defaults).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Adamax {
+        /// Learning rate.
+        lr: f64 = 2e-3, NonNegative;
+        /// Decays (β₁, β₂).
+        betas: (f64, f64) = (0.9, 0.999), UnitOpenRight;
+        /// Added to |g|.
+        eps: f64 = 1e-8, NonNegative;
+        /// L2 penalty.
+        weight_decay: f64 = 0.0, NonNegative;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+    }
 }
 
-impl Default for Adamax {
-    fn default() -> Self {
-        Adamax {
-            lr: 2e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+rule_state! {
+    /// Adamax's state under torch's names.
+    pub struct AdamaxState for Adamax {
+        /// The first moment `m`.
+        exp_avg,
+        /// The decayed infinity norm `u`.
+        exp_inf,
     }
 }
 
 impl UpdateRule for Adamax {
+    type State<F: Float> = AdamaxState<F>;
+
     fn name(&self) -> &'static str {
         "adamax"
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        Ok(Adamax {
-            lr: s.f64("lr", base.lr)?,
-            betas: s.pair("betas", base.betas)?,
-            eps: s.f64("eps", base.eps)?,
-            weight_decay: s.f64("weight_decay", base.weight_decay)?,
-            maximize: s.bool("maximize", base.maximize)?,
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        Allowed::check_all(
-            "adamax",
-            &[
-                ("lr", self.lr, Allowed::NonNegative),
-                ("betas", self.betas.0, Allowed::UnitOpenRight),
-                ("betas", self.betas.1, Allowed::UnitOpenRight),
-                ("eps", self.eps, Allowed::NonNegative),
-                ("weight_decay", self.weight_decay, Allowed::NonNegative),
-            ],
-        )?;
-        Ok(())
-    }
-
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["exp_avg", "exp_inf"]
-    }
-
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut AdamaxState<F>, ctx: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let m = bufs.req("exp_avg", n)?;
-        let u = bufs.req("exp_inf", n)?;
+        let (m, u) = (&mut st.exp_avg[..], &mut st.exp_inf[..]);
         let (b1, b2) = self.betas;
-        let neg_clr = F::of(-(self.lr / (1.0 - b1.powf(st.step as f64))));
+        let neg_clr = F::of(-(self.lr / (1.0 - b1.powf(ctx.step as f64))));
         let (w1, b2, eps, wd) = (
             F::of(1.0 - b1),
             F::of(b2),
@@ -88,7 +59,6 @@ impl UpdateRule for Adamax {
         );
         let c = [sign, wd, w1, b2, eps, neg_clr];
         in_parallel(p, g, [m, u, &mut []], &c, Kernel);
-        Ok(())
     }
 }
 

@@ -51,12 +51,19 @@ pub enum Averaging {
     },
 }
 
-/// Running averages of a set of parameters, keyed by [`ParamId`].
+/// Running averages of a set of parameters, keyed by [`ParamId`]. Its `Display` is its
+/// spec ([`Averager::spec`]).
 #[derive(Debug, Clone)]
 pub struct Averager<F: Float> {
     kind: Averaging,
     avg: HashMap<ParamId, (u64, Tensor<F>)>,
     swapped: bool,
+}
+
+impl<F: Float> std::fmt::Display for Averager<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.spec())
+    }
 }
 
 impl<F: Float> Averager<F> {

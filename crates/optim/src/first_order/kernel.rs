@@ -10,7 +10,6 @@
 //! square root (MKL's), which is not correctly rounded: the rules that take one agree with
 //! torch as shipped to about an ulp.
 
-use crate::error::{Error, Result};
 use descent_tensor::{vectorized, Float, Vectorize};
 
 /// torch's `lerp(a, b, w)` on CPU, one rounding: `fma(w, b − a, a)` for `|w| < ½`, else
@@ -136,45 +135,4 @@ impl<F, C, K: ElementLoop<F, C>> Vectorize for Leaf<'_, F, C, K> {
 pub(crate) trait ElementLoop<F, C>: Copy + Sync {
     /// Updates `p` in place.
     fn run(self, p: &mut [F], g: &[F], bufs: [&mut [F]; 3], c: &C);
-}
-
-/// Hands out a state's buffers one by one as disjoint mutable slices.
-pub(crate) struct Bufs<'a, F>(&'a mut [Vec<F>]);
-
-impl<'a, F> Bufs<'a, F> {
-    pub(crate) fn new(bufs: &'a mut [Vec<F>]) -> Self {
-        Bufs(bufs)
-    }
-
-    /// The next buffer, if `want`; an error if it should be there and is not.
-    pub(crate) fn next(
-        &mut self,
-        want: bool,
-        name: &str,
-        len: usize,
-    ) -> Result<Option<&'a mut [F]>> {
-        if !want {
-            return Ok(None);
-        }
-        let all = std::mem::take(&mut self.0);
-        let Some((first, rest)) = all.split_first_mut() else {
-            return Err(Error::state(format!(
-                "buffer `{name}` is missing from the state"
-            )));
-        };
-        self.0 = rest;
-        if first.len() != len {
-            return Err(Error::state(format!(
-                "buffer `{name}` has {} elements but the parameter has {len}",
-                first.len()
-            )));
-        }
-        Ok(Some(first.as_mut_slice()))
-    }
-
-    /// The next buffer, which must be there.
-    pub(crate) fn req(&mut self, name: &str, len: usize) -> Result<&'a mut [F]> {
-        self.next(true, name, len)?
-            .ok_or_else(|| Error::state(format!("buffer `{name}` is missing from the state")))
-    }
 }

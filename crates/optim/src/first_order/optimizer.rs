@@ -1,10 +1,10 @@
 //! The [`Optimizer`] trait every first-order method implements, the generic driver
-//! [`FirstOrder`] that owns per-parameter state and parameter groups, and [`build`], which
-//! makes any optimizer from a spec string.
+//! [`FirstOrder`] that owns per-parameter state and parameter groups, and the traits a rule
+//! implements: [`UpdateRule`] and its typed state, [`RuleState`].
 //!
-//! The math of one method is an [`UpdateRule`]: a config struct (torch's argument names and
-//! defaults) whose `update` applies one step to one parameter, element by element, in
-//! place. Everything that is the same for every method lives once in [`FirstOrder`]:
+//! The math of one method is an [`UpdateRule`]: a config struct with an options table
+//! (torch's argument names, defaults and ranges) whose `update` applies one step to one
+//! parameter, element by element, in place. Everything that is the same for every method lives once in [`FirstOrder`]:
 //! looking up each parameter's gradient by [`ParamId`], shape and finiteness checks (a NaN
 //! gradient changes nothing), lazy state, step counting, groups, save/load.
 //!
@@ -17,12 +17,12 @@ use crate::error::{Error, Result};
 use crate::first_order::state::{
     check_count, check_finite, shape_from_meta, shape_to_meta, StateDict, MAX_COUNT,
 };
-use crate::spec::Spec;
+use crate::spec::{Options, Spec};
 use descent_autodiff::{Gradients, Param, ParamId};
 use descent_tensor::{vectorized, Float, Tensor, Vectorize};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::path::Path;
 
 /// A first-order optimizer: updates parameters in place from their gradients.
@@ -48,7 +48,11 @@ use std::path::Path;
 /// assert!(w.value.to_vec()[0].abs() < 1.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait Optimizer<F: Float>: Send {
+///
+/// Its `Display` is the spec that rebuilds it with [`build`](crate::build) (the default
+/// group's hyper-parameters at their current values; groups are added by parameter, so
+/// they are not part of a spec).
+pub trait Optimizer<F: Float>: Send + fmt::Display {
     /// The spec name (`sgd`, `adam`, ...), also stored in saved state.
     fn name(&self) -> &'static str;
 
@@ -90,7 +94,9 @@ pub trait Optimizer<F: Float>: Send {
     /// group's with `overrides` (`"lr=0.01,weight_decay=0"`) applied. Returns its index.
     ///
     /// # Errors
-    /// [`Error::UnknownKey`] / [`Error::Hyperparameter`] for bad overrides.
+    /// [`Error::UnknownKey`] / [`Error::Hyperparameter`] for bad overrides, [`Error::Spec`]
+    /// for overrides that would change the buffers of a parameter that has already stepped
+    /// (`momentum=0.9` for a plain SGD's parameter).
     fn add_group(&mut self, ids: &[ParamId], overrides: &str) -> Result<usize>;
 
     /// The state (per-parameter buffers, step counts, learning rates) with parameters
@@ -128,47 +134,37 @@ pub trait Optimizer<F: Float>: Send {
     }
 }
 
-/// The per-parameter state of a rule: its step count, buffers of the parameter's size
-/// (named by [`UpdateRule::buffers`]) and a few scalars (NAdam's `mu_product`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct State<F> {
-    /// Steps taken for this parameter (torch's `state['step']`); 1 during the first update.
-    pub step: u64,
-    /// The parameter's shape (the shape of every buffer).
-    pub shape: Vec<usize>,
-    /// One flat buffer per name in [`UpdateRule::buffers`], in that order.
-    pub bufs: Vec<Vec<F>>,
-    /// Rule-specific scalars.
-    pub scalars: Vec<f64>,
-}
-
 /// What an update may need besides the parameter, its gradient and its state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RuleCtx {
+    /// Steps taken for this parameter, this one included (torch's `state['step']`): 1 in
+    /// the first update.
+    pub step: u64,
     /// Whether the loss went up since the previous step (`false` when unknown).
     pub loss_increased: bool,
 }
 
 /// The math of one first-order method, applied to one parameter at a time.
 ///
-/// Implementors are config structs with torch's argument names and defaults; [`FirstOrder`]
-/// does everything else.
-pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
+/// Implementors are config structs declared with an options table ([`Options`]: torch's
+/// argument names, defaults and ranges), with a typed per-parameter state
+/// ([`UpdateRule::State`]); [`FirstOrder`] does everything else, and the registry builds
+/// them by name.
+pub trait UpdateRule: Options + Debug + PartialEq + Send + Sync {
+    /// A parameter's state: the rule's buffers (torch's names) and scalars.
+    type State<F: Float>: RuleState<F, Rule = Self>;
+
     /// The spec name and the name stored in saved state.
     fn name(&self) -> &'static str;
 
-    /// Reads this rule's keys from `spec`, `base`'s values as defaults (the caller then
-    /// calls [`UpdateRule::validate`]).
+    /// Checks what the table's ranges cannot say: relations between options (Nesterov
+    /// needs momentum). The ranges are checked before.
     ///
     /// # Errors
-    /// [`Error::Hyperparameter`] for a value that does not parse.
-    fn from_spec(spec: &mut Spec, base: &Self) -> Result<Self>;
-
-    /// Checks every hyper-parameter's range.
-    ///
-    /// # Errors
-    /// [`Error::Hyperparameter`] naming the first bad one.
-    fn validate(&self) -> Result<()>;
+    /// [`Error::Hyperparameter`] naming the option.
+    fn check_relations(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// The learning rate.
     fn lr(&self) -> f64;
@@ -176,37 +172,245 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
     /// Sets the learning rate (already validated).
     fn set_lr(&mut self, lr: f64);
 
-    /// Names of the per-parameter buffers this configuration keeps, in `State::bufs` order.
-    fn buffers(&self) -> &'static [&'static str];
-
-    /// Fresh state for a parameter of `numel` elements (`step` 0).
-    fn init<F: Float>(&self, numel: usize) -> (Vec<Vec<F>>, Vec<f64>) {
-        (
-            self.buffers()
-                .iter()
-                .map(|_| vec![F::zero(); numel])
-                .collect(),
-            Vec::new(),
-        )
-    }
-
     /// Whether each step needs the loss ([`Optimizer::step_with_loss`]).
     fn needs_loss(&self) -> bool {
         false
     }
 
-    /// One step: `param` and `grad` have the same length, `state.step` already counts this
-    /// step, and `state.bufs` holds [`UpdateRule::buffers`].
-    ///
-    /// # Errors
-    /// [`Error::State`] if `state` has the wrong number of buffers.
+    /// One step: `param` and `grad` have the same length, and so has every buffer of
+    /// `state` (made by [`RuleState::new`] for this parameter, or loaded for it).
     fn update<F: Float>(
         &self,
         param: &mut [F],
         grad: &[F],
-        state: &mut State<F>,
+        state: &mut Self::State<F>,
         ctx: RuleCtx,
-    ) -> Result<()>;
+    );
+}
+
+/// The ranges of the table, then the rule's own relations.
+fn validate<R: UpdateRule>(rule: &R) -> Result<()> {
+    rule.check(rule.name())?;
+    rule.check_relations()
+}
+
+/// A rule's per-parameter state, which saves and loads itself under torch's names.
+pub trait RuleState<F: Float>: Clone + Debug + PartialEq + Send + Sync + Sized {
+    /// The rule whose state this is.
+    type Rule;
+
+    /// Fresh state for a parameter of `numel` elements, as `rule` configures it.
+    fn new(rule: &Self::Rule, numel: usize) -> Self;
+
+    /// The buffers under torch's state names (`exp_avg`, `momentum_buffer`, …), for saving.
+    fn buffers(&self) -> Vec<(&'static str, &[F])>;
+
+    /// The scalars, in the order [`RuleState::load`] reads them (NAdam's `mu_product`).
+    fn scalars(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Reads the state `rule` keeps back from a saved one.
+    ///
+    /// # Errors
+    /// [`Error::State`] for a missing buffer or scalar, or one of the wrong shape or not
+    /// finite.
+    fn load(rule: &Self::Rule, saved: &mut Saved<'_, F>) -> Result<Self>;
+}
+
+/// Declares a rule's state struct of buffers (torch's state names) and its [`RuleState`]:
+///
+/// ```text
+/// /// Doc.
+/// pub struct AdamState for Adam {
+///     /// Doc.
+///     exp_avg,                                 // Vec<F>, zeros
+///     max_exp_avg_sq if (|r| r.amsgrad),       // Option<Vec<F>>, kept when the rule says
+///     step_size = |r| r.lr,                    // Vec<F> filled with what the rule says
+/// }
+/// ```
+///
+/// A state with scalars (NAdam's) implements [`RuleState`] by hand.
+macro_rules! rule_state {
+    (
+        $(#[doc = $sdoc:literal])*
+        pub struct $name:ident for $rule:ty {
+            $(
+                $(#[doc = $doc:literal])*
+                $buf:ident $(if ($kept:expr))? $(= $init:expr)?,
+            )*
+        }
+    ) => {
+        $(#[doc = $sdoc])*
+        pub struct $name<F> {
+            $(
+                $(#[doc = $doc])*
+                pub $buf: $crate::first_order::optimizer::rule_state!(@ty $($kept)?),
+            )*
+        }
+
+        // By hand: `derive` does not take fields whose type a macro writes.
+        impl<F: Clone> Clone for $name<F> {
+            fn clone(&self) -> Self {
+                $name { $($buf: self.$buf.clone(),)* }
+            }
+        }
+
+        impl<F: PartialEq> PartialEq for $name<F> {
+            fn eq(&self, other: &Self) -> bool {
+                true $(&& self.$buf == other.$buf)*
+            }
+        }
+
+        impl<F: std::fmt::Debug> std::fmt::Debug for $name<F> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($buf), &self.$buf))*
+                    .finish()
+            }
+        }
+
+        impl<F: Float> $crate::first_order::optimizer::RuleState<F> for $name<F> {
+            type Rule = $rule;
+
+            #[allow(unused_variables)]
+            fn new(rule: &$rule, numel: usize) -> Self {
+                $name {
+                    $(
+                        $buf: $crate::first_order::optimizer::rule_state!(
+                            @new $rule, rule, numel, [$($kept)?], [$($init)?]
+                        ),
+                    )*
+                }
+            }
+
+            #[allow(clippy::vec_init_then_push)]
+            fn buffers(&self) -> Vec<(&'static str, &[F])> {
+                let mut out: Vec<(&'static str, &[F])> = Vec::new();
+                $(
+                    $crate::first_order::optimizer::rule_state!(
+                        @push out, &self.$buf, $buf, $($kept)?
+                    );
+                )*
+                out
+            }
+
+            #[allow(unused_variables)]
+            fn load(
+                rule: &$rule,
+                saved: &mut $crate::first_order::optimizer::Saved<'_, F>,
+            ) -> $crate::error::Result<Self> {
+                Ok($name {
+                    $(
+                        $buf: $crate::first_order::optimizer::rule_state!(
+                            @load $rule, rule, saved, $buf, $($kept)?
+                        ),
+                    )*
+                })
+            }
+        }
+    };
+    (@ty) => { Vec<F> };
+    (@ty $kept:expr) => { Option<Vec<F>> };
+    (@new $r:ty, $rule:ident, $n:ident, [], []) => { vec![F::zero(); $n] };
+    (@new $r:ty, $rule:ident, $n:ident, [], [$init:expr]) => {{
+        let init: fn(&$r) -> f64 = $init;
+        vec![F::of(init($rule)); $n]
+    }};
+    (@new $r:ty, $rule:ident, $n:ident, [$kept:expr], [$($init:expr)?]) => {{
+        let kept: fn(&$r) -> bool = $kept;
+        kept($rule).then(|| {
+            $crate::first_order::optimizer::rule_state!(@new $r, $rule, $n, [], [$($init)?])
+        })
+    }};
+    (@push $out:ident, $v:expr, $buf:ident,) => {
+        $out.push((stringify!($buf), &$v[..]))
+    };
+    (@push $out:ident, $v:expr, $buf:ident, $kept:expr) => {
+        if let Some(b) = $v {
+            $out.push((stringify!($buf), &b[..]))
+        }
+    };
+    (@load $r:ty, $rule:ident, $saved:ident, $buf:ident,) => {
+        $saved.buffer(stringify!($buf))?
+    };
+    (@load $r:ty, $rule:ident, $saved:ident, $buf:ident, $kept:expr) => {{
+        let kept: fn(&$r) -> bool = $kept;
+        $saved.optional(kept($rule), stringify!($buf))?
+    }};
+}
+pub(crate) use rule_state;
+
+/// One parameter's saved state, as [`RuleState::load`] reads it: buffers by name, checked
+/// for shape and finiteness, and the scalars in order.
+pub struct Saved<'a, F: Float> {
+    sd: &'a StateDict<F>,
+    index: usize,
+    shape: Option<Vec<usize>>,
+    scalars: Vec<f64>,
+    read: usize,
+}
+
+impl<F: Float> Saved<'_, F> {
+    /// The buffer `name`, which must be there.
+    ///
+    /// # Errors
+    /// [`Error::State`] if it is missing, has another shape than the parameter, or holds
+    /// NaN or infinity.
+    pub fn buffer(&mut self, name: &str) -> Result<Vec<F>> {
+        let i = self.index;
+        let key = format!("param.{i}.{name}");
+        let t = self.sd.tensors.get(&key).ok_or_else(|| {
+            Error::state(format!(
+                "parameter {i}: buffer `{name}` of {} is missing",
+                self.sd.optimizer
+            ))
+        })?;
+        let want = self.shape.get_or_insert_with(|| t.shape().to_vec());
+        if want.as_slice() != t.shape() {
+            return Err(Error::state(format!(
+                "`{key}` has shape {:?} but parameter {i} has shape {want:?}",
+                t.shape()
+            )));
+        }
+        check_finite(&key, t)?;
+        Ok(t.to_vec())
+    }
+
+    /// The buffer `name` if `kept` (the configuration keeps it), else `None`.
+    ///
+    /// # Errors
+    /// As [`Saved::buffer`].
+    pub fn optional(&mut self, kept: bool, name: &str) -> Result<Option<Vec<F>>> {
+        kept.then(|| self.buffer(name)).transpose()
+    }
+
+    /// The next scalar (`name` is for the error).
+    ///
+    /// # Errors
+    /// [`Error::State`] if fewer were saved.
+    pub fn scalar(&mut self, name: &str) -> Result<f64> {
+        let x = self.scalars.get(self.read).copied().ok_or_else(|| {
+            Error::state(format!(
+                "parameter {}: scalar `{name}` of {} is missing",
+                self.index, self.sd.optimizer
+            ))
+        })?;
+        self.read += 1;
+        Ok(x)
+    }
+}
+
+/// A parameter's state in [`FirstOrder`]: the step count and shape every rule has, and the
+/// rule's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamState<S> {
+    /// Steps taken for this parameter (torch's `state['step']`).
+    pub step: u64,
+    /// The parameter's shape (the shape of every buffer).
+    pub shape: Vec<usize>,
+    /// The rule's buffers and scalars.
+    pub rule: S,
 }
 
 /// Drives an [`UpdateRule`]: parameter groups, per-parameter state keyed by [`ParamId`],
@@ -229,7 +433,7 @@ pub trait UpdateRule: Clone + Debug + Send + Sync + 'static {
 pub struct FirstOrder<F: Float, R: UpdateRule> {
     groups: Vec<R>,
     group_of: HashMap<ParamId, usize>,
-    states: HashMap<ParamId, State<F>>,
+    states: HashMap<ParamId, ParamState<R::State<F>>>,
     last_loss: Option<f64>,
 }
 
@@ -239,7 +443,7 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
     /// # Errors
     /// [`Error::Hyperparameter`] if one is out of range.
     pub fn new(rule: R) -> Result<Self> {
-        rule.validate()?;
+        validate(&rule)?;
         Ok(FirstOrder {
             groups: vec![rule],
             group_of: HashMap::new(),
@@ -254,7 +458,7 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
     }
 
     /// The state of one parameter, once it has taken a step.
-    pub fn state(&self, id: ParamId) -> Option<&State<F>> {
+    pub fn state(&self, id: ParamId) -> Option<&ParamState<R::State<F>>> {
         self.states.get(&id)
     }
 
@@ -307,30 +511,28 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                 }
             }
         }
-        let ctx = RuleCtx {
-            loss_increased: matches!((self.last_loss, loss), (Some(a), Some(b)) if b > a),
-        };
+        let loss_increased = matches!((self.last_loss, loss), (Some(a), Some(b)) if b > a);
         for p in params.iter_mut() {
             let id = p.id();
             let Some(g) = grads.by_id(id) else {
                 continue;
             };
             let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
-            let state = self.states.entry(id).or_insert_with(|| {
-                let (bufs, scalars) = rule.init::<F>(g.numel());
-                State {
-                    step: 0,
-                    shape: g.shape().to_vec(),
-                    bufs,
-                    scalars,
-                }
+            let state = self.states.entry(id).or_insert_with(|| ParamState {
+                step: 0,
+                shape: g.shape().to_vec(),
+                rule: R::State::new(rule, g.numel()),
             });
             state.step += 1;
             let g: Cow<'_, [F]> = match g.as_slice() {
                 Some(s) => Cow::Borrowed(s),
                 None => Cow::Owned(g.to_vec()),
             };
-            rule.update(p.value.data_mut(), &g, state, ctx)?;
+            let ctx = RuleCtx {
+                step: state.step,
+                loss_increased,
+            };
+            rule.update(p.value.data_mut(), &g, &mut state.rule, ctx);
         }
         if loss.is_some() {
             self.last_loss = loss;
@@ -348,6 +550,13 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                 groups: self.groups.len(),
             })
         }
+    }
+}
+
+/// The spec that rebuilds the default group: `adam:lr=0.01,amsgrad=true`.
+impl<F: Float, R: UpdateRule> fmt::Display for FirstOrder<F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::first_order::registry::spec_of(&self.groups[0]))
     }
 }
 
@@ -388,9 +597,31 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
     fn add_group(&mut self, ids: &[ParamId], overrides: &str) -> Result<usize> {
         let base = &self.groups[0];
         let mut spec = Spec::parse_args(base.name(), overrides)?;
-        let rule = R::from_spec(&mut spec, base)?;
+        let rule = R::read(&mut spec, base)?;
         spec.finish()?;
-        rule.validate()?;
+        validate(&rule)?;
+        // A parameter that has stepped keeps its state: the new group must keep the same.
+        let fresh = R::State::<F>::new(&rule, 0);
+        let names = |st: &R::State<F>| -> Vec<&'static str> {
+            st.buffers().iter().map(|(n, _)| *n).collect()
+        };
+        for (index, id) in ids.iter().enumerate() {
+            if let Some(st) = self.states.get(id) {
+                if names(&st.rule) != names(&fresh)
+                    || st.rule.scalars().len() != fresh.scalars().len()
+                {
+                    return Err(Error::Spec {
+                        spec: overrides.to_string(),
+                        why: format!(
+                            "{} parameter {index} has stepped with the buffers {:?}, and this group keeps {:?}",
+                            rule.name(),
+                            names(&st.rule),
+                            names(&fresh)
+                        ),
+                    });
+                }
+            }
+        }
         self.groups.push(rule);
         let group = self.groups.len() - 1;
         for &id in ids {
@@ -413,14 +644,13 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
             let Some(st) = self.states.get(id) else {
                 continue;
             };
-            let rule = &self.groups[self.group_of.get(id).copied().unwrap_or(0)];
             sd.set_meta(&format!("param.{i}.step"), st.step);
             // The shape is metadata, not read off a buffer: a rule without buffers (plain
             // SGD) has none to read it from.
             sd.set_meta(&format!("param.{i}.shape"), shape_to_meta(&st.shape));
-            let scalars: Vec<String> = st.scalars.iter().map(|x| format!("{x:?}")).collect();
+            let scalars: Vec<String> = st.rule.scalars().iter().map(|x| format!("{x:?}")).collect();
             sd.set_meta(&format!("param.{i}.scalars"), scalars.join(","));
-            for (name, buf) in rule.buffers().iter().zip(&st.bufs) {
+            for (name, buf) in st.rule.buffers() {
                 let t = Tensor::from_slice(buf, &st.shape)?;
                 sd.tensors.insert(format!("param.{i}.{name}"), t);
             }
@@ -459,32 +689,10 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
             let step = check_count(&key, sd.meta_parse(&key)?)?;
             let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
             let shape_key = format!("param.{i}.shape");
-            let mut shape = match sd.meta.get(&shape_key) {
+            let shape = match sd.meta.get(&shape_key) {
                 Some(v) => Some(shape_from_meta(&shape_key, v)?),
                 None => None,
             };
-            let mut bufs = Vec::new();
-            for buf in rule.buffers() {
-                let name = format!("param.{i}.{buf}");
-                let t = sd.tensors.get(&name).ok_or_else(|| {
-                    Error::state(format!(
-                        "parameter {i}: buffer `{buf}` of {} is missing",
-                        self.name()
-                    ))
-                })?;
-                let want = shape.get_or_insert_with(|| t.shape().to_vec());
-                if want.as_slice() != t.shape() {
-                    return Err(Error::state(format!(
-                        "`{name}` has shape {:?} but parameter {i} has shape {want:?}",
-                        t.shape()
-                    )));
-                }
-                check_finite(&name, t)?;
-                bufs.push(t.to_vec());
-            }
-            let shape = shape.ok_or_else(|| {
-                Error::state(format!("`{shape_key}` is missing from the metadata"))
-            })?;
             let scalars = sd
                 .meta_str(&format!("param.{i}.scalars"))?
                 .split(',')
@@ -496,7 +704,7 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
                     ))),
                 })
                 .collect::<Result<Vec<f64>>>()?;
-            let expected = rule.init::<F>(0).1.len();
+            let expected = R::State::<F>::new(rule, 0).scalars().len();
             if scalars.len() != expected {
                 return Err(Error::state(format!(
                     "parameter {i}: {} scalars saved but {} keeps {expected}",
@@ -504,11 +712,21 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
                     self.name()
                 )));
             }
-            let state = State {
+            let mut saved = Saved {
+                sd,
+                index: i,
+                shape,
+                scalars,
+                read: 0,
+            };
+            let state = R::State::load(rule, &mut saved)?;
+            let shape = saved.shape.ok_or_else(|| {
+                Error::state(format!("`{shape_key}` is missing from the metadata"))
+            })?;
+            let state = ParamState {
                 step,
                 shape,
-                bufs,
-                scalars,
+                rule: state,
             };
             states.insert(id, state);
         }

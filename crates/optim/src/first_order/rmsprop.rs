@@ -9,99 +9,62 @@
 //! `+ (−lr)·b`. The one difference left is the square root: Rust's is correctly rounded,
 //! torch's CPU kernel is not always (1 ulp apart now and then, in f64 as in f32).
 
-use super::kernel::{grad_l2, in_parallel, lerp, sign_of, Bufs, ElementLoop};
-use crate::error::Result;
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use super::kernel::{grad_l2, in_parallel, lerp, sign_of, ElementLoop};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::options;
 use descent_tensor::Float;
 
-/// torch.optim.RMSprop's hyper-parameters (same names and defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RmsProp {
-    /// Learning rate (default 1e-2).
-    pub lr: f64,
-    /// Smoothing constant α (default 0.99).
-    pub alpha: f64,
-    /// Added to the denominator (default 1e-8).
-    pub eps: f64,
-    /// L2 penalty (default 0).
-    pub weight_decay: f64,
-    /// Momentum μ (default 0).
-    pub momentum: f64,
-    /// Normalize by the variance estimate `v − ḡ²` instead of `v`.
-    pub centered: bool,
-    /// Ascend instead of descend.
-    pub maximize: bool,
-    /// ε inside the square root, `√(v + ε)`.
-    pub eps_inside: bool,
+options! {
+    /// torch.optim.RMSprop's hyper-parameters (same names and defaults).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct RmsProp {
+        /// Learning rate.
+        lr: f64 = 1e-2, NonNegative;
+        /// Smoothing constant α.
+        alpha: f64 = 0.99, Unit;
+        /// Added to the denominator.
+        eps: f64 = 1e-8, NonNegative;
+        /// L2 penalty.
+        weight_decay: f64 = 0.0, NonNegative;
+        /// Momentum μ.
+        momentum: f64 = 0.0, NonNegative;
+        /// Normalize by the variance estimate `v − ḡ²` instead of `v`.
+        centered: bool = false;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+        /// ε inside the square root, `√(v + ε)`.
+        eps_inside: bool = false;
+    }
 }
 
-impl Default for RmsProp {
-    fn default() -> Self {
-        RmsProp {
-            lr: 1e-2,
-            alpha: 0.99,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            centered: false,
-            maximize: false,
-            eps_inside: false,
-        }
+rule_state! {
+    /// RMSprop's state under torch's names.
+    pub struct RmsPropState for RmsProp {
+        /// The running average of squared gradients `v`.
+        square_avg,
+        /// The momentum buffer `b`, kept with momentum > 0.
+        momentum_buffer if (|r| r.momentum > 0.0),
+        /// The running average of gradients `ḡ`, kept when centered.
+        grad_avg if (|r| r.centered),
     }
 }
 
 impl UpdateRule for RmsProp {
+    type State<F: Float> = RmsPropState<F>;
+
     fn name(&self) -> &'static str {
         "rmsprop"
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        Ok(RmsProp {
-            lr: s.f64("lr", base.lr)?,
-            alpha: s.f64("alpha", base.alpha)?,
-            eps: s.f64("eps", base.eps)?,
-            weight_decay: s.f64("weight_decay", base.weight_decay)?,
-            momentum: s.f64("momentum", base.momentum)?,
-            centered: s.bool("centered", base.centered)?,
-            maximize: s.bool("maximize", base.maximize)?,
-            eps_inside: s.bool("eps_inside", base.eps_inside)?,
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        Allowed::check_all(
-            "rmsprop",
-            &[
-                ("lr", self.lr, Allowed::NonNegative),
-                ("alpha", self.alpha, Allowed::Unit),
-                ("eps", self.eps, Allowed::NonNegative),
-                ("weight_decay", self.weight_decay, Allowed::NonNegative),
-                ("momentum", self.momentum, Allowed::NonNegative),
-            ],
-        )?;
-        Ok(())
-    }
-
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        match (self.momentum > 0.0, self.centered) {
-            (false, false) => &["square_avg"],
-            (true, false) => &["square_avg", "momentum_buffer"],
-            (false, true) => &["square_avg", "grad_avg"],
-            (true, true) => &["square_avg", "momentum_buffer", "grad_avg"],
-        }
-    }
-
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut RmsPropState<F>, _: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let v = bufs.req("square_avg", n)?;
-        let mom = bufs.next(self.momentum > 0.0, "momentum_buffer", n)?;
-        let avg = bufs.next(self.centered, "grad_avg", n)?;
+        let v = &mut st.square_avg[..];
+        let mom = st.momentum_buffer.as_deref_mut();
+        let avg = st.grad_avg.as_deref_mut();
         let (alpha, keep) = (F::of(self.alpha), F::of(1.0 - self.alpha));
         let (neg_lr, wd, eps, mu) = (
             F::of(-self.lr),
@@ -125,7 +88,6 @@ impl UpdateRule for RmsProp {
             (true, true, false) => in_parallel(p, g, bufs, &c, Kernel::<true, true, false>),
             (true, true, true) => in_parallel(p, g, bufs, &c, Kernel::<true, true, true>),
         }
-        Ok(())
     }
 }
 

@@ -16,10 +16,10 @@
 //! shrinks Δ. `irprop+` needs the loss: step it with `step_with_loss`. The initial Δ is
 //! `lr` (as in torch); changing `lr` later has no effect on existing step sizes.
 
-use super::kernel::{in_parallel, sign, sign_of, Bufs, ElementLoop};
+use super::kernel::{in_parallel, sign, sign_of, ElementLoop};
 use crate::error::{Error, Result};
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::{choices, options};
 use descent_tensor::Float;
 
 /// Which Rprop (Igel & Hüsken 2000).
@@ -36,71 +36,63 @@ pub enum RpropVariant {
     IRpropMinus,
 }
 
-/// torch.optim.Rprop's hyper-parameters (same names and defaults) plus the variant.
-///
-/// ```
-/// let opt = descent_optim::build::<f64>("rprop:variant=irprop+,etas=0.5/1.2,step_sizes=1e-6/50")?;
-/// # Ok::<(), descent_optim::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rprop {
-    /// Initial step size Δ₀ (default 1e-2).
-    pub lr: f64,
-    /// (η₋, η₊), with 0 < η₋ < 1 < η₊ (default 0.5, 1.2).
-    pub etas: (f64, f64),
-    /// (Δmin, Δmax) (default 1e-6, 50).
-    pub step_sizes: (f64, f64),
-    /// Ascend instead of descend.
-    pub maximize: bool,
-    /// Which of the four (default iRprop−, torch's).
-    pub variant: RpropVariant,
-}
-
-impl Default for Rprop {
-    fn default() -> Self {
-        Rprop {
-            lr: 1e-2,
-            etas: (0.5, 1.2),
-            step_sizes: (1e-6, 50.0),
-            maximize: false,
-            variant: RpropVariant::IRpropMinus,
-        }
+impl RpropVariant {
+    /// Whether a sign flip may undo the previous update (keeps `prev_update`).
+    fn backtracks(self) -> bool {
+        matches!(self, RpropVariant::RpropPlus | RpropVariant::IRpropPlus)
     }
 }
 
-const VARIANTS: [(&str, RpropVariant); 4] = [
-    ("rprop+", RpropVariant::RpropPlus),
-    ("rprop-", RpropVariant::RpropMinus),
-    ("irprop+", RpropVariant::IRpropPlus),
-    ("irprop-", RpropVariant::IRpropMinus),
-];
+choices!(RpropVariant {
+    "rprop+" => RpropPlus,
+    "rprop-" => RpropMinus,
+    "irprop+" => IRpropPlus,
+    "irprop-" => IRpropMinus,
+});
+
+options! {
+    /// torch.optim.Rprop's hyper-parameters (same names and defaults) plus the variant.
+    ///
+    /// ```
+    /// let opt = descent_optim::build::<f64>("rprop:variant=irprop+,etas=0.5/1.2,step_sizes=1e-6/50")?;
+    /// assert_eq!(opt.to_string(), "rprop:variant=irprop+");
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Rprop {
+        /// Initial step size Δ₀.
+        lr: f64 = 1e-2, NonNegative;
+        /// (η₋, η₊), with 0 < η₋ < 1 < η₊.
+        etas: (f64, f64) = (0.5, 1.2), Finite;
+        /// (Δmin, Δmax), with 0 ≤ Δmin ≤ Δmax.
+        step_sizes: (f64, f64) = (1e-6, 50.0), Finite;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+        /// Which of the four (torch's is iRprop−).
+        variant: RpropVariant = RpropVariant::IRpropMinus;
+    }
+}
+
+rule_state! {
+    /// Rprop's state under torch's names.
+    pub struct RpropState for Rprop {
+        /// The previous gradient (0 after a sign flip).
+        prev,
+        /// Each weight's step size Δ, from `lr`.
+        step_size = |r| r.lr,
+        /// The previous update, kept by the variants that backtrack.
+        prev_update if (|r| r.variant.backtracks()),
+    }
+}
 
 impl UpdateRule for Rprop {
+    type State<F: Float> = RpropState<F>;
+
     fn name(&self) -> &'static str {
         "rprop"
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let names = VARIANTS.map(|(n, _)| n);
-        let default = VARIANTS
-            .iter()
-            .find(|(_, v)| *v == base.variant)
-            .map_or("irprop-", |(n, _)| n);
-        let chosen = s.choice("variant", default, &names)?;
-        Ok(Rprop {
-            lr: s.f64("lr", base.lr)?,
-            etas: s.pair("etas", base.etas)?,
-            step_sizes: s.pair("step_sizes", base.step_sizes)?,
-            maximize: s.bool("maximize", base.maximize)?,
-            variant: VARIANTS
-                .iter()
-                .find(|(n, _)| *n == chosen)
-                .map_or(RpropVariant::IRpropMinus, |(_, v)| *v),
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        Allowed::NonNegative.check("rprop", "lr", self.lr)?;
+    fn check_relations(&self) -> Result<()> {
         let (minus, plus) = self.etas;
         if !(minus > 0.0 && minus < 1.0 && plus > 1.0 && plus.is_finite()) {
             return Err(Error::hyper(
@@ -124,49 +116,15 @@ impl UpdateRule for Rprop {
 
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        match self.variant {
-            RpropVariant::RpropPlus | RpropVariant::IRpropPlus => {
-                &["prev", "step_size", "prev_update"]
-            }
-            _ => &["prev", "step_size"],
-        }
-    }
-
-    /// `prev = 0`, `step_size = lr`, `prev_update = 0`.
-    fn init<F: Float>(&self, numel: usize) -> (Vec<Vec<F>>, Vec<f64>) {
-        let bufs = self
-            .buffers()
-            .iter()
-            .map(|&b| {
-                let fill = if b == "step_size" { self.lr } else { 0.0 };
-                vec![F::of(fill); numel]
-            })
-            .collect();
-        (bufs, Vec::new())
-    }
-
     fn needs_loss(&self) -> bool {
         self.variant == RpropVariant::IRpropPlus
     }
 
-    fn update<F: Float>(
-        &self,
-        p: &mut [F],
-        g: &[F],
-        st: &mut State<F>,
-        ctx: RuleCtx,
-    ) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut RpropState<F>, ctx: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
-        let backtracks = matches!(
-            self.variant,
-            RpropVariant::RpropPlus | RpropVariant::IRpropPlus
-        );
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let prev = bufs.req("prev", n)?;
-        let delta = bufs.req("step_size", n)?;
-        let last = bufs.next(backtracks, "prev_update", n)?.unwrap_or_default();
+        let (prev, delta) = (&mut st.prev[..], &mut st.step_size[..]);
+        let last = st.prev_update.as_deref_mut().unwrap_or_default();
         let (minus, plus) = (F::of(self.etas.0), F::of(self.etas.1));
         let (lo, hi) = (F::of(self.step_sizes.0), F::of(self.step_sizes.1));
         // After a sign flip Rprop+ undoes the last update; iRprop+ only if the loss rose.
@@ -181,7 +139,6 @@ impl UpdateRule for Rprop {
                 in_parallel(p, g, bufs, &c, Kernel::<true, false>)
             }
         }
-        Ok(())
     }
 }
 

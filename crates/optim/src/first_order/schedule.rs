@@ -40,13 +40,14 @@
 
 use crate::error::{Error, Result};
 use crate::first_order::optimizer::Optimizer;
-use crate::spec::{Allowed, Spec, ITERATIONS};
+use crate::spec::{number, Allowed, Spec, ITERATIONS};
 use descent_tensor::Float;
 use std::f64::consts::PI;
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 
-/// One learning-rate schedule.
-pub trait Schedule: Debug + Send {
+/// One learning-rate schedule. Its `Display` is the spec that [`parse_schedule`] turns
+/// back into it (fresh: a plateau schedule's counters are not part of a spec).
+pub trait Schedule: Debug + fmt::Display + Send {
     /// The lr of parameter group `group` at step `t`, given the incoming lr `lr`.
     fn lr(&mut self, group: usize, lr: f64, t: u64) -> f64;
 
@@ -209,6 +210,65 @@ impl Schedule for Closed {
     }
 }
 
+/// The spec of each form, every key written out.
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Closed::Step { step_size, gamma } => {
+                write!(f, "step:step_size={step_size},gamma={}", number(*gamma))
+            }
+            Closed::MultiStep { milestones, gamma } => {
+                let ms: Vec<String> = milestones.iter().map(u64::to_string).collect();
+                match ms.is_empty() {
+                    true => write!(f, "multistep:gamma={}", number(*gamma)),
+                    false => write!(
+                        f,
+                        "multistep:milestones={},gamma={}",
+                        ms.join("/"),
+                        number(*gamma)
+                    ),
+                }
+            }
+            Closed::Exponential { gamma } => write!(f, "exponential:gamma={}", number(*gamma)),
+            Closed::ExponentialK { k } => write!(f, "exponential:k={}", number(*k)),
+            Closed::InverseTime { k } => write!(f, "inverse_time:k={}", number(*k)),
+            Closed::InverseSqrt { k } => write!(f, "inverse_sqrt:k={}", number(*k)),
+            Closed::LinearThenExponential {
+                tau,
+                final_factor,
+                gamma,
+            } => write!(
+                f,
+                "linear_then_exponential:tau={tau},final_factor={},gamma={}",
+                number(*final_factor),
+                number(*gamma)
+            ),
+            Closed::LinearDecay { tau, final_lr } => match final_lr {
+                Ok(lr) => write!(f, "linear_decay:tau={tau},final_lr={}", number(*lr)),
+                Err(x) => write!(f, "linear_decay:tau={tau},final_factor={}", number(*x)),
+            },
+            Closed::Linear {
+                start_factor,
+                end_factor,
+                total_iters,
+            } => write!(
+                f,
+                "linear:start_factor={},end_factor={},total_iters={total_iters}",
+                number(*start_factor),
+                number(*end_factor)
+            ),
+            Closed::Polynomial { total_iters, power } => write!(
+                f,
+                "polynomial:total_iters={total_iters},power={}",
+                number(*power)
+            ),
+            Closed::Cosine { t_max, eta_min } => {
+                write!(f, "cosine:T_max={t_max},eta_min={}", number(*eta_min))
+            }
+        }
+    }
+}
+
 /// torch's ReduceLROnPlateau: after more than `patience` steps without the metric
 /// improving by `threshold` (relative or absolute), multiply the lr by `factor` (not below
 /// `min_lr`, and only if it changes by more than `eps`), then wait `cooldown` steps.
@@ -245,6 +305,24 @@ impl Plateau {
             (false, true) => x > self.best * (1.0 + self.threshold),
             (false, false) => x > self.best + self.threshold,
         }
+    }
+}
+
+/// The spec of the configuration, every key written out.
+impl fmt::Display for Plateau {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "plateau:mode={},threshold_mode={},factor={},patience={},threshold={},cooldown={},min_lr={},eps={}",
+            if self.minimize { "min" } else { "max" },
+            if self.relative { "rel" } else { "abs" },
+            number(self.factor),
+            self.patience,
+            number(self.threshold),
+            self.cooldown,
+            number(self.min_lr),
+            number(self.eps)
+        )
     }
 }
 
@@ -430,11 +508,24 @@ pub fn parse_schedule(spec: &str) -> Result<Box<dyn Schedule>> {
 
 /// A chain of schedules driving an optimizer's learning rates, one [`Scheduler::step`] per
 /// optimizer step (or epoch). Each group's base lr is its lr when the scheduler was made.
+/// Its `Display` is the chain's spec (`warmup:…;cosine:…`).
 #[derive(Debug)]
 pub struct Scheduler {
     chain: Vec<Box<dyn Schedule>>,
     base: Vec<f64>,
     t: u64,
+}
+
+impl fmt::Display for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.chain.iter().enumerate() {
+            if i > 0 {
+                f.write_str(";")?;
+            }
+            write!(f, "{s}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Scheduler {

@@ -9,10 +9,10 @@
 //! exponential moving average of gradients, whose first step is `(1 − μ)·g` where torch's
 //! (with `dampening = μ`) copies `g`.
 
-use super::kernel::{grad_l2, in_parallel, sign_of, Bufs, ElementLoop};
+use super::kernel::{grad_l2, in_parallel, sign_of, ElementLoop};
 use crate::error::{Error, Result};
-use crate::first_order::optimizer::{RuleCtx, State, UpdateRule};
-use crate::spec::{Allowed, Spec};
+use crate::first_order::optimizer::{rule_state, RuleCtx, UpdateRule};
+use crate::spec::{choices, options};
 use descent_tensor::Float;
 
 /// How the momentum buffer accumulates gradients.
@@ -25,79 +25,52 @@ pub enum MomentumForm {
     Dampened,
 }
 
-/// torch.optim.SGD's hyper-parameters (same names and defaults), plus [`MomentumForm`].
-///
-/// ```
-/// use descent_optim::first_order::{FirstOrder, Sgd};
-/// let opt = FirstOrder::<f64, _>::new(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() })?;
-/// # Ok::<(), descent_optim::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sgd {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Momentum factor μ (default 0: plain gradient descent).
-    pub momentum: f64,
-    /// Dampening τ of the momentum (default 0).
-    pub dampening: f64,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Nesterov momentum (needs momentum > 0 and dampening 0).
-    pub nesterov: bool,
-    /// Ascend instead of descend.
-    pub maximize: bool,
-    /// torch's momentum buffer or the lecture's (1 − μ)-dampened average.
-    pub momentum_form: MomentumForm,
+choices!(MomentumForm { "torch" => Torch, "dampened" => Dampened });
+
+options! {
+    /// torch.optim.SGD's hyper-parameters (same names and defaults), plus [`MomentumForm`].
+    ///
+    /// ```
+    /// use descent_optim::first_order::{FirstOrder, Sgd};
+    /// let opt = FirstOrder::<f64, _>::new(Sgd { lr: 0.1, momentum: 0.9, nesterov: true, ..Sgd::default() })?;
+    /// assert_eq!(opt.to_string(), "sgd:lr=0.1,momentum=0.9,nesterov=true");
+    /// # Ok::<(), descent_optim::Error>(())
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Sgd {
+        /// Learning rate.
+        lr: f64 = 1e-3, NonNegative;
+        /// Momentum factor μ (0: plain gradient descent).
+        momentum: f64 = 0.0, NonNegative;
+        /// Dampening τ of the momentum.
+        dampening: f64 = 0.0, Finite;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NonNegative;
+        /// Nesterov momentum (needs momentum > 0 and dampening 0).
+        nesterov: bool = false;
+        /// Ascend instead of descend.
+        maximize: bool = false;
+        /// torch's momentum buffer or the lecture's (1 − μ)-dampened average.
+        momentum_form: MomentumForm = MomentumForm::Torch;
+    }
 }
 
-impl Default for Sgd {
-    fn default() -> Self {
-        Sgd {
-            lr: 1e-3,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            maximize: false,
-            momentum_form: MomentumForm::Torch,
-        }
+rule_state! {
+    /// SGD's state: torch's `momentum_buffer`, kept when momentum ≠ 0.
+    pub struct SgdState for Sgd {
+        /// The momentum buffer `b`.
+        momentum_buffer if (|r| r.momentum != 0.0),
     }
 }
 
 impl UpdateRule for Sgd {
+    type State<F: Float> = SgdState<F>;
+
     fn name(&self) -> &'static str {
         "sgd"
     }
 
-    fn from_spec(s: &mut Spec, base: &Self) -> Result<Self> {
-        let form = match base.momentum_form {
-            MomentumForm::Torch => "torch",
-            MomentumForm::Dampened => "dampened",
-        };
-        Ok(Sgd {
-            lr: s.f64("lr", base.lr)?,
-            momentum: s.f64("momentum", base.momentum)?,
-            dampening: s.f64("dampening", base.dampening)?,
-            weight_decay: s.f64("weight_decay", base.weight_decay)?,
-            nesterov: s.bool("nesterov", base.nesterov)?,
-            maximize: s.bool("maximize", base.maximize)?,
-            momentum_form: match s.choice("momentum_form", form, &["torch", "dampened"])? {
-                "dampened" => MomentumForm::Dampened,
-                _ => MomentumForm::Torch,
-            },
-        })
-    }
-
-    fn validate(&self) -> Result<()> {
-        Allowed::check_all(
-            "sgd",
-            &[
-                ("lr", self.lr, Allowed::NonNegative),
-                ("momentum", self.momentum, Allowed::NonNegative),
-                ("dampening", self.dampening, Allowed::Finite),
-                ("weight_decay", self.weight_decay, Allowed::NonNegative),
-            ],
-        )?;
+    fn check_relations(&self) -> Result<()> {
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
             return Err(Error::hyper(
                 "sgd",
@@ -122,15 +95,7 @@ impl UpdateRule for Sgd {
 
     lr_field!();
 
-    fn buffers(&self) -> &'static [&'static str] {
-        if self.momentum != 0.0 {
-            &["momentum_buffer"]
-        } else {
-            &[]
-        }
-    }
-
-    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut State<F>, _: RuleCtx) -> Result<()> {
+    fn update<F: Float>(&self, p: &mut [F], g: &[F], st: &mut SgdState<F>, ctx: RuleCtx) {
         let n = p.len();
         let g = &g[..n];
         let sign = sign_of::<F>(self.maximize);
@@ -140,11 +105,10 @@ impl UpdateRule for Sgd {
             F::of(self.momentum),
         );
         let (copy_first, keep) = match self.momentum_form {
-            MomentumForm::Torch => (st.step == 1, F::of(1.0 - self.dampening)),
+            MomentumForm::Torch => (ctx.step == 1, F::of(1.0 - self.dampening)),
             MomentumForm::Dampened => (false, F::of(1.0 - self.momentum)),
         };
-        let mut bufs = Bufs::new(&mut st.bufs);
-        let Some(b) = bufs.next(self.momentum != 0.0, "momentum_buffer", n)? else {
+        let Some(b) = st.momentum_buffer.as_deref_mut() else {
             in_parallel(
                 p,
                 g,
@@ -152,7 +116,7 @@ impl UpdateRule for Sgd {
                 &[sign, wd, neg_lr],
                 Plain,
             );
-            return Ok(());
+            return;
         };
         // torch's first step copies g into the (zero) buffer: 0·μ + 1·g.
         let (decay, keep) = if copy_first {
@@ -167,7 +131,6 @@ impl UpdateRule for Sgd {
         } else {
             in_parallel(p, g, bufs, &c, Momentum::<false>);
         }
-        Ok(())
     }
 }
 

@@ -207,7 +207,7 @@ impl<F: Float> StateDict<F> {
     /// # Errors
     /// [`Error::Io`] naming `path` if it cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.encode(path)?)
+        Ok(io::write_atomic(path, &self.encode(path)?)?)
     }
 
     /// Reads a state written by [`StateDict::save`], checking the header and the sizes it
@@ -219,13 +219,4 @@ impl<F: Float> StateDict<F> {
     pub fn load(path: &Path) -> Result<Self> {
         StateDict::from_file(io::read_safetensors(path)?, path)
     }
-}
-
-/// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one, never a
-/// torn one (see [`descent_tensor::io::write_atomic`]).
-///
-/// # Errors
-/// [`Error::Io`] naming the path and the operating-system error.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(io::write_atomic(path, bytes)?)
 }
