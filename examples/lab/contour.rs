@@ -36,7 +36,7 @@ pub struct Levels {
 }
 
 /// The colour of band `k` of `n + 1` (band 0 lies below the lowest level): viridis,
-/// lightened halfway to white so that every path stays visible over it.
+/// lightened 60% towards white so that every path stays visible over it.
 pub fn band_colour(k: usize, n: usize) -> RGBColor {
     const VIRIDIS: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
@@ -49,7 +49,7 @@ pub fn band_colour(k: usize, n: usize) -> RGBColor {
     let i = (t.floor() as usize).min(3);
     let u = t - i as f64;
     let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
-    let mix = |x: f64, y: f64| (0.45 * (x + u * (y - x)) + 0.55 * 255.0).round() as u8;
+    let mix = |x: f64, y: f64| (0.4 * (x + u * (y - x)) + 0.6 * 255.0).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
@@ -98,20 +98,27 @@ where
         .margin_top(50)
         .margin_bottom(54)
         .margin_right(6)
-        .y_label_area_size(52)
+        .y_label_area_size(60)
         .build_cartesian_2d(0.0..1.0, lo..hi)?;
     let log = levels.log;
     let ticks = move |y: &f64| {
         if log {
             format!("1e{}", y.round())
         } else {
-            format!("{y:.3}")
+            let a = y.abs();
+            if a == 0.0 || (0.01..1e4).contains(&a) {
+                format!("{y:.2}")
+            } else {
+                format!("{y:.1e}")
+            }
         }
     };
     bar.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .y_desc(label)
+        .axis_desc_style(("sans-serif", 14))
+        .label_style(("sans-serif", 12))
         .y_labels(if log {
             ((hi.floor() - lo.ceil()) as usize + 1).max(2)
         } else {
@@ -190,13 +197,13 @@ impl Grid {
                 }
             }
         };
-        if lo <= 0.0 {
+        if lo < 0.0 {
             let values = (1..n)
                 .map(|i| lo + (hi - lo) * i as f64 / n as f64)
                 .collect();
             return Levels { values, log: false };
         }
-        let floor = all[all.len() / 50];
+        let floor = all[all.len() / 50].max(hi * 1e-12);
         let (a, b) = (floor.ln(), hi.ln());
         let values = (0..n)
             .map(|i| (a + (b - a) * i as f64 / (n - 1) as f64).exp())
