@@ -33,14 +33,14 @@ pub struct Args {
     examples: Option<u64>,
     /// SGD's learning rate at the smallest batch: the fixed rate of every batch size, and
     /// the base of the linearly scaled one.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, allow_hyphen_values = true)]
     lr: f64,
     /// Hidden units of the one-hidden-layer ReLU net.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=4096))]
     hidden: u64,
     /// The training loss whose first crossing is timed (default 0.3 on MNIST, 0.7 on the
     /// synthetic data).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     target_loss: Option<f64>,
 }
 

@@ -202,14 +202,13 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// The files a figure was written to (SVG and PNG).
+type Files = Vec<std::path::PathBuf>;
+
 /// The plateau (gradient 1 everywhere) and the ravine (gradient `(−1)ᵗ`) in one dimension,
 /// with and without momentum: the distance moved per step over the last half, in units of
 /// α (the ravine's: half the swing between consecutive iterates).
-fn momentum(
-    common: &Common,
-    mu: f64,
-    steps: usize,
-) -> Result<(Vec<(String, f64)>, Vec<std::path::PathBuf>), Error> {
+fn momentum(common: &Common, mu: f64, steps: usize) -> Result<(Vec<(String, f64)>, Files), Error> {
     let alpha = 0.01;
     let plateau = |spec: &str| descend(spec, &[0.0], steps, |_, tape, w| linear(tape, w, &[1.0]));
     let ravine = |spec: &str| {

@@ -4,11 +4,15 @@
 
 use crate::common::{command, run, temp_dir, text};
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `lab <experiment> --quick --json` into a fresh directory (without MNIST: the
 /// experiments that train on it use their synthetic data); the parsed report.
 fn quick(experiment: &str, extra: &[&str]) -> Value {
-    let dir = temp_dir(&format!("lab-{experiment}"));
+    // Tests of one experiment run side by side: each run gets its own directory.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = temp_dir(&format!("lab-{experiment}-{n}"));
     let out = dir.to_string_lossy().into_owned();
     let mut args = vec![experiment, "--quick", "--json", "--out", &out];
     args.extend_from_slice(extra);
