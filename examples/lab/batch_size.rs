@@ -275,6 +275,17 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
         .map(|v| (v / mean_scaled - 1.0).abs())
         .fold(0.0, f64::max);
     report.metric("variance_times_batch_worst_deviation", num(worst));
+    report.note(format!(
+        "b·E‖g_B − g‖² at the initial weights, b = {} … {}: {} (at most {:.1}% from the mean)",
+        batches[0],
+        batches[batches.len() - 1],
+        scaled_var
+            .iter()
+            .map(|v| format!("{v:.4}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        100.0 * worst
+    ));
     let variance_chart = Chart::new(
         "mini-batch gradient variance at the initial weights",
         "batch size",
