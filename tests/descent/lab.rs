@@ -377,16 +377,20 @@ fn series(report: &Value, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// Without MNIST files the report's first note says the synthetic data stood in.
+fn says_synthetic(report: &Value) {
+    let note = report["notes"][0].as_str().unwrap_or_default();
+    assert!(
+        note.contains("synthetic"),
+        "says which data: {}",
+        report["notes"]
+    );
+}
+
 #[test]
 fn init_learning_curves_tiny_weights_do_not_learn() {
     let r = quick("init", &[]);
-    assert!(
-        r["notes"][0]
-            .as_str()
-            .is_some_and(|n| n.contains("synthetic")),
-        "says which data: {}",
-        r["notes"]
-    );
+    says_synthetic(&r);
     // Ten balanced classes: an untrained net with tiny weights predicts uniformly, loss ln 10.
     let tiny = metric(&r, "curve_tanh_tiny_last");
     assert!((tiny - 10f64.ln()).abs() < 0.05, "{tiny}");
@@ -401,13 +405,7 @@ fn init_learning_curves_tiny_weights_do_not_learn() {
 #[test]
 fn batch_size_variance_falls_as_one_over_b_and_linear_scaling_helps() {
     let r = quick("batch-size", &[]);
-    assert!(
-        r["notes"][0]
-            .as_str()
-            .is_some_and(|n| n.contains("synthetic")),
-        "says which data: {}",
-        r["notes"]
-    );
+    says_synthetic(&r);
     let batches = series(&r, "batches");
     let var = series(&r, "variance");
     assert_eq!(batches.len(), var.len());
