@@ -446,3 +446,43 @@ fn batch_size_variance_falls_as_one_over_b_and_linear_scaling_helps() {
     );
     assert!(fixed[fixed.len() - 1] < fixed[0] - 0.05, "{fixed:?}");
 }
+
+/// `--plot` writes the figure in the format its extension names, the summary line printed
+/// as well; a path that leaves the view is said so in the legend.
+#[test]
+fn optimizers_plot_writes_svg_and_png() {
+    let dir = temp_dir("optimizers-plot");
+    for (file, magic) in [
+        ("paths.svg", &b"<svg"[..]),
+        ("paths.png", &b"\x89PNG\r\n\x1a\n"[..]),
+    ] {
+        let path = dir.join(file).to_string_lossy().into_owned();
+        let args = [
+            "--function",
+            "rosenbrock",
+            "--optimizer",
+            "adam:lr=0.05",
+            "--optimizer",
+            "sgd:lr=0.01",
+            "--steps",
+            "50",
+            "--plot",
+            &path,
+        ];
+        let out = run("optimizers", &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).lines().count(),
+            2,
+            "{}",
+            text(&out.stdout)
+        );
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(bytes.starts_with(magic), "{path}");
+        if file.ends_with(".svg") {
+            // sgd at lr 0.01 diverges on Rosenbrock from (−1.5, 2) within a few steps.
+            assert!(text(&bytes).contains("left the view"), "{path}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
