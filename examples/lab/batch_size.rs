@@ -21,7 +21,7 @@ use serde_json::json;
 pub struct Args {
     #[command(flatten)]
     data: DataArgs,
-    /// The smallest batch size (a power of two up to --max-batch is run).
+    /// The smallest batch size; it is doubled up to --max-batch.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     min_batch: u64,
     /// The largest batch size (default 2048; 512 with --quick).
