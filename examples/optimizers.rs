@@ -17,14 +17,18 @@
 //! `(10(y − x²), 1 − x)`, Beale's three terms, the quadratic's `(√a·x, √b·y)/√2` (the saddle
 //! has none). The loss and its gradient (Hessian, Jacobian) are computed on the tape. `--csv` prints `step,x,y,loss` for steps 0..=N (step 0 is the start; with
 //! several optimizers an `optimizer` column comes first); without it (with or without `--plot`),
-//! one summary line per optimizer. `--plot` writes an SVG with the contours and one path
-//! per optimizer.
+//! one summary line per optimizer. `--plot` writes an SVG or PNG with the filled contours
+//! (log-spaced levels, a colour bar) and one path per optimizer.
 //! `--noise σ` adds Gaussian noise to the first-order optimizers' gradients, and
 //! `--batch b` makes it a finite sum sampled `b` terms at a time (see `--help`).
 
 mod cli;
 #[path = "lab/contour.rs"]
 mod contour;
+// Shared with the lab, which also saves SVG and PNG pairs (`figure::save`).
+#[allow(dead_code)]
+#[path = "lab/figure.rs"]
+mod figure;
 
 use clap::builder::RangedU64ValueParser;
 use clap::Parser;
@@ -35,6 +39,8 @@ use descent::optim::{
     functions::TestFunction,
 };
 use descent::tensor::{Float, Tensor};
+use figure::Figure;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,8 +74,8 @@ struct Args {
     /// Print `step,x,y,loss` for every step.
     #[arg(long)]
     csv: bool,
-    /// Write the contour map with the paths to this SVG file.
-    #[arg(long, value_parser = parse_svg_path)]
+    /// Write the contour map with the paths to this file (`.svg` or `.png`).
+    #[arg(long, value_parser = parse_plot_path)]
     plot: Option<PathBuf>,
     /// Additive Gaussian gradient noise σ for the first-order optimizers (≥ 0): each step
     /// sees `∇f + σξ`.
@@ -165,11 +171,14 @@ fn parse_method(spec: &str) -> Result<Method, String> {
     Ok(method)
 }
 
-/// An SVG path in a directory that exists and can be written.
-fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
+/// An SVG or PNG path in a directory that exists and can be written.
+fn parse_plot_path(s: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(s);
-    if path.extension().and_then(|e| e.to_str()) != Some("svg") {
-        return Err(format!("{s}: only SVG is built in; give a .svg path"));
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("svg" | "png")
+    ) {
+        return Err(format!("{s}: give a .svg or .png path"));
     }
     descent::tensor::io::check_writable(&path).map_err(|e| e.to_string())?;
     Ok(path)
@@ -460,82 +469,135 @@ fn title(f: &TestFunction) -> String {
     }
 }
 
-/// The contours of `f` (log-spaced levels, shaded light to dark as the value grows) with one
+/// The contours of `f` (filled bands between log-spaced levels, with a colour bar) with one
 /// path per method; each legend entry gives the final loss and the step count, and a path
-/// that leaves the view (or diverges) is cut there, marked with a cross and said so.
+/// that leaves the view (or diverges) is drawn to the frame, marked there with a cross and
+/// said so.
 fn plot(
     out: &Path,
     f: &TestFunction,
     methods: &[Method],
     paths: &[Vec<Point>],
 ) -> Result<(), Error> {
-    let ((x0, x1), (y0, y1)) = f.view();
-    let root = SVGBackend::new(out, (820, 760)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title(f), ("sans-serif", 22))
-        .margin(14)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("x")
-        .y_desc("y")
-        .axis_desc_style(("sans-serif", 16))
-        .draw()?;
-    contour::draw(&mut chart, &|x, y| f.value(x, y), f.view(), 240, 18)?;
-    if let Some((mx, my)) = f.minimum() {
-        chart.draw_series(std::iter::once(Cross::new(
-            (mx, my),
-            7,
-            BLACK.stroke_width(2),
-        )))?;
+    figure::write(out, &PathsPlot { f, methods, paths })
+}
+
+/// What [`plot`] draws.
+struct PathsPlot<'a> {
+    f: &'a TestFunction,
+    methods: &'a [Method],
+    paths: &'a [Vec<Point>],
+}
+
+/// Where the segment from `p` (inside the view) to `q` leaves it.
+fn exit_point(p: (f64, f64), q: (f64, f64), view: ((f64, f64), (f64, f64))) -> (f64, f64) {
+    let ((x0, x1), (y0, y1)) = view;
+    let mut t: f64 = 1.0;
+    for (a, b, lo, hi) in [(p.0, q.0, x0, x1), (p.1, q.1, y0, y1)] {
+        let d = b - a;
+        if d > 0.0 && b > hi {
+            t = t.min((hi - a) / d);
+        } else if d < 0.0 && b < lo {
+            t = t.min((lo - a) / d);
+        }
     }
-    // A path is drawn until it leaves the view (plotters would pin it to the border).
-    let inside = |p: &Point| {
-        p.x.is_finite() && p.y.is_finite() && (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y)
-    };
-    for (k, (m, path)) in methods.iter().zip(paths).enumerate() {
-        let color = contour::PALETTE[k % contour::PALETTE.len()];
-        let pts: Vec<(f64, f64)> = path
-            .iter()
-            .take_while(|p| inside(p))
-            .map(|p| (p.x, p.y))
-            .collect();
-        let last = path[path.len() - 1];
-        let left = pts.len() < path.len();
-        let label = format!(
-            "{}: loss {:.3e}, {} steps{}",
-            m.label(),
-            last.loss,
-            path.len() - 1,
-            if left { " (left the view ×)" } else { "" }
-        );
+    if !t.is_finite() {
+        return p;
+    }
+    (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1))
+}
+
+impl Figure for PathsPlot<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 760)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), Error>
+    where
+        DB::ErrorType: 'static,
+    {
+        let f = self.f;
+        let view = f.view();
+        let ((x0, x1), (y0, y1)) = view;
+        root.fill(&WHITE)?;
+        let (area, bar) = root.split_horizontally(self.size().0 - 90);
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title(f), ("sans-serif", 22))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart.draw_series(
-            pts.iter()
-                .step_by((pts.len() / 40).max(1))
-                .map(|&p| Circle::new(p, 2, color.filled())),
-        )?;
-        if let Some(&first) = pts.first() {
-            chart.draw_series(std::iter::once(Circle::new(
-                first,
-                5,
-                BLACK.stroke_width(1),
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("x")
+            .y_desc("y")
+            .axis_desc_style(("sans-serif", 16))
+            .draw()?;
+        let grid = contour::Grid::sample(&|x, y| f.value(x, y), view, 360);
+        let levels = grid.levels(16);
+        contour::draw(&mut chart, &grid, &levels)?;
+        contour::colour_bar(&bar, &levels, "f(x, y)")?;
+        if let Some((mx, my)) = f.minimum() {
+            chart.draw_series(std::iter::once(Cross::new(
+                (mx, my),
+                7,
+                BLACK.stroke_width(2),
             )))?;
         }
-        if let (true, Some(&end)) = (left, pts.last()) {
-            chart.draw_series(std::iter::once(Cross::new(end, 8, color.stroke_width(3))))?;
+        // A path is drawn until it leaves the view (plotters would pin it to the border),
+        // then to the frame along its next step.
+        let inside = |p: &Point| {
+            p.x.is_finite()
+                && p.y.is_finite()
+                && (x0..=x1).contains(&p.x)
+                && (y0..=y1).contains(&p.y)
+        };
+        for (k, (m, path)) in self.methods.iter().zip(self.paths).enumerate() {
+            let color = contour::PALETTE[k % contour::PALETTE.len()];
+            let mut pts: Vec<(f64, f64)> = path
+                .iter()
+                .take_while(|p| inside(p))
+                .map(|p| (p.x, p.y))
+                .collect();
+            let last = path[path.len() - 1];
+            let left = pts.len() < path.len();
+            if let (true, Some(&end)) = (left, pts.last()) {
+                let next = path[pts.len()];
+                if next.x.is_finite() && next.y.is_finite() {
+                    pts.push(exit_point(end, (next.x, next.y), view));
+                }
+            }
+            let label = format!(
+                "{}: loss {:.3e}, {} steps{}",
+                m.label(),
+                last.loss,
+                path.len() - 1,
+                if left { " (left the view ×)" } else { "" }
+            );
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart.draw_series(
+                pts.iter()
+                    .step_by((pts.len() / 40).max(1))
+                    .map(|&p| Circle::new(p, 2, color.filled())),
+            )?;
+            if let Some(&first) = pts.first() {
+                chart.draw_series(std::iter::once(Circle::new(
+                    first,
+                    5,
+                    BLACK.stroke_width(1),
+                )))?;
+            }
+            if let (true, Some(&end)) = (left, pts.last()) {
+                chart.draw_series(std::iter::once(Cross::new(end, 8, color.stroke_width(3))))?;
+            }
         }
+        contour::legend(&mut chart)?;
+        Ok(())
     }
-    contour::legend(&mut chart)?;
-    root.present()?;
-    Ok(())
 }

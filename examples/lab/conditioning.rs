@@ -189,7 +189,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(chart.save(common, "conditioning-gd.svg")?);
+        .extend(chart.save(common, "conditioning-gd.svg")?);
 
     // BatchNorm: SGD on the mean squared error at one learning rate, with and without it.
     let epochs = if common.quick { 2 } else { 5 };
@@ -255,7 +255,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(bn_chart.save(common, "conditioning-batchnorm.svg")?);
+        .extend(bn_chart.save(common, "conditioning-batchnorm.svg")?);
 
     let metrics = report.metrics.clone();
 

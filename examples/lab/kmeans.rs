@@ -320,7 +320,9 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
         }
         chart = chart.with(Series::line(names[m + 1], mean));
     }
-    report.figures.push(chart.save(common, "kmeans-rate.svg")?);
+    report
+        .figures
+        .extend(chart.save(common, "kmeans-rate.svg")?);
     // The final centres of every restart.
     let mut scatter = Chart::new("final centres over the restarts", "x₁", "x₂").with(Series::dots(
         "data",
@@ -340,7 +342,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(scatter.save(common, "kmeans-centres.svg")?);
+        .extend(scatter.save(common, "kmeans-centres.svg")?);
 
     let metrics = report.metrics.clone();
 

@@ -5,16 +5,20 @@
 //! cargo run --release --example lab -- step-size [--out lab-out] [--json] [--quick] [--seed 0]
 //! ```
 //! Every experiment prints a table and the claims it checks (`holds` / `FAILS`); `--json`
-//! prints the same numbers as one JSON object instead; the figures (SVG) go into `--out`.
+//! prints the same numbers as one JSON object instead; the figures (SVG and PNG) go into
+//! `--out`.
 //! `--quick` runs a smaller version in a few seconds (what the tests run). LAB.md shows the
 //! figures and the lecture claim behind each.
 
 #[path = "../cli/mod.rs"]
 mod cli;
 
+mod batch_size;
+mod classify;
 mod conditioning;
 mod contour;
 mod descend;
+mod figure;
 mod init;
 mod kmeans;
 mod linalg;
@@ -33,7 +37,8 @@ use std::process::ExitCode;
 pub use report::{Error, Report};
 
 /// The optimization lab: the lectures' experiments on SGD's noise, step sizes, averaging,
-/// schedules and conditioning, each with a table, JSON numbers and SVG figures.
+/// schedules, conditioning, batch size and initialization, each with a table, JSON numbers
+/// and figures (SVG and PNG).
 #[derive(Parser, Debug)]
 #[command(version, long_about = None)]
 struct Cli {
@@ -69,8 +74,10 @@ enum Experiment {
     Conditioning(conditioning::Args),
     /// Gradients +0.1 nine times, −0.9 once: Rprop drifts, SGD and RMSProp do not.
     RpropMinibatch(rprop_minibatch::Args),
-    /// Activation variance through depth for N(0, 1e-6), N(0, 1), U(±1/√m), Xavier and He.
+    /// Initializations: activation variance through depth, and learning curves.
     Init(init::Args),
+    /// Batch size at a fixed number of examples seen: accuracy, time, gradient variance.
+    BatchSize(batch_size::Args),
 }
 
 /// What every experiment is given besides its own flags.
@@ -110,6 +117,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Experiment::Conditioning(a) => a.check()?,
         Experiment::RpropMinibatch(a) => a.check()?,
         Experiment::Init(a) => a.check()?,
+        Experiment::BatchSize(a) => a.check()?,
     }
     std::fs::create_dir_all(&common.out)
         .map_err(|e| format!("--out {}: {e}", common.out.display()))?;
@@ -122,6 +130,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Experiment::Conditioning(a) => conditioning::run(&common, a)?,
         Experiment::RpropMinibatch(a) => rprop_minibatch::run(&common, a)?,
         Experiment::Init(a) => init::run(&common, a)?,
+        Experiment::BatchSize(a) => batch_size::run(&common, a)?,
     };
     let mut out = std::io::stdout().lock();
     if cli.json {

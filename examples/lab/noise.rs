@@ -141,7 +141,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
             num(f.value(last[0], last[1])),
             num(noisy_final),
         ]);
-        report.figures.push(crate::plot::paths(
+        report.figures.extend(crate::plot::paths(
             common,
             &format!(
                 "noise-paths-{}.svg",
@@ -237,7 +237,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(chart.save(common, "noise-double-well.svg")?);
+        .extend(chart.save(common, "noise-double-well.svg")?);
 
     let metrics = report.metrics.clone();
 

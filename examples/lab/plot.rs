@@ -1,8 +1,10 @@
 //! The lab's figures: line charts (with optional log₁₀ axes) and 2-D paths over a contour
-//! map, written as SVG through `write_atomic` so a half-written figure is never left behind.
+//! map, each drawn once for any backend and written as SVG and PNG (`figure::save`).
 
 use crate::contour::{self, PALETTE};
+use crate::figure::{self, Figure};
 use crate::Common;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -98,8 +100,21 @@ impl Chart {
         self
     }
 
-    /// Writes the chart to `<out>/<file>` and returns the path.
-    pub fn save(&self, common: &Common, file: &str) -> Result<PathBuf, crate::Error> {
+    /// Writes the chart as `<out>/<file>` (SVG) and its PNG beside it; the paths written.
+    pub fn save(&self, common: &Common, file: &str) -> Result<Vec<PathBuf>, crate::Error> {
+        figure::save(&common.out.join(file), self)
+    }
+}
+
+impl Figure for Chart {
+    fn size(&self) -> (u32, u32) {
+        (760, 520)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), crate::Error>
+    where
+        DB::ErrorType: 'static,
+    {
         let tx = |v: f64| if self.log_x { v.log10() } else { v };
         let ty = |v: f64| if self.log_y { v.log10() } else { v };
         let series: Vec<Vec<(f64, f64)>> = self
@@ -123,46 +138,41 @@ impl Chart {
                 l.to_string()
             }
         };
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (760, 520)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(&self.title, ("sans-serif", 20))
-                .margin(14)
-                .x_label_area_size(44)
-                .y_label_area_size(64)
-                .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE)
-                .x_desc(label(&self.x_label, self.log_x))
-                .y_desc(label(&self.y_label, self.log_y))
-                .axis_desc_style(("sans-serif", 15))
-                .draw()?;
-            let mut colour = 0;
-            for (s, pts) in self.series.iter().zip(series) {
-                let c = match s.style {
-                    Style::Reference => BLACK,
-                    _ => {
-                        colour += 1;
-                        PALETTE[(colour - 1) % PALETTE.len()]
-                    }
-                };
-                let width = if s.style == Style::Reference { 1 } else { 2 };
-                let anno = match s.style {
-                    Style::Dots => chart
-                        .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.mix(0.6).filled())))?,
-                    _ => chart.draw_series(LineSeries::new(pts, c.stroke_width(width)))?,
-                };
-                anno.label(s.label.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
-                });
-            }
-            contour::legend(&mut chart)?;
-            root.present()?;
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_desc(label(&self.x_label, self.log_x))
+            .y_desc(label(&self.y_label, self.log_y))
+            .axis_desc_style(("sans-serif", 15))
+            .draw()?;
+        let mut colour = 0;
+        for (s, pts) in self.series.iter().zip(series) {
+            let c = match s.style {
+                Style::Reference => BLACK,
+                _ => {
+                    colour += 1;
+                    PALETTE[(colour - 1) % PALETTE.len()]
+                }
+            };
+            let width = if s.style == Style::Reference { 1 } else { 2 };
+            let anno = match s.style {
+                Style::Dots => chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.mix(0.6).filled())))?,
+                _ => chart.draw_series(LineSeries::new(pts, c.stroke_width(width)))?,
+            };
+            anno.label(s.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
+            });
         }
-        write(common, file, &svg)
+        contour::legend(&mut chart)?;
+        Ok(())
     }
 }
 
@@ -207,7 +217,8 @@ pub struct Path2d {
 }
 
 /// Paths over the contours of `f` in `view`; a path is cut where it leaves the view and
-/// marked there with a cross (and `(left the view)` in its legend entry).
+/// marked there with a cross (and `(left the view)` in its legend entry). Written as SVG
+/// and PNG; the paths written.
 pub fn paths(
     common: &Common,
     file: &str,
@@ -215,14 +226,40 @@ pub fn paths(
     f: &dyn Fn(f64, f64) -> f64,
     view: ((f64, f64), (f64, f64)),
     paths: &[Path2d],
-) -> Result<PathBuf, crate::Error> {
-    let ((x0, x1), (y0, y1)) = view;
-    let mut svg = String::new();
+) -> Result<Vec<PathBuf>, crate::Error> {
+    let figure = PathsFigure {
+        title,
+        f,
+        view,
+        paths,
+    };
+    figure::save(&common.out.join(file), &figure)
+}
+
+/// What [`paths`] draws.
+struct PathsFigure<'a> {
+    title: &'a str,
+    f: &'a dyn Fn(f64, f64) -> f64,
+    view: ((f64, f64), (f64, f64)),
+    paths: &'a [Path2d],
+}
+
+impl Figure for PathsFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (720, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), crate::Error>
+    where
+        DB::ErrorType: 'static,
     {
-        let root = SVGBackend::with_string(&mut svg, (640, 600)).into_drawing_area();
+        let ((x0, x1), (y0, y1)) = self.view;
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
+        let grid = contour::Grid::sample(self.f, self.view, 160);
+        let levels = grid.levels(14);
+        let (plot, bar) = root.split_horizontally(self.size().0 - 80);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(self.title, ("sans-serif", 20))
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -233,9 +270,10 @@ pub fn paths(
             .x_desc("w₁")
             .y_desc("w₂")
             .draw()?;
-        contour::draw(&mut chart, f, view, 120, 16)?;
+        contour::draw(&mut chart, &grid, &levels)?;
+        contour::colour_bar(&bar, &levels, "f")?;
         let inside = |p: &(f64, f64)| (x0..=x1).contains(&p.0) && (y0..=y1).contains(&p.1);
-        for (k, path) in paths.iter().enumerate() {
+        for (k, path) in self.paths.iter().enumerate() {
             let c = PALETTE[k % PALETTE.len()];
             let shown: Vec<(f64, f64)> = path.points.iter().copied().take_while(inside).collect();
             let left = shown.len() < path.points.len();
@@ -259,14 +297,6 @@ pub fn paths(
             }
         }
         contour::legend(&mut chart)?;
-        root.present()?;
+        Ok(())
     }
-    write(common, file, &svg)
-}
-
-/// Writes `svg` to `<out>/<file>` atomically.
-fn write(common: &Common, file: &str, svg: &str) -> Result<PathBuf, crate::Error> {
-    let path = common.out.join(file);
-    descent::tensor::io::write_atomic(&path, svg.as_bytes())?;
-    Ok(path)
 }

@@ -334,11 +334,13 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     ));
     report
         .figures
-        .push(by_epoch.save(common, "rates-epochs.svg")?);
+        .extend(by_epoch.save(common, "rates-epochs.svg")?);
     report
         .figures
-        .push(by_examples.save(common, "rates-examples.svg")?);
-    report.figures.push(by_time.save(common, "rates-time.svg")?);
+        .extend(by_examples.save(common, "rates-examples.svg")?);
+    report
+        .figures
+        .extend(by_time.save(common, "rates-time.svg")?);
 
     let gd = &curves[0].subopt;
     let gd_rate = (gd[epochs] / gd[0]).powf(1.0 / epochs as f64);

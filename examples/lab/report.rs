@@ -42,6 +42,8 @@ pub struct Report {
     pub claims: Vec<(String, bool)>,
     /// The figures written.
     pub figures: Vec<PathBuf>,
+    /// Lines printed above the table (what the numbers are of).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -54,6 +56,7 @@ impl Report {
             metrics: Map::new(),
             claims: Vec::new(),
             figures: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -67,13 +70,21 @@ impl Report {
         self.metrics.insert(name.to_string(), value.into());
     }
 
+    /// Adds a line printed above the table.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
     /// Records a claim and whether it held.
     pub fn claim(&mut self, text: impl Into<String>, holds: bool) {
         self.claims.push((text.into(), holds));
     }
 
-    /// The table, then the claims, then the figures.
+    /// The notes, the table, then the claims, then the figures.
     pub fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for note in &self.notes {
+            writeln!(out, "{note}")?;
+        }
         let cells: Vec<Vec<String>> = self
             .rows
             .iter()
@@ -112,7 +123,8 @@ impl Report {
         Ok(())
     }
 
-    /// One JSON object: `experiment`, `columns`, `rows`, `metrics`, `claims`, `figures`.
+    /// One JSON object: `experiment`, `notes`, `columns`, `rows`, `metrics`, `claims`,
+    /// `figures`.
     pub fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
         let claims: Vec<Value> = self
             .claims
@@ -126,6 +138,7 @@ impl Report {
             .collect();
         let value = json!({
             "experiment": self.name,
+            "notes": self.notes,
             "columns": self.columns,
             "rows": self.rows,
             "metrics": self.metrics,

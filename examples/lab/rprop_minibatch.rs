@@ -85,7 +85,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(chart.save(common, "rprop-minibatch.svg")?);
+        .extend(chart.save(common, "rprop-minibatch.svg")?);
     let metrics = report.metrics.clone();
     let m = |k: &str| metrics[k].as_f64().unwrap_or(f64::NAN);
     let (q2, q3, q4) = (m("rprop_half"), m("rprop_three_quarters"), m("rprop_end"));

@@ -108,9 +108,9 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
         }
         report
             .figures
-            .push(curves.save(common, &format!("step-size-loss-f{}.svg", fi + 1))?);
+            .extend(curves.save(common, &format!("step-size-loss-f{}.svg", fi + 1))?);
         let f = |x: f64, y: f64| c[0] * x * x + c[1] * y * y;
-        report.figures.push(crate::plot::paths(
+        report.figures.extend(crate::plot::paths(
             common,
             &format!("step-size-paths-f{}.svg", fi + 1),
             &format!("paths on {name}"),
@@ -142,10 +142,10 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     ));
     report
         .figures
-        .push(chart.save(common, "step-size-contraction.svg")?);
+        .extend(chart.save(common, "step-size-contraction.svg")?);
 
     let (checks, momentum_figure) = momentum(common, args.momentum, steps.max(200))?;
-    report.figures.push(momentum_figure);
+    report.figures.extend(momentum_figure);
     for (k, v) in checks {
         report.metric(&k, num(v));
     }
@@ -202,14 +202,13 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// The files a figure was written to (SVG and PNG).
+type Files = Vec<std::path::PathBuf>;
+
 /// The plateau (gradient 1 everywhere) and the ravine (gradient `(−1)ᵗ`) in one dimension,
 /// with and without momentum: the distance moved per step over the last half, in units of
 /// α (the ravine's: half the swing between consecutive iterates).
-fn momentum(
-    common: &Common,
-    mu: f64,
-    steps: usize,
-) -> Result<(Vec<(String, f64)>, std::path::PathBuf), Error> {
+fn momentum(common: &Common, mu: f64, steps: usize) -> Result<(Vec<(String, f64)>, Files), Error> {
     let alpha = 0.01;
     let plateau = |spec: &str| descend(spec, &[0.0], steps, |_, tape, w| linear(tape, w, &[1.0]));
     let ravine = |spec: &str| {

@@ -194,7 +194,7 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
     }
     report
         .figures
-        .push(chart.save(common, "tracking-trace.svg")?);
+        .extend(chart.save(common, "tracking-trace.svg")?);
     let mut chart = Chart::new(
         format!("mean squared error over {runs} runs"),
         "sample t",
@@ -220,7 +220,9 @@ pub fn run(common: &Common, args: &Args) -> Result<Report, Error> {
             "steady state, theory",
             vec![(1.0, theory), (steps as f64, theory)],
         ));
-    report.figures.push(chart.save(common, "tracking-mse.svg")?);
+    report
+        .figures
+        .extend(chart.save(common, "tracking-mse.svg")?);
 
     let metrics = report.metrics.clone();
 

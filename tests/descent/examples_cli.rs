@@ -90,6 +90,11 @@ fn a_bad_value_exits_2_naming_the_flag() {
             &["--optimizer", "adam", "--noise", "1", "--batch", "0"],
             "--batch",
         ),
+        (
+            "optimizers",
+            &["--optimizer", "adam", "--plot", "paths.jpg"],
+            "--plot",
+        ),
         ("curvature", &["--dim", "5000"], "--dim"),
         ("curvature", &["--kappa", "0.5"], "--kappa"),
         ("lm_regression", &["--target", "nan"], "--target"),

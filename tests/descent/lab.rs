@@ -2,16 +2,24 @@
 //! numbers against the lectures' formulas (computed here, not read back from the program),
 //! with a margin; and its handling of bad input.
 
-use crate::common::{run, temp_dir, text};
+use crate::common::{command, run, temp_dir, text};
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Runs `lab <experiment> --quick --json` into a fresh directory; the parsed report.
+/// Runs `lab <experiment> --quick --json` into a fresh directory (without MNIST: the
+/// experiments that train on it use their synthetic data); the parsed report.
 fn quick(experiment: &str, extra: &[&str]) -> Value {
-    let dir = temp_dir(&format!("lab-{experiment}"));
+    // Tests of one experiment run side by side: each run gets its own directory.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let dir = temp_dir(&format!("lab-{experiment}-{n}"));
     let out = dir.to_string_lossy().into_owned();
     let mut args = vec![experiment, "--quick", "--json", "--out", &out];
     args.extend_from_slice(extra);
-    let result = run("lab", &args);
+    let result = command("lab", &args)
+        .env_remove("MNIST_DIR")
+        .output()
+        .expect("lab starts");
     let stdout = text(&result.stdout);
     assert_eq!(
         result.status.code(),
@@ -20,13 +28,22 @@ fn quick(experiment: &str, extra: &[&str]) -> Value {
         text(&result.stderr)
     );
     let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    for figure in report["figures"].as_array().expect("figures") {
+    let figures = report["figures"].as_array().expect("figures");
+    for figure in figures {
         let path = figure.as_str().expect("a path");
-        let svg = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert!(
-            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
-            "{path}"
-        );
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if path.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{path}");
+            // Each PNG is the same drawing as the SVG beside it.
+            let svg = path.replace(".png", ".svg");
+            assert!(figures.iter().any(|f| f.as_str() == Some(&svg)), "{path}");
+        } else {
+            let svg = String::from_utf8_lossy(&bytes);
+            assert!(
+                svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+                "{path}"
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
     report
@@ -216,6 +233,7 @@ fn lab_help_lists_every_experiment() {
         "conditioning",
         "rprop-minibatch",
         "init",
+        "batch-size",
     ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(name)),
@@ -241,6 +259,18 @@ fn lab_refuses_bad_input_with_exit_2() {
         (&["step-size", "--momentum", "1"], "--momentum"),
         (&["conditioning", "--tol", "0"], "--tol"),
         (&["init", "--depth", "0"], "--depth"),
+        (&["init", "--steps", "0"], "--steps"),
+        (&["init", "--data", "/no/such/dir"], "--data"),
+        (&["batch-size", "--min-batch", "0"], "--min-batch"),
+        (
+            &["batch-size", "--max-batch", "4", "--min-batch", "8"],
+            "--max-batch",
+        ),
+        (&["batch-size", "--lr", "-0.1"], "--lr"),
+        (&["batch-size", "--lr", "nan"], "--lr"),
+        (&["batch-size", "--examples", "0"], "--examples"),
+        (&["batch-size", "--target-loss", "0"], "--target-loss"),
+        (&["batch-size", "--data", "/no/such/dir"], "--data"),
     ];
     let dir = temp_dir("lab-bad");
     let out_dir = dir.join("never-made");
@@ -335,4 +365,124 @@ fn init_vanishing_exploding_and_preserved_variance() {
         "{lecun} vs {expected}"
     );
     assert!(metric(&r, "tanh_xavier_ratio") > 0.1);
+}
+
+/// The numbers of a metric that is a list.
+fn series(report: &Value, name: &str) -> Vec<f64> {
+    report["metrics"][name]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list {name} in {}", report["metrics"]))
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// Without MNIST files the report's first note says the synthetic data stood in.
+fn says_synthetic(report: &Value) {
+    let note = report["notes"][0].as_str().unwrap_or_default();
+    assert!(
+        note.contains("synthetic"),
+        "says which data: {}",
+        report["notes"]
+    );
+}
+
+#[test]
+fn init_learning_curves_tiny_weights_do_not_learn() {
+    let r = quick("init", &[]);
+    says_synthetic(&r);
+    // Ten balanced classes: an untrained net with tiny weights predicts uniformly, loss ln 10.
+    let tiny = metric(&r, "curve_tanh_tiny_last");
+    assert!((tiny - 10f64.ln()).abs() < 0.05, "{tiny}");
+    let (first, last) = (
+        metric(&r, "curve_tanh_xavier_first"),
+        metric(&r, "curve_tanh_xavier_last"),
+    );
+    assert!(last < 0.8 * first, "Xavier, tanh: {first} → {last}");
+    assert!(metric(&r, "curve_relu_he_last") < metric(&r, "curve_relu_tiny_last"));
+}
+
+#[test]
+fn batch_size_variance_falls_as_one_over_b_and_linear_scaling_helps() {
+    let r = quick("batch-size", &[]);
+    says_synthetic(&r);
+    let batches = series(&r, "batches");
+    let var = series(&r, "variance");
+    assert_eq!(batches.len(), var.len());
+    // With replacement, E‖g_B − g‖² = tr Σ / b exactly: b·variance is one constant.
+    let scaled: Vec<f64> = batches.iter().zip(&var).map(|(b, v)| b * v).collect();
+    let mean = scaled.iter().sum::<f64>() / scaled.len() as f64;
+    for (b, s) in batches.iter().zip(&scaled) {
+        assert!((s / mean - 1.0).abs() < 0.2, "b = {b}: {s} vs {mean}");
+    }
+    // Least-squares slope of log variance against log b: −1.
+    let n = batches.len() as f64;
+    let (lx, ly): (Vec<f64>, Vec<f64>) = batches
+        .iter()
+        .zip(&var)
+        .map(|(b, v)| (b.ln(), v.ln()))
+        .unzip();
+    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
+    let slope = lx
+        .iter()
+        .zip(&ly)
+        .map(|(x, y)| (x - mx) * (y - my))
+        .sum::<f64>()
+        / lx.iter().map(|x| (x - mx) * (x - mx)).sum::<f64>();
+    assert!((slope + 1.0).abs() < 0.1, "slope {slope}");
+    // Accuracy across batch sizes: the linearly scaled rate keeps it closer than a fixed
+    // rate, with which the largest batch, taking the fewest steps, is the worst.
+    let spread = |v: &[f64]| {
+        let v: Vec<f64> = v
+            .iter()
+            .map(|a| if a.is_finite() { *a } else { 0.0 })
+            .collect();
+        v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min)
+    };
+    let (fixed, scaled_acc) = (series(&r, "fixed_accuracy"), series(&r, "scaled_accuracy"));
+    assert!(
+        spread(&scaled_acc) < spread(&fixed),
+        "{scaled_acc:?} vs {fixed:?}"
+    );
+    assert!(fixed[fixed.len() - 1] < fixed[0] - 0.05, "{fixed:?}");
+}
+
+/// `--plot` writes the figure in the format its extension names, the summary line printed
+/// as well; a path that leaves the view is said so in the legend.
+#[test]
+fn optimizers_plot_writes_svg_and_png() {
+    let dir = temp_dir("optimizers-plot");
+    for (file, magic) in [
+        ("paths.svg", &b"<svg"[..]),
+        ("paths.png", &b"\x89PNG\r\n\x1a\n"[..]),
+    ] {
+        let path = dir.join(file).to_string_lossy().into_owned();
+        let args = [
+            "--function",
+            "rosenbrock",
+            "--optimizer",
+            "adam:lr=0.05",
+            "--optimizer",
+            "sgd:lr=0.01",
+            "--steps",
+            "50",
+            "--plot",
+            &path,
+        ];
+        let out = run("optimizers", &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).lines().count(),
+            2,
+            "{}",
+            text(&out.stdout)
+        );
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(bytes.starts_with(magic), "{path}");
+        if file.ends_with(".svg") {
+            // sgd at lr 0.01 diverges on Rosenbrock from (−1.5, 2) within a few steps.
+            assert!(text(&bytes).contains("left the view"), "{path}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
