@@ -80,38 +80,87 @@ pub fn check(path: &Path) -> Result<()> {
 
 const SIZE: (u32, u32) = (1200, 900);
 
-/// Draws `curves` into `path` (SVG or PNG), written atomically.
+/// What a drawing on a plotters backend may fail with.
+pub type DrawError = Box<dyn std::error::Error>;
+
+/// A figure that draws itself on any plotters backend, so one drawing gives both the SVG
+/// and the PNG ([`render`]).
+pub trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+
+    /// Draws the whole figure on `root`.
+    ///
+    /// # Errors
+    /// Whatever plotters returns.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), DrawError>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Renders `figure` into `path` in the format its extension names (`.svg` or `.png`),
+/// written atomically.
 ///
 /// # Errors
 /// [`Error::Plot`] for an unknown extension, a missing font or a drawing failure;
 /// [`Error::File`] if the file cannot be written.
-pub fn draw(path: &Path, curves: &Curves<'_>) -> Result<()> {
+pub fn render(path: &Path, figure: &impl Figure) -> Result<()> {
     let fail = |why: String| Error::Plot {
         path: path.into(),
         why,
     };
+    let size = figure.size();
     let bytes = match kind(path)? {
         ImageKind::Svg => {
             let mut svg = String::new();
             {
-                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-                figure(&root, curves).map_err(fail)?;
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                figure.draw(&root).map_err(|e| fail(e.to_string()))?;
+                root.present().map_err(|e| fail(e.to_string()))?;
             }
             svg.into_bytes()
         }
         ImageKind::Png => {
             let font = font(path)?;
-            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
             {
-                let inner = BitMapBackend::with_buffer(&mut rgb, SIZE);
+                let inner = BitMapBackend::with_buffer(&mut rgb, size);
                 let root = TextBitmap { inner, font }.into_drawing_area();
-                figure(&root, curves).map_err(fail)?;
+                figure.draw(&root).map_err(|e| fail(e.to_string()))?;
+                root.present().map_err(|e| fail(e.to_string()))?;
             }
-            png_bytes(&rgb, SIZE).map_err(fail)?
+            png_bytes(&rgb, size).map_err(fail)?
         }
     };
     descent_tensor::io::write_atomic(path, &bytes)?;
     Ok(())
+}
+
+/// Draws `curves` into `path` (SVG or PNG), written atomically.
+///
+/// # Errors
+/// As [`render`].
+pub fn draw(path: &Path, curves: &Curves<'_>) -> Result<()> {
+    render(path, curves)
+}
+
+impl Figure for Curves<'_> {
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), DrawError>
+    where
+        DB::ErrorType: 'static,
+    {
+        Ok(figure(root, self)?)
+    }
 }
 
 fn png_bytes(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
