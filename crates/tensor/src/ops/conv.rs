@@ -472,7 +472,7 @@ impl<F: Float> Tensor<F> {
         // The weight's contiguous copy (a broadcast view can claim any size).
         checked_alloc::<F>(op, &[o, kk], &shape, &wshape)?;
         let threads = rayon::current_num_threads();
-        if n < threads && (o / g) * kk * l >= 1 << 18 {
+        if n < threads && (o / g).saturating_mul(kk * l) >= 1 << 18 {
             checked_alloc::<F>(op, &[n, c, kh, kw, l], &shape, &wshape)?;
             // Too few samples to keep every thread busy: one product per group over the
             // whole batch's columns, which `matmul` splits across threads itself.
@@ -490,34 +490,40 @@ impl<F: Float> Tensor<F> {
         let bias = bias.map(Tensor::contiguous);
         let bias = bias.as_ref().map(|b| &b.data.0[b.offset..b.offset + o]);
         let beta = if bias.is_some() { F::one() } else { F::zero() };
-        let y = per_sample(n, o * l, kk * l, n * o * kk * l, |b, y, cols| {
-            if let Some(bias) = bias {
-                y.chunks_mut(l).zip(bias).for_each(|(row, &v)| row.fill(v));
-            }
-            for grp in 0..g {
-                im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
-                // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
-                // is `kk×l` and the output's group an `og×l` block of `y`.
-                unsafe {
-                    F::gemm(
-                        og,
-                        kk,
-                        l,
-                        F::one(),
-                        wd.as_ptr().add(grp * og * kk),
-                        kk as isize,
-                        1,
-                        cols.as_ptr(),
-                        l as isize,
-                        1,
-                        beta,
-                        y.as_mut_ptr().add(grp * og * l),
-                        l as isize,
-                        1,
-                    );
+        let y = per_sample(
+            n,
+            o * l,
+            kk * l,
+            (n * o * l).saturating_mul(kk),
+            |b, y, cols| {
+                if let Some(bias) = bias {
+                    y.chunks_mut(l).zip(bias).for_each(|(row, &v)| row.fill(v));
                 }
-            }
-        });
+                for grp in 0..g {
+                    im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
+                    // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
+                    // is `kk×l` and the output's group an `og×l` block of `y`.
+                    unsafe {
+                        F::gemm(
+                            og,
+                            kk,
+                            l,
+                            F::one(),
+                            wd.as_ptr().add(grp * og * kk),
+                            kk as isize,
+                            1,
+                            cols.as_ptr(),
+                            l as isize,
+                            1,
+                            beta,
+                            y.as_mut_ptr().add(grp * og * l),
+                            l as isize,
+                            1,
+                        );
+                    }
+                }
+            },
+        );
         Ok(Tensor::from_parts(y, vec![n, o, oh, ow]))
     }
 
@@ -608,37 +614,43 @@ impl<F: Float> Tensor<F> {
         let (x, w) = (self.contiguous(), weight.contiguous());
         let (xd, wd) = (&x.data.0[x.offset..], &w.data.0[w.offset..]);
         let plane = size[0] * size[1];
-        let y = per_sample(n, o * plane, ok * l, n * c * ok * l, |b, y, cols| {
-            for grp in 0..g {
-                // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
-                // transposed), the input's group a row-major `cg×l` block of `xd`, and
-                // `cols` is `ok×l`.
-                unsafe {
-                    F::gemm(
-                        ok,
-                        cg,
-                        l,
-                        F::one(),
-                        wd.as_ptr().add(grp * cg * ok),
-                        1,
-                        ok as isize,
-                        xd.as_ptr().add((b * c + grp * cg) * l),
-                        l as isize,
-                        1,
-                        F::zero(),
-                        cols.as_mut_ptr(),
-                        l as isize,
-                        1,
-                    );
+        let y = per_sample(
+            n,
+            o * plane,
+            ok * l,
+            (n * c).saturating_mul(ok * l),
+            |b, y, cols| {
+                for grp in 0..g {
+                    // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
+                    // transposed), the input's group a row-major `cg×l` block of `xd`, and
+                    // `cols` is `ok×l`.
+                    unsafe {
+                        F::gemm(
+                            ok,
+                            cg,
+                            l,
+                            F::one(),
+                            wd.as_ptr().add(grp * cg * ok),
+                            1,
+                            ok as isize,
+                            xd.as_ptr().add((b * c + grp * cg) * l),
+                            l as isize,
+                            1,
+                            F::zero(),
+                            cols.as_mut_ptr(),
+                            l as isize,
+                            1,
+                        );
+                    }
+                    let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
+                    for ch in 0..og {
+                        let img = &mut out[ch * plane..(ch + 1) * plane];
+                        let base = ch * kh * kw * l;
+                        col2im(cols, base, [l, 1], win, [h, w_], size, img);
+                    }
                 }
-                let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
-                for ch in 0..og {
-                    let img = &mut out[ch * plane..(ch + 1) * plane];
-                    let base = ch * kh * kw * l;
-                    col2im(cols, base, [l, 1], win, [h, w_], size, img);
-                }
-            }
-        });
+            },
+        );
         add_bias(Tensor::from_parts(y, vec![n, o, size[0], size[1]]), bias)
     }
 
@@ -741,7 +753,9 @@ impl<F: Float> Tensor<F> {
             F::pool().give(cols);
             acc
         };
-        let parallel = chunks > 1 && rayon::current_num_threads() > 1 && len * l * n >= PAR_MIN;
+        let parallel = chunks > 1
+            && rayon::current_num_threads() > 1
+            && (len * l).saturating_mul(n) >= PAR_MIN;
         let parts: Vec<Vec<F>> = if parallel {
             (0..chunks).into_par_iter().map(partial).collect()
         } else {
