@@ -118,9 +118,9 @@ impl Window2d {
 
     /// Window positions along each axis over an input of `[height, width]`, checked:
     /// errors name `op`, the input's shape and `other` (a weight's shape, or the kernel).
-    /// PyTorch's rule: `(size + 2·padding − span + (ceil_mode ? stride − 1 : 0)) / stride
-    /// + 1` with floor division, less one in ceil mode if the last window would start past
-    /// the input and its left padding.
+    /// PyTorch's rule: `1 + (size + 2·padding − span + (ceil_mode ? stride − 1 : 0)) /
+    /// stride` with floor division, less one in ceil mode if the last window would start
+    /// past the input and its left padding.
     pub(crate) fn positions(
         &self,
         op: &'static str,
