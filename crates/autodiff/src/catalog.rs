@@ -470,7 +470,7 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
         vec![s.tensor(&[1, 12, 6], -1.0, 1.0, false)?],
         move |_, v| v[0].fold([5, 4], win),
     ));
-    let pools: [(&str, [usize; 4], Window2d); 3] = [
+    let pools: [(&str, [usize; 4], Window2d); 5] = [
         (
             "kernel 3 stride 2 padding 1",
             [2, 2, 5, 5],
@@ -485,6 +485,19 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
             "kernel 2 dilation 2 padding 1",
             [1, 2, 5, 5],
             Window2d::new([2, 2]).dilation([2, 2]).padding([1, 1]),
+        ),
+        (
+            "kernel 2 stride 2 ceil_mode",
+            [1, 2, 5, 7],
+            Window2d::new([2, 2]).stride([2, 2]).ceil_mode(true),
+        ),
+        (
+            "kernel 3 stride [2, 4] padding 1 ceil_mode (last column window dropped)",
+            [1, 1, 6, 6],
+            Window2d::new([3, 3])
+                .stride([2, 4])
+                .padding([1, 1])
+                .ceil_mode(true),
         ),
     ];
     for (i, (name, xs, win)) in pools.into_iter().enumerate() {

@@ -44,8 +44,8 @@ impl<F: Float> Conv2d<F> {
     /// A layer with a bias, initialized as PyTorch's `nn.Conv2d`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for zero channels or kernel, or groups that do not divide
-    /// both channel counts.
+    /// [`Error::InvalidArgument`] for zero channels, kernel, stride or dilation, or groups
+    /// that do not divide both channel counts.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
@@ -91,6 +91,11 @@ impl<F: Float> Conv2d<F> {
         if kernel_size.contains(&0) {
             let value = format!("{kernel_size:?}");
             return Err(bad("kernel_size", value, "must be positive"));
+        }
+        for (arg, v) in [("stride", options.stride), ("dilation", options.dilation)] {
+            if v.contains(&0) {
+                return Err(bad(arg, format!("{v:?}"), "must be positive"));
+            }
         }
         let shape = [
             out_channels,

@@ -25,7 +25,8 @@ pub(crate) fn batched<'t, F: Float>(
     }
 }
 
-/// Max pooling over windows of `[N, C, H, W]` (PyTorch's `nn.MaxPool2d`, floor mode).
+/// Max pooling over windows of `[N, C, H, W]` (PyTorch's `nn.MaxPool2d`; floor mode
+/// unless [`MaxPool2d::ceil_mode`]).
 ///
 /// ```
 /// use descent_autodiff::Tape;
@@ -51,6 +52,25 @@ impl MaxPool2d {
             window: Window2d::new(kernel_size).stride(kernel_size),
         }
     }
+
+    /// The same pool counting output positions with `ceil` (PyTorch's `ceil_mode=True`):
+    /// a last, partial window covers the input's far edge.
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_nn::{MaxPool2d, Mode, Module};
+    /// use descent_tensor::Tensor;
+    /// let pool = MaxPool2d::new([2, 2]).ceil_mode(true);
+    /// let tape = Tape::<f32>::new();
+    /// let y = pool.forward(&tape, tape.constant(Tensor::ones(&[1, 3, 5, 5])), Mode::Eval)?;
+    /// assert_eq!(y.shape(), [1, 3, 3, 3]);
+    /// # Ok::<(), descent_nn::Error>(())
+    /// ```
+    pub fn ceil_mode(self, ceil_mode: bool) -> Self {
+        MaxPool2d {
+            window: self.window.ceil_mode(ceil_mode),
+        }
+    }
 }
 
 impl<F: Float> Module<F> for MaxPool2d {
@@ -60,7 +80,8 @@ impl<F: Float> Module<F> for MaxPool2d {
     }
 }
 
-/// Average pooling over windows of `[N, C, H, W]` (PyTorch's `nn.AvgPool2d`, floor mode).
+/// Average pooling over windows of `[N, C, H, W]` (PyTorch's `nn.AvgPool2d`; floor mode
+/// unless [`AvgPool2d::ceil_mode`]).
 ///
 /// ```
 /// use descent_autodiff::Tape;
@@ -88,6 +109,15 @@ impl AvgPool2d {
         AvgPool2d {
             window: Window2d::new(kernel_size).stride(kernel_size),
             count_include_pad: true,
+        }
+    }
+
+    /// The same pool counting output positions with `ceil` (PyTorch's `ceil_mode=True`);
+    /// a last, partial window's full size stops at the right padding, as in PyTorch.
+    pub fn ceil_mode(self, ceil_mode: bool) -> Self {
+        AvgPool2d {
+            window: self.window.ceil_mode(ceil_mode),
+            ..self
         }
     }
 }

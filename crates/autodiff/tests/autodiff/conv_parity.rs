@@ -33,7 +33,8 @@ fn forward<'t>(
     let window = Window2d::new(c.kernel)
         .stride(c.stride)
         .padding(c.padding)
-        .dilation(c.dilation);
+        .dilation(c.dilation)
+        .ceil_mode(c.ceil_mode);
     match c.op {
         "conv2d" => x.conv2d(w.expect("weight"), b, opts),
         "conv_transpose2d" => x.conv_transpose2d(w.expect("weight"), b, opts, c.output_padding),
@@ -48,6 +49,7 @@ fn forward<'t>(
 fn conv_and_pool_match_pytorch() {
     let ops: std::collections::BTreeSet<_> = CASES.iter().map(|c| c.op).collect();
     assert_eq!(ops.len(), 5, "{ops:?}");
+    assert!(CASES.iter().filter(|c| c.ceil_mode).count() >= 8);
     for c in CASES {
         let tape = Tape::<f64>::new();
         let x = tape.var(Tensor::from_slice(c.x, c.x_shape).unwrap());

@@ -127,7 +127,7 @@ fn bad_inputs_are_errors_naming_the_layer() {
     );
     assert_eq!(
         err(&MaxPool2d::new([2, 2]), &[4, 4]),
-        "MaxPool2d(Window2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] }): expected input [N, C, H, W] or [C, H, W], got shape [4, 4]"
+        "MaxPool2d(Window2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceil_mode: false }): expected input [N, C, H, W] or [C, H, W], got shape [4, 4]"
     );
     let bad = Conv2d::<f32>::new(
         3,
@@ -196,4 +196,144 @@ fn dropout2d_drops_whole_channels() {
     let eval = drop.forward(&tape, x, Mode::Eval).unwrap();
     assert_eq!(eval.value().unwrap().to_vec(), xv);
     assert!(Dropout2d::new(1.5, 0).is_err());
+}
+
+/// `ceil_mode` on the pool layers, against PyTorch's `nn.MaxPool2d(2, ceil_mode=True)`,
+/// `nn.AvgPool2d(2, ceil_mode=True)` and `nn.AvgPool2d(3, stride=2, padding=1,
+/// ceil_mode=True)` on `arange` inputs (values printed by PyTorch 2.x; the f32 ones to 1e-6).
+#[test]
+fn pool_layers_ceil_mode_match_pytorch() {
+    let tape = Tape::<f32>::new();
+    let x = tape.constant(
+        Tensor::arange(0., 25., 1.)
+            .unwrap()
+            .reshape(&[1, 1, 5, 5])
+            .unwrap(),
+    );
+    let max = MaxPool2d::new([2, 2]).ceil_mode(true);
+    let y = max.forward(&tape, x, Mode::Eval).unwrap();
+    assert_eq!(y.shape(), [1, 1, 3, 3]);
+    assert_eq!(
+        y.value().unwrap().to_vec(),
+        [6., 8., 9., 16., 18., 19., 21., 23., 24.]
+    );
+    let avg = AvgPool2d::new([2, 2]).ceil_mode(true);
+    let y = avg.forward(&tape, x, Mode::Eval).unwrap();
+    let want = [3.0, 5.0, 6.5, 13.0, 15.0, 16.5, 20.5, 22.5, 24.0];
+    assert_eq!(y.value().unwrap().to_vec(), want);
+    let x = tape.constant(
+        Tensor::arange(0., 36., 1.)
+            .unwrap()
+            .reshape(&[1, 1, 6, 6])
+            .unwrap(),
+    );
+    let avg = AvgPool2d {
+        window: Window2d::new([3, 3]).stride([2, 2]).padding([1, 1]),
+        count_include_pad: true,
+    }
+    .ceil_mode(true);
+    let y = avg
+        .forward(&tape, x, Mode::Eval)
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_vec();
+    let want = [
+        1.5555555820465088,
+        3.3333332538604736,
+        4.666666507720947,
+        2.6666667461395264,
+        8.333333015441895,
+        14.0,
+        16.0,
+        8.5,
+        16.33333396911621,
+        26.0,
+        28.0,
+        14.5,
+        10.166666984558105,
+        16.0,
+        17.0,
+        8.75,
+    ];
+    assert_eq!(y.len(), want.len());
+    for (g, w) in y.iter().zip(want) {
+        assert!((f64::from(*g) - w).abs() <= 1e-6 * w.abs(), "{g} vs {w}");
+    }
+    // Floor mode on the same input drops the partial windows.
+    let y = avg.ceil_mode(false).forward(&tape, x, Mode::Eval).unwrap();
+    assert_eq!(y.shape(), [1, 1, 3, 3]);
+}
+
+#[test]
+fn conv2d_refuses_zero_stride_or_dilation_when_built() {
+    for (opts, msg) in [
+        (
+            ConvOptions {
+                stride: [0, 1],
+                ..Default::default()
+            },
+            "Conv2d: invalid stride = [0, 1]: must be positive",
+        ),
+        (
+            ConvOptions {
+                dilation: [1, 0],
+                ..Default::default()
+            },
+            "Conv2d: invalid dilation = [1, 0]: must be positive",
+        ),
+    ] {
+        let r = Conv2d::<f32>::new(3, 8, [3, 3], opts, &mut rng());
+        assert_eq!(r.unwrap_err().to_string(), msg);
+    }
+}
+
+/// Random small layer configurations and input shapes (zeros included): every forward is
+/// `Ok` or `Err`, never a panic, and an `Ok` keeps the input's rank (the sizes themselves
+/// are checked against PyTorch's formula by the tensor crate's proptest).
+#[test]
+fn layers_on_random_small_shapes_return_ok_or_err() {
+    use rand::Rng;
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut ok = 0;
+    for _ in 0..400 {
+        let mut r = |hi: usize| rng.random_range(0..hi);
+        let shape: Vec<usize> = (0..[3, 4, 4, 4, 5][r(5)]).map(|_| r(6)).collect();
+        let k = [1 + r(3), 1 + r(3)];
+        let window = Window2d::new(k)
+            .stride([r(3), r(3)])
+            .padding([r(2), r(2)])
+            .dilation([1 + r(2), 1 + r(2)])
+            .ceil_mode(r(2) == 1);
+        let opts = ConvOptions {
+            stride: window.stride,
+            padding: window.padding,
+            dilation: window.dilation,
+            groups: 1 + r(2),
+        };
+        let tape = Tape::<f32>::new();
+        let x = tape.constant(Tensor::ones(&shape));
+        let results = [
+            Conv2d::<f32>::new(2, 2, k, opts, &mut StdRng::seed_from_u64(0))
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.forward(&tape, x, Mode::Train).map_err(|e| e.to_string())),
+            MaxPool2d { window }
+                .forward(&tape, x, Mode::Train)
+                .map_err(|e| e.to_string()),
+            AvgPool2d {
+                window: window.dilation([1, 1]),
+                count_include_pad: r(2) == 1,
+            }
+            .forward(&tape, x, Mode::Train)
+            .map_err(|e| e.to_string()),
+            AdaptiveAvgPool2d { output_size: k }
+                .forward(&tape, x, Mode::Train)
+                .map_err(|e| e.to_string()),
+        ];
+        for y in results.into_iter().flatten() {
+            assert!(y.shape().len() == shape.len());
+            ok += 1;
+        }
+    }
+    assert!(ok > 100, "only {ok} layers ran");
 }

@@ -34,6 +34,11 @@ pub struct Window2d {
     pub padding: [usize; 2],
     /// Step between taps (1: adjacent).
     pub dilation: [usize; 2],
+    /// Pooling only: count positions with `ceil` instead of `floor`, so a last, partial
+    /// window covers the input's far edge (PyTorch's `ceil_mode`; the last window must
+    /// still start inside the input or its left padding). Convolutions and `unfold`
+    /// refuse it, as PyTorch has no such option for them.
+    pub ceil_mode: bool,
 }
 
 impl Window2d {
@@ -44,6 +49,7 @@ impl Window2d {
             stride: [1, 1],
             padding: [0, 0],
             dilation: [1, 1],
+            ceil_mode: false,
         }
     }
 
@@ -60,6 +66,35 @@ impl Window2d {
     /// The same window with another dilation.
     pub fn dilation(self, dilation: [usize; 2]) -> Self {
         Window2d { dilation, ..self }
+    }
+
+    /// The same window counting positions with `ceil` (`true`) or `floor` (pooling only).
+    ///
+    /// ```
+    /// use descent_tensor::{Tensor, Window2d};
+    /// let x = Tensor::<f32>::arange(0., 25., 1.)?.reshape(&[1, 1, 5, 5])?;
+    /// let win = Window2d::new([2, 2]).stride([2, 2]);
+    /// assert_eq!(x.max_pool2d(win)?.shape(), [1, 1, 2, 2]);
+    /// let y = x.max_pool2d(win.ceil_mode(true))?;        // a last, partial window
+    /// assert_eq!(y.shape(), [1, 1, 3, 3]);
+    /// assert_eq!(y.to_vec()[..3], [6., 8., 9.]);
+    /// # Ok::<(), descent_tensor::Error>(())
+    /// ```
+    pub fn ceil_mode(self, ceil_mode: bool) -> Self {
+        Window2d { ceil_mode, ..self }
+    }
+
+    /// Refuses `ceil_mode` for an op that has none (the convolutions, `unfold`, `fold`).
+    pub(crate) fn check_floor(&self, op: &'static str) -> Result<()> {
+        if self.ceil_mode {
+            return Err(Error::InvalidArgument {
+                op,
+                arg: "ceil_mode",
+                value: "true".into(),
+                why: "is a pooling option; this op counts positions with floor",
+            });
+        }
+        Ok(())
     }
 
     /// Checks that kernel, stride and dilation are positive.
@@ -83,6 +118,9 @@ impl Window2d {
 
     /// Window positions along each axis over an input of `[height, width]`, checked:
     /// errors name `op`, the input's shape and `other` (a weight's shape, or the kernel).
+    /// PyTorch's rule: `1 + (size + 2·padding − span + (ceil_mode ? stride − 1 : 0)) /
+    /// stride` with floor division, less one in ceil mode if the last window would start
+    /// past the input and its left padding.
     pub(crate) fn positions(
         &self,
         op: &'static str,
@@ -94,6 +132,7 @@ impl Window2d {
         for a in 0..2 {
             let axis = AXES[a];
             let size = input[input.len() - 2 + a];
+            let stride = self.stride[a];
             let overflow =
                 || window_error(op, format!("the padded {axis} overflows"), input, other);
             let padded = (self.padding[a].checked_mul(2))
@@ -103,7 +142,11 @@ impl Window2d {
                 .checked_mul(self.dilation[a])
                 .and_then(|s| s.checked_add(1))
                 .ok_or_else(overflow)?;
-            if span > padded {
+            let reach = match self.ceil_mode {
+                true => padded.checked_add(stride - 1).ok_or_else(overflow)?,
+                false => padded,
+            };
+            if span > reach {
                 return Err(window_error(
                     op,
                     format!(
@@ -113,7 +156,20 @@ impl Window2d {
                     other,
                 ));
             }
-            out[a] = (padded - span) / self.stride[a] + 1;
+            let mut n = (reach - span) / stride + 1;
+            // In ceil mode the last window must start inside the input or its left padding.
+            if self.ceil_mode && (n - 1) * stride >= size + self.padding[a] {
+                n -= 1;
+            }
+            if n == 0 {
+                return Err(window_error(
+                    op,
+                    format!("output {axis} would be zero: no window starts inside the input"),
+                    input,
+                    other,
+                ));
+            }
+            out[a] = n;
         }
         Ok(out)
     }
@@ -170,6 +226,7 @@ impl ConvOptions {
             stride: self.stride,
             padding: self.padding,
             dilation: self.dilation,
+            ceil_mode: false,
         }
     }
 }
@@ -203,6 +260,43 @@ pub(crate) fn checked_numel(
         .ok_or_else(|| window_error(op, format!("{sizes:?} elements overflow"), input, other))
 }
 
+/// Buffers from this many bytes up are first asked of the allocator without being touched,
+/// so that a size no memory can hold is an error and not an abort.
+const PROBE_BYTES: usize = 1 << 30;
+
+/// [`checked_numel`] for a buffer of `sizes` elements of `T` that `op` is about to
+/// allocate: also an error if its bytes pass `isize::MAX`, or if the allocator refuses
+/// them (a broadcast view can claim terabytes over a few bytes of storage).
+pub(crate) fn checked_alloc<T>(
+    op: &'static str,
+    sizes: &[usize],
+    input: &[usize],
+    other: &[usize],
+) -> Result<usize> {
+    let n = checked_numel(op, sizes, input, other)?;
+    let bytes = n
+        .checked_mul(size_of::<T>())
+        .filter(|&b| b <= isize::MAX as usize);
+    let refused = || {
+        let gb = n as f64 * size_of::<T>() as f64 / 1e9;
+        window_error(
+            op,
+            format!("{sizes:?} elements ({gb:.3e} GB) cannot be allocated"),
+            input,
+            other,
+        )
+    };
+    match bytes {
+        None => Err(refused()),
+        Some(b) if b >= PROBE_BYTES => {
+            let mut probe = Vec::<T>::new();
+            probe.try_reserve_exact(n).map_err(|_| refused())?;
+            Ok(n)
+        }
+        Some(_) => Ok(n),
+    }
+}
+
 const INPUT: &str = "4 dims [N, C, H, W]";
 
 impl<F: Float> Tensor<F> {
@@ -221,15 +315,16 @@ impl<F: Float> Tensor<F> {
     ///
     /// # Errors
     /// [`Error::Rank`] unless `self` has 4 axes; [`Error::InvalidArgument`] for
-    /// a zero kernel, stride or dilation; [`Error::Window`] if the window does not
-    /// fit in the padded input.
+    /// a zero kernel, stride or dilation, or `ceil_mode`; [`Error::Window`] if the window
+    /// does not fit in the padded input.
     pub fn unfold(&self, window: Window2d) -> Result<Self> {
         let op = "unfold";
         let shape = dims4(op, INPUT, self)?;
+        window.check_floor(op)?;
         let [oh, ow] = window.positions(op, &shape, &window.kernel)?;
         let [n, c, _, _] = shape;
         let [kh, kw] = window.kernel;
-        checked_numel(op, &[n, c, kh, kw, oh, ow], &shape, &window.kernel)?;
+        checked_alloc::<F>(op, &[n, c, kh, kw, oh, ow], &shape, &window.kernel)?;
         Ok(self.unfold_unchecked(window, [oh, ow]))
     }
 
@@ -261,7 +356,7 @@ impl<F: Float> Tensor<F> {
     /// # Errors
     /// [`Error::Rank`] unless `self` has 3 axes; [`Error::Window`] if the rows
     /// are not a multiple of `kh·kw` or `L` does not match; as [`Tensor::unfold`] for the
-    /// window.
+    /// window (`ceil_mode` included).
     pub fn fold(&self, output_size: [usize; 2], window: Window2d) -> Result<Self> {
         let op = "fold";
         let [n, rows, l] = match *self.shape() {
@@ -274,6 +369,7 @@ impl<F: Float> Tensor<F> {
                 })
             }
         };
+        window.check_floor(op)?;
         let [kh, kw] = window.kernel;
         let [oh, ow] = window.positions(op, &output_size, &window.kernel)?;
         let taps = checked_numel(op, &[kh, kw], self.shape(), &window.kernel)?;
@@ -298,7 +394,7 @@ impl<F: Float> Tensor<F> {
         }
         let c = rows / taps;
         let [h, w] = output_size;
-        checked_numel(op, &[n, c, h, w], self.shape(), &window.kernel)?;
+        checked_alloc::<F>(op, &[n, c, h, w], self.shape(), &window.kernel)?;
         let [s0, s1, s2] = [self.strides[0], self.strides[1], self.strides[2]];
         let (data, offset) = (&self.data.0, self.offset);
         let total = n * c * h * w;
@@ -371,10 +467,13 @@ impl<F: Float> Tensor<F> {
         let [oh, ow] = win.positions(op, &shape, &wshape)?;
         let kk = checked_numel(op, &[cg, kh, kw], &shape, &wshape)?;
         let l = checked_numel(op, &[oh, ow], &shape, &wshape)?;
-        checked_numel(op, &[n, c, kh, kw, l], &shape, &wshape)?;
-        checked_numel(op, &[n, o, l], &shape, &wshape)?;
+        checked_alloc::<F>(op, &[kk, l], &shape, &wshape)?;
+        checked_alloc::<F>(op, &[n, o, l], &shape, &wshape)?;
+        // The weight's contiguous copy (a broadcast view can claim any size).
+        checked_alloc::<F>(op, &[o, kk], &shape, &wshape)?;
         let threads = rayon::current_num_threads();
-        if n < threads && (o / g) * kk * l >= 1 << 18 {
+        if n < threads && (o / g).saturating_mul(kk * l) >= 1 << 18 {
+            checked_alloc::<F>(op, &[n, c, kh, kw, l], &shape, &wshape)?;
             // Too few samples to keep every thread busy: one product per group over the
             // whole batch's columns, which `matmul` splits across threads itself.
             let cols = self
@@ -387,32 +486,45 @@ impl<F: Float> Tensor<F> {
         let w = weight.contiguous();
         let wd = &w.data.0[w.offset..];
         let og = o / g;
-        let y = per_sample(n, o * l, kk * l, n * o * kk * l, |b, y, cols| {
-            for grp in 0..g {
-                im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
-                // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
-                // is `kk×l` and the output's group an `og×l` block of `y`.
-                unsafe {
-                    F::gemm(
-                        og,
-                        kk,
-                        l,
-                        F::one(),
-                        wd.as_ptr().add(grp * og * kk),
-                        kk as isize,
-                        1,
-                        cols.as_ptr(),
-                        l as isize,
-                        1,
-                        F::zero(),
-                        y.as_mut_ptr().add(grp * og * l),
-                        l as isize,
-                        1,
-                    );
+        // The bias is written first and the product added to it (one pass fewer).
+        let bias = bias.map(Tensor::contiguous);
+        let bias = bias.as_ref().map(|b| &b.data.0[b.offset..b.offset + o]);
+        let beta = if bias.is_some() { F::one() } else { F::zero() };
+        let y = per_sample(
+            n,
+            o * l,
+            kk * l,
+            (n * o * l).saturating_mul(kk),
+            |b, y, cols| {
+                if let Some(bias) = bias {
+                    y.chunks_mut(l).zip(bias).for_each(|(row, &v)| row.fill(v));
                 }
-            }
-        });
-        add_bias(Tensor::from_parts(y, vec![n, o, oh, ow]), bias)
+                for grp in 0..g {
+                    im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
+                    // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
+                    // is `kk×l` and the output's group an `og×l` block of `y`.
+                    unsafe {
+                        F::gemm(
+                            og,
+                            kk,
+                            l,
+                            F::one(),
+                            wd.as_ptr().add(grp * og * kk),
+                            kk as isize,
+                            1,
+                            cols.as_ptr(),
+                            l as isize,
+                            1,
+                            beta,
+                            y.as_mut_ptr().add(grp * og * l),
+                            l as isize,
+                            1,
+                        );
+                    }
+                }
+            },
+        );
+        Ok(Tensor::from_parts(y, vec![n, o, oh, ow]))
     }
 
     /// The transposed convolution, as PyTorch's `F.conv_transpose2d`: the adjoint of
@@ -494,41 +606,51 @@ impl<F: Float> Tensor<F> {
         let (cg, ok) = (c / g, checked_numel(op, &[og, kh, kw], &shape, &wshape)?);
         let l = checked_numel(op, &[h, w_], &shape, &wshape)?;
         checked_numel(op, &[n, o, kh, kw, l], &shape, &wshape)?;
-        checked_numel(op, &[n, o, size[0], size[1]], &shape, &wshape)?;
+        checked_alloc::<F>(op, &[ok, l], &shape, &wshape)?;
+        checked_alloc::<F>(op, &[n, o, size[0], size[1]], &shape, &wshape)?;
+        // The operands' contiguous copies.
+        checked_alloc::<F>(op, &shape, &shape, &wshape)?;
+        checked_alloc::<F>(op, &wshape, &shape, &wshape)?;
         let (x, w) = (self.contiguous(), weight.contiguous());
         let (xd, wd) = (&x.data.0[x.offset..], &w.data.0[w.offset..]);
         let plane = size[0] * size[1];
-        let y = per_sample(n, o * plane, ok * l, n * c * ok * l, |b, y, cols| {
-            for grp in 0..g {
-                // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
-                // transposed), the input's group a row-major `cg×l` block of `xd`, and
-                // `cols` is `ok×l`.
-                unsafe {
-                    F::gemm(
-                        ok,
-                        cg,
-                        l,
-                        F::one(),
-                        wd.as_ptr().add(grp * cg * ok),
-                        1,
-                        ok as isize,
-                        xd.as_ptr().add((b * c + grp * cg) * l),
-                        l as isize,
-                        1,
-                        F::zero(),
-                        cols.as_mut_ptr(),
-                        l as isize,
-                        1,
-                    );
+        let y = per_sample(
+            n,
+            o * plane,
+            ok * l,
+            (n * c).saturating_mul(ok * l),
+            |b, y, cols| {
+                for grp in 0..g {
+                    // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
+                    // transposed), the input's group a row-major `cg×l` block of `xd`, and
+                    // `cols` is `ok×l`.
+                    unsafe {
+                        F::gemm(
+                            ok,
+                            cg,
+                            l,
+                            F::one(),
+                            wd.as_ptr().add(grp * cg * ok),
+                            1,
+                            ok as isize,
+                            xd.as_ptr().add((b * c + grp * cg) * l),
+                            l as isize,
+                            1,
+                            F::zero(),
+                            cols.as_mut_ptr(),
+                            l as isize,
+                            1,
+                        );
+                    }
+                    let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
+                    for ch in 0..og {
+                        let img = &mut out[ch * plane..(ch + 1) * plane];
+                        let base = ch * kh * kw * l;
+                        col2im(cols, base, [l, 1], win, [h, w_], size, img);
+                    }
                 }
-                let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
-                for ch in 0..og {
-                    let img = &mut out[ch * plane..(ch + 1) * plane];
-                    let base = ch * kh * kw * l;
-                    col2im(cols, base, [l, 1], win, [h, w_], size, img);
-                }
-            }
-        });
+            },
+        );
         add_bias(Tensor::from_parts(y, vec![n, o, size[0], size[1]]), bias)
     }
 
@@ -588,6 +710,10 @@ impl<F: Float> Tensor<F> {
         let (cg, og, l) = (c / g, o / g, oh * ow);
         let kk = checked_numel(op, &[cg, kernel[0], kernel[1]], &gshape, &shape)?;
         checked_numel(op, &[o, kk, l], &gshape, &shape)?;
+        checked_alloc::<F>(op, &[kk, l], &gshape, &shape)?;
+        checked_alloc::<F>(op, &[o, kk], &gshape, &shape)?;
+        // The gradient's contiguous copy.
+        checked_alloc::<F>(op, &gshape, &gshape, &shape)?;
         let a = self.contiguous();
         let ad = &a.data.0[a.offset..];
         let len = o * kk;
@@ -627,7 +753,9 @@ impl<F: Float> Tensor<F> {
             F::pool().give(cols);
             acc
         };
-        let parallel = chunks > 1 && rayon::current_num_threads() > 1 && len * l * n >= PAR_MIN;
+        let parallel = chunks > 1
+            && rayon::current_num_threads() > 1
+            && (len * l).saturating_mul(n) >= PAR_MIN;
         let parts: Vec<Vec<F>> = if parallel {
             (0..chunks).into_par_iter().map(partial).collect()
         } else {

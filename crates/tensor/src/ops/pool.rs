@@ -1,12 +1,15 @@
-//! 2-D pooling over NCHW images, as PyTorch's `torch.nn.functional` (floor mode): max
+//! 2-D pooling over NCHW images, as PyTorch's `torch.nn.functional` (floor or ceil mode,
+//! [`Window2d::ceil_mode`]; a last, partial window is clipped to the input): max
 //! pooling with the argmax of each window (for its backward), average pooling, adaptive
 //! average pooling, and the adjoints of the two averages (their backward passes, which the
 //! tape records as ops of their own). Each output element is computed independently, in
 //! PyTorch's scan order, so values and tie-breaking match it.
 
-use super::conv::{checked_numel, dims4, par_fill, window_error, Window2d};
+use super::conv::{checked_alloc, dims4, par_fill, window_error, Window2d};
 use crate::error::{Error, Result};
+use crate::tensor::PAR_MIN;
 use crate::{Float, Tensor};
+use rayon::prelude::*;
 
 const INPUT: &str = "4 dims [N, C, H, W]";
 
@@ -58,7 +61,8 @@ fn adaptive_range(i: usize, out: usize, size: usize) -> (usize, usize) {
 
 impl<F: Float> Tensor<F> {
     /// Max pooling, as PyTorch's `F.max_pool2d`: `[N, C, H, W] → [N, C, oh, ow]`, the
-    /// padding acting as −∞. A NaN in a window wins (the last one, in scan order); among
+    /// padding acting as −∞; positions counted with floor, or ceil with
+    /// [`Window2d::ceil_mode`]. A NaN in a window wins (the last one, in scan order); among
     /// equal maxima the first in row-major scan order wins, as in PyTorch.
     ///
     /// # Errors
@@ -89,7 +93,7 @@ impl<F: Float> Tensor<F> {
         let shape = dims4(op, INPUT, self)?;
         let [oh, ow] = pool_positions(op, &shape, &window)?;
         let [n, c, h, w] = shape;
-        let total = checked_numel(op, &[n, c, oh, ow], &shape, &window.kernel)?;
+        let total = checked_alloc::<usize>(op, &[n, c, oh, ow], &shape, &window.kernel)?;
         let [s0, s1, s2, s3] = [
             self.strides[0],
             self.strides[1],
@@ -103,6 +107,44 @@ impl<F: Float> Tensor<F> {
             window.dilation,
         );
         let (data, offset) = (&self.data.0, self.offset);
+        if [ph, pw, dh, dw] == [0, 0, 1, 1] && (oh - 1) * sh + kh <= h && (ow - 1) * sw + kw <= w {
+            // Every window lies inside the input (the common case): one pass per plane
+            // writes values and indices together, with no clipping.
+            let plane = oh * ow;
+            let mut values = F::pool().take(total);
+            values.resize(total, F::zero());
+            let mut idx = vec![0usize; total];
+            let fill = |(p, (vs, is)): (usize, (&mut [F], &mut [usize]))| {
+                let base = offset + (p / c) * s0 + (p % c) * s1;
+                for oy in 0..oh {
+                    let y0 = oy * sh;
+                    for ox in 0..ow {
+                        let x0 = ox * sw;
+                        let (mut best, mut max) = (y0 * w + x0, F::neg_infinity());
+                        for y in y0..y0 + kh {
+                            let row = base + y * s2;
+                            for x in x0..x0 + kw {
+                                let v = data[row + x * s3];
+                                if v > max || v.is_nan() {
+                                    (max, best) = (v, y * w + x);
+                                }
+                            }
+                        }
+                        vs[oy * ow + ox] = max;
+                        is[oy * ow + ox] = best;
+                    }
+                }
+            };
+            let work = total.saturating_mul(kh * kw);
+            if work >= PAR_MIN && rayon::current_num_threads() > 1 {
+                let chunks = values.par_chunks_mut(plane).zip(idx.par_chunks_mut(plane));
+                chunks.enumerate().for_each(fill);
+            } else if total > 0 {
+                let chunks = values.chunks_mut(plane).zip(idx.chunks_mut(plane));
+                chunks.enumerate().for_each(fill);
+            }
+            return Ok((Tensor::from_parts(values, vec![n, c, oh, ow]), idx));
+        }
         let mut idx = vec![0usize; total];
         par_fill(&mut idx, kh * kw, |start, out| {
             let mut at = Cursor::at(start, [c, oh, ow]);
@@ -159,7 +201,9 @@ impl<F: Float> Tensor<F> {
 
     /// Average pooling, as PyTorch's `F.avg_pool2d` (no dilation): each output is the sum
     /// of its window's elements inside the input divided by the window's full size
-    /// (`count_include_pad`, PyTorch's default) or by the number of those elements.
+    /// (`count_include_pad`, PyTorch's default) or by the number of those elements. In
+    /// ceil mode ([`Window2d::ceil_mode`]) the full size of a last, partial window stops
+    /// at the right padding, as in PyTorch.
     ///
     /// ```
     /// use descent_tensor::{Tensor, Window2d};
@@ -178,7 +222,7 @@ impl<F: Float> Tensor<F> {
         let shape = dims4(op, INPUT, self)?;
         let [oh, ow] = avg_positions(op, &shape, &window)?;
         let [n, c, h, w] = shape;
-        checked_numel(op, &[n, c, oh, ow], &shape, &window.kernel)?;
+        checked_alloc::<F>(op, &[n, c, oh, ow], &shape, &window.kernel)?;
         let [s0, s1, s2, s3] = [
             self.strides[0],
             self.strides[1],
@@ -241,7 +285,7 @@ impl<F: Float> Tensor<F> {
                 got: gshape.to_vec(),
             });
         }
-        checked_numel(op, &input, &gshape, &window.kernel)?;
+        checked_alloc::<F>(op, &input, &gshape, &window.kernel)?;
         let [s0, s1, s2, s3] = [
             self.strides[0],
             self.strides[1],
@@ -299,7 +343,7 @@ impl<F: Float> Tensor<F> {
         check_adaptive(op, &shape, output_size)?;
         let [n, c, h, w] = shape;
         let [oh, ow] = output_size;
-        checked_numel(op, &[n, c, oh, ow], &shape, &output_size)?;
+        checked_alloc::<F>(op, &[n, c, oh, ow], &shape, &output_size)?;
         let [s0, s1, s2, s3] = [
             self.strides[0],
             self.strides[1],
@@ -343,7 +387,7 @@ impl<F: Float> Tensor<F> {
         let [h, w] = input_size;
         let input = [n, c, h, w];
         check_adaptive(op, &input, [oh, ow])?;
-        checked_numel(op, &input, &gshape, &[oh, ow])?;
+        checked_alloc::<F>(op, &input, &gshape, &[oh, ow])?;
         let [s0, s1, s2, s3] = [
             self.strides[0],
             self.strides[1],

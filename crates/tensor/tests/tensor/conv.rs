@@ -46,8 +46,28 @@ fn tap(o: usize, k: usize, stride: usize, pad: usize, dil: usize, size: usize) -
 }
 
 fn out_len(size: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
-    let span = dil * (k - 1) + 1;
-    (size + 2 * pad >= span).then(|| (size + 2 * pad - span) / stride + 1)
+    pool_len(size, k, stride, pad, dil, false)
+}
+
+/// PyTorch's `pooling_output_shape`, in signed arithmetic as it is written there: floor or
+/// ceil division, and in ceil mode one position less if the last window would start past
+/// the input and its left padding. `None` for an output of zero or fewer positions.
+fn pool_len(
+    size: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+    ceil: bool,
+) -> Option<usize> {
+    let (size, k, stride, pad, dil) =
+        (size as i64, k as i64, stride as i64, pad as i64, dil as i64);
+    let extra = if ceil { stride - 1 } else { 0 };
+    let mut n = (size + 2 * pad - dil * (k - 1) - 1 + extra).div_euclid(stride) + 1;
+    if ceil && (n - 1) * stride >= size + pad {
+        n -= 1;
+    }
+    (n >= 1).then_some(n as usize)
 }
 
 /// A random convolution: input and weight shapes and options (channels divisible by groups).
@@ -394,8 +414,9 @@ fn unfold_and_fold_match_direct_loops() {
 fn naive_max_pool(x: &[f64], xs: [usize; 4], win: Window2d) -> Option<(Vec<f64>, Vec<usize>)> {
     let [n, c, h, w] = xs;
     let [kh, kw] = win.kernel;
-    let oh = out_len(h, kh, win.stride[0], win.padding[0], win.dilation[0])?;
-    let ow = out_len(w, kw, win.stride[1], win.padding[1], win.dilation[1])?;
+    let c_ = win.ceil_mode;
+    let oh = pool_len(h, kh, win.stride[0], win.padding[0], win.dilation[0], c_)?;
+    let ow = pool_len(w, kw, win.stride[1], win.padding[1], win.dilation[1], c_)?;
     let (mut vals, mut idx) = (Vec::new(), Vec::new());
     for plane in 0..n * c {
         for y in 0..oh {
@@ -439,7 +460,7 @@ fn max_pool2d_matches_direct_loops_with_ties() {
             rng.random_range(1..=8),
             rng.random_range(1..=8),
         ];
-        let mut win = random_window(&mut rng);
+        let mut win = random_window(&mut rng).ceil_mode(case % 2 == 1);
         win.padding = [
             win.padding[0].min(win.kernel[0] / 2),
             win.padding[1].min(win.kernel[1] / 2),
@@ -486,15 +507,20 @@ fn naive_avg_pool(
 ) -> Option<(Vec<f64>, Vec<f64>)> {
     let [n, c, h, w] = xs;
     let [kh, kw] = win.kernel;
-    let oh = out_len(h, kh, win.stride[0], win.padding[0], 1)?;
-    let ow = out_len(w, kw, win.stride[1], win.padding[1], 1)?;
+    let oh = pool_len(h, kh, win.stride[0], win.padding[0], 1, win.ceil_mode)?;
+    let ow = pool_len(w, kw, win.stride[1], win.padding[1], 1, win.ceil_mode)?;
     let (mut vals, mut divisors) = (Vec::new(), Vec::new());
     for plane in 0..n * c {
         for y in 0..oh {
             for xx in 0..ow {
-                let (mut sum, mut inside) = (0.0, 0);
+                // `padded`: taps inside the padded input (a ceil-mode window may pass it).
+                let (mut sum, mut inside, mut padded) = (0.0, 0, 0);
                 for ki in 0..kh {
                     for kj in 0..kw {
+                        let [py, px] = [y * win.stride[0] + ki, xx * win.stride[1] + kj];
+                        if py < h + 2 * win.padding[0] && px < w + 2 * win.padding[1] {
+                            padded += 1;
+                        }
                         if let (Some(iy), Some(ix)) = (
                             tap(y, ki, win.stride[0], win.padding[0], 1, h),
                             tap(xx, kj, win.stride[1], win.padding[1], 1, w),
@@ -505,7 +531,7 @@ fn naive_avg_pool(
                     }
                 }
                 let d = if include_pad {
-                    (kh * kw) as f64
+                    padded as f64
                 } else {
                     inside as f64
                 };
@@ -529,7 +555,9 @@ fn avg_pool2d_and_its_adjoint_match_direct_loops() {
             rng.random_range(1..=8),
             rng.random_range(1..=8),
         ];
-        let mut win = random_window(&mut rng).dilation([1, 1]);
+        let mut win = random_window(&mut rng)
+            .dilation([1, 1])
+            .ceil_mode(case % 4 >= 2);
         win.padding = [
             win.padding[0].min(win.kernel[0] / 2),
             win.padding[1].min(win.kernel[1] / 2),

@@ -6,6 +6,7 @@ mod shape;
 
 mod awake;
 mod conv;
+mod conv_bad_input;
 mod huge_shapes;
 mod index_ops;
 mod linalg;
