@@ -11,6 +11,7 @@
 use crate::batch::linesearch::LineSearch;
 use crate::batch::objective::{
     axpy, dot, evaluate, max_abs, neg, BatchMethod, BatchReport, Objective, StopReason,
+    StopTolerances,
 };
 use crate::error::{Error, Result};
 use std::collections::VecDeque;
@@ -128,13 +129,11 @@ impl Lbfgs {
                 "must be at least 1",
             );
         }
-        if config.tolerance_grad < 0.0 || config.tolerance_change < 0.0 {
-            return bad(
-                "tolerance_grad/tolerance_change",
-                format!("{}/{}", config.tolerance_grad, config.tolerance_change),
-                "must be non-negative",
-            );
+        StopTolerances {
+            tolerance_grad: config.tolerance_grad,
+            tolerance_change: config.tolerance_change,
         }
+        .validate("lbfgs")?;
         Ok(Self::with(config))
     }
 

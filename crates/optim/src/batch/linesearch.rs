@@ -352,14 +352,7 @@ impl SearchConfig {
         if self.max_ls == 0 {
             return bad("max_ls", "0".into(), "must be at least 1");
         }
-        let t = self.tolerances;
-        if t.tolerance_grad < 0.0 || t.tolerance_change < 0.0 {
-            return bad(
-                "tolerance_grad/tolerance_change",
-                format!("{}/{}", t.tolerance_grad, t.tolerance_change),
-                "must be non-negative",
-            );
-        }
+        self.tolerances.validate(method)?;
         Ok(())
     }
 }

@@ -207,14 +207,7 @@ impl LevenbergMarquardt {
         if config.max_tries == 0 {
             return bad("max_tries", "0".into(), "must be at least 1");
         }
-        let t = config.tolerances;
-        if t.tolerance_grad < 0.0 || t.tolerance_change < 0.0 {
-            return bad(
-                "tolerance_grad/tolerance_change",
-                format!("{}/{}", t.tolerance_grad, t.tolerance_change),
-                "must be non-negative",
-            );
-        }
+        config.tolerances.validate("lm")?;
         Ok(LevenbergMarquardt {
             config,
             ..Default::default()
@@ -425,14 +418,7 @@ impl GaussNewton {
         if config.max_ls == 0 {
             return bad("max_ls", "0".into(), "must be at least 1");
         }
-        let t = config.tolerances;
-        if !(t.tolerance_grad >= 0.0 && t.tolerance_change >= 0.0) {
-            return bad(
-                "tolerance_grad/tolerance_change",
-                format!("{}/{}", t.tolerance_grad, t.tolerance_change),
-                "must be non-negative",
-            );
-        }
+        config.tolerances.validate("gauss_newton")?;
         Ok(GaussNewton {
             config,
             ..Default::default()

@@ -292,6 +292,20 @@ impl StopTolerances {
         tolerance_change: 0.0,
     };
 
+    /// Refuses a negative or NaN tolerance, naming `method`.
+    pub(crate) fn validate(&self, method: &str) -> Result<()> {
+        let (g, c) = (self.tolerance_grad, self.tolerance_change);
+        if g >= 0.0 && c >= 0.0 {
+            return Ok(());
+        }
+        Err(Error::hyper(
+            method,
+            "tolerance_grad/tolerance_change",
+            format!("{g}/{c}"),
+            "must be non-negative",
+        ))
+    }
+
     /// `|fₖ − fₖ₊₁| < tolerance_change · max(|fₖ|, |fₖ₊₁|, 1)`: a relative test for large
     /// losses, an absolute one below 1.
     pub(crate) fn loss_converged(&self, prev: f64, loss: f64) -> bool {

@@ -292,3 +292,50 @@ fn f32_parameters_step_too() {
         w.value.to_vec()
     );
 }
+
+/// A NaN tolerance is refused by every batch method that takes one, like a negative one
+/// (a NaN never compares below zero, so a `< 0` test let it through and the method then
+/// never stopped on it).
+#[test]
+fn nan_or_negative_stopping_tolerances_are_refused() {
+    use descent_optim::batch::{
+        GaussNewton, GaussNewtonConfig, Lbfgs, LbfgsConfig, LevenbergMarquardt, LineSearch,
+        LmConfig, SearchConfig, SteepestDescent, StopTolerances,
+    };
+    for bad in [f64::NAN, -1.0] {
+        let t = StopTolerances {
+            tolerance_grad: bad,
+            ..StopTolerances::default()
+        };
+        let lm = LevenbergMarquardt::new(LmConfig {
+            tolerances: t,
+            ..Default::default()
+        });
+        let gn = GaussNewton::new(GaussNewtonConfig {
+            tolerances: t,
+            ..Default::default()
+        });
+        let lbfgs = Lbfgs::new(LbfgsConfig {
+            tolerance_change: bad,
+            ..Default::default()
+        });
+        let steepest = SteepestDescent::new(SearchConfig {
+            tolerances: t,
+            ..SearchConfig::new(LineSearch::WOLFE)
+        });
+        for (name, err) in [
+            ("lm", lm.err()),
+            ("gauss_newton", gn.err()),
+            ("lbfgs", lbfgs.err()),
+            ("steepest", steepest.err()),
+        ] {
+            let msg = err
+                .unwrap_or_else(|| panic!("{name} accepted tolerance {bad}"))
+                .to_string();
+            assert!(
+                msg.contains("tolerance") && msg.contains("non-negative"),
+                "{name}: {msg}"
+            );
+        }
+    }
+}
