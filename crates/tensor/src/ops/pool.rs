@@ -14,6 +14,9 @@ use std::mem::MaybeUninit;
 
 const INPUT: &str = "4 dims [N, C, H, W]";
 
+/// One plane of a max pool's output, values and argmax indices, before they are written.
+type PlaneOut<'a, F> = (&'a mut [MaybeUninit<F>], &'a mut [MaybeUninit<usize>]);
+
 /// Marks a window that lies wholly in the padding, which dilation allows (`H = 1`, kernel
 /// 2, padding 1, dilation 2): PyTorch returns −∞ and an index outside the plane; here it
 /// is an error.
@@ -114,42 +117,39 @@ impl<F: Float> Tensor<F> {
             let plane = oh * ow;
             let mut values = F::pool().take(total);
             let mut idx = Vec::<usize>::with_capacity(total);
-            let fill =
-                |(p, (vs, is)): (usize, (&mut [MaybeUninit<F>], &mut [MaybeUninit<usize>]))| {
-                    let base = offset + (p / c) * s0 + (p % c) * s1;
-                    let rows = vs.chunks_exact_mut(ow).zip(is.chunks_exact_mut(ow));
-                    for (oy, (vs, is)) in rows.enumerate() {
-                        let y0 = oy * sh;
-                        vs.iter_mut().for_each(|v| _ = v.write(F::neg_infinity()));
-                        for (ox, i) in is.iter_mut().enumerate() {
-                            i.write(y0 * w + ox * sw);
-                        }
-                        // SAFETY: both rows were written just above.
-                        let (vs, is) = unsafe {
-                            (
-                                &mut *(vs as *mut [MaybeUninit<F>] as *mut [F]),
-                                &mut *(is as *mut [MaybeUninit<usize>] as *mut [usize]),
-                            )
-                        };
-                        // Tap by tap in each window's scan order, every window of the row at
-                        // once: no dependence from one window to the next, and selects rather
-                        // than branches (on real data the winner is a coin toss).
-                        for y in y0..y0 + kh {
-                            let row = base + y * s2;
-                            for x in 0..kw {
-                                for (ox, (max, best)) in
-                                    vs.iter_mut().zip(is.iter_mut()).enumerate()
-                                {
-                                    let at = ox * sw + x;
-                                    let v = data[row + at * s3];
-                                    let take = (v > *max) | v.is_nan();
-                                    *max = if take { v } else { *max };
-                                    *best = if take { y * w + at } else { *best };
-                                }
+            let fill = |(p, (vs, is)): (usize, PlaneOut<'_, F>)| {
+                let base = offset + (p / c) * s0 + (p % c) * s1;
+                let rows = vs.chunks_exact_mut(ow).zip(is.chunks_exact_mut(ow));
+                for (oy, (vs, is)) in rows.enumerate() {
+                    let y0 = oy * sh;
+                    vs.iter_mut().for_each(|v| _ = v.write(F::neg_infinity()));
+                    for (ox, i) in is.iter_mut().enumerate() {
+                        i.write(y0 * w + ox * sw);
+                    }
+                    // SAFETY: both rows were written just above.
+                    let (vs, is) = unsafe {
+                        (
+                            &mut *(vs as *mut [MaybeUninit<F>] as *mut [F]),
+                            &mut *(is as *mut [MaybeUninit<usize>] as *mut [usize]),
+                        )
+                    };
+                    // Tap by tap in each window's scan order, every window of the row at
+                    // once: no dependence from one window to the next, and selects rather
+                    // than branches (on real data the winner is a coin toss).
+                    for y in y0..y0 + kh {
+                        let row = base + y * s2;
+                        for x in 0..kw {
+                            for (ox, (max, best)) in vs.iter_mut().zip(is.iter_mut()).enumerate() {
+                                let at = ox * sw + x;
+                                let v = data[row + at * s3];
+                                let take = (v > *max) | v.is_nan();
+                                *max = if take { v } else { *max };
+                                *best = if take { y * w + at } else { *best };
                             }
                         }
                     }
-                };
+                }
+            };
             let vs = &mut values.spare_capacity_mut()[..total];
             let is = &mut idx.spare_capacity_mut()[..total];
             let work = total.saturating_mul(kh * kw);
