@@ -72,7 +72,7 @@ impl<'t, F: Float> Var<'t, F> {
             let dw = c.need(1, || g.conv2d_weight_grad(x, [ws[2], ws[3]], opts))?;
             let mut grads = vec![dx, dw];
             if c.inputs.len() == 3 {
-                grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
+                grads.push(c.need(2, || bias_grad(g))?);
             }
             Ok(grads)
         })
@@ -111,7 +111,7 @@ impl<'t, F: Float> Var<'t, F> {
                 let dw = c.need(1, || x.conv2d_weight_grad(g, [ws[2], ws[3]], opts))?;
                 let mut grads = vec![dx, dw];
                 if c.inputs.len() == 3 {
-                    grads.push(c.need(2, || g.sum(&[0, 2, 3], false))?);
+                    grads.push(c.need(2, || bias_grad(g))?);
                 }
                 Ok(grads)
             })
@@ -179,6 +179,13 @@ impl<'t, F: Float> Var<'t, F> {
             Ok(vec![Some(c.g.adaptive_avg_pool2d([s[2], s[3]])?)])
         })
     }
+}
+
+/// A convolution's bias gradient: the output's gradient summed over batch and positions.
+/// The batch goes first, a vectorized sum of whole samples, leaving the short sums over
+/// each channel's positions (one pass over `[0, 2, 3]` strides through every plane).
+fn bias_grad<F: Float>(g: Var<'_, F>) -> Result<Var<'_, F>> {
+    g.sum(&[0], false)?.sum(&[1, 2], false)
 }
 
 /// The rows and columns a convolution's floor division dropped at the input's far edges:

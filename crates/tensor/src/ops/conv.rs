@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
 use crate::{Float, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// A window sliding over the last two axes of an NCHW tensor: each field is a
 /// `[height, width]` pair. Build one with [`Window2d::new`] and the setters.
@@ -496,13 +497,18 @@ impl<F: Float> Tensor<F> {
             kk * l,
             (n * o * l).saturating_mul(kk),
             |b, y, cols| {
+                // With a bias the rows start as it and the product is added (`β = 1`);
+                // without, the product (`β = 0`) writes every element of `y`.
                 if let Some(bias) = bias {
-                    y.chunks_mut(l).zip(bias).for_each(|(row, &v)| row.fill(v));
+                    y.chunks_mut(l)
+                        .zip(bias)
+                        .for_each(|(row, &v)| _ = fill_uninit(row, v));
                 }
                 for grp in 0..g {
                     im2col(self, b, grp * cg..(grp + 1) * cg, win, [oh, ow], cols);
                     // SAFETY: the weight's group is a row-major `og×kk` block of `wd`, `cols`
-                    // is `kk×l` and the output's group an `og×l` block of `y`.
+                    // is `kk×l` and the output's group an `og×l` block of `y`, initialized
+                    // above when `β = 1` and only written when `β = 0`.
                     unsafe {
                         F::gemm(
                             og,
@@ -516,7 +522,7 @@ impl<F: Float> Tensor<F> {
                             l as isize,
                             1,
                             beta,
-                            y.as_mut_ptr().add(grp * og * l),
+                            y.as_mut_ptr().cast::<F>().add(grp * og * l),
                             l as isize,
                             1,
                         );
@@ -620,6 +626,8 @@ impl<F: Float> Tensor<F> {
             ok * l,
             (n * c).saturating_mul(ok * l),
             |b, y, cols| {
+                // col2im adds the columns in: the sample starts at zero.
+                let y = fill_uninit(y, F::zero());
                 for grp in 0..g {
                     // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
                     // transposed), the input's group a row-major `cg×l` block of `xd`, and
@@ -780,24 +788,25 @@ impl<F: Float> Tensor<F> {
 const WEIGHT_GRAD_CHUNK: usize = 8;
 
 /// Runs `sample(b, out, scratch)` for every sample `b < n`, where `out` is the sample's
-/// `out_len` elements of the result (zeros on entry) and `scratch` a buffer of
-/// `scratch_len` elements. Threads take contiguous runs of samples, each with one scratch
-/// buffer from the pool, when the work (`flops` multiply-adds) is worth splitting.
+/// `out_len` elements of the result, uninitialized on entry (`sample` must write every
+/// one: a product with `β = 0` does, so no pass zeroes what is about to be overwritten),
+/// and `scratch` a buffer of `scratch_len` elements. Threads take contiguous runs of
+/// samples, each with one scratch buffer from the pool, when the work (`flops`
+/// multiply-adds) is worth splitting.
 fn per_sample<F: Float>(
     n: usize,
     out_len: usize,
     scratch_len: usize,
     flops: usize,
-    sample: impl Fn(usize, &mut [F], &mut [F]) + Sync,
+    sample: impl Fn(usize, &mut [MaybeUninit<F>], &mut [F]) + Sync,
 ) -> Vec<F> {
     let total = n * out_len;
     let mut y = F::pool().take(total);
-    y.resize(total, F::zero());
     if total == 0 {
         return y;
     }
     let threads = rayon::current_num_threads();
-    let run = |first: usize, ys: &mut [F]| {
+    let run = |first: usize, ys: &mut [MaybeUninit<F>]| {
         let mut scratch = F::pool().take(scratch_len);
         scratch.resize(scratch_len, F::zero());
         for (i, out) in ys.chunks_mut(out_len).enumerate() {
@@ -805,15 +814,26 @@ fn per_sample<F: Float>(
         }
         F::pool().give(scratch);
     };
+    let spare = &mut y.spare_capacity_mut()[..total];
     if threads > 1 && n > 1 && flops >= PAR_MIN {
         let chunk = n.div_ceil(threads);
-        y.par_chunks_mut(chunk * out_len)
+        spare
+            .par_chunks_mut(chunk * out_len)
             .enumerate()
             .for_each(|(i, ys)| run(i * chunk, ys));
     } else {
-        run(0, &mut y);
+        run(0, spare);
     }
+    // SAFETY: `sample` wrote every element of every sample's `out` (its contract above).
+    unsafe { y.set_len(total) };
     y
+}
+
+/// `out` filled with `value`, as the initialized slice it then is.
+fn fill_uninit<F: Float>(out: &mut [MaybeUninit<F>], value: F) -> &mut [F] {
+    out.iter_mut().for_each(|o| _ = o.write(value));
+    // SAFETY: every element was written just above.
+    unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) }
 }
 
 /// im2col of one sample: channels `chans` of sample `b` of the 4-D `x` (any strides)

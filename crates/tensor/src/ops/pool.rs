@@ -10,8 +10,12 @@ use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
 use crate::{Float, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 const INPUT: &str = "4 dims [N, C, H, W]";
+
+/// One plane of a max pool's output, values and argmax indices, before they are written.
+type PlaneOut<'a, F> = (&'a mut [MaybeUninit<F>], &'a mut [MaybeUninit<usize>]);
 
 /// Marks a window that lies wholly in the padding, which dilation allows (`H = 1`, kernel
 /// 2, padding 1, dilation 2): PyTorch returns −∞ and an index outside the plane; here it
@@ -112,36 +116,54 @@ impl<F: Float> Tensor<F> {
             // writes values and indices together, with no clipping.
             let plane = oh * ow;
             let mut values = F::pool().take(total);
-            values.resize(total, F::zero());
-            let mut idx = vec![0usize; total];
-            let fill = |(p, (vs, is)): (usize, (&mut [F], &mut [usize]))| {
+            let mut idx = Vec::<usize>::with_capacity(total);
+            let fill = |(p, (vs, is)): (usize, PlaneOut<'_, F>)| {
                 let base = offset + (p / c) * s0 + (p % c) * s1;
-                for oy in 0..oh {
+                let rows = vs.chunks_exact_mut(ow).zip(is.chunks_exact_mut(ow));
+                for (oy, (vs, is)) in rows.enumerate() {
                     let y0 = oy * sh;
-                    for ox in 0..ow {
-                        let x0 = ox * sw;
-                        let (mut best, mut max) = (y0 * w + x0, F::neg_infinity());
-                        for y in y0..y0 + kh {
-                            let row = base + y * s2;
-                            for x in x0..x0 + kw {
-                                let v = data[row + x * s3];
-                                if v > max || v.is_nan() {
-                                    (max, best) = (v, y * w + x);
-                                }
+                    vs.iter_mut().for_each(|v| _ = v.write(F::neg_infinity()));
+                    for (ox, i) in is.iter_mut().enumerate() {
+                        i.write(y0 * w + ox * sw);
+                    }
+                    // SAFETY: both rows were written just above.
+                    let (vs, is) = unsafe {
+                        (
+                            &mut *(vs as *mut [MaybeUninit<F>] as *mut [F]),
+                            &mut *(is as *mut [MaybeUninit<usize>] as *mut [usize]),
+                        )
+                    };
+                    // Tap by tap in each window's scan order, every window of the row at
+                    // once: no dependence from one window to the next, and selects rather
+                    // than branches (on real data the winner is a coin toss).
+                    for y in y0..y0 + kh {
+                        let row = base + y * s2;
+                        for x in 0..kw {
+                            for (ox, (max, best)) in vs.iter_mut().zip(is.iter_mut()).enumerate() {
+                                let at = ox * sw + x;
+                                let v = data[row + at * s3];
+                                let take = (v > *max) | v.is_nan();
+                                *max = if take { v } else { *max };
+                                *best = if take { y * w + at } else { *best };
                             }
                         }
-                        vs[oy * ow + ox] = max;
-                        is[oy * ow + ox] = best;
                     }
                 }
             };
+            let vs = &mut values.spare_capacity_mut()[..total];
+            let is = &mut idx.spare_capacity_mut()[..total];
             let work = total.saturating_mul(kh * kw);
             if work >= PAR_MIN && rayon::current_num_threads() > 1 {
-                let chunks = values.par_chunks_mut(plane).zip(idx.par_chunks_mut(plane));
+                let chunks = vs.par_chunks_mut(plane).zip(is.par_chunks_mut(plane));
                 chunks.enumerate().for_each(fill);
             } else if total > 0 {
-                let chunks = values.chunks_mut(plane).zip(idx.chunks_mut(plane));
+                let chunks = vs.chunks_mut(plane).zip(is.chunks_mut(plane));
                 chunks.enumerate().for_each(fill);
+            }
+            // SAFETY: `fill` wrote every value and index of every plane.
+            unsafe {
+                values.set_len(total);
+                idx.set_len(total);
             }
             return Ok((Tensor::from_parts(values, vec![n, c, oh, ow]), idx));
         }
