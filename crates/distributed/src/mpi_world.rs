@@ -460,12 +460,18 @@ fn count(op: &'static str, n: usize) -> Result<c_int> {
     })
 }
 
+/// How long `poll` spins before it starts yielding the core between tests.
+const SPIN: Duration = Duration::from_millis(5);
+
 /// Tests the requests until all complete (true) or the deadline passes (false; completed
-/// ones are then `MPI_REQUEST_NULL`). Yields between rounds: with more processes than
+/// ones are then `MPI_REQUEST_NULL`). Spins for [`SPIN`] first, as `MPI_Wait` does: a
+/// yield on a loaded machine can cost a whole time slice, and a megabyte allreduce takes
+/// about one millisecond. Past that it yields between rounds: with more processes than
 /// cores, a spinning rank would take the core its peer needs.
 fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
     let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-    let mut spins = 0u32;
+    let start = Instant::now();
+    let (mut spins, mut yielding) = (0u32, false);
     loop {
         let mut done = true;
         for r in reqs.iter_mut().filter(|r| **r != null) {
@@ -478,10 +484,14 @@ fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
             return true;
         }
         spins += 1;
-        if spins.is_multiple_of(64) && Instant::now() >= deadline {
-            return false;
+        if spins.is_multiple_of(64) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            yielding = now - start >= SPIN;
         }
-        if spins > 1024 {
+        if yielding {
             std::thread::yield_now();
         }
     }
