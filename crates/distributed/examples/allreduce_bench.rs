@@ -4,7 +4,7 @@
 //! back as views) against one blocking `MPI_Allreduce` of 535,818 floats through rsmpi
 //! (separate send and receive buffers) and the same through `MPI_Iallreduce` and `MPI_Wait`,
 //! alternated step by step, each after a barrier.
-//! Prints the medians (and quartiles) of both, the load average before and after, and how
+//! Prints the medians (and quartiles) of the three, the load average before and after, and how
 //! many pooled buffers were allocated after the first step.
 //!
 //! ```sh

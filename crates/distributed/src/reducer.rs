@@ -178,9 +178,11 @@ impl<F: Scalar> DataParallel<F> {
     }
 
     /// Whether [`DataParallel::backward`] sends each bucket as soon as its gradients are
-    /// final, overlapping communication with the rest of backward (off by default: on the
-    /// two-core machine it was measured on it did not pay; see `benches/README.md`). Needs
-    /// more than one bucket to overlap anything ([`DataParallel::set_bucket_bytes`]).
+    /// final, overlapping communication with the rest of backward. Off by default: it pays
+    /// only where the transfer can progress beside the compute (spare cores, a network
+    /// card), and an MPI without a progress thread moves it only when this rank tests it;
+    /// `benches/README.md` has the measurement. Needs more than one bucket to overlap
+    /// anything ([`DataParallel::set_bucket_bytes`]).
     pub fn set_overlap(&mut self, on: bool) {
         self.overlap = on;
     }
