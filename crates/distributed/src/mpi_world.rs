@@ -189,54 +189,46 @@ impl World {
         let deadline = self.arrive(op, timeout)?;
         let (ptr, n, dtype) = raw(buf);
         let count_n = count(op, n)?;
-        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
+        let mut send = self.send.borrow_mut();
+        let from: *const c_void = match self.in_place {
+            Some(address) => address as *const c_void,
+            None => {
+                let width = if dtype == f32::equivalent_datatype().as_raw() {
+                    4
+                } else {
+                    8
+                };
+                if send.len() < n * width {
+                    send.resize(n * width, 0);
+                }
+                // SAFETY: `ptr` holds `n` elements of `width` bytes.
+                send[..n * width].copy_from_slice(unsafe {
+                    std::slice::from_raw_parts(ptr.cast::<u8>(), n * width)
+                });
+                send.as_ptr().cast()
+            }
+        };
         let mut pending = Pending {
-            req,
+            req: unsafe { ffi::RSMPI_REQUEST_NULL },
             deadline,
             timeout,
         };
-        if let Some(in_place) = self.in_place.map(|a| a as *mut c_void) {
-            // SAFETY: `ptr` holds `n` elements, valid until `wait` (the caller's contract).
-            unsafe {
-                ffi::MPI_Iallreduce(
-                    in_place,
-                    ptr,
-                    count_n,
-                    dtype,
-                    ffi::RSMPI_SUM,
-                    self.world.as_raw(),
-                    &mut req,
-                )
-            };
-            pending.req = req;
-            return Ok(pending);
-        }
-        let width = if dtype == f32::equivalent_datatype().as_raw() {
-            4
-        } else {
-            8
-        };
-        let mut send = self.send.borrow_mut();
-        if send.len() < n * width {
-            send.resize(n * width, 0);
-        }
-        // SAFETY: `ptr` holds `n` elements of `width` bytes.
-        send[..n * width]
-            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), n * width) });
-        // SAFETY: `send` and `ptr` are valid for `n` elements until `wait` returns; on its
-        // failure `send` is leaked here and `ptr`'s owner leaks its buffer.
+        // SAFETY: `ptr` holds `n` elements, valid until `wait` (the caller's contract);
+        // `send`, when used, is waited for below, and leaked if that fails.
         unsafe {
             ffi::MPI_Iallreduce(
-                send.as_ptr().cast(),
+                from,
                 ptr,
                 count_n,
                 dtype,
                 ffi::RSMPI_SUM,
                 self.world.as_raw(),
-                &mut req,
+                &mut pending.req,
             )
         };
-        pending.req = req;
+        if self.in_place.is_some() {
+            return Ok(pending);
+        }
         let result = self.wait(op, &mut pending);
         if result.is_err() {
             std::mem::forget(std::mem::take(&mut *send));
