@@ -9,6 +9,7 @@ use crate::param::{Param, ParamId};
 use crate::tape::{Ctx, Tape, Var};
 use descent_tensor::{Float, Tensor};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 /// Gradients of a scalar with respect to every leaf it depends on, keyed by leaf.
 /// A returned value: nothing is mutated, so there is no `zero_grad`; accumulating over
@@ -142,10 +143,64 @@ impl<'t, F: Float> Var<'t, F> {
     /// # Errors
     /// [`Error::NotScalar`], [`Error::SeedShape`], [`Error::Freed`].
     pub fn backward_with(self, opts: BackwardOptions<F>) -> Result<Gradients<F>> {
+        self.backward_hooked(opts, None)
+    }
+
+    /// [`Var::backward`], handing each leaf's gradient to `on_final` as soon as it is final:
+    /// the reverse sweep reaches a leaf only after every use of it has been differentiated.
+    /// Leaves come in reverse order of their first use, so a model's layers come last
+    /// first. For work that can start before backward ends, as sending a layer's
+    /// gradients to other processes while earlier layers' are still being computed
+    /// (PyTorch DDP's gradient hooks). An error from `on_final` stops the sweep and is
+    /// returned as it was.
+    ///
+    /// ```
+    /// use descent_autodiff::{Param, Tape};
+    /// use descent_tensor::Tensor;
+    /// let (w1, w2) = (Param::new(Tensor::scalar(2.0)), Param::new(Tensor::scalar(3.0)));
+    /// let tape = Tape::<f64>::new();
+    /// let y = tape.param(&w1).mul(tape.param(&w2))?.square()?; // (w1 w2)²
+    /// let mut seen = Vec::new();
+    /// let grads = y.backward_each(|id, g| {
+    ///     seen.push((id, g.item()?));
+    ///     Ok::<(), descent_autodiff::Error>(())
+    /// })?;
+    /// // w2 was used last, so its gradient is final first: 2·6·2 = 24, then 2·6·3 = 36.
+    /// assert_eq!(seen, vec![(w2.id(), 24.0), (w1.id(), 36.0)]);
+    /// assert_eq!(grads.get(&w1).unwrap().item()?, 36.0);
+    /// # Ok::<(), descent_autodiff::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Var::backward`], and `on_final`'s error.
+    pub fn backward_each<E: From<Error>>(
+        self,
+        mut on_final: impl FnMut(ParamId, &Tensor<F>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Gradients<F>, E> {
+        let mut failed = None;
+        let mut hook = |id: ParamId, g: &Tensor<F>| match on_final(id, g) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        };
+        let grads = self.backward_hooked(BackwardOptions::default(), Some(&mut hook));
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(grads?),
+        }
+    }
+
+    fn backward_hooked(
+        self,
+        opts: BackwardOptions<F>,
+        hook: Option<Hook<'_, F>>,
+    ) -> Result<Gradients<F>> {
         let seed = Grad::Value(self.seed(opts.seed)?);
         let tape = self.tape;
         let mark = tape.len();
-        let grads = sweep(self, seed, !opts.retain_graph, false);
+        let grads = sweep(self, seed, !opts.retain_graph, false, hook);
         let mut out = Gradients::new();
         let result = grads.map(|grads| {
             let nodes = tape.nodes.borrow();
@@ -193,7 +248,7 @@ impl<'t, F: Float> Var<'t, F> {
             Some(s) => s,
             None => self.constant(self.seed(None)?),
         };
-        let grads = sweep(self, Grad::Node(seed), false, true)?;
+        let grads = sweep(self, Grad::Node(seed), false, true, None)?;
         wrt.iter()
             .map(|w| match grads.get(w.id).cloned().flatten() {
                 Some(Grad::Node(g)) => Ok(g),
@@ -216,12 +271,16 @@ impl<'t, F: Float> Var<'t, F> {
     }
 }
 
+/// Called with a leaf's gradient when the sweep reaches it; `Break` stops the sweep.
+type Hook<'h, F> = &'h mut dyn FnMut(ParamId, &Tensor<F>) -> ControlFlow<()>;
+
 /// Runs the rules from `root` back to the leaves and returns each node's gradient.
 fn sweep<'t, F: Float>(
     root: Var<'t, F>,
     seed: Grad<'t, F>,
     free: bool,
     create_graph: bool,
+    mut hook: Option<Hook<'_, F>>,
 ) -> Result<Vec<Option<Grad<'t, F>>>> {
     let tape = root.tape;
     let mut grads: Vec<Option<Grad<'t, F>>> = vec![None; root.id + 1];
@@ -232,21 +291,36 @@ fn sweep<'t, F: Float>(
             if grads[i].is_none() {
                 continue;
             }
-            let (label, inputs, rule) = {
+            let step = {
                 let mut nodes = tape.nodes.borrow_mut();
                 let node = &mut nodes[i];
                 if node.inputs.is_empty() {
-                    continue; // a leaf or a constant
+                    Err(node.leaf) // a leaf or a constant
+                } else {
+                    let Some(rule) = node.rule.take() else {
+                        return Err(Error::Freed {
+                            op: node.label,
+                            node: i,
+                        });
+                    };
+                    let inputs = node.inputs.clone();
+                    let needs = inputs.iter().map(|&j| nodes[j].requires_grad).collect();
+                    Ok((nodes[i].label, (inputs, needs), rule))
                 }
-                let Some(rule) = node.rule.take() else {
-                    return Err(Error::Freed {
-                        op: node.label,
-                        node: i,
-                    });
-                };
-                let inputs = node.inputs.clone();
-                let needs = inputs.iter().map(|&j| nodes[j].requires_grad).collect();
-                (nodes[i].label, (inputs, needs), rule)
+            };
+            let (label, inputs, rule) = match step {
+                Ok(step) => step,
+                Err(leaf) => {
+                    // Every node after a leaf has run, so its gradient is final.
+                    if let (Some(hook), Some(id), Some(Grad::Value(g))) =
+                        (hook.as_mut(), leaf, &grads[i])
+                    {
+                        if hook(id, g).is_break() {
+                            return Ok(());
+                        }
+                    }
+                    continue;
+                }
             };
             // Plain mode reports only leaves' gradients, so an interior one is moved out; a
             // graph keeps it for `grad(wrt)` on interior variables.

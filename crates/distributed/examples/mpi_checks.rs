@@ -10,7 +10,7 @@
 //! answering: the others name it within the timeout), `die` (the last rank exits
 //! mid-run: the job ends).
 
-use descent_autodiff::{Gradients, Param, Tape};
+use descent_autodiff::{Gradients, Param, Tape, Var};
 use descent_distributed::{
     check_replicas, shard_range, Comm, DataParallel, Distributed, Error, Reduction, Scalar,
     ShardedSampler,
@@ -19,7 +19,7 @@ use descent_optim::batch::{
     BatchMethod, BatchReport, ConjugateGradient, Lbfgs, LeastSquares, LeastSquaresMethod,
     LevenbergMarquardt, Objective,
 };
-use descent_tensor::Tensor;
+use descent_tensor::{Float, Tensor};
 use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -93,6 +93,18 @@ fn grads<F: Scalar>(
     y: &Tensor<F>,
     rows: &[usize],
 ) -> Res<Gradients<F>> {
+    loss_grads(ps, x, y, rows, |loss| Ok(loss.backward()?))
+}
+
+/// The mean squared error on rows `rows`, differentiated by `backward` (plain, or
+/// `DataParallel::backward`).
+fn loss_grads<F: Scalar>(
+    ps: &[Param<F>],
+    x: &Tensor<F>,
+    y: &Tensor<F>,
+    rows: &[usize],
+    backward: impl FnOnce(Var<'_, F>) -> Res<Gradients<F>>,
+) -> Res<Gradients<F>> {
     let (xb, yb) = (x.index_select(0, rows)?, y.index_select(0, rows)?);
     let tape = Tape::new();
     let h = tape
@@ -102,7 +114,7 @@ fn grads<F: Scalar>(
         .tanh()?;
     let out = h.matmul(tape.param(&ps[2]))?.add(tape.param(&ps[3]))?;
     let loss = out.sub(tape.constant(yb))?.square()?.mean(&[], false)?;
-    Ok(loss.backward()?)
+    backward(loss)
 }
 
 fn max_diff<F: Scalar>(a: &[Param<F>], b: &[Param<F>]) -> f64 {
@@ -135,9 +147,17 @@ fn train<F: Scalar>(comm: &Comm, spec: &str, local_batch: usize, tol: f64) -> Re
     let mut refs: Vec<&mut Param<F>> = ddp_ps.iter_mut().collect();
     let mut ddp = DataParallel::new(comm, &mut refs)?;
     ddp.set_reduction(Reduction::RankOrder);
+    // The same, with each bucket (of 40 bytes: five f64 or ten f32) sent during backward.
+    let mut ovl_ps = model::<F>(1000 + comm.rank() as u64)?;
+    let mut refs: Vec<&mut Param<F>> = ovl_ps.iter_mut().collect();
+    let mut ovl = DataParallel::new(comm, &mut refs)?;
+    ovl.set_reduction(Reduction::RankOrder);
+    ovl.set_bucket_bytes(40)?;
+    ovl.set_overlap(true);
     let mut emul_ps = model::<F>(1000)?; // rank 0's initial values
     let mut single_ps = model::<F>(1000)?;
-    let (mut o1, mut o2, mut o3) = (
+    let (mut o1, mut o2, mut o3, mut o4) = (
+        descent_optim::build::<F>(spec)?,
         descent_optim::build::<F>(spec)?,
         descent_optim::build::<F>(spec)?,
         descent_optim::build::<F>(spec)?,
@@ -149,6 +169,11 @@ fn train<F: Scalar>(comm: &Comm, spec: &str, local_batch: usize, tol: f64) -> Re
         let mut g = grads(&ddp_ps, &x, &y, &batch(comm.rank()))?;
         ddp.average(comm, &mut g)?;
         o1.step(&mut ddp_ps.iter_mut().collect::<Vec<_>>(), &g)?;
+        // Data-parallel, overlapped with backward.
+        let g = loss_grads(&ovl_ps, &x, &y, &batch(comm.rank()), |loss| {
+            Ok(ovl.backward(comm, loss)?)
+        })?;
+        o4.step(&mut ovl_ps.iter_mut().collect::<Vec<_>>(), &g)?;
         // One process, the same sums in rank order: Σᵣ gᵣ·(1/p), a naive loop.
         let per_rank: Vec<Gradients<F>> = (0..p)
             .map(|r| grads(&emul_ps, &x, &y, &batch(r)))
@@ -169,11 +194,11 @@ fn train<F: Scalar>(comm: &Comm, spec: &str, local_batch: usize, tol: f64) -> Re
         let g = grads(&single_ps, &x, &y, &rows)?;
         o3.step(&mut single_ps.iter_mut().collect::<Vec<_>>(), &g)?;
     }
-    let exact = max_diff(&ddp_ps, &emul_ps);
+    let exact = max_diff(&ddp_ps, &emul_ps).max(max_diff(&ovl_ps, &emul_ps));
     let close = max_diff(&ddp_ps, &single_ps);
     if comm.is_root() {
         println!(
-            "  {} {spec}: {steps} steps, global batch {global}: |ddp - rank-order reference| = {exact:e}, |ddp - one process| = {close:e} (bound {tol:e})",
+            "  {} {spec}: {steps} steps, global batch {global}: |ddp (plain and overlapped) - rank-order reference| = {exact:e}, |ddp - one process| = {close:e} (bound {tol:e})",
             F::DTYPE
         );
     }
@@ -221,6 +246,52 @@ fn ddp(comm: &Comm) -> Res<()> {
         opt.step(&mut ps.iter_mut().collect::<Vec<_>>(), &g)?;
     }
     check_replicas(comm, &ps.iter().collect::<Vec<_>>(), true)?;
+    no_buffer_allocated_after_the_first_step(comm)?;
+    Ok(())
+}
+
+/// After the first step, averaging allocates no buffer: the pool hands out no fresh one,
+/// plain or overlapped (a model whose buffer and gradients are large enough to be pooled).
+fn no_buffer_allocated_after_the_first_step(comm: &Comm) -> Res<()> {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut ps: Vec<Param<f32>> = [&[64usize, 32][..], &[32], &[32, 8], &[8]]
+        .iter()
+        .map(|s| Ok(Param::new(Tensor::randn(s, 0.0, 0.3, &mut rng)?)))
+        .collect::<Res<_>>()?;
+    let x = Tensor::randn(&[16, 64], 0.0, 1.0, &mut rng)?;
+    let mut refs: Vec<&mut Param<f32>> = ps.iter_mut().collect();
+    let mut ddp = DataParallel::new(comm, &mut refs)?;
+    ddp.set_bucket_bytes(4096)?;
+    let mut opt = descent_optim::build::<f32>("sgd:lr=0.01")?;
+    let mut fresh = 0;
+    for step in 0..8 {
+        ddp.set_overlap(step % 2 == 1);
+        let g = {
+            let tape = Tape::new();
+            let h = tape
+                .constant(x.clone())
+                .matmul(tape.param(&ps[0]))?
+                .add(tape.param(&ps[1]))?
+                .relu()?;
+            let out = h.matmul(tape.param(&ps[2]))?.add(tape.param(&ps[3]))?;
+            ddp.backward(comm, out.square()?.mean(&[], false)?)?
+        };
+        opt.step(&mut ps.iter_mut().collect::<Vec<_>>(), &g)?;
+        drop(g);
+        if step == 1 {
+            fresh = f32::pool().stats().fresh;
+        }
+    }
+    let more = f32::pool().stats().fresh - fresh;
+    if comm.is_root() {
+        println!(
+            "  {} buckets, 2344 f32: pooled buffers allocated after the first steps: {more}",
+            ddp.buckets().len()
+        );
+    }
+    if more != 0 {
+        return Err(format!("{more} buffers allocated after the first steps").into());
+    }
     Ok(())
 }
 

@@ -39,6 +39,12 @@ pub enum WireMut<'a> {
     U64(&'a mut [u64]),
 }
 
+/// A sum across ranks started by [`Comm::allreduce_start`]: `None` when it already ended.
+pub(crate) struct Pending(
+    #[cfg(feature = "mpi")] Option<crate::mpi_world::Pending>,
+    #[cfg(not(feature = "mpi"))] Option<std::convert::Infallible>,
+);
+
 /// How a sum across ranks is ordered.
 ///
 /// `Mpi` is `MPI_Allreduce`: the fastest, but the library picks the bracketing (it may
@@ -222,6 +228,64 @@ impl Comm {
                     w.rank_order_sum(buf, &mut self.scratch.borrow_mut(), self.timeout)
                 }
             },
+        }
+    }
+
+    /// Starts an in-place sum of `buf` across ranks; [`Comm::wait`] ends it. Only
+    /// `Reduction::Mpi` runs in the background: the rank-order sum, a world of one, or an
+    /// MPI without a known `MPI_IN_PLACE` finish here.
+    ///
+    /// # Safety
+    /// `buf` must stay valid, unmoved and untouched until `wait` returns `Ok`; after an
+    /// error from either call, or without a `wait`, the buffer must be leaked (MPI may
+    /// still write to it).
+    #[cfg_attr(not(feature = "mpi"), allow(unused_variables))]
+    pub(crate) unsafe fn allreduce_start(
+        &self,
+        buf: WireMut<'_>,
+        order: Reduction,
+    ) -> Result<Pending> {
+        match (&self.backend, order) {
+            #[cfg(feature = "mpi")]
+            (Backend::Mpi(w), Reduction::Mpi) => {
+                // SAFETY: the caller's contract is the transport's.
+                Ok(Pending(Some(unsafe {
+                    w.allreduce_start(buf, self.timeout)?
+                })))
+            }
+            _ => self.allreduce_wire(buf, order).map(|()| Pending(None)),
+        }
+    }
+
+    /// Lets MPI progress a started sum; whether it has completed.
+    pub(crate) fn test(&self, pending: &mut Pending) -> bool {
+        match (&self.backend, &mut pending.0) {
+            #[cfg(feature = "mpi")]
+            (Backend::Mpi(w), Some(p)) => w.test(p),
+            _ => true,
+        }
+    }
+
+    /// Waits for a started sum until the timeout.
+    ///
+    /// # Errors
+    /// [`Error::Stalled`] past the timeout.
+    pub(crate) fn wait(&self, pending: &mut Pending) -> Result<()> {
+        match (&self.backend, &mut pending.0) {
+            #[cfg(feature = "mpi")]
+            (Backend::Mpi(w), Some(p)) => w.wait("allreduce", p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Marks the communicator unusable, so that the next collective fails at once (and
+    /// dropping it ends the job): for a caller that started collectives some ranks may
+    /// never finish.
+    #[cfg_attr(not(feature = "mpi"), allow(unused_variables))]
+    pub(crate) fn poison(&self, why: String) {
+        #[cfg(feature = "mpi")]
+        if let Backend::Mpi(w) = &self.backend {
+            w.poison(why);
         }
     }
 

@@ -84,6 +84,9 @@ pub enum Error {
     /// A gradient whose shape is not its parameter's.
     #[error(transparent)]
     Tensor(#[from] descent_tensor::Error),
+    /// The reverse sweep failed (from [`DataParallel::backward`](crate::DataParallel::backward)).
+    #[error(transparent)]
+    Autodiff(#[from] descent_autodiff::Error),
     /// The data set refused a subset.
     #[error(transparent)]
     Data(#[from] descent_data::Error),

@@ -9,7 +9,8 @@
 //! hung ranks stop too.
 
 use std::cell::{Cell, RefCell};
-use std::os::raw::c_int;
+use std::ffi::c_void;
+use std::os::raw::{c_char, c_int};
 use std::time::{Duration, Instant};
 
 use mpi::datatype::Equivalence;
@@ -30,7 +31,10 @@ pub(crate) struct World {
     seq: Cell<u64>,
     // The arrival exchange's buffers: one slot per rank. Boxed so a failure can leak them.
     arrivals: RefCell<Box<[u64]>>,
-    // The allreduce's send copy (no MPI_IN_PLACE in the bindings), reused between calls.
+    // The address of the library's `MPI_IN_PLACE`, which the bindings do not export (see
+    // `in_place`); an integer, so that the communicator stays `Send`.
+    in_place: Option<usize>,
+    // Without it, the allreduce's send copy, reused between calls.
     send: RefCell<Vec<u8>>,
     broken: RefCell<Option<String>>,
 }
@@ -49,6 +53,7 @@ impl World {
             universe: Some(universe),
             seq: Cell::new(0),
             arrivals: RefCell::new(vec![0u64; size].into_boxed_slice()),
+            in_place: in_place(),
             send: RefCell::new(Vec::new()),
             broken: RefCell::new(None),
         })
@@ -154,58 +159,117 @@ impl World {
     fn finish(
         &self,
         op: &'static str,
-        mut req: ffi::MPI_Request,
+        req: ffi::MPI_Request,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<()> {
-        if poll(std::slice::from_mut(&mut req), deadline) {
-            return Ok(());
-        }
-        Err(self.fail(Error::Stalled {
+        self.wait(
             op,
-            rank: self.rank(),
-            seconds: timeout.as_secs_f64(),
-        }))
+            &mut Pending {
+                req,
+                deadline,
+                timeout,
+            },
+        )
     }
 
-    pub(crate) fn allreduce_sum(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
+    /// Starts summing `buf` across ranks in place (after the arrival check) and returns the
+    /// request; [`World::wait`] ends it. Without a known `MPI_IN_PLACE` the sum runs to the
+    /// end here, from a send copy.
+    ///
+    /// # Safety
+    /// `buf` must stay valid, unmoved and untouched until `wait` returns `Ok`; if `wait`
+    /// fails or is never called, the buffer must be leaked (MPI may still write to it).
+    pub(crate) unsafe fn allreduce_start(
+        &self,
+        buf: WireMut<'_>,
+        timeout: Duration,
+    ) -> Result<Pending> {
         let op = "allreduce";
         let deadline = self.arrive(op, timeout)?;
         let (ptr, n, dtype) = raw(buf);
-        let width = if dtype == f32::equivalent_datatype().as_raw() {
-            4
-        } else {
-            8
-        };
         let count_n = count(op, n)?;
-        // The bindings have no MPI_IN_PLACE: send from a copy, kept between calls so that
-        // steps after the first allocate nothing.
         let mut send = self.send.borrow_mut();
-        if send.len() < n * width {
-            send.resize(n * width, 0);
-        }
-        // SAFETY: `ptr` holds `n` elements of `width` bytes.
-        send[..n * width]
-            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), n * width) });
-        let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
-        // SAFETY: `send` and `ptr` are valid for `n` elements until `finish` returns; on its
-        // failure `send` is leaked here and `ptr`'s owner leaks its buffer (see `DataParallel`).
+        let from: *const c_void = match self.in_place {
+            Some(address) => address as *const c_void,
+            None => {
+                let width = if dtype == f32::equivalent_datatype().as_raw() {
+                    4
+                } else {
+                    8
+                };
+                if send.len() < n * width {
+                    send.resize(n * width, 0);
+                }
+                // SAFETY: `ptr` holds `n` elements of `width` bytes.
+                send[..n * width].copy_from_slice(unsafe {
+                    std::slice::from_raw_parts(ptr.cast::<u8>(), n * width)
+                });
+                send.as_ptr().cast()
+            }
+        };
+        let mut pending = Pending {
+            req: unsafe { ffi::RSMPI_REQUEST_NULL },
+            deadline,
+            timeout,
+        };
+        // SAFETY: `ptr` holds `n` elements, valid until `wait` (the caller's contract);
+        // `send`, when used, is waited for below, and leaked if that fails.
         unsafe {
             ffi::MPI_Iallreduce(
-                send.as_ptr().cast(),
+                from,
                 ptr,
                 count_n,
                 dtype,
                 ffi::RSMPI_SUM,
                 self.world.as_raw(),
-                &mut req,
+                &mut pending.req,
             )
         };
-        let result = self.finish(op, req, deadline, timeout);
+        if self.in_place.is_some() {
+            return Ok(pending);
+        }
+        let result = self.wait(op, &mut pending);
         if result.is_err() {
             std::mem::forget(std::mem::take(&mut *send));
         }
-        result
+        result.map(|()| pending)
+    }
+
+    /// Lets MPI progress the request (Open MPI moves non-blocking collectives only inside
+    /// MPI calls); whether it has completed.
+    pub(crate) fn test(&self, pending: &mut Pending) -> bool {
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        if pending.req != null {
+            let mut flag: c_int = 0;
+            // SAFETY: a live request; MPI_Test sets it to MPI_REQUEST_NULL when complete.
+            unsafe { ffi::MPI_Test(&mut pending.req, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+        }
+        pending.req == null
+    }
+
+    /// Waits for the request until its deadline.
+    pub(crate) fn wait(&self, op: &'static str, pending: &mut Pending) -> Result<()> {
+        if poll(std::slice::from_mut(&mut pending.req), pending.deadline) {
+            return Ok(());
+        }
+        Err(self.fail(Error::Stalled {
+            op,
+            rank: self.rank(),
+            seconds: pending.timeout.as_secs_f64(),
+        }))
+    }
+
+    /// Marks the communicator unusable: a collective was started that not every rank may
+    /// finish (its caller failed in between).
+    pub(crate) fn poison(&self, why: String) {
+        self.broken.borrow_mut().get_or_insert(why);
+    }
+
+    pub(crate) fn allreduce_sum(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
+        // SAFETY: `buf` is borrowed until `wait` returns; on its failure the caller leaks it.
+        let mut pending = unsafe { self.allreduce_start(buf, timeout)? };
+        self.wait("allreduce", &mut pending)
     }
 
     pub(crate) fn broadcast(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
@@ -326,6 +390,39 @@ impl Drop for World {
     }
 }
 
+/// A started collective: its request and deadline.
+pub(crate) struct Pending {
+    req: ffi::MPI_Request,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+/// The library's `MPI_IN_PLACE`, which rsmpi's bindings do not export: a sentinel address
+/// fixed by each implementation's `mpi.h`, `(void *) 1` in Open MPI and `(void *) -1` in
+/// MPICH and the MPIs built on it (Intel MPI, MVAPICH, Cray MPICH). Any other library gets
+/// `None`, and the allreduce sends from a copy.
+fn in_place() -> Option<usize> {
+    let mut buf = vec![0 as c_char; ffi::MPI_MAX_LIBRARY_VERSION_STRING as usize + 1];
+    let mut len: c_int = 0;
+    // SAFETY: `buf` holds MPI_MAX_LIBRARY_VERSION_STRING characters, as the call requires.
+    unsafe { ffi::MPI_Get_library_version(buf.as_mut_ptr(), &mut len) };
+    let bytes: Vec<u8> = buf[..len.clamp(0, buf.len() as c_int) as usize]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    let version = String::from_utf8_lossy(&bytes);
+    if version.contains("Open MPI") {
+        Some(1)
+    } else if ["MPICH", "Intel(R) MPI", "MVAPICH", "CRAY MPICH"]
+        .iter()
+        .any(|name| version.contains(name))
+    {
+        Some(usize::MAX)
+    } else {
+        None
+    }
+}
+
 fn raw(buf: WireMut<'_>) -> (*mut std::ffi::c_void, usize, ffi::MPI_Datatype) {
     match buf {
         WireMut::F32(s) => (
@@ -355,12 +452,18 @@ fn count(op: &'static str, n: usize) -> Result<c_int> {
     })
 }
 
+/// How long `poll` spins before it starts yielding the core between tests.
+const SPIN: Duration = Duration::from_millis(5);
+
 /// Tests the requests until all complete (true) or the deadline passes (false; completed
-/// ones are then `MPI_REQUEST_NULL`). Yields between rounds: with more processes than
+/// ones are then `MPI_REQUEST_NULL`). Spins for [`SPIN`] first, as `MPI_Wait` does: a
+/// yield on a loaded machine can cost a whole time slice, and a megabyte allreduce takes
+/// about one millisecond. Past that it yields between rounds: with more processes than
 /// cores, a spinning rank would take the core its peer needs.
 fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
     let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-    let mut spins = 0u32;
+    let start = Instant::now();
+    let (mut spins, mut yielding) = (0u32, false);
     loop {
         let mut done = true;
         for r in reqs.iter_mut().filter(|r| **r != null) {
@@ -373,10 +476,14 @@ fn poll(reqs: &mut [ffi::MPI_Request], deadline: Instant) -> bool {
             return true;
         }
         spins += 1;
-        if spins.is_multiple_of(64) && Instant::now() >= deadline {
-            return false;
+        if spins.is_multiple_of(64) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            yielding = now - start >= SPIN;
         }
-        if spins > 1024 {
+        if yielding {
             std::thread::yield_now();
         }
     }

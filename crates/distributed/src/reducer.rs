@@ -2,18 +2,23 @@
 //! rank's gradients the average of all ranks', so any first-order optimizer then steps
 //! identically everywhere.
 //!
-//! Gradients are copied into one flat buffer, cut into buckets of at most `bucket_bytes`,
-//! and each bucket is one allreduce (PyTorch DDP's design: a few large messages, never one
-//! per tensor). Parameters are laid out in reverse order, as DDP does, because that is the
-//! order backward produces them. The buffer is allocated once, at construction, and
-//! reused every step.
+//! Gradients are copied (times `1/p`) into one flat buffer, cut into buckets of at most
+//! `bucket_bytes`, and each bucket is one allreduce, summed in place (PyTorch DDP's design:
+//! a few large messages, never one per tensor). Parameters are laid out in reverse order,
+//! as DDP does, because that is the order backward produces them: with
+//! [`DataParallel::backward`] and overlap on, a bucket is sent as soon as its gradients are
+//! final, while backward computes the earlier layers'. The averaged gradients handed back
+//! are views of the buffer (DDP's `gradient_as_bucket_view`), so there is one copy per
+//! step, and the buffer is allocated once and reused while no gradient of an earlier step
+//! is kept.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
-use descent_autodiff::{Gradients, Param, ParamId};
+use descent_autodiff::{Gradients, Param, ParamId, Var};
 use descent_tensor::Tensor;
 
-use crate::comm::{Comm, Reduction, Scalar};
+use crate::comm::{Comm, Pending, Reduction, Scalar};
 use crate::error::{Error, Result};
 
 /// PyTorch DDP's default bucket size (`bucket_cap_mb=25`).
@@ -38,11 +43,35 @@ pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 #[derive(Debug)]
 pub struct DataParallel<F: Scalar> {
     ids: Vec<ParamId>,
+    index: HashMap<ParamId, usize>,
     shapes: Vec<Vec<usize>>,
+    dims: Vec<Vec<isize>>,
     ranges: Vec<Range<usize>>,
     buckets: Vec<Range<usize>>,
-    flat: Vec<F>,
+    // Per parameter, the buckets its range touches; per bucket, how many parameters.
+    spans: Vec<Range<usize>>,
+    members: Vec<usize>,
+    flat: Tensor<F>,
     order: Reduction,
+    overlap: bool,
+    step: Step,
+}
+
+/// One step's bookkeeping, allocated with the reducer and reused.
+#[derive(Default)]
+struct Step {
+    // Per bucket, the parameters not yet copied in; per parameter, whether it is.
+    missing: Vec<usize>,
+    filled: Vec<bool>,
+    // Buckets started so far (always a prefix, so every rank starts them in one order).
+    started: usize,
+    pending: Vec<Pending>,
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Step({} buckets started)", self.started)
+    }
 }
 
 impl<F: Scalar> DataParallel<F> {
@@ -62,13 +91,23 @@ impl<F: Scalar> DataParallel<F> {
             ranges[i] = at..at + p.value.numel();
             at += p.value.numel();
         }
+        let ids: Vec<ParamId> = params.iter().map(|p| p.id()).collect();
         let mut ddp = DataParallel {
-            ids: params.iter().map(|p| p.id()).collect(),
+            index: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
+            ids,
             shapes: params.iter().map(|p| p.shape().to_vec()).collect(),
+            dims: params
+                .iter()
+                .map(|p| p.shape().iter().map(|&d| d as isize).collect())
+                .collect(),
             ranges,
             buckets: Vec::new(),
-            flat: vec![F::zero(); at],
+            spans: Vec::new(),
+            members: Vec::new(),
+            flat: Tensor::zeros(&[at]),
             order: Reduction::Mpi,
+            overlap: false,
+            step: Step::default(),
         };
         ddp.set_bucket_bytes(DEFAULT_BUCKET_BYTES)?;
         Ok(ddp)
@@ -107,12 +146,45 @@ impl<F: Scalar> DataParallel<F> {
         if !open.is_empty() {
             self.buckets.push(open);
         }
+        let buckets = &self.buckets;
+        let first = |at: usize| buckets.partition_point(|b| b.end <= at);
+        self.spans = self
+            .ranges
+            .iter()
+            .map(|r| {
+                first(r.start)..if r.is_empty() {
+                    first(r.start)
+                } else {
+                    first(r.end - 1) + 1
+                }
+            })
+            .collect();
+        self.members = vec![0; self.buckets.len()];
+        for span in &self.spans {
+            self.members[span.clone()].iter_mut().for_each(|m| *m += 1);
+        }
+        self.step = Step {
+            missing: self.members.clone(),
+            filled: vec![false; self.ids.len()],
+            started: 0,
+            pending: Vec::with_capacity(self.buckets.len()),
+        };
         Ok(())
     }
 
     /// Chooses how sums are ordered (see [`Reduction`]); `Reduction::Mpi` by default.
     pub fn set_reduction(&mut self, order: Reduction) {
         self.order = order;
+    }
+
+    /// Whether [`DataParallel::backward`] sends each bucket as soon as its gradients are
+    /// final, overlapping communication with the rest of backward. Off by default: it pays
+    /// only where the transfer can progress beside the compute (spare cores, a network
+    /// card), and an MPI without a progress thread moves it only when this rank tests it;
+    /// `benches/README.md` has the measurement. Needs more than one bucket to overlap
+    /// anything ([`DataParallel::set_bucket_bytes`]).
+    pub fn set_overlap(&mut self, on: bool) {
+        self.overlap = on;
     }
 
     /// The buckets, as element ranges of the flat buffer (one allreduce each).
@@ -123,13 +195,16 @@ impl<F: Scalar> DataParallel<F> {
     /// Replaces every gradient by its average over ranks. A parameter with no gradient on
     /// this rank counts as a zero gradient (and gets one), so all ranks step the same set.
     ///
-    /// Each gradient is multiplied by `1/size` before the sum, as PyTorch DDP does (it
-    /// divides while copying into its bucket), so the result is `Σᵣ gᵣ·(1/p)` in the
-    /// reduction's order; for `p` a power of two that equals `(Σᵣ gᵣ)/p` bit for bit.
+    /// Each gradient is multiplied by `1/size` as it is copied into its bucket, as PyTorch
+    /// DDP does, so the result is `Σᵣ gᵣ·(1/p)` in the reduction's order; for `p` a power of
+    /// two that equals `(Σᵣ gᵣ)/p` bit for bit. The averaged gradients are views of the
+    /// reducer's buffer: drop them before the next step (as a training loop does), or the
+    /// next step copies the buffer instead of reusing it.
     ///
     /// # Errors
     /// [`Error::Tensor`] if a gradient's shape is not its parameter's; communication
-    /// errors (after one, the buffer is leaked: MPI may still write to it).
+    /// errors (after one, the buffer is leaked: MPI may still write to it, and the
+    /// communicator is unusable).
     pub fn average(&mut self, comm: &Comm, grads: &mut Gradients<F>) -> Result<()> {
         if comm.size() == 1 {
             // The mean over one rank: nothing to copy or send; only the missing gradients.
@@ -141,34 +216,160 @@ impl<F: Scalar> DataParallel<F> {
             }
             return Ok(());
         }
-        let scale = F::of(1.0 / comm.size() as f64);
-        for ((id, shape), range) in self.ids.iter().zip(&self.shapes).zip(&self.ranges) {
-            let dst = &mut self.flat[range.clone()];
-            match grads.by_id(*id) {
-                None => dst.fill(F::zero()),
-                Some(g) => {
-                    check_shape(g, shape)?;
-                    match g.as_slice() {
-                        Some(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = x * scale),
-                        None => dst
-                            .iter_mut()
-                            .zip(g.to_vec())
-                            .for_each(|(d, x)| *d = x * scale),
-                    }
+        self.begin()?;
+        // Last parameter first: the order of the buffer, so buckets start in turn.
+        for i in (0..self.ids.len()).rev() {
+            if let Err(e) = self.ready(comm, i, grads.by_id(self.ids[i])) {
+                return Err(self.fail(comm, e));
+            }
+        }
+        self.end(comm, grads)
+    }
+
+    /// Runs `loss.backward()` and averages the gradients over ranks, as [`average`] does.
+    /// With [`set_overlap`] on, each bucket's allreduce starts as soon as its gradients are
+    /// final (buckets in reverse layer order, as PyTorch DDP sends them) and runs while
+    /// backward computes the earlier layers'; all are waited for before this returns.
+    ///
+    /// ```
+    /// use descent_autodiff::{Param, Tape};
+    /// use descent_distributed::{Comm, DataParallel};
+    /// use descent_tensor::Tensor;
+    ///
+    /// let comm = Comm::init()?;
+    /// let mut w = Param::new(Tensor::<f32>::ones(&[3]));
+    /// let mut ddp = DataParallel::new(&comm, &mut [&mut w])?;
+    /// ddp.set_overlap(true);
+    /// let tape = Tape::new();
+    /// let grads = ddp.backward(&comm, tape.param(&w).square()?.sum(&[], false)?)?;
+    /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![2.0; 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`average`]: DataParallel::average
+    /// [`set_overlap`]: DataParallel::set_overlap
+    ///
+    /// # Errors
+    /// As [`Var::backward`] and [`DataParallel::average`]; an error once a bucket has
+    /// started leaves the communicator unusable.
+    pub fn backward(&mut self, comm: &Comm, loss: Var<'_, F>) -> Result<Gradients<F>> {
+        if !self.overlap || comm.size() == 1 {
+            let mut grads = loss.backward()?;
+            self.average(comm, &mut grads)?;
+            return Ok(grads);
+        }
+        self.begin()?;
+        let swept = loss.backward_each(|id, g| match self.index.get(&id) {
+            Some(&i) => self.ready(comm, i, Some(g)),
+            None => Ok(()),
+        });
+        let mut grads = match swept {
+            Ok(grads) => grads,
+            Err(e) => return Err(self.fail(comm, e)),
+        };
+        for i in (0..self.ids.len()).rev() {
+            if !self.step.filled[i] {
+                if let Err(e) = self.ready(comm, i, None) {
+                    return Err(self.fail(comm, e));
                 }
             }
         }
-        for b in &self.buckets {
-            let wire = F::wire(&mut self.flat[b.clone()]);
-            if let Err(e) = comm.allreduce_wire(wire, self.order) {
-                std::mem::forget(std::mem::take(&mut self.flat));
-                return Err(e);
+        self.end(comm, &mut grads)?;
+        Ok(grads)
+    }
+
+    /// Starts a step: the buffer made this reducer's alone (copied only if a view of the
+    /// last step's is still alive), every bucket waiting for its parameters.
+    fn begin(&mut self) -> Result<()> {
+        if self.flat.numel() != self.ranges.iter().map(|r| r.len()).sum::<usize>() {
+            return Err(Error::Broken {
+                op: "DataParallel",
+                first: "an earlier step failed while a bucket was being summed".into(),
+            });
+        }
+        self.flat.data_mut();
+        let step = &mut self.step;
+        step.missing.copy_from_slice(&self.members);
+        step.filled.iter_mut().for_each(|f| *f = false);
+        step.started = 0;
+        step.pending.clear();
+        Ok(())
+    }
+
+    /// Copies parameter `i`'s gradient (`None`: zero) into its place in the buffer, times
+    /// `1/p`, then starts every bucket that is complete and next in order.
+    fn ready(&mut self, comm: &Comm, i: usize, g: Option<&Tensor<F>>) -> Result<()> {
+        if self.step.filled[i] {
+            return Ok(());
+        }
+        let scale = F::of(1.0 / comm.size() as f64);
+        let dst = &mut self.flat.data_mut()[self.ranges[i].clone()];
+        match g {
+            None => dst.fill(F::zero()),
+            Some(g) => {
+                check_shape(g, &self.shapes[i])?;
+                match g.as_slice() {
+                    Some(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = x * scale),
+                    None => dst
+                        .iter_mut()
+                        .zip(g.to_vec())
+                        .for_each(|(d, x)| *d = x * scale),
+                }
             }
         }
-        for ((id, shape), range) in self.ids.iter().zip(&self.shapes).zip(&self.ranges) {
-            grads.insert(*id, Tensor::from_slice(&self.flat[range.clone()], shape)?);
+        self.step.filled[i] = true;
+        for b in self.spans[i].clone() {
+            self.step.missing[b] -= 1;
+        }
+        let buf = self.flat.data_mut();
+        while let Some(b) = self.buckets.get(self.step.started) {
+            if self.step.missing[self.step.started] > 0 {
+                break;
+            }
+            // SAFETY: the buffer is this reducer's alone (`begin`), is not written again
+            // before `end` waits for the sum, and is leaked by `fail` if that goes wrong.
+            let pending =
+                unsafe { comm.allreduce_start(F::wire(&mut buf[b.clone()]), self.order)? };
+            self.step.pending.push(pending);
+            self.step.started += 1;
+        }
+        // Open MPI moves a started sum only inside MPI calls: give the oldest a turn.
+        for p in &mut self.step.pending {
+            if !comm.test(p) {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Waits for every bucket, then hands the averaged gradients out as views of the buffer.
+    fn end(&mut self, comm: &Comm, grads: &mut Gradients<F>) -> Result<()> {
+        for k in 0..self.step.pending.len() {
+            if let Err(e) = comm.wait(&mut self.step.pending[k]) {
+                return Err(self.fail(comm, e));
+            }
+        }
+        self.step.pending.clear();
+        for ((id, dims), range) in self.ids.iter().zip(&self.dims).zip(&self.ranges) {
+            let view = self
+                .flat
+                .narrow(0, range.start, range.len())?
+                .reshape(dims)?;
+            grads.insert(*id, view);
+        }
+        Ok(())
+    }
+
+    /// After an error: if a bucket was started, MPI may still write to the buffer and the
+    /// ranks may disagree on which collectives ran, so the buffer is leaked and the
+    /// communicator marked unusable.
+    fn fail(&mut self, comm: &Comm, e: Error) -> Error {
+        if self.step.started > 0 {
+            std::mem::forget(std::mem::replace(&mut self.flat, Tensor::zeros(&[0])));
+            std::mem::forget(std::mem::take(&mut self.step.pending));
+            comm.poison(e.to_string());
+        }
+        e
     }
 }
 

@@ -14,6 +14,7 @@ mod conv_parity;
 #[rustfmt::skip]
 #[path = "reference/conv.rs"]
 mod conv_reference;
+mod final_hook;
 mod higher;
 mod linalg_torch;
 mod math_torch;
