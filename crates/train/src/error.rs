@@ -66,6 +66,11 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A command-line flag that cannot work (a path that cannot be written, two flags
+    /// that contradict each other, a checkpoint of another run), in one sentence naming
+    /// the flag: a program exits with code 2 for it, as for a flag its parser refused.
+    #[error("{0}")]
+    Usage(String),
     /// A setting of the run that cannot work (zero epochs, a batch size of zero, ...).
     #[error("{name}: {why}")]
     Setting {

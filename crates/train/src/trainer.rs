@@ -61,7 +61,7 @@ impl<F: Float> From<Box<dyn Optimizer<F>>> for OptimizerChoice<F> {
 }
 
 /// Whether the schedule's `t` counts epochs or optimizer steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SchedulePer {
     /// One schedule step per epoch, given the epoch's evaluation loss (plateau uses it).
     #[default]
