@@ -16,35 +16,30 @@
 //! ```
 //!
 //! The data is found in `--data DIR`, else `$MNIST_DIR`, else the cache directory, else it
-//! is downloaded (checksums verified). After each epoch one line reports the training loss
-//! and accuracy, the validation (or, without `--val`, test) loss and accuracy — of the
-//! averaged weights, and labelled so, with `--average` — and seconds.
-//! A NaN or infinite loss stops the run, naming the epoch, step and parameter and a smaller
-//! learning rate; the last checkpoint is kept. `--resume` takes the checkpoint's settings
-//! for every flag not given. With `--json` the last line is
-//! `{"test_accuracy":..,"test_loss":..,"epochs":..,"train_seconds":..,"samples_per_second":..}`
-//! (`samples_per_second` is `null` when no epoch was left to train).
-//!
-//! Every flag is checked before any work starts: a bad one is one line naming it, exit
-//! code 2; a failure while loading or training (a missing or corrupt data file, a mirror
-//! that cannot be reached) is one line naming the file, exit code 1.
+//! is downloaded (checksums verified). What a run prints, writes and refuses is
+//! `descent::train::cli::run`'s: a line per epoch, the test result (`--json`: a JSON line),
+//! exit code 2 for a flag that cannot work and 1 for a failure, in one line naming the
+//! flag or the file.
 
 mod cli;
+#[path = "cli/layers.rs"]
+mod layers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
-use descent::autodiff::{Tape, Var};
 use descent::data::{mnist, Mnist};
 use descent::nn::activation::{Relu, Sigmoid, Tanh};
-use descent::nn::{self, BatchNorm1d, Conv2d, Dropout, Flatten, Init, Linear, MaxPool2d};
-use descent::nn::{Mode, Module};
+use descent::nn::Sequential;
+use descent::nn::{BatchNorm1d, Conv2d, Dropout, Flatten, Init, Linear, MaxPool2d, Module};
 use descent::tensor::ConvOptions;
 use descent::train::checkpoint::Settings;
 use descent::train::cli::{self as train_cli, Flag, Program, TrainArgs};
 use descent::train::evaluate::Classification;
+use descent::train::Error::Usage;
+use layers::{Image, Named};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -87,7 +82,7 @@ struct Args {
     /// (Xavier, He, orthogonal) takes the gain that fits `--activation` (tanh 1, sigmoid 4,
     /// the lecture's values) except under ReLU, where the library's defaults stay (He √2,
     /// Xavier 1).
-    #[arg(long, default_value = "default", value_parser = parse_init)]
+    #[arg(long, default_value = "default", value_parser = |s: &str| s.parse::<Init>().map(|_| s.to_string()))]
     init: String,
     #[command(flatten)]
     train: TrainArgs,
@@ -123,11 +118,6 @@ enum Activation {
     Sigmoid,
 }
 
-fn parse_init(spec: &str) -> Result<String, String> {
-    spec.parse::<Init>().map_err(|e| e.to_string())?;
-    Ok(spec.to_string())
-}
-
 fn parse_dropout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
@@ -158,35 +148,42 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         ("--dropout", args.dropout != 0.0),
     ];
     if let Some((flag, _)) = mlp_only.iter().find(|(_, set)| cnn && *set) {
-        return Err(usage(format!(
-            "{flag} shapes the MLP; --model cnn is a fixed network (drop {flag}, or use --model mlp)"
-        )));
+        let why = format!("{flag} shapes the MLP; --model cnn is a fixed network (drop {flag}, or use --model mlp)");
+        return Err(Usage(why).into());
     }
     if let Some(d) = args.data.as_ref().filter(|d| !d.is_dir()) {
         return Err(format!("--data {}: no such directory", d.display()).into());
     }
     let (dir, source) = mnist::locate(args.data.as_deref())?;
     let Mnist { train, test } = Mnist::load(&dir)?;
+    let (n, shape) = (train.len(), train.item_shape.clone());
     eprintln!(
-        "data: {} ({source:?}): {} training and {} test images of {:?}",
+        "data: {} ({source:?}): {n} training and {} test images of {shape:?}",
         dir.display(),
-        train.len(),
-        test.len(),
-        train.item_shape
+        test.len()
     );
     // One split at a time, freeing its bytes once converted: a lower peak memory.
-    let test = test.to_dataset::<f32>()?;
-    let train = train.to_dataset::<f32>()?;
+    let test = std::convert::identity(test).to_dataset::<f32>()?;
+    let train = std::convert::identity(train).to_dataset::<f32>()?;
     let data = args.train.split(train, test)?;
     let features = data.train.images().shape()[1];
-    let (model, settings) = match args.model {
-        ModelKind::Mlp => (mlp_model(args, features)?, mlp_settings(args)),
-        ModelKind::Cnn => (
-            cnn_model(args, features)?,
-            Settings::new().with("model", "cnn"),
-        ),
+    let ((epochs, batch_size), model) = if cnn {
+        (CNN_DEFAULTS, "cnn")
+    } else {
+        (MLP_DEFAULTS, "mlp")
     };
-    let (epochs, batch_size) = if cnn { CNN_DEFAULTS } else { MLP_DEFAULTS };
+    let mut settings = Settings::new().with("model", model);
+    if !cnn {
+        let widths: Vec<String> = args.hidden.iter().map(ToString::to_string).collect();
+        let activation = format!("{:?}", args.activation).to_lowercase();
+        let batchnorm = if args.batchnorm { "on" } else { "off" };
+        settings = settings
+            .with("hidden widths", widths.join(","))
+            .with("activation", activation);
+        settings = settings
+            .with("batch normalization", batchnorm)
+            .with("dropout", args.dropout);
+    }
     let program = Program {
         name: "mnist",
         title: format!("MNIST, {:?}", args.model),
@@ -195,6 +192,13 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         epochs,
         batch_size,
     };
+    let init: Init = init_spec(args).parse()?;
+    let mut rng = StdRng::seed_from_u64(args.train.seed);
+    let net: Box<dyn Module<f32>> = match args.model {
+        ModelKind::Mlp => Box::new(mlp(args, features, init, &mut rng)?),
+        ModelKind::Cnn => Box::new(cnn_model(features, init, &mut rng)?),
+    };
+    let model = Named(vec![("", net)]);
     Ok(train_cli::run(
         &args.train,
         model,
@@ -202,24 +206,6 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Classification,
         program,
     )?)
-}
-
-fn usage(message: String) -> Box<dyn std::error::Error> {
-    Box::new(descent::train::Error::Usage(message))
-}
-
-fn mlp_settings(args: &Args) -> Settings {
-    let widths: Vec<String> = args.hidden.iter().map(ToString::to_string).collect();
-    let name = format!("{:?}", args.activation).to_lowercase();
-    Settings::new()
-        .with("model", "mlp")
-        .with("hidden widths", widths.join(","))
-        .with("activation", name)
-        .with(
-            "batch normalization",
-            if args.batchnorm { "on" } else { "off" },
-        )
-        .with("dropout", args.dropout)
 }
 
 /// The initializer spec in effect: `--init`, with the activation's gain when a scaled
@@ -238,131 +224,59 @@ fn init_spec(args: &Args) -> String {
     }
 }
 
-/// `[Linear, BatchNorm1d?, activation, Dropout?]` per hidden width, then `Linear`, numbered
-/// as the same `torch.nn.Sequential` numbers them, so the saved weights load into PyTorch.
-fn mlp_model(args: &Args, features: usize) -> Result<Named, Box<dyn std::error::Error>> {
-    let init: Init = init_spec(args).parse()?;
-    let mut rng = StdRng::seed_from_u64(args.train.seed);
-    let (mut layers, mut width): (Vec<Box<dyn Module<f32>>>, _) = (Vec::new(), features);
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+/// `[Linear, BatchNorm1d?, activation, Dropout?]` per hidden width, then `Linear`: a
+/// `Sequential`, numbered as `torch.nn.Sequential` numbers it, so the weights load there.
+fn mlp(args: &Args, features: usize, init: Init, rng: &mut StdRng) -> Result<Sequential<f32>> {
+    let (mut net, mut width) = (Sequential::new(), features);
     for &h in &args.hidden {
-        layers.push(Box::new(Linear::with_init(width, h, init, &mut rng)?));
+        net.push(Linear::with_init(width, h, init, rng)?);
         if args.batchnorm {
-            layers.push(Box::new(BatchNorm1d::new(h)?));
+            net.push(BatchNorm1d::new(h)?);
         }
-        layers.push(match args.activation {
-            Activation::Relu => Box::new(Relu),
-            Activation::Tanh => Box::new(Tanh),
-            Activation::Sigmoid => Box::new(Sigmoid),
-        });
+        match args.activation {
+            Activation::Relu => net.push(Relu),
+            Activation::Tanh => net.push(Tanh),
+            Activation::Sigmoid => net.push(Sigmoid),
+        }
         if args.dropout > 0.0 {
-            layers.push(Box::new(Dropout::new(args.dropout, 0)?));
+            net.push(Dropout::new(args.dropout, 0)?);
         }
         width = h;
     }
-    layers.push(Box::new(Linear::with_init(
-        width,
-        mnist::CLASSES,
-        init,
-        &mut rng,
-    )?));
-    Ok(Named(
-        layers
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| (i.to_string(), l))
-            .collect(),
-    ))
+    net.push(Linear::with_init(width, mnist::CLASSES, init, rng)?);
+    Ok(net)
 }
 
 /// PyTorch's example's layers under its attribute names (`conv1`, `conv2`, `fc1`, `fc2`;
 /// the others hold no weights), so the saved weights load into it.
-fn cnn_model(args: &Args, features: usize) -> Result<Named, Box<dyn std::error::Error>> {
+fn cnn_model(features: usize, init: Init, rng: &mut StdRng) -> Result<Named> {
     if features != 28 * 28 {
-        return Err(usage(format!(
+        return Err(Usage(format!(
             "--model cnn takes 28×28 images; these have {features} pixels"
-        )));
+        ))
+        .into());
     }
-    let init: Init = init_spec(args).parse()?;
-    let mut rng = StdRng::seed_from_u64(args.train.seed);
-    let conv = ConvOptions::default();
-    Ok(Named(vec![
-        ("image".into(), Box::new(Image([1, 28, 28]))),
+    let opts = ConvOptions::default();
+    let mut conv = |i, o| Conv2d::with_init(i, o, [3, 3], opts, init, &mut *rng);
+    let (conv1, conv2) = (conv(1, 32)?, conv(32, 64)?);
+    let layers: Vec<(&str, Box<dyn Module<f32>>)> = vec![
+        ("image", Box::new(Image([1, 28, 28]))),
+        ("conv1", Box::new(conv1)),
+        ("relu1", Box::new(Relu)),
+        ("conv2", Box::new(conv2)),
+        ("relu2", Box::new(Relu)),
+        ("pool", Box::new(MaxPool2d::new([2, 2]))),
+        ("dropout1", Box::new(Dropout::new(0.25, 0)?)),
+        ("flatten", Box::new(Flatten::default())),
+        ("fc1", Box::new(Linear::with_init(9216, 128, init, rng)?)),
+        ("relu3", Box::new(Relu)),
+        ("dropout2", Box::new(Dropout::new(0.5, 0)?)),
         (
-            "conv1".into(),
-            Box::new(Conv2d::with_init(1, 32, [3, 3], conv, init, &mut rng)?),
+            "fc2",
+            Box::new(Linear::with_init(128, mnist::CLASSES, init, rng)?),
         ),
-        ("relu1".into(), Box::new(Relu)),
-        (
-            "conv2".into(),
-            Box::new(Conv2d::with_init(32, 64, [3, 3], conv, init, &mut rng)?),
-        ),
-        ("relu2".into(), Box::new(Relu)),
-        ("pool".into(), Box::new(MaxPool2d::new([2, 2]))),
-        ("dropout1".into(), Box::new(Dropout::new(0.25, 0)?)),
-        ("flatten".into(), Box::new(Flatten::default())),
-        (
-            "fc1".into(),
-            Box::new(Linear::with_init(9216, 128, init, &mut rng)?),
-        ),
-        ("relu3".into(), Box::new(Relu)),
-        ("dropout2".into(), Box::new(Dropout::new(0.5, 0)?)),
-        (
-            "fc2".into(),
-            Box::new(Linear::with_init(128, mnist::CLASSES, init, &mut rng)?),
-        ),
-    ]))
-}
-
-/// Layers applied in order, under names of their own (reported to diagnostics by them).
-struct Named(Vec<(String, Box<dyn Module<f32>>)>);
-
-impl Module<f32> for Named {
-    fn forward<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: Var<'t, f32>,
-        mode: Mode,
-    ) -> nn::Result<Var<'t, f32>> {
-        self.0
-            .iter()
-            .try_fold(x, |h, (_, layer)| layer.forward(tape, h, mode))
-    }
-
-    fn forward_observed<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: Var<'t, f32>,
-        mode: Mode,
-        observer: &mut dyn FnMut(&str, Var<'t, f32>),
-    ) -> nn::Result<Var<'t, f32>> {
-        self.0.iter().try_fold(x, |h, (name, layer)| {
-            let y = layer.forward(tape, h, mode)?;
-            observer(name, y);
-            Ok(y)
-        })
-    }
-
-    fn children(&self) -> Vec<(String, &dyn Module<f32>)> {
-        self.0
-            .iter()
-            .map(|(n, l)| (n.clone(), l.as_ref()))
-            .collect()
-    }
-
-    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module<f32>)> {
-        self.0
-            .iter_mut()
-            .map(|(n, l)| (n.clone(), l.as_mut() as _))
-            .collect()
-    }
-}
-
-/// Reshapes flat `[N, C·H·W]` rows into `[N, C, H, W]` images for the CNN.
-struct Image([usize; 3]);
-
-impl Module<f32> for Image {
-    fn forward<'t>(&self, _: &'t Tape<f32>, x: Var<'t, f32>, _: Mode) -> nn::Result<Var<'t, f32>> {
-        let [c, h, w] = self.0.map(|d| d as isize);
-        Ok(x.reshape(&[-1, c, h, w])?)
-    }
+    ];
+    Ok(Named(layers))
 }
