@@ -163,3 +163,40 @@ fn the_range_test_through_the_trainer_labels_a_quadratic() {
     let suggested = report.suggested().unwrap();
     assert!(suggested <= 0.2, "{suggested}");
 }
+
+/// The diagnostics' figures take the one drawing path: the same figure as PNG, of the
+/// figure's size, with text and axes drawn (where a font for PNG text is found).
+#[test]
+fn a_diagnostic_figure_renders_as_png_too() {
+    let dir = temp_dir("diag-png");
+    let png = dir.join("curv.png");
+    if let Err(e) = descent_train::plot::check(&png) {
+        assert!(e.to_string().contains("DESCENT_FONT"), "{e}");
+        return;
+    }
+    let (data, model) = quadratic();
+    let curvature =
+        Recorder::new(CurvatureMonitor::new(1).unwrap(), dir.join("c.csv")).figure(&png);
+    let mut t = Trainer::new(
+        model,
+        "sgd:lr=0.3",
+        DataLoader::new(data, 4).unwrap(),
+        Regression,
+    )
+    .unwrap()
+    .epochs(2)
+    .print_epochs(false)
+    .hook(curvature);
+    t.fit().unwrap();
+    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1200, 620));
+    let dark = buf[..info.buffer_size()]
+        .chunks(3)
+        .filter(|p| p.iter().all(|&c| c < 100))
+        .count();
+    assert!(dark > 1000, "{dark} dark pixels: no text or axes?");
+    std::fs::remove_dir_all(&dir).ok();
+}
