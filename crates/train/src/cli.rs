@@ -29,7 +29,7 @@
 //!     let args: Args = cli::parse::<f32, Args>(&[Flag::value("features", "features")], |c| c);
 //!     args.train.check()?;
 //!     let mut rng = rand::rng();
-//!     let points = |n| -> Result<Dataset<f32>, Box<dyn std::error::Error>> {
+//!     let mut points = |n| -> Result<Dataset<f32>, Box<dyn std::error::Error>> {
 //!         let x = descent_tensor::Tensor::randn(&[n, args.features], 0.0, 1.0, &mut rng)?;
 //!         let labels = x.to_vec().chunks(args.features).map(|r| usize::from(r[0] > 0.0)).collect();
 //!         Ok(Dataset::new(x, labels)?)
