@@ -383,6 +383,20 @@ fn early_stopping_without_validation_images_is_refused() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The flags of a few quick steps of a small MLP on the synthetic data in `data`.
+fn tiny(data: &str) -> [&str; 8] {
+    let flags = [
+        "--limit-train",
+        "200",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "50",
+    ];
+    let [a, b, c, d, e, f] = flags;
+    ["--data", data, a, b, c, d, e, f]
+}
+
 /// `--diagnose layers,noise,curvature` writes each diagnostic's CSV beside `--metrics`
 /// (`m.layers.csv`, ...) and its figure beside `--plot` (`c.layers.svg`, ...): the layers
 /// under the MLP's own names, at every `--diagnose-every` steps; the gradient noise after
@@ -395,30 +409,28 @@ fn diagnose_writes_each_report_beside_the_metrics_and_the_plot() {
     let data = synthetic::write(&dir);
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let (metrics, plot) = (path("m.csv"), path("c.svg"));
-    trains(&[
-        "--data",
-        &data,
-        "--limit-train",
-        "200",
-        "--hidden",
-        "16",
-        "--batch-size",
-        "50",
-        "--epochs",
-        "2",
-        "--dropout",
-        "0.1",
-        "--diagnose",
-        "layers,noise,curvature",
-        "--diagnose-every",
-        "2",
-        "--metrics-every",
-        "3",
-        "--metrics",
-        &metrics,
-        "--plot",
-        &plot,
-    ]);
+    trains(
+        &[
+            &tiny(&data)[..],
+            &[
+                "--epochs",
+                "2",
+                "--dropout",
+                "0.1",
+                "--diagnose",
+                "layers,noise,curvature",
+                "--diagnose-every",
+                "2",
+                "--metrics-every",
+                "3",
+                "--metrics",
+                &metrics,
+                "--plot",
+                &plot,
+            ],
+        ]
+        .concat(),
+    );
     let read =
         |name: &str| std::fs::read_to_string(path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     // 2 epochs of 4 steps: observed at steps 2, 4, 6, 8; layers Linear 0, ReLU 1,
@@ -495,21 +507,13 @@ fn lr_range_test_prints_labels_and_writes_its_report() {
     let data = synthetic::write(&dir);
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let (metrics, plot) = (path("m.csv"), path("c.svg"));
-    let out = train(&[
-        "--data",
-        &data,
-        "--limit-train",
-        "200",
-        "--hidden",
-        "16",
-        "--batch-size",
-        "50",
-        "--lr-range-test",
-        "--metrics",
-        &metrics,
-        "--plot",
-        &plot,
-    ]);
+    let out = train(
+        &[
+            &tiny(&data)[..],
+            &["--lr-range-test", "--metrics", &metrics, "--plot", &plot],
+        ]
+        .concat(),
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let rates: Vec<&str> = stdout.lines().filter(|l| l.starts_with("lr ")).collect();

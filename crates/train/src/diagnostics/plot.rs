@@ -11,7 +11,7 @@ use super::curvature::CurvatureMonitor;
 use super::layers::{LayerMonitor, Quantity};
 use super::lr_range::{RangeReport, RateLabel};
 use super::noise::NoiseRow;
-use crate::plot::{DrawError, Figure};
+use crate::plot::{legend, DrawError, Figure};
 
 /// The most lines one panel draws; more observed steps are thinned evenly.
 const MAX_LINES: usize = 8;
@@ -32,24 +32,6 @@ fn log_range(values: impl Iterator<Item = f64>, fallback: (f64, f64)) -> (f64, f
     } else {
         fallback
     }
-}
-
-/// The legend box every figure uses.
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    at: SeriesLabelPosition,
-) -> Result<(), DrawError>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(at)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .label_font(("sans-serif", 14))
-        .draw()?;
-    Ok(())
 }
 
 /// The figure of a [`LayerMonitor`]: [`LayerMonitor::figure`].
@@ -167,7 +149,7 @@ impl LayerFigure<'_> {
                     .map(|p| Circle::new(p, 3, colour.filled())),
             )?;
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)
+        Ok(legend(&mut chart, SeriesLabelPosition::UpperRight)?)
     }
 }
 
@@ -250,7 +232,7 @@ impl Figure for RangeFigure<'_> {
                 .label(format!("suggested rate {lr:.3e}"))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        Ok(legend(&mut chart, SeriesLabelPosition::UpperLeft)?)
     }
 }
 
@@ -337,7 +319,7 @@ impl Figure for NoiseFigure<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
             }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)
+        Ok(legend(&mut chart, SeriesLabelPosition::UpperRight)?)
     }
 }
 
@@ -412,6 +394,6 @@ impl Figure for CurvatureFigure<'_> {
             .draw_series(unstable.map(|p| Cross::new((p.0, p.1), 6, red.stroke_width(2))))?
             .label("above the limit (unstable)")
             .legend(move |(x, y)| Cross::new((x + 9, y), 6, red.stroke_width(2)));
-        legend(&mut chart, SeriesLabelPosition::LowerRight)
+        Ok(legend(&mut chart, SeriesLabelPosition::LowerRight)?)
     }
 }
