@@ -5,11 +5,17 @@ use std::error::Error;
 use std::process::ExitCode;
 
 /// The exit code for `result`: its own on success; 0 when a reader closed the output early
-/// (`| head` has seen enough, which is no failure); else 1, after `name: error` on stderr.
+/// (`| head` has seen enough, which is no failure); 2 for a flag that cannot work
+/// (`descent::train::Error::Usage`), else 1, after `name: error` on stderr.
 pub fn finish(name: &str, result: Result<ExitCode, Box<dyn Error>>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        // A flag that cannot work, found after parsing: exit code 2, as clap's own.
+        Err(e) if matches!(e.downcast_ref(), Some(descent::train::Error::Usage(_))) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("{name}: {e}");
             ExitCode::FAILURE

@@ -383,6 +383,153 @@ fn early_stopping_without_validation_images_is_refused() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The flags of a few quick steps of a small MLP on the synthetic data in `data`.
+fn tiny(data: &str) -> [&str; 8] {
+    let flags = [
+        "--limit-train",
+        "200",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "50",
+    ];
+    let [a, b, c, d, e, f] = flags;
+    ["--data", data, a, b, c, d, e, f]
+}
+
+/// `--diagnose layers,noise,curvature` writes each diagnostic's CSV beside `--metrics`
+/// (`m.layers.csv`, ...) and its figure beside `--plot` (`c.layers.svg`, ...): the layers
+/// under the MLP's own names, at every `--diagnose-every` steps; the gradient noise after
+/// each epoch at a quarter of the batch, the batch and four times it; the curvature against
+/// `2/lr`. The step rows of the metrics carry the running loss. Without `--metrics` the
+/// flag is refused.
+#[test]
+fn diagnose_writes_each_report_beside_the_metrics_and_the_plot() {
+    let dir = temp_dir("mnist-diagnose");
+    let data = synthetic::write(&dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (metrics, plot) = (path("m.csv"), path("c.svg"));
+    trains(
+        &[
+            &tiny(&data)[..],
+            &[
+                "--epochs",
+                "2",
+                "--dropout",
+                "0.1",
+                "--diagnose",
+                "layers,noise,curvature",
+                "--diagnose-every",
+                "2",
+                "--metrics-every",
+                "3",
+                "--metrics",
+                &metrics,
+                "--plot",
+                &plot,
+            ],
+        ]
+        .concat(),
+    );
+    let read =
+        |name: &str| std::fs::read_to_string(path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // 2 epochs of 4 steps: observed at steps 2, 4, 6, 8; layers Linear 0, ReLU 1,
+    // Dropout 2, Linear 3.
+    let layers = read("m.layers.csv");
+    assert!(
+        layers.starts_with("epoch,step,layer,quantity,count,mean,std,"),
+        "{layers}"
+    );
+    let steps: Vec<&str> = layers
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert!(
+        steps.iter().all(|s| ["2", "4", "6", "8"].contains(s)),
+        "{layers}"
+    );
+    for want in [
+        ",1,activation,",
+        ",3,activation_grad,",
+        ",2,activation,",
+        ",0.weight,param_grad,",
+    ] {
+        assert!(layers.contains(want), "{want} missing from {layers}");
+    }
+    let noise = read("m.noise.csv");
+    let rows: Vec<(&str, &str)> = noise
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells = l.split(',');
+            (cells.next().unwrap(), cells.next().unwrap())
+        })
+        .collect();
+    let want: Vec<(&str, &str)> = ["1", "2"]
+        .iter()
+        .flat_map(|e| ["12", "50", "199"].map(|b| (*e, b)))
+        .collect();
+    assert_eq!(rows, want, "{noise}");
+    let curvature = read("m.curvature.csv");
+    assert!(curvature.starts_with("step,lr,loss,grad_norm,curvature,limit,unstable\n"));
+    assert_eq!(curvature.lines().count(), 1 + 4, "{curvature}");
+    for (figure, title) in [
+        ("c.layers.svg", "per-layer standard deviation"),
+        ("c.noise.svg", "gradient noise"),
+        ("c.curvature.svg", "stability limit 2/η"),
+        ("c.svg", "MNIST"),
+    ] {
+        assert!(read(figure).contains(title), "{figure} has no {title:?}");
+    }
+    let metrics = read("m.csv");
+    let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+    let running = header
+        .iter()
+        .position(|h| *h == "running_loss")
+        .expect("a running_loss column");
+    let step_rows = metrics.lines().filter(|l| l.starts_with("step,"));
+    assert!(step_rows.clone().count() > 0);
+    for row in step_rows {
+        let cell = row.split(',').nth(running).unwrap();
+        assert!(cell.parse::<f64>().is_ok_and(f64::is_finite), "{row}");
+    }
+    let message = refused(&["--diagnose", "layers"]);
+    assert!(message.contains("--metrics"), "{message}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--lr-range-test` trains nothing: it prints each rate of the sweep with its label and a
+/// suggested rate, and writes the CSV beside `--metrics` and the figure beside `--plot`.
+#[test]
+fn lr_range_test_prints_labels_and_writes_its_report() {
+    let dir = temp_dir("mnist-lr-range");
+    let data = synthetic::write(&dir);
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (metrics, plot) = (path("m.csv"), path("c.svg"));
+    let out = train(
+        &[
+            &tiny(&data)[..],
+            &["--lr-range-test", "--metrics", &metrics, "--plot", &plot],
+        ]
+        .concat(),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rates: Vec<&str> = stdout.lines().filter(|l| l.starts_with("lr ")).collect();
+    assert_eq!(rates.len(), 29, "{stdout}");
+    assert!(
+        rates[0].starts_with("lr 1.000e-6") && rates[0].ends_with("slow"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("suggested learning rate") && !stdout.contains("test loss"));
+    let csv = std::fs::read_to_string(path("m.lr-range.csv")).expect("the range test's CSV");
+    assert_eq!(csv.lines().count(), 1 + 29);
+    let svg = std::fs::read_to_string(path("c.lr-range.svg")).expect("the range test's figure");
+    assert!(svg.contains("learning-rate range test") && svg.contains("suggested rate"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 mod synthetic {
     //! A small data set in MNIST's layout: 28×28 images whose label is where a bright
     //! square sits, plus noise, written as gzipped IDX files under MNIST's names.

@@ -83,6 +83,19 @@ impl Settings {
         self
     }
 
+    /// These settings and all of `other`'s (its notes stay notes; its values replace
+    /// these where both have a name).
+    pub fn merged(mut self, other: &Settings) -> Self {
+        for (name, value) in other.iter() {
+            self = if other.notes.iter().any(|n| n == name) {
+                self.with_note(name, value)
+            } else {
+                self.with(name, value)
+            };
+        }
+        self
+    }
+
     fn compared(&self) -> impl Iterator<Item = (&str, &str)> {
         self.iter()
             .filter(|(n, _)| !self.notes.iter().any(|m| m == n))

@@ -34,14 +34,6 @@ pub enum Error {
         /// Why it was refused.
         why: String,
     },
-    /// A diagnostic's figure could not be drawn.
-    #[error("{figure}: drawing failed: {why}")]
-    Figure {
-        /// The function that drew it.
-        figure: &'static str,
-        /// The drawing library's message.
-        why: String,
-    },
     /// A file (metrics, plot, checkpoint) could not be read or written.
     #[error(transparent)]
     File(#[from] descent_tensor::io::IoError),
@@ -66,7 +58,7 @@ pub enum Error {
         /// An optimizer spec with a ten times smaller learning rate, when the spec is known.
         suggestion: Option<String>,
     },
-    /// A learning-curve plot could not be drawn.
+    /// A figure (learning curves, a diagnostic's) could not be drawn.
     #[error("{}: {why}", path.display())]
     Plot {
         /// The image file.
@@ -74,6 +66,11 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A command-line flag that cannot work (a path that cannot be written, two flags
+    /// that contradict each other, a checkpoint of another run), in one sentence naming
+    /// the flag: a program exits with code 2 for it, as for a flag its parser refused.
+    #[error("{0}")]
+    Usage(String),
     /// A setting of the run that cannot work (zero epochs, a batch size of zero, ...).
     #[error("{name}: {why}")]
     Setting {

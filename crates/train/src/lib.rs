@@ -13,10 +13,12 @@
 //! - [`progress`]: bars on a terminal, plain lines otherwise, nothing when quiet.
 //! - [`plot`]: learning curves as SVG or PNG.
 //! - [`hooks`]: per-step and per-epoch callbacks.
+//! - [`cli`]: a training program's shared flags (clap) and the run they describe.
 //! - [`diagnostics`]: what the lectures measure on a model while it trains.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod cli;
 pub mod diagnostics;
 pub mod divergence;
 pub mod early_stopping;

@@ -11,7 +11,7 @@
 //! std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("m.jsonl");
 //! let mut log = MetricsLogger::create(&path)?;
-//! log.step(1, 1, 2.5, 0.1);
+//! log.step(1, 1, 2.5, Some(2.5), 0.1);
 //! log.epoch(&EpochRecord { epoch: 1, step: 1, train_loss: 2.5, lr: 0.1, ..Default::default() })?;
 //! let text = std::fs::read_to_string(&path)?;
 //! assert!(text.lines().nth(1).unwrap().starts_with(r#"{"kind":"epoch","epoch":1,"step":1,"train_loss":2.5"#));
@@ -51,7 +51,7 @@ pub struct EpochRecord {
 
 /// The columns of a CSV file, in order.
 pub const CSV_HEADER: &str =
-    "kind,epoch,step,train_loss,train_acc,eval_loss,eval_acc,eval_weights,lr,seconds";
+    "kind,epoch,step,train_loss,running_loss,train_acc,eval_loss,eval_acc,eval_weights,lr,seconds";
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -201,13 +201,16 @@ impl MetricsLogger {
         &self.path
     }
 
-    /// Holds a step's row (written with its epoch's): the batch loss at global `step`.
-    pub fn step(&mut self, epoch: usize, step: usize, loss: f64, lr: f64) {
+    /// Holds a step's row (written with its epoch's): the batch loss at global `step`, and
+    /// the running average of the batch losses so far
+    /// ([`crate::diagnostics::RunningLoss`]), whose trend a single noisy batch hides.
+    pub fn step(&mut self, epoch: usize, step: usize, loss: f64, running: Option<f64>, lr: f64) {
         let row = match self.format {
-            Format::Csv => format!("step,{epoch},{step},{loss},,,,,{lr},"),
+            Format::Csv => format!("step,{epoch},{step},{loss},{},,,,,{lr},", opt(running)),
             Format::JsonLines => format!(
-                r#"{{"kind":"step","epoch":{epoch},"step":{step},"train_loss":{},"lr":{}}}"#,
+                r#"{{"kind":"step","epoch":{epoch},"step":{step},"train_loss":{},"running_loss":{},"lr":{}}}"#,
                 json_num(Some(loss)),
+                json_num(running),
                 json_num(Some(lr))
             ),
         };
@@ -222,7 +225,7 @@ impl MetricsLogger {
         let weights = if r.averaged { "average" } else { "model" };
         let row = match self.format {
             Format::Csv => format!(
-                "epoch,{},{},{},{},{},{},{weights},{},{}",
+                "epoch,{},{},{},,{},{},{},{weights},{},{}",
                 r.epoch,
                 r.step,
                 r.train_loss,

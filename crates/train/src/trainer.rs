@@ -15,18 +15,19 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use descent_autodiff::Tape;
+use descent_autodiff::{Tape, Var};
 use descent_data::{DataLoader, Dataset, Targets};
 use descent_nn::{Mode, Module, Reduction};
 use descent_optim::first_order::{clip_grad_norm, Averager, Scheduler};
 use descent_optim::Optimizer;
-use descent_tensor::Float;
+use descent_tensor::{Float, Tensor};
 
 use crate::checkpoint::{Best, Checkpointer, Parts, PartsMut, Progress, Settings};
+use crate::diagnostics::{RangeReport, RangeTest, RunningLoss};
 use crate::divergence::DivergenceGuard;
 use crate::early_stopping::{EarlyStopping, Verdict};
 use crate::evaluate::{evaluate, with_average, Task};
-use crate::hooks::{EpochInfo, Hook, StepInfo};
+use crate::hooks::{Batch, EpochInfo, Hook, StepInfo};
 use crate::metrics::{EpochRecord, MetricsLogger};
 use crate::plot::{self, Curves};
 use crate::progress::{self, ProgressMode};
@@ -60,7 +61,7 @@ impl<F: Float> From<Box<dyn Optimizer<F>>> for OptimizerChoice<F> {
 }
 
 /// Whether the schedule's `t` counts epochs or optimizer steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SchedulePer {
     /// One schedule step per epoch, given the epoch's evaluation loss (plateau uses it).
     #[default]
@@ -68,6 +69,9 @@ pub enum SchedulePer {
     /// One schedule step per optimizer step.
     Step,
 }
+
+/// The smoothing of the running loss in the per-step metrics (fastai's default).
+const RUNNING_LOSS_BETA: f64 = 0.98;
 
 /// The seed of epoch `epoch`'s random draws (dropout masks) in a run seeded with `seed`:
 /// a function of the two only, so a resumed run draws the same masks.
@@ -281,8 +285,9 @@ where
         self
     }
 
-    /// Runs `f(model, epoch_seed)` before each epoch: where a model with dropout reseeds
-    /// its generators, so a resumed run draws the same masks.
+    /// Runs `f(model, epoch_seed)` before each epoch, after the trainer has reseeded the
+    /// model's dropout layers with [`Module::reseed_dropout`] (so a resumed run draws the
+    /// same masks): where other per-epoch state of the caller's is set.
     pub fn before_epoch(mut self, f: impl FnMut(&mut M, u64) -> Result<()> + 'static) -> Self {
         self.before_epoch = Some(Box::new(f));
         self
@@ -421,6 +426,44 @@ where
         }
     }
 
+    /// Runs the learning-rate range test on the model: trial `i` of each rate trains on
+    /// batch `i` of the first epoch's order (the batches repeat if the epoch has fewer) with
+    /// the task's loss. The weights and buffers are restored afterwards, and the trainer
+    /// reseeds dropout every epoch, so a run after the test is the run without it.
+    ///
+    /// ```
+    /// use descent_data::{DataLoader, Dataset};
+    /// use descent_nn::Linear;
+    /// use descent_tensor::Tensor;
+    /// use descent_train::diagnostics::{RangeTest, RateLabel};
+    /// use descent_train::{evaluate::Regression, Trainer};
+    /// let x = Tensor::<f64>::from_vec((0..32).map(|i| i as f64 / 32.0).collect(), &[32, 1])?;
+    /// let data = Dataset::new(x.clone(), x.mul_scalar(2.0))?;
+    /// let model = Linear::<f64>::new(1, 1, &mut rand::rng())?;
+    /// let mut trainer = Trainer::new(model, "sgd:lr=0.1", DataLoader::new(data, 8)?, Regression)?;
+    /// let report = trainer.range_test(&RangeTest::default())?;
+    /// assert_eq!(report.trials.last().unwrap().label, RateLabel::Diverging);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RangeTest::run`]'s; [`Error::Setting`] for a training set with no batch.
+    pub fn range_test(&mut self, test: &RangeTest) -> Result<RangeReport> {
+        let batches: Vec<(Tensor<F>, Y)> = self.train.epoch(0).take(test.steps).collect();
+        if batches.is_empty() {
+            return Err(Error::Setting {
+                name: "range test".into(),
+                why: "the training set has no batch".into(),
+            });
+        }
+        let task = &self.task;
+        test.run(&mut self.model, |m: &M, tape: &Tape<F>, i| {
+            let (x, y) = &batches[i % batches.len()];
+            let out = m.forward(tape, tape.constant(x.clone()), Mode::Train)?;
+            task.loss(out, y, Reduction::Mean)
+        })
+    }
+
     /// Draws the learning curves so far into `path` (`.svg` or `.png`) under `title`.
     ///
     /// # Errors
@@ -482,6 +525,11 @@ where
         self.state.seed = self.seed;
         let (mut train_seconds, mut trained_samples) = (0.0, 0usize);
         let mut stopped_early = None;
+        // The running loss of the per-step metrics, replayed over the steps before a resume.
+        let mut running = RunningLoss::new(RUNNING_LOSS_BETA)?;
+        for &l in &self.state.step_losses {
+            running.update(l);
+        }
         if self.state.stopped_early {
             return Ok(Summary {
                 epochs_done: self.state.epochs_done,
@@ -491,8 +539,10 @@ where
             });
         }
         for epoch in self.state.epochs_done + 1..=self.epochs {
+            let seed = epoch_seed(self.seed, epoch);
+            self.model.reseed_dropout(seed);
             if let Some(f) = self.before_epoch.as_mut() {
-                f(&mut self.model, epoch_seed(self.seed, epoch))?;
+                f(&mut self.model, seed)?;
             }
             bar.start_epoch(epoch, self.epochs, batches);
             let start = Instant::now();
@@ -515,9 +565,10 @@ where
                 self.state.steps_done += 1;
                 self.state.step_losses.push(loss);
                 let global = self.state.steps_done;
+                let smoothed = running.update(loss);
                 if let Some(m) = metrics.as_mut() {
                     if global.is_multiple_of(every) {
-                        m.step(epoch, global, loss, lr);
+                        m.step(epoch, global, loss, smoothed, lr);
                     }
                 }
                 bar.step(step, loss_sum / seen as f64, seen);
@@ -629,7 +680,7 @@ where
     /// One optimizer step on a batch: its loss and, if the task counts, its correct rows.
     fn train_step(
         &mut self,
-        x: descent_tensor::Tensor<F>,
+        x: Tensor<F>,
         y: &Y,
         epoch: usize,
         step: usize,
@@ -640,7 +691,9 @@ where
         // so parameters are updated in place rather than copied on write.
         let (loss, correct, mut grads) = {
             let tape = Tape::new();
-            let out = self.model.forward(&tape, tape.constant(x), Mode::Train)?;
+            let out = self
+                .model
+                .forward(&tape, tape.constant(x.clone()), Mode::Train)?;
             let loss = self.task.loss(out, y, Reduction::Mean)?;
             let value = loss.item()?.as_f64();
             guard.check_loss(value, epoch, step, lr)?;
@@ -662,6 +715,11 @@ where
             s.step(self.optimizer.as_mut())?;
             self.state.schedule_steps += 1;
         }
+        let batch = TaskBatch {
+            x: &x,
+            y,
+            task: &self.task,
+        };
         for h in &mut self.hooks {
             h.on_step(&StepInfo {
                 model: &self.model,
@@ -670,6 +728,7 @@ where
                 loss,
                 lr,
                 grads: Some(&grads),
+                batch: Some(&batch),
             })?;
         }
         Ok((loss, correct))
@@ -695,4 +754,21 @@ fn print_epoch(r: &EpochRecord, eval_label: &str, seen: usize) -> Result<()> {
     );
     writeln!(std::io::stdout().lock(), "{line}")
         .map_err(|e| Error::os(std::path::Path::new("stdout"), e))
+}
+
+/// A training batch with the run's task, as the hooks see it.
+struct TaskBatch<'a, F: Float, Y, T> {
+    x: &'a Tensor<F>,
+    y: &'a Y,
+    task: &'a T,
+}
+
+impl<F: Float, Y, T: Task<F, Y>> Batch<F> for TaskBatch<'_, F, Y, T> {
+    fn input(&self) -> &Tensor<F> {
+        self.x
+    }
+
+    fn loss<'t>(&self, output: Var<'t, F>) -> Result<Var<'t, F>> {
+        self.task.loss(output, self.y, Reduction::Mean)
+    }
 }

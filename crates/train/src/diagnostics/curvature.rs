@@ -6,7 +6,9 @@
 //! limit when training sits at the edge of stability (Cohen et al., 2021).
 
 use crate::error::Result;
+use crate::hooks::{Hook, StepInfo};
 use descent_autodiff::{Param, Tape, Var};
+use descent_nn::Mode;
 use descent_tensor::Float;
 
 /// One measurement of the curvature along the gradient.
@@ -219,5 +221,47 @@ impl CurvatureMonitor {
             );
         }
         out
+    }
+}
+
+/// The monitor as a hook on any model: at every `every`-th step, the curvature of the run's
+/// loss on the step's batch, at the weights after the step, against the step's rate; the
+/// model runs in eval mode (so measuring draws no dropout mask and moves no running
+/// statistics: the run is the run without it).
+///
+/// ```
+/// use descent_data::{DataLoader, Dataset};
+/// use descent_nn::Linear;
+/// use descent_tensor::Tensor;
+/// use descent_train::{diagnostics::CurvatureMonitor, evaluate::Regression, Trainer};
+/// use std::{cell::RefCell, rc::Rc};
+/// // Mean squared error of a linear model on inputs ±1: the Hessian is 2·I, whatever the
+/// // weights, so the curvature along any gradient is 2.
+/// let x = Tensor::<f64>::from_vec(vec![1.0, -1.0, 1.0, -1.0], &[4, 1])?;
+/// let data = Dataset::new(x.clone(), x.mul_scalar(3.0))?;
+/// let model = Linear::<f64>::new(1, 1, &mut rand::rng())?.without_bias();
+/// let monitor = Rc::new(RefCell::new(CurvatureMonitor::new(1)?));
+/// let mut trainer = Trainer::new(model, "sgd:lr=0.1", DataLoader::new(data, 4)?, Regression)?
+///     .epochs(3)
+///     .print_epochs(false)
+///     .hook(monitor.clone());
+/// trainer.fit()?;
+/// for row in monitor.borrow().rows() {
+///     assert!((row.curvature.along_gradient().unwrap() - 2.0).abs() < 1e-12);
+///     assert_eq!(row.limit(), 2.0 / 0.1);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<F: Float> Hook<F> for CurvatureMonitor {
+    fn on_step(&mut self, info: &StepInfo<'_, F>) -> Result<()> {
+        let Some(batch) = info.batch else {
+            return Ok(());
+        };
+        let (model, params) = (info.model, info.model.params());
+        self.observe(info.step as u64, info.lr, &params, |tape: &Tape<F>| {
+            let x = tape.constant(batch.input().clone());
+            batch.loss(model.forward(tape, x, Mode::Eval)?)
+        })?;
+        Ok(())
     }
 }

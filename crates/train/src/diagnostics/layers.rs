@@ -7,6 +7,7 @@
 
 use super::stats::{Histogram, TensorStats};
 use crate::error::Result;
+use crate::hooks::{Hook, StepInfo};
 use descent_autodiff::{Gradients, Tape, Var};
 use descent_nn::{Mode, Module};
 use descent_tensor::{Float, Tensor};
@@ -97,6 +98,7 @@ pub struct Observation<F: Float> {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct LayerMonitor {
+    every: u64,
     bins: usize,
     histogram_epochs: Vec<usize>,
     rows: Vec<LayerRow>,
@@ -107,6 +109,13 @@ impl LayerMonitor {
     /// A monitor that keeps statistics and no histograms.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// As a [`Hook`], observes steps `every, 2·every, …` only (0 counts as 1): each
+    /// observation records the gradients on the tape, about three backward passes.
+    pub fn every(mut self, steps: u64) -> Self {
+        self.every = steps;
+        self
     }
 
     /// Also keeps histograms of `bins` bins at the steps observed during `epochs`.
@@ -263,5 +272,45 @@ impl LayerMonitor {
             }
         }
         out
+    }
+}
+
+/// The monitor as a hook on any model: at every `every`-th step, observes the model after
+/// the step on the step's batch, with the run's loss, in eval mode (so observing draws no
+/// dropout mask and moves no running statistics: the run is the run without it).
+///
+/// ```
+/// use descent_data::{DataLoader, Dataset};
+/// use descent_nn::{activation::Relu, Linear, Sequential};
+/// use descent_tensor::Tensor;
+/// use descent_train::{diagnostics::LayerMonitor, evaluate::Regression, Trainer};
+/// use std::{cell::RefCell, rc::Rc};
+/// let mut rng = rand::rng();
+/// let x = Tensor::<f32>::randn(&[32, 2], 0.0, 1.0, &mut rng)?;
+/// let data = Dataset::new(x.clone(), x.sum(&[1], true)?)?;
+/// let model = Sequential::new().add(Linear::new(2, 8, &mut rng)?).add(Relu).add(Linear::new(8, 1, &mut rng)?);
+/// let layers = Rc::new(RefCell::new(LayerMonitor::new().every(2)));
+/// let mut trainer = Trainer::new(model, "adam", DataLoader::new(data, 8)?, Regression)?
+///     .print_epochs(false)
+///     .hook(layers.clone());
+/// trainer.fit()?;                                          // 4 steps: 2 observed
+/// let steps: Vec<u64> = layers.borrow().rows().iter().map(|r| r.step).collect();
+/// assert!(steps.iter().all(|&s| s == 2 || s == 4) && steps.contains(&4));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<F: Float> Hook<F> for LayerMonitor {
+    fn on_step(&mut self, info: &StepInfo<'_, F>) -> Result<()> {
+        let step = info.step as u64;
+        let Some(batch) = info.batch else {
+            return Ok(());
+        };
+        if !step.is_multiple_of(self.every.max(1)) {
+            return Ok(());
+        }
+        let x = batch.input();
+        self.observe(info.epoch, step, info.model, x, Mode::Eval, |out| {
+            batch.loss(out)
+        })?;
+        Ok(())
     }
 }

@@ -1,10 +1,13 @@
-//! The lectures' diagnostics, on any model: plain types with methods a training loop calls
-//! (`observe`, `update`, `measure`, `run`), each keeping its numbers for a CSV, and the layer statistics and the range test also
-//! as SVG figures.
+//! The lectures' diagnostics, on any model: plain types with methods a hand-written loop
+//! calls (`observe`, `update`, `measure`, `run`), which are also [`crate::Hook`]s a
+//! [`crate::Trainer`] runs (the range test runs through [`crate::Trainer::range_test`]).
+//! Each keeps its numbers for a CSV and draws a figure, SVG or PNG, through
+//! [`crate::plot::render`]; a [`Recorder`] writes both after every epoch.
 //!
 //! - [`LayerMonitor`]: per-layer activation and gradient statistics — mean, standard
 //!   deviation, dead ReLUs, histograms at chosen epochs ([`TensorStats`], [`Histogram`]);
-//! - [`GradientNoise`]: the variance of the mini-batch gradient against the batch size;
+//! - [`GradientNoise`]: the variance of the mini-batch gradient against the batch size
+//!   ([`NoiseMonitor`] as a hook);
 //! - [`RangeTest`]: a learning-rate range test that labels each rate slow, good,
 //!   oscillating or diverging, and suggests one;
 //! - [`CurvatureMonitor`]: the curvature along the gradient, `gᵀHg / gᵀg`, against the
@@ -16,13 +19,16 @@ mod layers;
 mod lr_range;
 mod noise;
 mod plot;
+mod record;
 mod running;
 mod stats;
 
 pub use curvature::{curvature_along_gradient, Curvature, CurvatureMonitor, CurvatureRow};
 pub use layers::{LayerHistogram, LayerMonitor, LayerRow, Observation, Quantity};
 pub use lr_range::{RangeReport, RangeTest, RateLabel, RateTrial};
-pub use noise::{GradientNoise, NoiseRow};
+pub use noise::{GradientNoise, NoiseMonitor, NoiseRow};
+pub use plot::{CurvatureFigure, LayerFigure, NoiseFigure, RangeFigure};
+pub use record::{Recorder, Report};
 pub use running::RunningLoss;
 pub use stats::{Histogram, TensorStats};
 

@@ -78,3 +78,12 @@ impl RunningLoss {
         self.non_finite
     }
 }
+
+/// The average as a hook, over every step's batch loss. The trainer keeps one of its own
+/// for the per-step metrics; this is for a loop, or a hook, that wants the value itself.
+impl<F: descent_tensor::Float> crate::hooks::Hook<F> for RunningLoss {
+    fn on_step(&mut self, info: &crate::hooks::StepInfo<'_, F>) -> crate::Result<()> {
+        self.update(info.loss);
+        Ok(())
+    }
+}

@@ -75,7 +75,7 @@ pub fn data(n: usize, seed: u64, sign: f64) -> Dataset<f64, Tensor<f64>> {
 pub type RegressionTrainer = Trainer<f64, Net, Tensor<f64>, Regression>;
 
 /// The trainer every resume test uses: SGD with momentum, a step schedule, EMA weights,
-/// dropout reseeded per epoch, a shuffled loader, a validation set.
+/// dropout (which the trainer reseeds per epoch), a shuffled loader, a validation set.
 pub fn trainer(epochs: usize, optimizer: &str) -> RegressionTrainer {
     let loader = DataLoader::new(data(96, 1, 1.0), 16).unwrap().shuffle(7);
     Trainer::new(Net::new(8, 3), optimizer, loader, Regression)
@@ -88,10 +88,6 @@ pub fn trainer(epochs: usize, optimizer: &str) -> RegressionTrainer {
         .average("ema:decay=0.9")
         .unwrap()
         .progress(ProgressMode::Quiet)
-        .before_epoch(|net: &mut Net, seed| {
-            net.drop = Dropout::new(0.1, seed)?;
-            Ok(())
-        })
 }
 
 /// Every parameter and buffer of `model`, as bits.

@@ -111,8 +111,19 @@ fn a_quadratic_s_rates_are_labelled_by_its_curvature() {
         "{suggested}"
     );
     assert!(report.to_csv().contains(",diverging\n"));
-    let svg = report.svg().unwrap();
-    assert!(svg.contains("learning-rate range test") && svg.contains("oscillating"));
+    let dir = crate::common::temp_dir("diag-lr-range");
+    let path = dir.join("range.svg");
+    descent_train::plot::render(&path, &report.figure()).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    for want in [
+        "learning-rate range test",
+        "oscillating",
+        "suggested rate",
+        "learning rate (log scale)",
+    ] {
+        assert!(svg.contains(want), "{want:?} missing from the SVG");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

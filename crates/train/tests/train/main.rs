@@ -20,6 +20,7 @@ fn errors_convert() {
     assert!(e.to_string().contains("reshape"), "{e}");
 }
 mod diag_curvature;
+mod diag_hooks;
 mod diag_layers;
 mod diag_lr_range;
 mod diag_noise;

@@ -51,6 +51,21 @@ fn csv_and_json_lines_parse_back() {
             .map(|&s| (s as f64, steps[s - 1]))
             .collect();
         assert_eq!(logged, want, "{name}");
+        // The running loss: after t steps, Σⱼ (1 − β)·β^(t−j)·xⱼ / (1 − βᵗ) with β = 0.98,
+        // summed here directly.
+        for r in kind("step") {
+            let t = r["step"].as_f64().unwrap() as usize;
+            let beta = 0.98f64;
+            let sum: f64 = (1..=t)
+                .map(|j| (1.0 - beta) * beta.powi((t - j) as i32) * steps[j - 1])
+                .sum();
+            let want = sum / (1.0 - beta.powi(t as i32));
+            let got = r["running_loss"].as_f64().unwrap();
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs(),
+                "{name}: {got} vs {want}"
+            );
+        }
         let epochs: Vec<_> = kind("epoch").collect();
         assert_eq!(epochs.len(), 3, "{name}");
         for (row, r) in epochs.iter().zip(&history) {
