@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example mnist    # 784-512-256-10 ReLU, Adam 1e-3 with cosine decay, 10 epochs: ≥ 98%
-//! cargo run --release --example mnist -- --model cnn    # the CNN, batch 64, 4 epochs: 99.1%
+//! cargo run --release --example mnist -- --model cnn    # the CNN, batch 64, 8 epochs: 99.3%
 //! cargo run --release --example mnist -- --epochs 1 --json
 //! cargo run --release --example mnist -- --data ~/fashion --batchnorm --dropout 0.2 \
 //!     --optimizer sgd:lr=0.1,momentum=0.9,nesterov=true --schedule step:step_size=3 \
@@ -44,9 +44,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 /// Epochs and batch size without `--epochs` / `--batch-size`: the MLP's, the CNN's
-/// (99.1% test accuracy on MNIST in those; more epochs for 99.2%).
+/// (about 98.4% and 99.3% test accuracy on MNIST in those).
 const MLP_DEFAULTS: (usize, usize) = (10, 128);
-const CNN_DEFAULTS: (usize, usize) = (4, 64);
+const CNN_DEFAULTS: (usize, usize) = (8, 64);
 
 /// Trains a multi-layer perceptron (or, with `--model cnn`, PyTorch's classic MNIST CNN) on
 /// MNIST, or on any dataset in MNIST's IDX layout such as Fashion-MNIST, printing the training and validation (or test) loss and accuracy after

@@ -139,7 +139,7 @@ pub struct Trainer<F: Float, M, Y, T> {
     settings: Settings,
     state: Progress<F>,
     resumed: bool,
-    eval_batch: usize,
+    eval_batch: Option<usize>,
 }
 
 impl<F, M, Y, T> Trainer<F, M, Y, T>
@@ -186,7 +186,7 @@ where
             settings: Settings::new(),
             state: Progress::default(),
             resumed: false,
-            eval_batch: 1000,
+            eval_batch: None,
         })
     }
 
@@ -300,10 +300,16 @@ where
         self
     }
 
-    /// The batch size of evaluation (default 1000).
+    /// The batch size of evaluation. The default is the training batch size, so evaluating
+    /// never holds more activations than a training step does.
     pub fn eval_batch_size(mut self, n: usize) -> Self {
-        self.eval_batch = n.max(1);
+        self.eval_batch = Some(n.max(1));
         self
+    }
+
+    /// The batch size evaluation runs at ([`Trainer::eval_batch_size`]).
+    pub fn eval_batch(&self) -> usize {
+        self.eval_batch.unwrap_or_else(|| self.train.batch_size())
     }
 
     /// The settings a checkpoint of this run records and a resume must match: the
@@ -581,7 +587,7 @@ where
             let keep = self.early_stopping.is_some();
             let (report, snapshot) = match &self.eval {
                 Some((_, data)) => {
-                    let (task, batch) = (&self.task, self.eval_batch);
+                    let (task, batch) = (&self.task, self.eval_batch());
                     let (r, snap) = with_average(&mut self.model, self.averager.as_mut(), |m| {
                         let r = evaluate(m, data, task, batch, None)?;
                         Ok((r, keep.then(|| m.state_dict())))
