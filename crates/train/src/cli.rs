@@ -726,7 +726,13 @@ where
         let title = format!("{}: {} epochs", program.title, trainer.state().epochs_done);
         trainer.plot(p, &title)?;
     }
-    let test = evaluate(trainer.model(), &data.test, &task, trainer.eval_batch(), None)?;
+    let test = evaluate(
+        trainer.model(),
+        &data.test,
+        &task,
+        trainer.eval_batch(),
+        None,
+    )?;
     let (epochs, secs, samples) = (
         summary.epochs_done,
         summary.train_seconds,
