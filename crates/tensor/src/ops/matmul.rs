@@ -7,8 +7,6 @@
 //! weight matrix. Products with at most 16 output columns (an output layer)
 //! take a small register-blocked kernel instead (`skinny`).
 
-#[cfg(target_arch = "x86_64")]
-use super::matmul_nt;
 use super::{transpose, OutPtr};
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, broadcast_strides, checked_numel, numel, walk};
@@ -222,24 +220,6 @@ unsafe fn gemm_block<F: Float>(
     bias: Option<*const F>,
 ) {
     let Gemm { m, k, n, .. } = g;
-    #[cfg(target_arch = "x86_64")]
-    if size_of::<F>() == 4 && g.csa == 1 && g.rsb == 1 && matmul_nt::available() {
-        // `x·Wᵀ` in f32: dot products of contiguous rows, no transposed copies.
-        let nt = matmul_nt::Nt {
-            m,
-            k,
-            n,
-            lda: g.rsa,
-            ldw: g.csb,
-        };
-        let (out, bias) = (OutPtr(c), bias.map(|b| OutPtr(b.cast_mut())));
-        let then = |rows, cols| {
-            // SAFETY: the block just written lies inside C; the bias has `n` elements.
-            unsafe { add_bias(out.get(), n, rows, cols, bias.map(|b| b.get().cast_const())) }
-        };
-        matmul_nt::gemm(nt, a.cast(), b.cast(), c.cast(), split.unwrap_or(1), then);
-        return;
-    }
     if n <= SKINNY_N && k > 0 && skinny::available() {
         skinny::gemm(g, a, b, c, split.unwrap_or(1), bias);
         return;

@@ -6,8 +6,6 @@ mod elementwise_math;
 mod index;
 mod linalg;
 mod matmul;
-#[cfg(target_arch = "x86_64")]
-mod matmul_nt;
 mod operators;
 mod pool;
 mod products;

@@ -1244,69 +1244,6 @@ fn linear_is_bitwise_the_unfused_product_and_add() {
     }
 }
 
-/// `x·Wᵀ` in f32 with rows that round (values in [-1, 1) with 24 significant bits), the
-/// layout `Linear` multiplies (on AVX-512 a kernel of its own, dot products of the rows):
-/// ragged sizes on every side of its 4×6 tiles and 16-lane chunks, rows further apart than
-/// their length (a narrowed `x` and `W`), against a naive loop in f64. Then each row of the
-/// product alone, bit for bit against the batch: the sum of an element does not depend on
-/// the tile it falls in, the thread split, or the other rows.
-#[test]
-fn x_times_w_transposed_in_f32_matches_naive_loop() {
-    let mut rng = Rng(55);
-    let mut rand = |rows: usize, cols: usize| {
-        let v = (0..rows * cols)
-            .map(|_| (rng.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-            .collect::<Vec<f32>>();
-        Tensor::<f32>::from_vec(v, &[rows, cols]).unwrap()
-    };
-    for (m, k, n) in [
-        (1, 1, 1),
-        (3, 15, 5),
-        (4, 16, 6),
-        (5, 17, 7),
-        (9, 31, 13),
-        (13, 33, 25),
-        (96, 784, 512),
-        (128, 512, 256),
-        (37, 100, 10),
-        (130, 300, 1),
-        (2, 1000, 300),
-    ] {
-        // Operands stored with 3 extra columns, then narrowed: row strides k + 3.
-        let (xs, ws) = (rand(m, k + 3), rand(n, k + 3));
-        let (x, w) = (xs.narrow(1, 2, k).unwrap(), ws.narrow(1, 1, k).unwrap());
-        let got = x.matmul(&w.t().unwrap()).unwrap();
-        assert_eq!(got.shape(), &[m, n]);
-        let got = got.to_vec();
-        let (xv, wv) = (x.contiguous().to_vec(), w.contiguous().to_vec());
-        for i in 0..m {
-            for j in 0..n {
-                let (mut want, mut size) = (0.0f64, 0.0f64);
-                for p in 0..k {
-                    let t = xv[i * k + p] as f64 * wv[j * k + p] as f64;
-                    want += t;
-                    size += t.abs();
-                }
-                let e = (got[i * n + j] as f64 - want).abs();
-                // f32 rounding of a k-term sum: a few units of 2^-24 per term, relative
-                // to the sum of the terms' magnitudes.
-                assert!(
-                    e <= 1e-6 * (1.0 + size),
-                    "{m}x{k}x{n} at ({i}, {j}): {} vs {want}",
-                    got[i * n + j]
-                );
-            }
-        }
-        for i in [0, m / 2, m - 1] {
-            let row = x.narrow(0, i, 1).unwrap().matmul(&w.t().unwrap()).unwrap();
-            assert!(
-                row.to_vec()[..] == got[i * n..(i + 1) * n],
-                "{m}x{k}x{n}: row {i} alone differs from the batch"
-            );
-        }
-    }
-}
-
 #[test]
 fn linear_errors_name_the_shapes() {
     let (x, w) = (Tensor::<f32>::zeros(&[4, 3]), Tensor::<f32>::zeros(&[2, 3]));
