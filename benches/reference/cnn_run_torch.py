@@ -4,18 +4,10 @@ tensors as torchvision keeps them, each batch of 64 converted to float and norma
 lr 1e-3, then the test set evaluated in batches of 1000 as pytorch/examples' mnist/main.py
 does; prints one JSON line with the peak RSS (the maximum over the process's life).
 Usage: python3 benches/reference/cnn_run_torch.py --data DIR [--steps 938] [--threads 1]"""
-import argparse, gzip, json, os, resource, time
-import numpy as np
+import argparse, json, resource, time
 import torch
 from cnn_torch import Net
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims).copy())
+from mnist_torch import load
 
 
 def main():
@@ -26,9 +18,9 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    d = args.data
-    xs, ys = idx(os.path.join(d, "train-images-idx3-ubyte.gz")), idx(os.path.join(d, "train-labels-idx1-ubyte.gz")).long()
-    xt, yt = idx(os.path.join(d, "t10k-images-idx3-ubyte.gz")), idx(os.path.join(d, "t10k-labels-idx1-ubyte.gz")).long()
+    idx = lambda stem: torch.from_numpy(load(args.data, stem).copy())
+    xs, ys = idx("train-images-idx3-ubyte"), idx("train-labels-idx1-ubyte").long()
+    xt, yt = idx("t10k-images-idx3-ubyte"), idx("t10k-labels-idx1-ubyte").long()
     norm = lambda x: ((x.float() / 255.0) - 0.1307).div(0.3081).unsqueeze(1)
     model = Net()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
