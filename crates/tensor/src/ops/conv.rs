@@ -11,6 +11,7 @@
 //! moves `stride` at a time over the input padded with `padding` zeros on both sides,
 //! `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1` times (floor).
 
+use super::transpose::transpose_into;
 use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
 use crate::{Float, Tensor};
@@ -724,41 +725,70 @@ impl<F: Float> Tensor<F> {
         checked_alloc::<F>(op, &gshape, &gshape, &shape)?;
         let a = self.contiguous();
         let ad = &a.data.0[a.offset..];
+        // The input's contiguous copy, whose samples are transposed to pixels of `c`
+        // channels (`[H, W, C]`) one at a time.
+        checked_alloc::<F>(op, &shape, &gshape, &shape)?;
+        let x = input.contiguous();
+        let xd = &x.data.0[x.offset..];
+        let [h, w] = [shape[2], shape[3]];
+        let hw = h * w;
         let len = o * kk;
         let chunks = n.div_ceil(WEIGHT_GRAD_CHUNK);
+        // The sums are formed with the taps ordered `(ki, kj, c)` (see `im2row`) and
+        // permuted to the weight's `(c, ki, kj)` at the end: each element is the same sum,
+        // in the same order, as with the columns of `unfold`.
         let partial = |i: usize| -> Vec<F> {
             let mut acc = F::pool().take(len);
             acc.resize(len, F::zero());
-            let mut cols = F::pool().take(kk * l);
-            cols.resize(kk * l, F::zero());
+            let block = POSITION_BLOCK.min(l);
+            let mut rows = F::pool().take(block * kk);
+            rows.resize(block * kk, F::zero());
+            let mut xt = F::pool().take(hw * c);
+            xt.resize(hw * c, F::zero());
             let end = ((i + 1) * WEIGHT_GRAD_CHUNK).min(n);
             for b in i * WEIGHT_GRAD_CHUNK..end {
+                // SAFETY: sample `b` is a contiguous `c×hw` block of `xd`; `xt` holds `hw·c`.
+                unsafe { transpose_into(xd.as_ptr().add(b * c * hw), c, hw, hw, xt.as_mut_ptr()) };
                 for grp in 0..g {
-                    im2col(input, b, grp * cg..(grp + 1) * cg, win, [oh, ow], &mut cols);
-                    // SAFETY: the gradient's group is a row-major `og×l` block of `ad`,
-                    // `cols` (`kk×l`) is read transposed, the accumulator's group is an
-                    // `og×kk` block of `acc`.
-                    unsafe {
-                        F::gemm(
-                            og,
-                            l,
-                            kk,
-                            F::one(),
-                            ad.as_ptr().add((b * o + grp * og) * l),
-                            l as isize,
-                            1,
-                            cols.as_ptr(),
-                            1,
-                            l as isize,
-                            F::one(),
-                            acc.as_mut_ptr().add(grp * og * kk),
-                            kk as isize,
-                            1,
+                    let chans = grp * cg..(grp + 1) * cg;
+                    for p0 in (0..l).step_by(block.max(1)) {
+                        let span = p0..(p0 + block).min(l);
+                        let k = span.len();
+                        im2row(
+                            &xt,
+                            [h, w, c],
+                            chans.clone(),
+                            win,
+                            [oh, ow],
+                            span,
+                            &mut rows,
                         );
+                        // SAFETY: the gradient's group is a row-major `og×l` block of `ad`
+                        // (columns `p0..p0 + k` taken), `rows` is `k×kk` row-major, the
+                        // accumulator's group is an `og×kk` block of `acc`.
+                        unsafe {
+                            F::gemm(
+                                og,
+                                k,
+                                kk,
+                                F::one(),
+                                ad.as_ptr().add((b * o + grp * og) * l + p0),
+                                l as isize,
+                                1,
+                                rows.as_ptr(),
+                                kk as isize,
+                                1,
+                                F::one(),
+                                acc.as_mut_ptr().add(grp * og * kk),
+                                kk as isize,
+                                1,
+                            );
+                        }
                     }
                 }
             }
-            F::pool().give(cols);
+            F::pool().give(rows);
+            F::pool().give(xt);
             acc
         };
         let parallel = chunks > 1
@@ -779,9 +809,23 @@ impl<F: Float> Tensor<F> {
             sum.iter_mut().zip(&p).for_each(|(s, &v)| *s += v);
             F::pool().give(p);
         }
-        Ok(Tensor::from_parts(sum, vec![o, cg, kernel[0], kernel[1]]))
+        // `(o, ki, kj, c)` to the weight's `(o, c, ki, kj)`.
+        let taps = kernel[0] * kernel[1];
+        let mut dw = F::pool().take(len);
+        dw.extend((0..len).map(|e| {
+            let (row, r) = (e / kk, e % kk);
+            let (ch, tap) = (r / taps, r % taps);
+            sum[row * kk + tap * cg + ch]
+        }));
+        F::pool().give(sum);
+        Ok(Tensor::from_parts(dw, vec![o, cg, kernel[0], kernel[1]]))
     }
 }
+
+/// Window positions per product of [`Tensor::conv2d_weight_grad`]: the transposed columns
+/// of a block stay in cache while the product packs them. matrixmultiply's `f32` depth
+/// block, so splitting the sum over positions changes no `f32` result.
+const POSITION_BLOCK: usize = 256;
 
 /// Samples per partial sum of [`Tensor::conv2d_weight_grad`]: chunks fixed in size, not
 /// in number, keep the sum's order independent of the threads.
@@ -885,6 +929,85 @@ fn im2col<F: Float>(
                     }
                 }
             }
+        }
+    }
+}
+
+/// im2col transposed, for the weight gradient: row `pos` of `rows` (`[oh·ow, kh·kw·cg]`
+/// row-major) holds window `pos`'s taps over channels `chans` of `xt`, one sample's pixels
+/// with their `c` channels side by side (`[h, w, c]`), ordered `(ki, kj, channel)`, taps in
+/// the padding zero. In this order a window's row is a few runs of whole pixels (one per
+/// kernel row when the taps are adjacent and every channel is taken), so it is built by
+/// copies and the product's packing copies it row by row; the columns of [`im2col`] would
+/// be gathered along their rows.
+fn im2row<F: Float>(
+    xt: &[F],
+    [h, w, c]: [usize; 3],
+    chans: std::ops::Range<usize>,
+    win: Window2d,
+    [_, ow]: [usize; 2],
+    positions: std::ops::Range<usize>,
+    rows: &mut [F],
+) {
+    let ([kh, kw], [sh, sw], [ph, pw], [dh, dw]) =
+        (win.kernel, win.stride, win.padding, win.dilation);
+    let cg = chans.len();
+    let kk = kh * kw * cg;
+    if kk == 0 {
+        return;
+    }
+    // Adjacent taps over every channel: each kernel row is one run of whole pixels.
+    let whole = dw == 1 && cg == c;
+    for (pos, row) in positions.zip(rows.chunks_exact_mut(kk)) {
+        let (oy, ox) = (pos / ow, pos % ow);
+        for ki in 0..kh {
+            let taps = &mut row[ki * kw * cg..(ki + 1) * kw * cg];
+            let iy = (oy * sh + ki * dh).checked_sub(ph).filter(|&iy| iy < h);
+            let Some(iy) = iy else {
+                taps.fill(F::zero());
+                continue;
+            };
+            if whole {
+                // Taps `lo..hi` land inside the image.
+                let x0 = ox * sw;
+                let lo = pw.saturating_sub(x0).min(kw);
+                let hi = (w + pw).saturating_sub(x0).clamp(lo, kw);
+                taps[..lo * c].fill(F::zero());
+                taps[hi * c..].fill(F::zero());
+                if hi > lo {
+                    let from = (iy * w + x0 + lo - pw) * c;
+                    taps[lo * c..hi * c].copy_from_slice(&xt[from..from + (hi - lo) * c]);
+                }
+                continue;
+            }
+            // A run of taps whose pixels follow each other in `xt`: `[start, end)` of the
+            // row and the source offset of `start`.
+            let mut run: Option<(usize, usize, usize)> = None;
+            for kj in 0..kw {
+                let seg = kj * cg;
+                let ix = (ox * sw + kj * dw).checked_sub(pw).filter(|&ix| ix < w);
+                let Some(ix) = ix else {
+                    flush(taps, xt, run.take());
+                    taps[seg..seg + cg].fill(F::zero());
+                    continue;
+                };
+                let src = (iy * w + ix) * c + chans.start;
+                run = match run {
+                    Some((s, e, from)) if from + (e - s) == src => Some((s, e + cg, from)),
+                    other => {
+                        flush(taps, xt, other);
+                        Some((seg, seg + cg, src))
+                    }
+                };
+            }
+            flush(taps, xt, run);
+        }
+    }
+
+    /// Copies a pending run of [`im2row`].
+    fn flush<F: Float>(taps: &mut [F], xt: &[F], run: Option<(usize, usize, usize)>) {
+        if let Some((s, e, from)) = run {
+            taps[s..e].copy_from_slice(&xt[from..from + (e - s)]);
         }
     }
 }

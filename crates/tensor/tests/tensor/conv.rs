@@ -786,11 +786,22 @@ fn naive_weight_grad(
 }
 
 /// `conv2d_weight_grad` against the loops over random strides, paddings, dilations,
-/// groups and layouts, and one batch long enough to be summed in several chunks; the
+/// groups and layouts, one batch long enough to be summed in several chunks and images
+/// with more positions than one product takes at a time; the
 /// result is the same whatever the number of threads.
 #[test]
 fn conv2d_weight_grad_matches_direct_loops() {
-    let mut rng = StdRng::seed_from_u64(7);
+    check_weight_grad::<f64>(7, 1e-12);
+}
+
+/// The same in `f32`, whose products take the SIMD kernels (the loops sum in `f64`).
+#[test]
+fn conv2d_weight_grad_matches_direct_loops_f32() {
+    check_weight_grad::<f32>(8, 2e-5);
+}
+
+fn check_weight_grad<F: Float>(seed: u64, tol: f64) {
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut checked = 0;
     for case in 0..60 {
         let Case {
@@ -800,6 +811,10 @@ fn conv2d_weight_grad_matches_direct_loops() {
         } = random_case(&mut rng);
         if case == 0 {
             xs[0] = 37;
+        }
+        if case % 20 == 1 {
+            // More window positions than one block of the product.
+            xs[2..].copy_from_slice(&[23, 21]);
         }
         let Some(oh) = out_len(
             xs[2],
@@ -819,15 +834,15 @@ fn conv2d_weight_grad_matches_direct_loops() {
         ) else {
             continue;
         };
-        let x = image::<f64>(&mut rng, xs, case % 3);
-        let g = image::<f64>(&mut rng, [xs[0], ws[0], oh, ow], (case / 3) % 2);
+        let x = image::<F>(&mut rng, xs, case % 3);
+        let g = image::<F>(&mut rng, [xs[0], ws[0], oh, ow], (case / 3) % 2);
         let want = naive_weight_grad(&f64s(&g), &f64s(&x), xs, ws, opts, [oh, ow]);
         let got = g.conv2d_weight_grad(&x, [ws[2], ws[3]], opts).unwrap();
         assert_eq!(got.shape(), ws, "case {case}");
         assert_close(
             &f64s(&got),
             &want,
-            1e-12,
+            tol,
             &format!("weight grad case {case} {xs:?} {ws:?} {opts:?}"),
         );
         let pool = rayon::ThreadPoolBuilder::new()
