@@ -1,7 +1,6 @@
 //! Matrix transposes into new storage, 8×8 register tiles at a time (AVX2 shuffles for
-//! `f32`), for `contiguous()` of a transposed matrix. (`matmul` used to copy operands laid
-//! out against matrixmultiply's packing through them; on the AVX-512 Xeon its own packing
-//! is faster: figures in `benches/README.md`.)
+//! `f32`), for `contiguous()` of a transposed matrix. (`matmul` copies nothing: it leaves
+//! the layouts to matrixmultiply's packing.)
 
 use super::OutPtr;
 use crate::{Float, Tensor};
