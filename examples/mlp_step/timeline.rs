@@ -8,7 +8,10 @@
 //!   tape gives it (`x·Wᵀ` with `W` transposed as `Linear` passes it, `gᵀ·x` for the weight
 //!   gradients, ReLU's backward as one `g·slope(x)` pass), so that what is left of the tape
 //!   step beside their sum is the tape's own work and the threads' hand-offs; the cost of one
-//!   hand-off is measured as an empty `rayon::broadcast` (every worker runs a no-op).
+//!   hand-off is measured as an empty `rayon::broadcast` (every worker runs a no-op). Each
+//!   kernel runs on one thread (a pool of one) and on all of them, alternated step by step,
+//!   and the speed-up is the one-thread CPU time over the wall time on all threads: a
+//!   kernel near 1.0 runs serially, or its halves wait for each other.
 //!
 //! Each line gives wall-clock µs and the calling thread's CPU µs: on a machine shared with
 //! other jobs the second leaves out the time the thread was not scheduled, so with one
@@ -99,42 +102,16 @@ pub fn print(
         })?;
     }
 
-    // Each kernel alone.
+    // Each kernel alone, step by step on one thread (a pool of one) and on all of them,
+    // so that the two columns see the same load.
     let p: Vec<Tensor<f32>> = model.params().iter().map(|p| p.value.clone()).collect();
-    let [w1, b1, w2, b2, w3, b3] = <[Tensor<f32>; 6]>::try_from(p).map_err(|_| "six params")?;
-    let relu_slope = |g: f32, x: f32| if x <= 0.0 { 0.0 } else { g };
-    let mut k = Phases::default();
+    let w = <[Tensor<f32>; 6]>::try_from(p).map_err(|_| "six params")?;
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let (mut k1, mut k) = (Phases::default(), Phases::default());
     for step in 0..steps + 5 {
         let (x, labels) = &batches[step % batches.len()];
-        let z1 = k.time("fwd1  x·W1ᵀ  128×784·784×512", || x.matmul(&w1.t()?))?;
-        let a1 = k.time("      + b1", || z1.add(&b1))?;
-        let h1 = k.time("      relu", || a1.relu());
-        let z2 = k.time("fwd2  h1·W2ᵀ 128×512·512×256", || h1.matmul(&w2.t()?))?;
-        let a2 = k.time("      + b2", || z2.add(&b2))?;
-        let h2 = k.time("      relu ", || a2.relu());
-        let z3 = k.time("fwd3  h2·W3ᵀ 128×256·256×10", || h2.matmul(&w3.t()?))?;
-        let a3 = k.time("      + b3", || z3.add(&b3))?;
-        let logp = k.time("      log_softmax", || a3.log_softmax(-1))?;
-        let onehot = Tensor::one_hot(labels, 10)?;
-        let d3 = k.time("bwd   softmax − onehot, /N", || -> Res<_> {
-            Ok(logp.exp().sub(&onehot)?.mul_scalar(1.0 / batch as f32))
-        })?;
-        let _dw3 = k.time("dW3   d3ᵀ·h2  10×128·128×256", || d3.t()?.matmul(&h2))?;
-        let _db3 = k.time("db3   sum over the batch", || d3.sum(&[0], false))?;
-        let dh2 = k.time("dh2   d3·W3   128×10·10×256", || d3.matmul(&w3))?;
-        let d2 = k.time("      relu backward", || {
-            dh2.zip_map("times_slope", &a2, relu_slope)
-        })?;
-        let _dw2 = k.time("dW2   d2ᵀ·h1  256×128·128×512", || {
-            d2.t()?.matmul(&h1)
-        })?;
-        let _db2 = k.time("db2   sum over the batch ", || d2.sum(&[0], false))?;
-        let dh1 = k.time("dh1   d2·W2   128×256·256×512", || d2.matmul(&w2))?;
-        let d1 = k.time("      relu backward ", || {
-            dh1.zip_map("times_slope", &a1, relu_slope)
-        })?;
-        let _dw1 = k.time("dW1   d1ᵀ·x   512×128·128×784", || d1.t()?.matmul(x))?;
-        let _db1 = k.time("db1   sum over the batch  ", || d1.sum(&[0], false))?;
+        one.install(|| kernels(&mut k1, x, labels, &w).map_err(|e| e.to_string()))?;
+        kernels(&mut k, x, labels, &w)?;
     }
     let mut hand_off = Phases::default();
     for _ in 0..1000 {
@@ -159,16 +136,35 @@ pub fn print(
     let sum = |v: &[(&str, f64, f64)]| v.iter().fold((0.0, 0.0), |(a, b), x| (a + x.1, b + x.2));
     let (w, c) = sum(&tape[1..]);
     line(out, "forward + backward + optimizer", w, c)?;
-    writeln!(out, "## each kernel alone")?;
+    writeln!(
+        out,
+        "## each kernel alone: one thread (CPU), {threads} threads (wall, CPU), speed-up"
+    )?;
     let kernels = k.medians();
-    for &(name, us, cpu) in &kernels {
-        line(out, name, us, cpu)?;
+    let alone = k1.medians();
+    for (&(name, us, cpu), &(_, _, cpu1)) in kernels.iter().zip(&alone) {
+        writeln!(
+            out,
+            "{name:<40} {cpu1:>9.1} {us:>9.1} {cpu:>9.1} {:>6.2}",
+            cpu1 / us
+        )?;
     }
     let (products, other): (Vec<_>, Vec<_>) =
         kernels.into_iter().partition(|(n, ..)| n.contains('·'));
+    let (products1, other1): (Vec<_>, Vec<_>) =
+        alone.into_iter().partition(|(n, ..)| n.contains('·'));
     let ((gw, gc), (ow, oc)) = (sum(&products), sum(&other));
-    line(out, "sum of the products", gw, gc)?;
-    line(out, "sum of the element-wise work", ow, oc)?;
+    let ((_, gc1), (_, oc1)) = (sum(&products1), sum(&other1));
+    for (name, cpu1, w, c) in [
+        ("sum of the products", gc1, gw, gc),
+        ("sum of the element-wise work", oc1, ow, oc),
+    ] {
+        writeln!(
+            out,
+            "{name:<40} {cpu1:>9.1} {w:>9.1} {c:>9.1} {:>6.2}",
+            cpu1 / w
+        )?;
+    }
     let (fw, fc) = sum(&tape[1..3]);
     line(
         out,
@@ -182,5 +178,42 @@ pub fn print(
         join_us,
         join_cpu,
     )?;
+    Ok(())
+}
+
+/// Every kernel of the step once, in the tape's order, shapes and layouts, timed into `k`.
+fn kernels(k: &mut Phases, x: &Tensor<f32>, labels: &[usize], w: &[Tensor<f32>; 6]) -> Res<()> {
+    let [w1, b1, w2, b2, w3, b3] = w;
+    let batch = x.shape()[0];
+    let relu_slope = |g: f32, x: f32| if x <= 0.0 { 0.0 } else { g };
+    let z1 = k.time("fwd1  x·W1ᵀ  128×784·784×512", || x.matmul(&w1.t()?))?;
+    let a1 = k.time("      + b1", || z1.add(b1))?;
+    let h1 = k.time("      relu", || a1.relu());
+    let z2 = k.time("fwd2  h1·W2ᵀ 128×512·512×256", || h1.matmul(&w2.t()?))?;
+    let a2 = k.time("      + b2", || z2.add(b2))?;
+    let h2 = k.time("      relu ", || a2.relu());
+    let z3 = k.time("fwd3  h2·W3ᵀ 128×256·256×10", || h2.matmul(&w3.t()?))?;
+    let a3 = k.time("      + b3", || z3.add(b3))?;
+    let logp = k.time("      log_softmax", || a3.log_softmax(-1))?;
+    let onehot = Tensor::one_hot(labels, 10)?;
+    let d3 = k.time("bwd   softmax − onehot, /N", || -> Res<_> {
+        Ok(logp.exp().sub(&onehot)?.mul_scalar(1.0 / batch as f32))
+    })?;
+    let _dw3 = k.time("dW3   d3ᵀ·h2  10×128·128×256", || d3.t()?.matmul(&h2))?;
+    let _db3 = k.time("db3   sum over the batch", || d3.sum(&[0], false))?;
+    let dh2 = k.time("dh2   d3·W3   128×10·10×256", || d3.matmul(w3))?;
+    let d2 = k.time("      relu backward", || {
+        dh2.zip_map("times_slope", &a2, relu_slope)
+    })?;
+    let _dw2 = k.time("dW2   d2ᵀ·h1  256×128·128×512", || {
+        d2.t()?.matmul(&h1)
+    })?;
+    let _db2 = k.time("db2   sum over the batch ", || d2.sum(&[0], false))?;
+    let dh1 = k.time("dh1   d2·W2   128×256·256×512", || d2.matmul(w2))?;
+    let d1 = k.time("      relu backward ", || {
+        dh1.zip_map("times_slope", &a1, relu_slope)
+    })?;
+    let _dw1 = k.time("dW1   d1ᵀ·x   512×128·128×784", || d1.t()?.matmul(x))?;
+    let _db1 = k.time("db1   sum over the batch  ", || d1.sum(&[0], false))?;
     Ok(())
 }

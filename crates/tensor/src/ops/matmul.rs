@@ -1,13 +1,12 @@
 //! Matrix products: 2-D and batched (batch axes broadcast), any strides. This is the one
-//! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides,
-//! except that `f32` operands laid out against matrixmultiply's packing are first copied
-//! transposed (see `transpose.rs`).
+//! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides
+//! and packed by matrixmultiply as they lie (no transposed copies).
 //! Large single products are split across threads along the larger of the output's two
 //! axes: with 128 rows, splitting the weight axis keeps each thread from packing the whole
 //! weight matrix. Products with at most 16 output columns (an output layer)
 //! take a small register-blocked kernel instead (`skinny`).
 
-use super::{transpose, OutPtr};
+use super::OutPtr;
 use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, broadcast_strides, checked_numel, numel, walk};
 use crate::{Float, Tensor};
@@ -219,37 +218,16 @@ unsafe fn gemm_block<F: Float>(
     split: Option<usize>,
     bias: Option<*const F>,
 ) {
-    let Gemm { m, k, n, .. } = g;
-    if n <= SKINNY_N && k > 0 && skinny::available() {
+    if g.n <= SKINNY_N && g.k > 0 && skinny::available() {
         skinny::gemm(g, a, b, c, split.unwrap_or(1), bias);
         return;
     }
-    // matrixmultiply packs A by columns and B by rows; an operand laid out the other way
-    // (A row-major, as activations are; B = Wᵀ, as `Linear` passes its weight) it packs
-    // with a gather per element (A on every thread of a split). Copied transposed, it is
-    // packed by plain copies instead.
-    let mut g = g;
-    let a_copy = (g.csa == 1 && g.rsa != 1 && transpose::worthwhile::<F>(m, k))
-        .then(|| transpose::transposed(a, m, k, g.rsa as usize));
-    if a_copy.is_some() {
-        (g.rsa, g.csa) = (1, m as isize);
-    }
-    let b_copy = (g.rsb == 1 && g.csb != 1 && transpose::worthwhile::<F>(n, k))
-        .then(|| transpose::transposed(b, n, k, g.csb as usize));
-    if b_copy.is_some() {
-        (g.rsb, g.csb) = (n as isize, 1);
-    }
-    gemm_split(
-        g,
-        a_copy.as_ref().map_or(a, |v| v.as_ptr()),
-        b_copy.as_ref().map_or(b, |v| v.as_ptr()),
-        c,
-        split,
-        bias,
-    );
-    for copy in [a_copy, b_copy].into_iter().flatten() {
-        F::pool().give(copy);
-    }
+    // Operands go to matrixmultiply as they lie, whatever their strides: its packing reads
+    // an operand laid out against it (A row-major, as activations are; B = Wᵀ, as `Linear`
+    // passes its weight) with gathers, which on an AVX-512 Xeon cost less than copying the
+    // operand transposed first (figures in `benches/README.md`). Packing changes no sum:
+    // the bits are the same in every layout.
+    gemm_split(g, a, b, c, split, bias);
 }
 
 /// Adds `bias[j]` to the columns `cols` of the rows `rows` of the row-major `C` (row

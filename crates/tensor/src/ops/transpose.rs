@@ -1,10 +1,6 @@
 //! Matrix transposes into new storage, 8×8 register tiles at a time (AVX2 shuffles for
-//! `f32`). `contiguous()` of a transposed matrix uses them, and so does `matmul` for an
-//! operand laid out against matrixmultiply's packing (A row-major, B column-major), which it
-//! would pack with a gather instruction per 16 elements. In a training step, where operands
-//! are no longer in L1 when they are multiplied, copying A and B (`Linear`'s `Wᵀ`) first
-//! pays; on a matrix hot in cache the copy costs what it saves (figures in
-//! `benches/README.md`).
+//! `f32`), for `contiguous()` of a transposed matrix. (`matmul` copies nothing: it leaves
+//! the layouts to matrixmultiply's packing.)
 
 use super::OutPtr;
 use crate::{Float, Tensor};
@@ -26,13 +22,6 @@ fn fast_kernel<F: Float>() -> bool {
     {
         false
     }
-}
-
-/// Whether [`transpose_into`] beats the strided gathers it replaces: an `f32` matrix with
-/// whole tiles on a CPU with AVX2 (`f64` products, used for gradient checks, keep the
-/// gathers).
-pub(crate) fn worthwhile<F: Float>(rows: usize, cols: usize) -> bool {
-    rows >= 2 * TILE && cols >= 2 * TILE && fast_kernel::<F>()
 }
 
 /// Writes the transpose of the `rows×cols` matrix at `src` (row stride `rs`, contiguous
