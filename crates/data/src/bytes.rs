@@ -49,8 +49,15 @@ pub struct ByteImages<F: Float> {
     numel: usize,
     /// The value of each byte.
     table: Arc<[F]>,
-    /// `(mean, std)` per feature (`numel` each), applied in order as `(x − mean) / std`.
-    steps: Vec<(Arc<[F]>, Arc<[F]>)>,
+    /// The standardizations, applied in order.
+    steps: Vec<PerFeature<F>>,
+}
+
+/// `(x − mean) / std` with `mean` and `std` given per feature (`numel` each).
+#[derive(Debug, Clone)]
+struct PerFeature<F> {
+    mean: Arc<[F]>,
+    std: Arc<[F]>,
 }
 
 impl<F: Float> ByteImages<F> {
@@ -113,7 +120,10 @@ impl<F: Float> ByteImages<F> {
                 }),
             }
         };
-        let step = (per_feature(&s.mean, "mean")?, per_feature(&s.std, "std")?);
+        let step = PerFeature {
+            mean: per_feature(&s.mean, "mean")?,
+            std: per_feature(&s.std, "std")?,
+        };
         self.steps.push(step);
         Ok(self)
     }
@@ -213,7 +223,7 @@ impl<F: Float> ByteImages<F> {
         for i in items {
             out.extend(self.item(i).iter().map(|&b| self.table[usize::from(b)]));
         }
-        for (mean, std) in &self.steps {
+        for PerFeature { mean, std } in &self.steps {
             for row in out.chunks_exact_mut(self.numel) {
                 for ((x, &m), &s) in row.iter_mut().zip(mean.iter()).zip(std.iter()) {
                     *x = (*x - m) / s;
