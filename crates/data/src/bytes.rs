@@ -13,7 +13,7 @@ use std::sync::Arc;
 use descent_tensor::layout::checked_numel;
 use descent_tensor::{Float, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::{check_indices, Error, Result};
 use crate::transforms::Standardize;
 
 /// Items `[N, ...]` stored as one byte per element, decoded to `F` when rows are read:
@@ -236,15 +236,9 @@ impl<F: Float> ByteImages<F> {
     }
 
     fn check_indices(&self, op: &'static str, indices: &[usize]) -> Result<()> {
-        match indices.iter().find(|&&i| i >= self.len()) {
-            Some(&bad) => Err(Error::InvalidArgument {
-                op,
-                arg: "index",
-                value: bad.to_string(),
-                why: format!("the items have shape {:?}", self.shape),
-            }),
-            None => Ok(()),
-        }
+        check_indices(op, indices, self.len(), || {
+            format!("the items have shape {:?}", self.shape)
+        })
     }
 
     fn check_range(&self, op: &'static str, start: usize, n: usize) -> Result<()> {

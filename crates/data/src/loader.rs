@@ -32,7 +32,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::bytes::ByteImages;
-use crate::error::{Error, Result};
+use crate::error::{check_indices, Error, Result};
 use crate::transforms::{Rows, Standardize};
 
 /// What a [`Dataset`] pairs with its items: one target per item, gathered into batches
@@ -287,15 +287,9 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
 
     /// [`Error::InvalidArgument`] naming `op` and the first index ≥ `len`.
     fn check_indices(&self, op: &'static str, indices: &[usize]) -> Result<()> {
-        match indices.iter().find(|&&i| i >= self.len()) {
-            Some(&bad) => Err(Error::InvalidArgument {
-                op,
-                arg: "index",
-                value: bad.to_string(),
-                why: format!("the dataset holds {} items", self.len()),
-            }),
-            None => Ok(()),
-        }
+        check_indices(op, indices, self.len(), || {
+            format!("the dataset holds {} items", self.len())
+        })
     }
 
     /// The first `n` items (all of them if there are fewer), sharing storage.
