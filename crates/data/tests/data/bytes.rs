@@ -242,3 +242,19 @@ fn bad_input_is_an_error_naming_the_op_and_the_shapes() {
     let one = Dataset::from_bytes(new(vec![1; 4], &[1, 4]).unwrap(), vec![0]).unwrap();
     assert_err(Standardize::fit(&one), "Standardize::fit", &["[1, 4]"]);
 }
+
+#[test]
+#[ignore = "needs the MNIST files: set MNIST_DIR"]
+fn the_real_test_set_as_bytes_equals_its_float_dataset() {
+    let dir = std::env::var_os("MNIST_DIR").expect("MNIST_DIR");
+    let test = descent_data::Mnist::load(dir).unwrap().test;
+    let float = test.to_dataset::<f32>().unwrap();
+    let byte = test.into_byte_dataset::<f32>().unwrap();
+    assert_same_batches(&float, &byte, 1000);
+    let s = Standardize::fit(float.images()).unwrap();
+    let (f, b) = (
+        float.standardize(&s).unwrap(),
+        byte.standardize(&s).unwrap(),
+    );
+    assert_same_batches(&f, &b, 1000);
+}
