@@ -147,3 +147,22 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> E
         source,
     }
 }
+
+/// [`Error::InvalidArgument`] naming `op` and the first of `indices` not below `len`;
+/// `holder` says what was indexed (`"the dataset holds 3 items"`).
+pub(crate) fn check_indices(
+    op: &'static str,
+    indices: &[usize],
+    len: usize,
+    holder: impl FnOnce() -> String,
+) -> Result<()> {
+    match indices.iter().find(|&&i| i >= len) {
+        Some(&bad) => Err(Error::InvalidArgument {
+            op,
+            arg: "index",
+            value: bad.to_string(),
+            why: holder(),
+        }),
+        None => Ok(()),
+    }
+}

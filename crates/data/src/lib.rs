@@ -2,8 +2,9 @@
 //!
 //! Getting data into a training loop: the IDX file format (raw or gzip) with validation of
 //! every header field, MNIST and datasets in its layout (Fashion-MNIST) found locally or
-//! downloaded with SHA-256 verification, a [`DataLoader`] of seeded shuffled mini-batches,
-//! and normalization transforms (scaling, standardization, PCA and ZCA whitening).
+//! downloaded with SHA-256 verification, a [`DataLoader`] of seeded shuffled mini-batches
+//! over items held as floats or as bytes ([`ByteImages`], decoded per batch), and
+//! normalization transforms (scaling, standardization, PCA and ZCA whitening).
 //!
 //! Features (both on by default): `download` fetches missing files over HTTPS (without it,
 //! a file missing from the cache is an error saying how to provide it), `progress` draws
@@ -24,12 +25,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bytes;
 mod error;
 pub mod idx;
 pub mod loader;
 pub mod mnist;
 pub mod transforms;
 
+pub use bytes::ByteImages;
 #[allow(deprecated)]
 pub use error::{DataError, Error, Result};
 pub use loader::{Batches, DataLoader, Dataset, Targets};

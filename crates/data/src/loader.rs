@@ -7,6 +7,9 @@
 //! sees exactly the batches an uninterrupted run would: the loader has no hidden RNG state
 //! to checkpoint.
 //!
+//! The items are a float tensor ([`Dataset::new`]) or bytes decoded one batch at a time
+//! ([`Dataset::from_bytes`], a [`ByteImages`]): the batches hold the same values either way.
+//!
 //! ```
 //! use descent_data::{DataLoader, Dataset};
 //! use descent_tensor::Tensor;
@@ -21,12 +24,16 @@
 //! # Ok::<(), descent_data::Error>(())
 //! ```
 
+use std::sync::OnceLock;
+
 use descent_tensor::{Float, Tensor};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::error::{Error, Result};
+use crate::bytes::ByteImages;
+use crate::error::{check_indices, Error, Result};
+use crate::transforms::{Rows, Standardize};
 
 /// What a [`Dataset`] pairs with its items: one target per item, gathered into batches
 /// alongside them. Implemented for class labels (`Vec<usize>`) and for float targets
@@ -87,13 +94,71 @@ impl<F: Float> Targets<F> for Tensor<F> {
     }
 }
 
-/// Items (a tensor whose first axis indexes them) and one target per item: class labels
-/// by default (`Dataset<F>` is `Dataset<F, Vec<usize>>`), float targets with
-/// `Dataset<F, Tensor<F>>`.
+/// Items (a tensor whose first axis indexes them, or [`ByteImages`]) and one target per
+/// item: class labels by default (`Dataset<F>` is `Dataset<F, Vec<usize>>`), float targets
+/// with `Dataset<F, Tensor<F>>`.
 #[derive(Debug, Clone)]
 pub struct Dataset<F: Float, Y = Vec<usize>> {
-    images: Tensor<F>,
+    images: Items<F>,
     labels: Y,
+}
+
+/// How a [`Dataset`] holds its items.
+#[derive(Debug, Clone)]
+enum Items<F: Float> {
+    /// Floats, contiguous.
+    Tensor(Tensor<F>),
+    /// Bytes, decoded per batch; `all` is every item decoded, made only if asked for.
+    Bytes {
+        bytes: ByteImages<F>,
+        all: OnceLock<Tensor<F>>,
+    },
+}
+
+impl<F: Float> Items<F> {
+    fn bytes(bytes: ByteImages<F>) -> Self {
+        Items::Bytes {
+            bytes,
+            all: OnceLock::new(),
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        match self {
+            Items::Tensor(t) => t.shape(),
+            Items::Bytes { bytes, .. } => bytes.shape(),
+        }
+    }
+
+    /// Items `start..start + n` (indices checked by the caller): a view of a tensor, a
+    /// decoded copy of bytes.
+    fn rows(&self, start: usize, n: usize) -> Result<Tensor<F>> {
+        match self {
+            Items::Tensor(t) => Ok(t.narrow(0, start, n)?),
+            Items::Bytes { bytes, .. } => bytes.rows(start, n),
+        }
+    }
+
+    /// The items at `indices` (checked by the caller), copied. `index_select` copies whole
+    /// rows into a pooled buffer (a loop of equal batches reuses memory) without
+    /// zero-filling it first.
+    fn gather(&self, indices: &[usize]) -> Result<Tensor<F>> {
+        match self {
+            Items::Tensor(t) => Ok(t.index_select(0, indices)?),
+            Items::Bytes { bytes, .. } => bytes.gather(indices),
+        }
+    }
+}
+
+/// A dataset's items, read in chunks of rows: statistics fitted on a byte-backed dataset
+/// decode one chunk at a time.
+impl<F: Float, Y> Rows<F> for Dataset<F, Y> {
+    fn shape(&self) -> &[usize] {
+        self.images.shape()
+    }
+    fn rows(&self, start: usize, n: usize) -> Result<Tensor<F>> {
+        self.images.rows(start, n)
+    }
 }
 
 impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
@@ -113,7 +178,29 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
             });
         }
         Ok(Dataset {
-            images: images.contiguous(),
+            images: Items::Tensor(images.contiguous()),
+            labels: targets,
+        })
+    }
+
+    /// Pairs items kept as bytes with `targets` (`N` of them): the items are decoded one
+    /// batch at a time, into the same values a float dataset of
+    /// [`ByteImages::to_tensor`] would give.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the counts differ, naming the items' shape and the
+    /// targets' count or shape.
+    pub fn from_bytes(images: ByteImages<F>, targets: Y) -> Result<Self> {
+        if images.len() != targets.count() {
+            return Err(Error::InvalidArgument {
+                op: "Dataset::from_bytes",
+                arg: "targets",
+                value: targets.describe(),
+                why: format!("items of shape {:?} need one per item", images.shape()),
+            });
+        }
+        Ok(Dataset {
+            images: Items::bytes(images),
             labels: targets,
         })
     }
@@ -128,9 +215,34 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
         self.len() == 0
     }
 
-    /// The items, `[len, ...]`, contiguous.
+    /// The shape of the items, `[len, ...]` (without decoding bytes).
+    pub fn shape(&self) -> &[usize] {
+        self.images.shape()
+    }
+
+    /// Whether the items are kept as bytes ([`Dataset::from_bytes`]).
+    pub fn is_bytes(&self) -> bool {
+        matches!(self.images, Items::Bytes { .. })
+    }
+
+    /// The items, `[len, ...]`, contiguous. Items kept as bytes are all decoded on the
+    /// first call and kept: the float copy the bytes exist to avoid, so a training loop
+    /// reads batches ([`DataLoader`], [`Dataset::batch`]) instead.
     pub fn images(&self) -> &Tensor<F> {
-        &self.images
+        match &self.images {
+            Items::Tensor(t) => t,
+            Items::Bytes { bytes, all } => all.get_or_init(|| bytes.decode_all()),
+        }
+    }
+
+    /// The items at `indices` and their targets, in that order (copied, decoded if bytes):
+    /// one batch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first index ≥ `len`.
+    pub fn batch(&self, indices: &[usize]) -> Result<(Tensor<F>, Y)> {
+        self.check_indices("Dataset::batch", indices)?;
+        Ok((self.images.gather(indices)?, self.labels.gather(indices)?))
     }
 
     /// The targets, one per item.
@@ -143,8 +255,20 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
     /// # Errors
     /// `f`'s error, or as [`Dataset::new`] if `f` changed the number of items.
     pub fn map_images(self, f: impl FnOnce(&Tensor<F>) -> Result<Tensor<F>>) -> Result<Self> {
-        let images = f(&self.images)?;
+        let images = f(self.images())?;
         Dataset::new(images, self.labels)
+    }
+
+    /// `(x − s.mean) / s.std` on the items ([`Standardize::apply`]); items kept as bytes
+    /// stay bytes and are standardized as each batch is decoded, to the same values.
+    ///
+    /// # Errors
+    /// A broadcast error if `s` was fitted on other features.
+    pub fn standardize(self, s: &Standardize<F>) -> Result<Self> {
+        match self.images {
+            Items::Tensor(_) => self.map_images(|x| s.apply(x)),
+            Items::Bytes { bytes, .. } => Dataset::from_bytes(bytes.standardize(s)?, self.labels),
+        }
     }
 
     /// The items at `indices`, in that order (copied).
@@ -152,16 +276,20 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
     /// # Errors
     /// [`Error::InvalidArgument`] naming the first index ≥ `len`.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(Error::InvalidArgument {
-                op: "Dataset::subset",
-                arg: "index",
-                value: bad.to_string(),
-                why: format!("the dataset holds {} items", self.len()),
-            });
-        }
-        let (images, labels) = gather(&self.images, &self.labels, indices)?;
+        self.check_indices("Dataset::subset", indices)?;
+        let images = match &self.images {
+            Items::Tensor(t) => Items::Tensor(t.index_select(0, indices)?),
+            Items::Bytes { bytes, .. } => Items::bytes(bytes.subset(indices)?),
+        };
+        let labels = self.labels.gather(indices)?;
         Ok(Dataset { images, labels })
+    }
+
+    /// [`Error::InvalidArgument`] naming `op` and the first index ≥ `len`.
+    fn check_indices(&self, op: &'static str, indices: &[usize]) -> Result<()> {
+        check_indices(op, indices, self.len(), || {
+            format!("the dataset holds {} items", self.len())
+        })
     }
 
     /// The first `n` items (all of them if there are fewer), sharing storage.
@@ -170,8 +298,12 @@ impl<F: Float, Y: Targets<F>> Dataset<F, Y> {
     /// Only a tensor view error, which the invariants rule out.
     pub fn take(&self, n: usize) -> Result<Self> {
         let n = n.min(self.len());
+        let images = match &self.images {
+            Items::Tensor(t) => Items::Tensor(t.narrow(0, 0, n)?),
+            Items::Bytes { bytes, .. } => Items::bytes(bytes.narrow(0, n)?),
+        };
         Ok(Dataset {
-            images: self.images.narrow(0, 0, n)?,
+            images,
             labels: self.labels.range(0, n)?,
         })
     }
@@ -204,18 +336,6 @@ impl<F: Float> Dataset<F> {
     pub fn labels(&self) -> &[usize] {
         &self.labels
     }
-}
-
-/// The rows `indices` of a `[N, ...]` tensor and their targets. `index_select` copies whole
-/// rows into a pooled buffer (a loop of equal batches reuses memory) without zero-filling it
-/// first, and takes any layout.
-fn gather<F: Float, Y: Targets<F>>(
-    images: &Tensor<F>,
-    labels: &Y,
-    indices: &[usize],
-) -> Result<(Tensor<F>, Y)> {
-    let x = images.index_select(0, indices)?;
-    Ok((x, labels.gather(indices)?))
 }
 
 /// Mini-batches over a [`Dataset`]: `batch_size` items at a time, optionally shuffled with
@@ -354,10 +474,14 @@ impl<F: Float, Y: Targets<F>> Iterator for Batches<'_, F, Y> {
         self.next = stop;
         let data = &self.loader.data;
         match &self.order {
-            Some(order) => gather(&data.images, &data.labels, &order[start..stop]).ok(),
-            // In order: a view of the dataset's rows, no copy.
+            Some(order) => {
+                let indices = &order[start..stop];
+                let x = data.images.gather(indices).ok()?;
+                Some((x, data.labels.gather(indices).ok()?))
+            }
+            // In order: a view of the dataset's rows (of a tensor; bytes are decoded).
             None => {
-                let x = data.images.narrow(0, start, stop - start).ok()?;
+                let x = data.images.rows(start, stop - start).ok()?;
                 Some((x, data.labels.range(start, stop).ok()?))
             }
         }

@@ -24,8 +24,34 @@ pub fn scale<F: Float>(x: &Tensor<F>, max: f64) -> Tensor<F> {
     x.map(|v| v / max)
 }
 
-/// The `(rows, features)` of a 2-D tensor, or an error naming the op.
-fn rows_features<F: Float>(op: &'static str, x: &Tensor<F>) -> Result<(usize, usize)> {
+/// Data `[N, ...]` read a chunk of rows at a time: what statistics are fitted on. A tensor
+/// is one, and so is a [`Dataset`](crate::Dataset), whose items kept as bytes are then
+/// decoded one chunk at a time instead of all at once.
+pub trait Rows<F: Float> {
+    /// The shape, `[N, ...]`.
+    fn shape(&self) -> &[usize];
+
+    /// Rows `start..start + n` (within `N`).
+    ///
+    /// # Errors
+    /// A tensor op's error.
+    fn rows(&self, start: usize, n: usize) -> Result<Tensor<F>>;
+}
+
+impl<F: Float> Rows<F> for Tensor<F> {
+    fn shape(&self) -> &[usize] {
+        Tensor::shape(self)
+    }
+    fn rows(&self, start: usize, n: usize) -> Result<Tensor<F>> {
+        Ok(self.narrow(0, start, n)?)
+    }
+}
+
+/// The `(rows, features)` of 2-D data, or an error naming the op.
+fn rows_features<F: Float>(
+    op: &'static str,
+    x: &(impl Rows<F> + ?Sized),
+) -> Result<(usize, usize)> {
     match *x.shape() {
         [n, d] if n >= 2 => Ok((n, d)),
         _ => Err(Error::InvalidArgument {
@@ -39,19 +65,19 @@ fn rows_features<F: Float>(op: &'static str, x: &Tensor<F>) -> Result<(usize, us
 
 /// Calls `f` with successive `[rows, d]` chunks of `x` converted to `f64`.
 fn for_chunks<F: Float>(
-    x: &Tensor<F>,
+    x: &(impl Rows<F> + ?Sized),
     mut f: impl FnMut(&Tensor<f64>) -> Result<()>,
 ) -> Result<()> {
     let n = x.shape()[0];
     for start in (0..n).step_by(CHUNK_ROWS) {
         let rows = CHUNK_ROWS.min(n - start);
-        f(&x.narrow(0, start, rows)?.cast::<f64>())?;
+        f(&x.rows(start, rows)?.cast::<f64>())?;
     }
     Ok(())
 }
 
 /// Per-feature mean of `[N, d]` data, in `f64`.
-fn feature_mean<F: Float>(x: &Tensor<F>, n: usize) -> Result<Tensor<f64>> {
+fn feature_mean<F: Float>(x: &(impl Rows<F> + ?Sized), n: usize) -> Result<Tensor<f64>> {
     let mut sum = Tensor::<f64>::zeros(&[x.shape()[1]]);
     for_chunks(x, |c| {
         sum = sum.add(&c.sum(&[0], false)?)?;
@@ -81,11 +107,11 @@ pub struct Standardize<F: Float> {
 }
 
 impl<F: Float> Standardize<F> {
-    /// Fits mean and standard deviation on `x` (`[N, d]`).
+    /// Fits mean and standard deviation on `x` (`[N, d]`: a tensor or a dataset's items).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `x` is not 2-D with at least 2 rows.
-    pub fn fit(x: &Tensor<F>) -> Result<Self> {
+    pub fn fit(x: &(impl Rows<F> + ?Sized)) -> Result<Self> {
         let (n, d) = rows_features("Standardize::fit", x)?;
         let mean = feature_mean(x, n)?;
         let mut sq = Tensor::<f64>::zeros(&[d]);
@@ -151,14 +177,14 @@ pub struct Whitening<F: Float> {
 }
 
 impl<F: Float> Whitening<F> {
-    /// Fits on `x` (`[N, d]`): the sample covariance (`N − 1` in the denominator) and its
+    /// Fits on `x` (`[N, d]`: a tensor or a dataset's items): the sample covariance (`N − 1` in the denominator) and its
     /// eigen decomposition (nalgebra's `SymmetricEigen`, in `f64`).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `x` is not 2-D with at least 2 rows, if `eps` is
     /// negative or not finite, or if an eigenvalue plus `eps` is not positive (a singular
     /// covariance needs `eps > 0`).
-    pub fn fit(x: &Tensor<F>, kind: Whiten, eps: f64) -> Result<Self> {
+    pub fn fit(x: &(impl Rows<F> + ?Sized), kind: Whiten, eps: f64) -> Result<Self> {
         let (n, d) = rows_features("Whitening::fit", x)?;
         if !(eps >= 0.0 && eps.is_finite()) {
             return Err(Error::InvalidArgument {

@@ -62,7 +62,7 @@ use descent_data::transforms::{Standardize, Whiten, Whitening};
 use descent_data::{DataLoader, Dataset, Targets};
 use descent_nn::Module;
 use descent_optim::first_order::{parse_schedule, Averager};
-use descent_tensor::{Float, Tensor};
+use descent_tensor::Float;
 
 use crate::checkpoint::{Checkpointer, Settings};
 use crate::diagnostics::{
@@ -533,12 +533,14 @@ impl TrainArgs {
             (train, val) = (t, Some(v));
         }
         let mut test = test;
-        type Transform<F> = Box<dyn Fn(&Tensor<F>) -> descent_data::Result<Tensor<F>>>;
-        let transform: Option<Transform<F>> = match self.whiten {
+        // Fitted chunk by chunk, so items kept as bytes are never all decoded; a
+        // standardization keeps them bytes (applied per batch), a whitening makes floats.
+        type Transform<F, Y> = Box<dyn Fn(Dataset<F, Y>) -> descent_data::Result<Dataset<F, Y>>>;
+        let transform: Option<Transform<F, Y>> = match self.whiten {
             Normalize::None => None,
             Normalize::Standardize => {
-                let s = Standardize::fit(train.images())?;
-                Some(Box::new(move |x| s.apply(x)))
+                let s = Standardize::fit(&train)?;
+                Some(Box::new(move |d| d.standardize(&s)))
             }
             Normalize::Pca | Normalize::Zca => {
                 let kind = if self.whiten == Normalize::Pca {
@@ -546,14 +548,14 @@ impl TrainArgs {
                 } else {
                     Whiten::Zca
                 };
-                let w = Whitening::fit(train.images(), kind, self.whiten_eps)?;
-                Some(Box::new(move |x| w.apply(x)))
+                let w = Whitening::fit(&train, kind, self.whiten_eps)?;
+                Some(Box::new(move |d| d.map_images(|x| w.apply(x))))
             }
         };
         if let Some(f) = &transform {
-            train = train.map_images(f)?;
-            test = test.map_images(f)?;
-            val = val.map(|v| v.map_images(f)).transpose()?;
+            train = f(train)?;
+            test = f(test)?;
+            val = val.map(f).transpose()?;
         }
         Ok(Splits { train, val, test })
     }

@@ -1,6 +1,7 @@
 //! descent-train's integration tests: one binary, one module per file.
 
 mod bad_checkpoints;
+mod cli_split;
 mod common;
 mod divergence;
 mod early_stopping;
