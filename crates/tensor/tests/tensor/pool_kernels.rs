@@ -51,7 +51,7 @@ fn naive_max_pool(
     let len = |size: usize, k: usize, s: usize| {
         let full = (size - k) / s + 1;
         // Ceil mode adds a last window that starts inside the input.
-        if ceil && (size - k) % s != 0 {
+        if ceil && !(size - k).is_multiple_of(s) {
             full + 1
         } else {
             full
