@@ -523,6 +523,17 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
         vec![s.tensor(&[1, 2, 3, 2], -1.0, 1.0, false)?],
         move |_, v| v[0].avg_pool2d_adjoint([5, 4], win, false),
     ));
+    // The max pool's backward as an op of its own, through the argmax of overlapping
+    // windows (a position can take two gradients).
+    let (_, index) = s
+        .tensor(&[1, 2, 5, 4], -1.0, 1.0, false)?
+        .max_pool2d_with_indices(win)?;
+    let index = std::sync::Arc::new(index);
+    out.push(case(
+        "max_pool2d_adjoint [1, 2, 3, 2] -> [5, 4] kernel 3 stride 2 padding 1 (transposed)",
+        vec![s.tensor(&[1, 2, 3, 2], -1.0, 1.0, true)?],
+        move |_, v| v[0].max_pool2d_adjoint(index.clone(), [5, 4]),
+    ));
     out.push(case(
         "adaptive_avg_pool2d_adjoint [1, 2, 3, 4] -> [5, 7] (transposed)",
         vec![s.tensor(&[1, 2, 3, 4], -1.0, 1.0, true)?],

@@ -6,7 +6,7 @@ use crate::module::{Mode, Module};
 use descent_autodiff::{Tape, Var};
 use descent_tensor::{Float, Tensor};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::cell::RefCell;
 
 /// In [`Mode::Train`], zeroes each element with probability `p` and scales the rest by
@@ -84,24 +84,9 @@ fn drop_with_mask<'t, F: Float>(
     if mode == Mode::Eval || p == 0.0 {
         return Ok(x);
     }
-    let n: usize = mask_shape.iter().product();
-    // With p = 1 everything is dropped (scale irrelevant, kept finite).
-    let keep = if p < 1.0 {
-        F::of(1.0 / (1.0 - p))
-    } else {
-        F::zero()
-    };
-    let mut rng = rng.borrow_mut();
-    let mask: Vec<F> = (0..n)
-        .map(|_| {
-            if rng.random::<f64>() < p {
-                F::zero()
-            } else {
-                keep
-            }
-        })
-        .collect();
-    Ok(x.mul(tape.constant(Tensor::from_vec(mask, mask_shape)?))?)
+    // One 32-bit draw per mask element, in bulk ([`Tensor::dropout_mask`]).
+    let mask = Tensor::dropout_mask(mask_shape, p, &mut *rng.borrow_mut())?;
+    Ok(x.mul(tape.constant(mask))?)
 }
 
 /// Channel dropout, as PyTorch's `nn.Dropout2d`: in [`Mode::Train`], zeroes each whole

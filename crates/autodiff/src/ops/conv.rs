@@ -2,13 +2,14 @@
 //! backward rules are each other: `unfold` ↔ `fold`, `conv2d` ↔ `conv_transpose2d` (for
 //! the input; `conv2d_weight_grad` for the weight, whose own rule is the other two),
 //! `avg_pool2d` ↔ `avg_pool2d_adjoint`, `adaptive_avg_pool2d` ↔
-//! `adaptive_avg_pool2d_adjoint`; max pooling scatters through its saved argmax (`scatter_add`, whose rule is
-//! `gather`). Every rule is written in `Var` ops, so second derivatives come for free.
+//! `adaptive_avg_pool2d_adjoint`; max pooling scatters through its saved argmax
+//! (`max_pool2d_adjoint`, whose rule gathers). Every rule is written in `Var` ops, so second derivatives come for free.
 
 use super::signed;
 use crate::error::Result;
 use crate::tape::Var;
 use descent_tensor::{ConvOptions, Float, Window2d};
+use std::sync::Arc;
 
 impl<'t, F: Float> Var<'t, F> {
     /// im2col ([`descent_tensor::Tensor::unfold`]): `[N, C, H, W] → [N, C·kh·kw, L]`.
@@ -118,18 +119,36 @@ impl<'t, F: Float> Var<'t, F> {
     }
 
     /// Max pooling ([`descent_tensor::Tensor::max_pool2d`]; ties to the first maximum in
-    /// scan order, as PyTorch). Backward: the gradient is scattered to each window's
-    /// maximum through the saved indices ([`Var::scatter_add`], whose rule gathers).
+    /// scan order, as PyTorch). Backward: [`Var::max_pool2d_adjoint`] of the gradient
+    /// through the saved argmax.
     pub fn max_pool2d(self, window: Window2d) -> Result<Self> {
         let (value, index) = self.with_value(|x| x.max_pool2d_with_indices(window))??;
-        let out = value.shape().to_vec();
+        let index = Arc::new(index);
         self.unary_op("max_pool2d", value, move |c| {
             let xs = c.x(0).dims();
-            let (planes, positions) = ([xs[0], xs[1], xs[2] * xs[3]], out[2] * out[3]);
-            let index_shape = [xs[0], xs[1], positions];
-            let g = c.g.reshape(&signed(&index_shape))?;
-            let dx = Var::scatter_add(&planes, 2, &index, &index_shape, g)?;
-            Ok(vec![Some(dx.reshape(&signed(&xs))?)])
+            Ok(vec![Some(
+                c.g.max_pool2d_adjoint(index.clone(), [xs[2], xs[3]])?,
+            )])
+        })
+    }
+
+    /// The adjoint of [`Var::max_pool2d`] ([`descent_tensor::Tensor::max_pool2d_adjoint`]):
+    /// each element of `self`, `[N, C, oh, ow]`, goes to the position `index` names in its
+    /// `[H, W] = input_size` plane, zeros elsewhere. Backward: the gradient gathered at
+    /// `index` (shared, not copied: it is as large as the pooled output).
+    pub fn max_pool2d_adjoint(
+        self,
+        index: Arc<Vec<usize>>,
+        input_size: [usize; 2],
+    ) -> Result<Self> {
+        let value = self.with_value(|g| g.max_pool2d_adjoint(&index, input_size))??;
+        self.unary_op("max_pool2d_adjoint", value, move |c| {
+            let gs = c.x(0).dims();
+            let planes = [gs[0], gs[1], gs[2] * gs[3]];
+            let gg =
+                c.g.reshape(&signed(&[gs[0], gs[1], input_size[0] * input_size[1]]))?;
+            let picked = gg.gather(2, &index, &planes)?;
+            Ok(vec![Some(picked.reshape(&signed(&gs))?)])
         })
     }
 

@@ -48,6 +48,20 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
+    /// `0` where `y <= 0`, else `g` (`self`): ReLU's backward at output `y` as one select,
+    /// like PyTorch's `threshold_backward` (so a NaN or infinite `g` is zeroed where the
+    /// unit is off, not multiplied by 0). Linear in `g`, so its own gradient with respect
+    /// to `g` is the same select; none flows to `y`, on which it is piecewise constant.
+    fn relu_backward(self, y: Var<'t, F>) -> Result<Var<'t, F>> {
+        let zero = F::zero();
+        let v = self.with_values(y, |g, y| {
+            g.zip_map("relu_backward", y, |g, y| if y <= zero { zero } else { g })
+        })??;
+        self.tape.record("relu_backward", v, &[self, y], move |c| {
+            Ok(vec![c.need(0, || c.g.relu_backward(c.x(1)))?, None])
+        })
+    }
+
     /// `g·(1 − y²)`, tanh's derivative at output `y` applied to the upstream gradient `g`
     /// (`self`) as one op, like PyTorch's `tanh_backward`: one pass instead of three.
     fn tanh_backward(self, y: Var<'t, F>) -> Result<Var<'t, F>> {
@@ -178,13 +192,12 @@ impl<'t, F: Float> Var<'t, F> {
 
     /// `max(x, 0)`, NaN for NaN; the subgradient at 0 is 0, and 1 at NaN (as PyTorch,
     /// whose rule zeroes the gradient only where `x <= 0`).
+    ///
+    /// The rule is one select on the output, as PyTorch's `threshold_backward` on the
+    /// result (`y > 0` exactly where `x > 0`, and `y` is NaN where `x` is).
     pub fn relu(self) -> Result<Self> {
-        self.piecewise("relu", self.with_value(|x| x.relu())?, |x| {
-            if x <= F::zero() {
-                F::zero()
-            } else {
-                F::one()
-            }
+        self.unary_op("relu", self.with_value(|x| x.relu())?, |c| {
+            Ok(vec![Some(c.g.relu_backward(c.out)?)])
         })
     }
 

@@ -2,6 +2,7 @@
 
 mod binary;
 mod conv;
+mod dropout;
 mod elementwise_math;
 mod index;
 mod linalg;

@@ -1,14 +1,14 @@
 //! 2-D pooling over NCHW images, as PyTorch's `torch.nn.functional` (floor or ceil mode,
 //! [`Window2d::ceil_mode`]; a last, partial window is clipped to the input): max
 //! pooling with the argmax of each window (for its backward), average pooling, adaptive
-//! average pooling, and the adjoints of the two averages (their backward passes, which the
-//! tape records as ops of their own). Each output element is computed independently, in
+//! average pooling, and the adjoints of the three (their backward passes, which the tape
+//! records as ops of their own). Each output element is computed independently, in
 //! PyTorch's scan order, so values and tie-breaking match it.
 
 use super::conv::{checked_alloc, dims4, par_fill, window_error, Window2d};
 use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
-use crate::{Float, Tensor};
+use crate::{vectorized, Float, Tensor, Vectorize};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -117,8 +117,23 @@ impl<F: Float> Tensor<F> {
             let plane = oh * ow;
             let mut values = F::pool().take(total);
             let mut idx = Vec::<usize>::with_capacity(total);
+            // The CNN's 2×2 stride-2 pool over rows of adjacent elements: whole output
+            // rows of windows at once, vectorized.
+            let pairs = [kh, kw, sh, sw, s3] == [2, 2, 2, 2, 1];
             let fill = |(p, (vs, is)): (usize, PlaneOut<'_, F>)| {
                 let base = offset + (p / c) * s0 + (p % c) * s1;
+                if pairs {
+                    let rows = Max2x2Plane {
+                        values: vs,
+                        index: is,
+                        data,
+                        base,
+                        row_stride: s2,
+                        w,
+                        ow,
+                    };
+                    return vectorized(rows);
+                }
                 let rows = vs.chunks_exact_mut(ow).zip(is.chunks_exact_mut(ow));
                 for (oy, (vs, is)) in rows.enumerate() {
                     let y0 = oy * sh;
@@ -219,6 +234,82 @@ impl<F: Float> Tensor<F> {
             }
         });
         Ok((values, idx))
+    }
+
+    /// The adjoint of max pooling (its backward, as PyTorch's
+    /// `max_pool2d_with_indices_backward`): `self` is a gradient `[N, C, oh, ow]` and
+    /// `index` the argmax of [`Tensor::max_pool2d_with_indices`]; each element is added to
+    /// the position its index names in its `[H, W]` plane (`[H, W] = input_size`), every
+    /// other position is zero. One pass per plane, zeros and sums together (windows that
+    /// overlap add, in the output's order, as PyTorch and `scatter_add` do).
+    ///
+    /// ```
+    /// use descent_tensor::{Tensor, Window2d};
+    /// let x = Tensor::<f32>::from_vec(vec![1., 3., 3., 0.], &[1, 1, 2, 2])?;
+    /// let (_, idx) = x.max_pool2d_with_indices(Window2d::new([2, 2]))?;
+    /// let g = Tensor::from_vec(vec![5.], &[1, 1, 1, 1])?;
+    /// assert_eq!(g.max_pool2d_adjoint(&idx, [2, 2])?.to_vec(), [0., 5., 0., 0.]);
+    /// # Ok::<(), descent_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Rank`] unless `self` has 4 axes; [`Error::Length`] if `index` does not hold
+    /// one position per element of `self`; [`Error::IndexOutOfRange`] for a position
+    /// outside the plane.
+    pub fn max_pool2d_adjoint(&self, index: &[usize], input_size: [usize; 2]) -> Result<Self> {
+        let op = "max_pool2d_adjoint";
+        let gshape = dims4(op, INPUT, self)?;
+        let [n, c, oh, ow] = gshape;
+        let [h, w] = input_size;
+        let input = [n, c, h, w];
+        let (plane, positions) = (h * w, oh * ow);
+        if index.len() != self.numel() {
+            return Err(Error::Length {
+                op,
+                len: index.len(),
+                shape: gshape.to_vec(),
+                numel: self.numel(),
+            });
+        }
+        let total = checked_alloc::<F>(op, &input, &gshape, &input_size)?;
+        let out_of_range = |k: usize| Error::IndexOutOfRange {
+            op,
+            index: k as i64,
+            size: plane,
+            dim: 2,
+            shape: vec![n, c, plane],
+        };
+        if total == 0 {
+            return match index.first() {
+                Some(&k) => Err(out_of_range(k)),
+                None => Ok(Tensor::from_parts(Vec::new(), input.to_vec())),
+            };
+        }
+        let g = self.contiguous();
+        let g = g.as_slice().unwrap_or_default();
+        let mut out = F::pool().take(total);
+        // Each plane: zeros, then its gradients added at their positions while the plane is
+        // in cache. `Err(k)` reports a position outside the plane.
+        let scatter = |(p, dst): (usize, &mut [MaybeUninit<F>])| -> std::result::Result<(), usize> {
+            dst.iter_mut().for_each(|d| _ = d.write(F::zero()));
+            // SAFETY: every element of `dst` was written just above.
+            let dst = unsafe { &mut *(dst as *mut [MaybeUninit<F>] as *mut [F]) };
+            let range = p * positions..(p + 1) * positions;
+            for (&v, &k) in g[range.clone()].iter().zip(&index[range]) {
+                *dst.get_mut(k).ok_or(k)? += v;
+            }
+            Ok(())
+        };
+        let dst = &mut out.spare_capacity_mut()[..total];
+        let done = if total >= PAR_MIN && rayon::current_num_threads() > 1 {
+            dst.par_chunks_mut(plane).enumerate().try_for_each(scatter)
+        } else {
+            dst.chunks_mut(plane).enumerate().try_for_each(scatter)
+        };
+        done.map_err(out_of_range)?;
+        // SAFETY: `scatter` wrote every plane.
+        unsafe { out.set_len(total) };
+        Ok(Tensor::from_parts(out, input.to_vec()))
     }
 
     /// Average pooling, as PyTorch's `F.avg_pool2d` (no dilation): each output is the sum
@@ -458,6 +549,68 @@ impl<F: Float> Tensor<F> {
     }
 }
 
+/// One plane of a 2×2, stride-2 max pool whose windows all lie inside the input and whose
+/// rows are contiguous: [`max2x2_row`] over each output row, compiled for the widest SIMD
+/// tier.
+struct Max2x2Plane<'a, F> {
+    values: &'a mut [MaybeUninit<F>],
+    index: &'a mut [MaybeUninit<usize>],
+    data: &'a [F],
+    /// The plane's first element in `data`.
+    base: usize,
+    row_stride: usize,
+    /// The input's width (indices are `y·w + x`).
+    w: usize,
+    /// The output's width (at least 1).
+    ow: usize,
+}
+
+impl<F: Float> Vectorize for Max2x2Plane<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let ow = self.ow;
+        let rows = self.values.chunks_exact_mut(ow);
+        for (oy, (vs, is)) in rows.zip(self.index.chunks_exact_mut(ow)).enumerate() {
+            let top = self.base + 2 * oy * self.row_stride;
+            let (r0, r1) = (&self.data[top..], &self.data[top + self.row_stride..]);
+            max2x2_row(vs, is, r0, r1, 2 * oy * self.w, self.w);
+        }
+    }
+}
+
+/// One output row of a 2×2, stride-2 max pool from input rows `r0` and `r1` (the rows of
+/// the windows, read from their start), with each window's taps in PyTorch's scan order: a
+/// later tap wins if it is greater or NaN, so ties go to the first maximum and the last
+/// NaN wins. `top` is the index `y·w` of `r0`'s first element. Written with selects, one
+/// window per lane, so the compiler vectorizes it (stride-2 loads become shuffles).
+#[inline(always)]
+fn max2x2_row<F: Float>(
+    values: &mut [MaybeUninit<F>],
+    index: &mut [MaybeUninit<usize>],
+    r0: &[F],
+    r1: &[F],
+    top: usize,
+    w: usize,
+) {
+    let n = values.len().min(index.len());
+    let (values, index) = (&mut values[..n], &mut index[..n]);
+    let (r0, r1) = (&r0[..2 * n], &r1[..2 * n]);
+    let take = |v: F, max: F| v > max || v.is_nan();
+    for ox in 0..n {
+        let at = top + 2 * ox;
+        let (a, b, c, d) = (r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]);
+        let (mut max, mut best) = (a, at);
+        for (v, k) in [(b, at + 1), (c, at + w), (d, at + w + 1)] {
+            let t = take(v, max);
+            max = if t { v } else { max };
+            best = if t { k } else { best };
+        }
+        values[ox].write(max);
+        index[ox].write(best);
+    }
+}
+
 /// [`pool_positions`] for average pooling, which has no dilation.
 fn avg_positions(op: &'static str, shape: &[usize], win: &Window2d) -> Result<[usize; 2]> {
     if win.dilation != [1, 1] {
@@ -544,5 +697,43 @@ impl Cursor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tensor::{cap_simd, SimdLevel};
+    use crate::{Tensor, Window2d};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// The vectorized 2×2 max pool and dropout mask give the same values, indices and
+    /// masks on every SIMD tier (ties and NaNs included, and an odd width for the tail).
+    #[test]
+    fn every_simd_tier_gives_the_same_pool_and_mask() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let v: Vec<f32> = (0..2 * 3 * 9 * 37)
+            .map(|k| match k % 11 {
+                0 => f32::NAN,
+                _ => rng.random_range(-2..=2) as f32,
+            })
+            .collect();
+        let x = Tensor::from_vec(v, &[2, 3, 9, 37]).unwrap();
+        let run = |level| {
+            cap_simd(level);
+            let (y, idx) = x
+                .max_pool2d_with_indices(Window2d::new([2, 2]).stride([2, 2]))
+                .unwrap();
+            let bits: Vec<u32> = y.to_vec().iter().map(|v| v.to_bits()).collect();
+            let mask = Tensor::<f32>::dropout_mask(&[4099], 0.3, &mut StdRng::seed_from_u64(9));
+            (bits, idx, mask.unwrap().to_vec())
+        };
+        let baseline = run(SimdLevel::Baseline);
+        for level in [SimdLevel::Avx2, SimdLevel::Avx512] {
+            assert!(
+                run(level) == baseline,
+                "{level:?} differs from the baseline"
+            );
+        }
+        cap_simd(SimdLevel::Avx512);
     }
 }

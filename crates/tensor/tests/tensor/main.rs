@@ -13,6 +13,7 @@ mod linalg;
 mod math;
 mod nan;
 mod ops_vs_naive;
+mod pool_kernels;
 mod products;
 mod scan;
 mod threads;
