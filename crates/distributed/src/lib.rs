@@ -27,9 +27,21 @@ mod mpi_world;
 mod objective;
 mod reducer;
 mod sampler;
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+mod watchdog;
 
 pub use comm::{launched_by_mpi, Comm, Reduction, Scalar, DEFAULT_TIMEOUT};
 pub use error::{Error, Result};
 pub use objective::Distributed;
-pub use reducer::{broadcast_params, check_replicas, DataParallel, DEFAULT_BUCKET_BYTES};
+pub use reducer::{
+    broadcast_params, check_replicas, DataParallel, DEFAULT_BUCKET_BYTES, OWN_MIN_BYTES,
+};
 pub use sampler::{local_batches, shard_range, ShardedSampler};
+
+/// The address of the MPI library's `MPI_IN_PLACE`, if known (for the benchmark's raw
+/// in-place allreduce, which rsmpi cannot express).
+#[cfg(feature = "mpi")]
+#[doc(hidden)]
+pub fn mpi_in_place_address() -> Option<usize> {
+    mpi_world::in_place()
+}
