@@ -3,7 +3,8 @@
 //! rank and 1 naming what failed. Without the `mpi` feature every case runs as a world of
 //! one, where it must hold too.
 //!
-//! Cases: `ddp` (data-parallel SGD/Adam vs one process on the same global batch), `batch`
+//! Cases: `ddp` (data-parallel SGD/Adam vs one process on the same global batch; large
+//! gradients summed in their own storage vs naive sums), `batch`
 //! (L-BFGS, CG and LM on a sharded regression vs one process), `sampler` (every example
 //! once per epoch across ranks), `checkpoint DIR` (written by rank 0 only), `mismatch`
 //! (rank 1's model differs: a clear error at start), `hang` (the last rank stops

@@ -8,7 +8,8 @@
 //! - [`Comm`]: rank, size and the collectives, each with a deadline so that a dead or
 //!   hung rank is named in an error instead of hanging the others ([`Error::RankLost`]).
 //! - [`DataParallel`]: checks the replicas agree, broadcasts rank 0's parameters, and
-//!   averages gradients after `backward` in a few bucketed allreduces.
+//!   averages gradients after `backward` in a few allreduces: the large gradients in their
+//!   own storage, the small ones in one buffer.
 //! - [`ShardedSampler`]: PyTorch's `DistributedSampler` index lists over the
 //!   `DataLoader`'s epoch order; [`shard_range`] for full-batch shards.
 //! - [`Distributed`]: an `Objective` summed over ranks, for `descent_optim`'s batch
