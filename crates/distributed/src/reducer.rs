@@ -327,16 +327,9 @@ impl<F: Scalar> DataParallel<F> {
             comm.poison(e.to_string());
             return Err(e);
         }
-        for ((id, dims), range) in self.ids.iter().zip(&self.dims).zip(&self.small_ranges) {
-            if !range.is_empty() {
-                let view = self
-                    .small
-                    .narrow(0, range.start, range.len())?
-                    .reshape(dims)?;
-                grads.insert(*id, view);
-            }
-        }
-        Ok(())
+        let places = self.ids.iter().zip(&self.dims).zip(&self.small_ranges);
+        let small = places.filter(|(_, range)| !range.is_empty());
+        insert_views(grads, &self.small, small)
     }
 
     /// Runs `loss.backward()` and averages the gradients over ranks, as [`average`] does.
@@ -472,14 +465,8 @@ impl<F: Scalar> DataParallel<F> {
             }
         }
         self.step.pending.clear();
-        for ((id, dims), range) in self.ids.iter().zip(&self.dims).zip(&self.ranges) {
-            let view = self
-                .flat
-                .narrow(0, range.start, range.len())?
-                .reshape(dims)?;
-            grads.insert(*id, view);
-        }
-        Ok(())
+        let places = self.ids.iter().zip(&self.dims).zip(&self.ranges);
+        insert_views(grads, &self.flat, places)
     }
 
     /// After an error: if a bucket was started, MPI may still write to the buffer and the
@@ -493,6 +480,18 @@ impl<F: Scalar> DataParallel<F> {
         }
         e
     }
+}
+
+/// Hands the gradients out as views of `buf`, each at its range and in its shape.
+fn insert_views<'a, F: Scalar>(
+    grads: &mut Gradients<F>,
+    buf: &Tensor<F>,
+    places: impl Iterator<Item = ((&'a ParamId, &'a Vec<isize>), &'a Range<usize>)>,
+) -> Result<()> {
+    for ((id, dims), range) in places {
+        grads.insert(*id, buf.narrow(0, range.start, range.len())?.reshape(dims)?);
+    }
+    Ok(())
 }
 
 /// A step after one that failed mid-sum (its buffer was leaked).
