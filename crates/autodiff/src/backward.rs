@@ -43,6 +43,12 @@ impl<F: Float> Gradients<F> {
         self.map.get(&id)
     }
 
+    /// Mutable access to the gradient stored under a leaf id: for work done in the
+    /// gradient's own storage, as summing it across processes without a copy.
+    pub fn by_id_mut(&mut self, id: ParamId) -> Option<&mut Tensor<F>> {
+        self.map.get_mut(&id)
+    }
+
     /// Sets or replaces a gradient (e.g. after clipping).
     pub fn insert(&mut self, id: ParamId, g: Tensor<F>) {
         self.map.insert(id, g);

@@ -231,6 +231,34 @@ impl Comm {
         }
     }
 
+    /// Checks that every rank reached the start of a series of [`Comm::allreduce_now`]
+    /// calls (one gradient-averaging step), naming the ranks that did not.
+    ///
+    /// # Errors
+    /// [`Error::RankLost`] past the timeout, [`Error::Broken`] after an earlier failure.
+    pub(crate) fn arrive_step(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Local => Ok(()),
+            #[cfg(feature = "mpi")]
+            Backend::Mpi(w) => w.arrive_step(self.timeout),
+        }
+    }
+
+    /// Sums `buf` across ranks in place, in `MPI_Allreduce`'s order, with no arrival check
+    /// of its own: call [`Comm::arrive_step`] first. A sum that outlives the timeout ends
+    /// the job with [`Error::Stalled`]'s message.
+    ///
+    /// # Errors
+    /// [`Error::Broken`] after an earlier failure.
+    #[cfg_attr(not(feature = "mpi"), allow(unused_variables))]
+    pub(crate) fn allreduce_now(&self, buf: WireMut<'_>) -> Result<()> {
+        match &self.backend {
+            Backend::Local => Ok(()),
+            #[cfg(feature = "mpi")]
+            Backend::Mpi(w) => w.allreduce_now(buf, self.timeout),
+        }
+    }
+
     /// Starts an in-place sum of `buf` across ranks; [`Comm::wait`] ends it. Only
     /// `Reduction::Mpi` runs in the background: the rank-order sum, a world of one, or an
     /// MPI without a known `MPI_IN_PLACE` finish here.

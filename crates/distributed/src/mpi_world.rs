@@ -1,12 +1,17 @@
-//! The MPI transport (the `mpi` feature): non-blocking collectives polled against a
-//! deadline, after a small arrival exchange that names the ranks that never came.
+//! The MPI transport (the `mpi` feature): collectives with a deadline, after a small
+//! arrival exchange that names the ranks that never came.
 //!
-//! Every collective starts with each rank sending its sequence number to every other rank
-//! (`p − 1` messages of 8 bytes). If those have not all arrived by the deadline, the ranks
-//! that sent nothing are the dead or hung ones and the error names them. After a failure
-//! the pending requests' buffers are leaked (MPI may still write to them) and the
-//! communicator refuses further collectives; dropping it then aborts the job so that the
-//! hung ranks stop too.
+//! Every collective (or, for gradient averaging, every step's series of them) starts with
+//! each rank sending its sequence number to every other rank (`p − 1` messages of 8
+//! bytes). If those have not all arrived by the deadline, the ranks that sent nothing are
+//! the dead or hung ones and the error names them. The sum itself is then the blocking
+//! `MPI_Allreduce`, the library's fastest (Open MPI's non-blocking one runs another,
+//! slower algorithm), under a [`Watchdog`] thread: past the timeout every rank has arrived,
+//! so a peer died during the sum; the watchdog prints that and aborts the job. Broadcasts
+//! and gathers (rare: at start and for checks) are non-blocking calls polled against the
+//! deadline, and so are the overlapped buckets. After a failure the pending requests'
+//! buffers are leaked (MPI may still write to them) and the communicator refuses further
+//! collectives; dropping it then aborts the job so that the hung ranks stop too.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -21,6 +26,7 @@ use mpi::Threading;
 
 use crate::comm::WireMut;
 use crate::error::{Error, Result};
+use crate::watchdog::Watchdog;
 
 const ARRIVE_TAG: c_int = 0x0de5;
 
@@ -37,6 +43,9 @@ pub(crate) struct World {
     // Without it, the allreduce's send copy, reused between calls.
     send: RefCell<Vec<u8>>,
     broken: RefCell<Option<String>>,
+    // Watches the blocking allreduce; `None` in a world of one, or if the thread could not
+    // start (the sums are then polled non-blocking calls).
+    watchdog: Option<Watchdog>,
 }
 
 impl World {
@@ -48,6 +57,24 @@ impl World {
             })?;
         let world = universe.world();
         let size = world.size() as usize;
+        let rank = world.rank() as usize;
+        let watchdog = (size > 1)
+            .then(|| {
+                Watchdog::spawn(move |timeout| {
+                    let e = Error::Stalled {
+                        op: "allreduce",
+                        rank,
+                        seconds: timeout.as_secs_f64(),
+                    };
+                    eprintln!("{e}; aborting the job");
+                    // SAFETY: ends every process of the job; the main thread is blocked in
+                    // the collective and never returns from it.
+                    unsafe { ffi::MPI_Abort(ffi::RSMPI_COMM_WORLD, 1) };
+                    std::process::abort();
+                })
+                .ok()
+            })
+            .flatten();
         Ok(World {
             world,
             universe: Some(universe),
@@ -56,6 +83,7 @@ impl World {
             in_place: in_place(),
             send: RefCell::new(Vec::new()),
             broken: RefCell::new(None),
+            watchdog,
         })
     }
 
@@ -185,29 +213,26 @@ impl World {
         buf: WireMut<'_>,
         timeout: Duration,
     ) -> Result<Pending> {
+        let deadline = self.arrive("allreduce", timeout)?;
+        // SAFETY: the caller's contract.
+        unsafe { self.iallreduce(buf, deadline, timeout) }
+    }
+
+    /// The body of [`World::allreduce_start`], after the arrival check.
+    ///
+    /// # Safety
+    /// As [`World::allreduce_start`].
+    unsafe fn iallreduce(
+        &self,
+        buf: WireMut<'_>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Pending> {
         let op = "allreduce";
-        let deadline = self.arrive(op, timeout)?;
         let (ptr, n, dtype) = raw(buf);
         let count_n = count(op, n)?;
         let mut send = self.send.borrow_mut();
-        let from: *const c_void = match self.in_place {
-            Some(address) => address as *const c_void,
-            None => {
-                let width = if dtype == f32::equivalent_datatype().as_raw() {
-                    4
-                } else {
-                    8
-                };
-                if send.len() < n * width {
-                    send.resize(n * width, 0);
-                }
-                // SAFETY: `ptr` holds `n` elements of `width` bytes.
-                send[..n * width].copy_from_slice(unsafe {
-                    std::slice::from_raw_parts(ptr.cast::<u8>(), n * width)
-                });
-                send.as_ptr().cast()
-            }
-        };
+        let from = self.send_from(&mut send, ptr, n, dtype);
         let mut pending = Pending {
             req: unsafe { ffi::RSMPI_REQUEST_NULL },
             deadline,
@@ -234,6 +259,77 @@ impl World {
             std::mem::forget(std::mem::take(&mut *send));
         }
         result.map(|()| pending)
+    }
+
+    /// Where the allreduce reads from: `MPI_IN_PLACE`, or a copy of `n` elements at `ptr`
+    /// in `send` when the library's sentinel is not known.
+    fn send_from(
+        &self,
+        send: &mut Vec<u8>,
+        ptr: *const c_void,
+        n: usize,
+        dtype: ffi::MPI_Datatype,
+    ) -> *const c_void {
+        if let Some(address) = self.in_place {
+            return address as *const c_void;
+        }
+        let width = if dtype == f32::equivalent_datatype().as_raw() {
+            4
+        } else {
+            8
+        };
+        if send.len() < n * width {
+            send.resize(n * width, 0);
+        }
+        // SAFETY: `ptr` holds `n` elements of `width` bytes.
+        send[..n * width]
+            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), n * width) });
+        send.as_ptr().cast()
+    }
+
+    /// Checks the communicator and that every rank reached this point: the start of a
+    /// step's series of [`World::allreduce_now`] calls.
+    pub(crate) fn arrive_step(&self, timeout: Duration) -> Result<()> {
+        self.arrive("allreduce", timeout).map(|_| ())
+    }
+
+    /// Sums `buf` across ranks in place, with no arrival check of its own (see
+    /// [`World::arrive_step`]): the blocking `MPI_Allreduce` under the watchdog, or without
+    /// one a polled non-blocking call.
+    pub(crate) fn allreduce_now(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
+        let op = "allreduce";
+        if let Some(first) = self.broken.borrow().as_ref() {
+            return Err(Error::Broken {
+                op,
+                first: first.clone(),
+            });
+        }
+        let Some(dog) = &self.watchdog else {
+            if self.size() == 1 {
+                return Ok(());
+            }
+            // SAFETY: `buf` is borrowed until `wait` returns; on its failure the caller
+            // leaks it.
+            let mut pending = unsafe { self.iallreduce(buf, Instant::now() + timeout, timeout)? };
+            return self.wait(op, &mut pending);
+        };
+        let (ptr, n, dtype) = raw(buf);
+        let count_n = count(op, n)?;
+        let mut send = self.send.borrow_mut();
+        let from = self.send_from(&mut send, ptr, n, dtype);
+        // SAFETY: `ptr` holds `n` elements and `from` is it, or a copy; the call returns
+        // only when the sum is complete (or never: the watchdog ends the process).
+        dog.watch(timeout, || unsafe {
+            ffi::MPI_Allreduce(
+                from,
+                ptr,
+                count_n,
+                dtype,
+                ffi::RSMPI_SUM,
+                self.world.as_raw(),
+            )
+        });
+        Ok(())
     }
 
     /// Lets MPI progress the request (Open MPI moves non-blocking collectives only inside
@@ -267,9 +363,8 @@ impl World {
     }
 
     pub(crate) fn allreduce_sum(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
-        // SAFETY: `buf` is borrowed until `wait` returns; on its failure the caller leaks it.
-        let mut pending = unsafe { self.allreduce_start(buf, timeout)? };
-        self.wait("allreduce", &mut pending)
+        self.arrive_step(timeout)?;
+        self.allreduce_now(buf, timeout)
     }
 
     pub(crate) fn broadcast(&self, buf: WireMut<'_>, timeout: Duration) -> Result<()> {
@@ -401,7 +496,7 @@ pub(crate) struct Pending {
 /// fixed by each implementation's `mpi.h`, `(void *) 1` in Open MPI and `(void *) -1` in
 /// MPICH and the MPIs built on it (Intel MPI, MVAPICH, Cray MPICH). Any other library gets
 /// `None`, and the allreduce sends from a copy.
-fn in_place() -> Option<usize> {
+pub(crate) fn in_place() -> Option<usize> {
     let mut buf = vec![0 as c_char; ffi::MPI_MAX_LIBRARY_VERSION_STRING as usize + 1];
     let mut len: c_int = 0;
     // SAFETY: `buf` holds MPI_MAX_LIBRARY_VERSION_STRING characters, as the call requires.

@@ -2,20 +2,27 @@
 //! rank's gradients the average of all ranks', so any first-order optimizer then steps
 //! identically everywhere.
 //!
-//! Gradients are copied (times `1/p`) into one flat buffer, cut into buckets of at most
-//! `bucket_bytes`, and each bucket is one allreduce, summed in place (PyTorch DDP's design:
-//! a few large messages, never one per tensor). Parameters are laid out in reverse order,
-//! as DDP does, because that is the order backward produces them: with
-//! [`DataParallel::backward`] and overlap on, a bucket is sent as soon as its gradients are
-//! final, while backward computes the earlier layers'. The averaged gradients handed back
-//! are views of the buffer (DDP's `gradient_as_bucket_view`), so there is one copy per
-//! step, and the buffer is allocated once and reused while no gradient of an earlier step
-//! is kept.
+//! A gradient of at least [`OWN_MIN_BYTES`] is summed in its own storage, one allreduce of
+//! its own (a large message already; copying it would cost more than the call); the
+//! smaller ones are copied into one buffer, summed in as few calls as its size allows
+//! (PyTorch DDP's buckets: a few large messages, never one per small tensor), and handed
+//! back as views of it. So a step copies only the small gradients, and the `1/p` of the
+//! average is a pass over the large ones in place, or nothing at all when
+//! [`DataParallel::backward`] seeds the sweep with `1/p`. One arrival check (which names
+//! a dead or hung rank) opens each step's series of blocking allreduces.
+//!
+//! With overlap on ([`DataParallel::set_overlap`]) every gradient is copied (times `1/p`)
+//! into one flat buffer cut into buckets of at most `bucket_bytes`, laid out in reverse
+//! parameter order, as DDP does, because that is the order backward produces them: a
+//! bucket's non-blocking allreduce starts as soon as its gradients are final, while
+//! backward computes the earlier layers'. The averaged gradients are views of the buffer
+//! (DDP's `gradient_as_bucket_view`). Both buffers are allocated once and reused while no
+//! gradient of an earlier step is kept.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use descent_autodiff::{Gradients, Param, ParamId, Var};
+use descent_autodiff::{BackwardOptions, Gradients, Param, ParamId, Var};
 use descent_tensor::Tensor;
 
 use crate::comm::{Comm, Pending, Reduction, Scalar};
@@ -23,6 +30,11 @@ use crate::error::{Error, Result};
 
 /// PyTorch DDP's default bucket size (`bucket_cap_mb=25`).
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
+
+/// The smallest gradient summed in its own storage by [`DataParallel::average`] (smaller
+/// ones are copied into the shared buffer): at this size the message's transfer time is
+/// well above a call's latency, on shared memory (about 5 µs) or a cluster network (tens).
+pub const OWN_MIN_BYTES: usize = 256 << 10;
 
 /// Averages gradients across ranks; built once per model.
 ///
@@ -52,6 +64,14 @@ pub struct DataParallel<F: Scalar> {
     spans: Vec<Range<usize>>,
     members: Vec<usize>,
     flat: Tensor<F>,
+    // The blocking path: which parameters are summed in their own storage; the rest's
+    // places in `small` (empty ranges for the own ones) and its calls.
+    own: Vec<bool>,
+    small_ranges: Vec<Range<usize>>,
+    small_calls: Vec<Range<usize>>,
+    small: Tensor<F>,
+    // Elements per call (the bucket size).
+    cap: usize,
     order: Reduction,
     overlap: bool,
     step: Step,
@@ -92,6 +112,14 @@ impl<F: Scalar> DataParallel<F> {
             at += p.value.numel();
         }
         let ids: Vec<ParamId> = params.iter().map(|p| p.id()).collect();
+        let own_min = OWN_MIN_BYTES / std::mem::size_of::<F>();
+        let own: Vec<bool> = params.iter().map(|p| p.value.numel() >= own_min).collect();
+        let mut small_ranges = vec![0..0; params.len()];
+        let mut small_n = 0;
+        for (i, p) in params.iter().enumerate().rev().filter(|(i, _)| !own[*i]) {
+            small_ranges[i] = small_n..small_n + p.value.numel();
+            small_n += p.value.numel();
+        }
         let mut ddp = DataParallel {
             index: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
             ids,
@@ -105,6 +133,11 @@ impl<F: Scalar> DataParallel<F> {
             spans: Vec::new(),
             members: Vec::new(),
             flat: Tensor::zeros(&[at]),
+            own,
+            small_ranges,
+            small_calls: Vec::new(),
+            small: Tensor::zeros(&[small_n]),
+            cap: 0,
             order: Reduction::Mpi,
             overlap: false,
             step: Step::default(),
@@ -114,7 +147,7 @@ impl<F: Scalar> DataParallel<F> {
     }
 
     /// Cuts the buffer into buckets of at most `bytes` (whole parameters, except that a
-    /// parameter larger than a bucket is split).
+    /// parameter larger than a bucket is split); no allreduce sends more than that.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `bytes` holds no element.
@@ -128,6 +161,14 @@ impl<F: Scalar> DataParallel<F> {
                 why: "a bucket must hold at least one element",
             });
         }
+        // MPI counts elements in an `int`.
+        let cap = cap.min(i32::MAX as usize);
+        self.cap = cap;
+        let small_n = self.small.numel();
+        self.small_calls = (0..small_n)
+            .step_by(cap)
+            .map(|a| a..(a + cap).min(small_n))
+            .collect();
         let mut ends: Vec<usize> = self.ranges.iter().map(|r| r.end).collect();
         ends.sort_unstable();
         self.buckets.clear();
@@ -187,7 +228,8 @@ impl<F: Scalar> DataParallel<F> {
         self.overlap = on;
     }
 
-    /// The buckets, as element ranges of the flat buffer (one allreduce each).
+    /// The buckets of the overlapped path, as element ranges of its flat buffer (one
+    /// allreduce each).
     pub fn buckets(&self) -> &[Range<usize>] {
         &self.buckets
     }
@@ -195,39 +237,105 @@ impl<F: Scalar> DataParallel<F> {
     /// Replaces every gradient by its average over ranks. A parameter with no gradient on
     /// this rank counts as a zero gradient (and gets one), so all ranks step the same set.
     ///
-    /// Each gradient is multiplied by `1/size` as it is copied into its bucket, as PyTorch
-    /// DDP does, so the result is `Σᵣ gᵣ·(1/p)` in the reduction's order; for `p` a power of
-    /// two that equals `(Σᵣ gᵣ)/p` bit for bit. The averaged gradients are views of the
-    /// reducer's buffer: drop them before the next step (as a training loop does), or the
-    /// next step copies the buffer instead of reusing it.
+    /// Each gradient is multiplied by `1/size` before the sum, as PyTorch DDP does, so the
+    /// result is `Σᵣ gᵣ·(1/p)` in the reduction's order; for `p` a power of two that equals
+    /// `(Σᵣ gᵣ)/p` bit for bit. Gradients of at least [`OWN_MIN_BYTES`] are scaled and
+    /// summed in their own storage (a gradient whose storage is shared, with a clone the
+    /// caller kept, is copied first, so the clone keeps its values); the smaller ones come
+    /// back as views of the reducer's buffer: drop them before the next step (as a
+    /// training loop does), or the next step copies the buffer instead of reusing it.
     ///
     /// # Errors
-    /// [`Error::Tensor`] if a gradient's shape is not its parameter's; communication
-    /// errors (after one, the buffer is leaked: MPI may still write to it, and the
-    /// communicator is unusable).
+    /// [`Error::Tensor`] if a gradient's shape is not its parameter's (checked before any
+    /// sum starts); communication errors (after one, the buffer in flight is leaked: MPI
+    /// may still write to it, and the communicator is unusable).
     pub fn average(&mut self, comm: &Comm, grads: &mut Gradients<F>) -> Result<()> {
-        if comm.size() == 1 {
-            // The mean over one rank: nothing to copy or send; only the missing gradients.
-            for (id, shape) in self.ids.iter().zip(&self.shapes) {
-                match grads.by_id(*id) {
-                    Some(g) => check_shape(g, shape)?,
-                    None => grads.insert(*id, Tensor::zeros(shape)),
-                }
+        self.reduce(comm, grads, false)
+    }
+
+    /// Replaces every gradient by its sum over ranks: [`DataParallel::average`] without the
+    /// `1/p`, for gradients already scaled by it (of a loss multiplied by `1/p`, or from a
+    /// sweep seeded with it, as [`DataParallel::backward`] does). With the scale gone, the
+    /// step passes over the large gradients only inside MPI.
+    ///
+    /// # Errors
+    /// As [`DataParallel::average`].
+    pub fn sum(&mut self, comm: &Comm, grads: &mut Gradients<F>) -> Result<()> {
+        self.reduce(comm, grads, true)
+    }
+
+    /// The blocking path of [`DataParallel::average`] (`scaled`: without the `1/p`).
+    fn reduce(&mut self, comm: &Comm, grads: &mut Gradients<F>, scaled: bool) -> Result<()> {
+        // Every check before the first sum: a rank that failed between two sums would
+        // leave the others waiting in the next one.
+        for (id, shape) in self.ids.iter().zip(&self.shapes) {
+            match grads.by_id(*id) {
+                Some(g) => check_shape(g, shape)?,
+                None => grads.insert(*id, Tensor::zeros(shape)),
             }
+        }
+        if comm.size() == 1 {
+            // The mean over one rank: nothing to copy or send.
             return Ok(());
         }
-        self.begin()?;
-        // Last parameter first: the order of the buffer, so buckets start in turn.
-        for i in (0..self.ids.len()).rev() {
-            if let Err(e) = self.ready(comm, i, grads.by_id(self.ids[i])) {
-                return Err(self.fail(comm, e));
+        if self.small.numel() != self.small_ranges.iter().map(|r| r.len()).sum::<usize>() {
+            return Err(broken());
+        }
+        let scale = (!scaled).then(|| F::of(1.0 / comm.size() as f64));
+        let small = self.small.data_mut();
+        for (id, range) in self.ids.iter().zip(&self.small_ranges) {
+            if range.is_empty() {
+                continue;
+            }
+            let g = grads.by_id(*id).ok_or_else(broken)?;
+            let dst = &mut small[range.clone()];
+            match g.as_slice() {
+                Some(s) => dst.copy_from_slice(s),
+                None => dst.copy_from_slice(&g.to_vec()),
+            }
+            if let Some(c) = scale {
+                dst.iter_mut().for_each(|x| *x *= c);
             }
         }
-        self.end(comm, grads)
+        if self.order == Reduction::Mpi {
+            comm.arrive_step()?;
+        }
+        // Last parameter first, as backward produces them, then the small ones.
+        for i in (0..self.ids.len()).rev().filter(|&i| self.own[i]) {
+            let g = grads.by_id_mut(self.ids[i]).ok_or_else(broken)?;
+            let data = g.data_mut();
+            if let Some(c) = scale {
+                data.iter_mut().for_each(|x| *x *= c);
+            }
+            let failed = data
+                .chunks_mut(self.cap)
+                .try_for_each(|chunk| sum_now(comm, F::wire(chunk), self.order));
+            if let Err(e) = failed {
+                // MPI may still write into this gradient.
+                std::mem::forget(std::mem::replace(g, Tensor::zeros(&[0])));
+                comm.poison(e.to_string());
+                return Err(e);
+            }
+        }
+        let small = self.small.data_mut();
+        let failed = self
+            .small_calls
+            .iter()
+            .try_for_each(|call| sum_now(comm, F::wire(&mut small[call.clone()]), self.order));
+        if let Err(e) = failed {
+            std::mem::forget(std::mem::replace(&mut self.small, Tensor::zeros(&[0])));
+            comm.poison(e.to_string());
+            return Err(e);
+        }
+        let places = self.ids.iter().zip(&self.dims).zip(&self.small_ranges);
+        let small = places.filter(|(_, range)| !range.is_empty());
+        insert_views(grads, &self.small, small)
     }
 
     /// Runs `loss.backward()` and averages the gradients over ranks, as [`average`] does.
-    /// With [`set_overlap`] on, each bucket's allreduce starts as soon as its gradients are
+    /// For `p` a power of two the sweep is seeded with `1/p` instead of 1, which gives the
+    /// same bits as scaling its gradients afterwards (barring subnormal values) and saves
+    /// that pass. With [`set_overlap`] on, each bucket's allreduce starts as soon as its gradients are
     /// final (buckets in reverse layer order, as PyTorch DDP sends them) and runs while
     /// backward computes the earlier layers'; all are waited for before this returns.
     ///
@@ -253,7 +361,17 @@ impl<F: Scalar> DataParallel<F> {
     /// As [`Var::backward`] and [`DataParallel::average`]; an error once a bucket has
     /// started leaves the communicator unusable.
     pub fn backward(&mut self, comm: &Comm, loss: Var<'_, F>) -> Result<Gradients<F>> {
-        if !self.overlap || comm.size() == 1 {
+        let p = comm.size();
+        if p > 1 && !self.overlap && p.is_power_of_two() {
+            let seed = Tensor::full(&loss.shape(), F::of(1.0 / p as f64));
+            let mut grads = loss.backward_with(BackwardOptions {
+                seed: Some(seed),
+                ..BackwardOptions::default()
+            })?;
+            self.sum(comm, &mut grads)?;
+            return Ok(grads);
+        }
+        if !self.overlap || p == 1 {
             let mut grads = loss.backward()?;
             self.average(comm, &mut grads)?;
             return Ok(grads);
@@ -282,10 +400,7 @@ impl<F: Scalar> DataParallel<F> {
     /// last step's is still alive), every bucket waiting for its parameters.
     fn begin(&mut self) -> Result<()> {
         if self.flat.numel() != self.ranges.iter().map(|r| r.len()).sum::<usize>() {
-            return Err(Error::Broken {
-                op: "DataParallel",
-                first: "an earlier step failed while a bucket was being summed".into(),
-            });
+            return Err(broken());
         }
         self.flat.data_mut();
         let step = &mut self.step;
@@ -350,14 +465,8 @@ impl<F: Scalar> DataParallel<F> {
             }
         }
         self.step.pending.clear();
-        for ((id, dims), range) in self.ids.iter().zip(&self.dims).zip(&self.ranges) {
-            let view = self
-                .flat
-                .narrow(0, range.start, range.len())?
-                .reshape(dims)?;
-            grads.insert(*id, view);
-        }
-        Ok(())
+        let places = self.ids.iter().zip(&self.dims).zip(&self.ranges);
+        insert_views(grads, &self.flat, places)
     }
 
     /// After an error: if a bucket was started, MPI may still write to the buffer and the
@@ -370,6 +479,34 @@ impl<F: Scalar> DataParallel<F> {
             comm.poison(e.to_string());
         }
         e
+    }
+}
+
+/// Hands the gradients out as views of `buf`, each at its range and in its shape.
+fn insert_views<'a, F: Scalar>(
+    grads: &mut Gradients<F>,
+    buf: &Tensor<F>,
+    places: impl Iterator<Item = ((&'a ParamId, &'a Vec<isize>), &'a Range<usize>)>,
+) -> Result<()> {
+    for ((id, dims), range) in places {
+        grads.insert(*id, buf.narrow(0, range.start, range.len())?.reshape(dims)?);
+    }
+    Ok(())
+}
+
+/// A step after one that failed mid-sum (its buffer was leaked).
+fn broken() -> Error {
+    Error::Broken {
+        op: "DataParallel",
+        first: "an earlier step failed while a bucket was being summed".into(),
+    }
+}
+
+/// One sum of the blocking path, after the step's arrival check.
+fn sum_now(comm: &Comm, buf: crate::comm::WireMut<'_>, order: Reduction) -> Result<()> {
+    match order {
+        Reduction::Mpi => comm.allreduce_now(buf),
+        Reduction::RankOrder => comm.allreduce_wire(buf, order),
     }
 }
 
