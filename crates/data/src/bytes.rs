@@ -221,14 +221,14 @@ impl<F: Float> ByteImages<F> {
     fn decode(&self, items: impl Iterator<Item = usize>, n: usize) -> Result<Tensor<F>> {
         let mut out = Vec::with_capacity(n * self.numel);
         for i in items {
-            out.extend(self.item(i).iter().map(|&b| self.table[usize::from(b)]));
-        }
-        for PerFeature { mean, std } in &self.steps {
-            for row in out.chunks_exact_mut(self.numel) {
-                for ((x, &m), &s) in row.iter_mut().zip(mean.iter()).zip(std.iter()) {
-                    *x = (*x - m) / s;
-                }
-            }
+            // One pass per item: the standardizations run on each value as it is decoded,
+            // while the item's row is in cache.
+            out.extend(self.item(i).iter().enumerate().map(|(j, &b)| {
+                let x = self.table[usize::from(b)];
+                self.steps
+                    .iter()
+                    .fold(x, |x, step| (x - step.mean[j]) / step.std[j])
+            }));
         }
         let mut shape = self.shape.clone();
         shape[0] = n;
