@@ -298,8 +298,8 @@ unsafe fn gemm_split<F: Float>(
     let (a, b, c) = (OutPtr(a as *mut F), OutPtr(b as *mut F), OutPtr(c));
     let bias = bias.map(|b| OutPtr(b.cast_mut()));
     if n >= m {
-        // Split the columns of C (and of B) into blocks that are multiples of 16.
-        let block = n.div_ceil(threads).next_multiple_of(16).min(n);
+        // Split the columns of C (and of B) into blocks of whole kernel tiles.
+        let block = n.div_ceil(threads).next_multiple_of(tile_columns()).min(n);
         (0..n.div_ceil(block)).into_par_iter().for_each(|j| {
             let (j0, nj) = (j * block, block.min(n - j * block));
             F::gemm(
@@ -355,6 +355,17 @@ unsafe fn gemm_split<F: Float>(
             );
         });
     }
+}
+
+/// The width of matrixmultiply's kernel tiles on this CPU, rounded up to 8 (16 `f32` with
+/// AVX-512, else 8 `f32` or 4 `f64`): a split's column blocks are whole tiles, so that no
+/// thread gets a tile more than an even share would give it.
+fn tile_columns() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        return 16;
+    }
+    8
 }
 
 /// Output columns up to which [`skinny`] replaces matrixmultiply, whose 16×16 AVX-512

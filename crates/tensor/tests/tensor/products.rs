@@ -202,3 +202,44 @@ fn matmul_dot_outer_with_vectors_match_naive_loops() {
         "outer: expected a 1-D tensor, got shape [2, 3]"
     );
 }
+
+/// A product split over two threads gives the bits of the same product on one, for the
+/// MNIST model's weight-gradient shapes (784 columns: two blocks of whole tiles on every
+/// CPU) and ragged sizes, with `A` transposed as the weight gradients pass it and with a
+/// strided `B`.
+#[test]
+fn a_split_product_gives_the_bits_of_one_thread() {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (pool(1), pool(2));
+    let mut rng = StdRng::seed_from_u64(11);
+    for (m, k, n) in [
+        (512, 128, 784),
+        (256, 128, 512),
+        (96, 131, 785),
+        (40, 77, 257),
+        (300, 50, 100),
+    ] {
+        let rand = |rows: usize, cols: usize, rng: &mut StdRng| {
+            let v: Vec<f32> = (0..rows * cols)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            Tensor::from_vec(v, &[rows, cols]).unwrap()
+        };
+        let a = rand(k, m, &mut rng).t().unwrap();
+        let b = rand(k, 2 * n, &mut rng).slice(1, 0, 2 * n, 2).unwrap();
+        for (a, b) in [(a.clone(), b.clone()), (a.contiguous(), b.contiguous())] {
+            let serial = one.install(|| a.matmul(&b).unwrap().to_vec());
+            let split = two.install(|| a.matmul(&b).unwrap().to_vec());
+            assert!(serial == split, "{m}×{k}·{k}×{n}");
+            let (a64, b64) = (a.cast::<f64>(), b.cast::<f64>());
+            let serial = one.install(|| a64.matmul(&b64).unwrap().to_vec());
+            let split = two.install(|| a64.matmul(&b64).unwrap().to_vec());
+            assert!(serial == split, "{m}×{k}·{k}×{n} (f64)");
+        }
+    }
+}
