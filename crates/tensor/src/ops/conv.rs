@@ -5,8 +5,11 @@
 //! convolutions themselves work one sample at a time: each thread unfolds a sample into its
 //! own pooled scratch buffer (a few hundred kilobytes, warm in cache) and hands it to the
 //! packed GEMM, so no batch-sized column buffer is ever built and, after warm-up, nothing is
-//! allocated. Threads split the batch; the weight gradient sums fixed chunks of the batch in
-//! order, so every result is the same whatever the number of threads. Semantics, argument names and output sizes are PyTorch's
+//! allocated. In `f32` on a CPU with AVX2 and FMA, the products read their operands in
+//! place instead (`conv_direct`: no columns built, nothing packed) with the same sums in
+//! the same order, so the same bits. Threads split the batch; the weight gradient sums
+//! fixed chunks of the batch in order, so every result is the same whatever the number of
+//! threads. Semantics, argument names and output sizes are PyTorch's
 //! (`torch.nn.functional`): along each axis a window of `kernel` taps `dilation` apart
 //! moves `stride` at a time over the input padded with `padding` zeros on both sides,
 //! `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1` times (floor).
@@ -858,8 +861,9 @@ impl<F: Float> Tensor<F> {
             acc.resize(len, F::zero());
             let mut xt = F::pool().take(hp * wp * c);
             xt.resize(hp * wp * c, F::zero());
-            let mut gt = F::pool().take(l * o + direct::MR);
-            gt.resize(l * o + direct::MR, F::zero());
+            let blocks = og.div_ceil(direct::MR);
+            let mut gp = F::pool().take(g * blocks * l * direct::MR);
+            gp.resize(g * blocks * l * direct::MR, F::zero());
             let block = POSITION_BLOCK.min(l).max(1);
             for b in i * WEIGHT_GRAD_CHUNK..((i + 1) * WEIGHT_GRAD_CHUNK).min(n) {
                 for y in 0..h {
@@ -871,18 +875,17 @@ impl<F: Float> Tensor<F> {
                         transpose_into(src, c, w, hw, dst);
                     }
                 }
-                // SAFETY: sample `b`'s gradient is a contiguous `o×l` block of `ad`; `gt`
-                // holds `l·o` values.
-                unsafe { transpose_into(ad.as_ptr().add(b * o * l), o, l, l, gt.as_mut_ptr()) };
                 for (grp, panels) in panels.iter().enumerate() {
+                    let gp = &mut gp[grp * blocks * l * direct::MR..];
+                    direct::pack_rows(&ad[(b * o + grp * og) * l..], og, l, gp);
                     for p0 in (0..l).step_by(block) {
-                        let (a, pix) = (&gt[p0 * o + grp * og..], &pix[p0..(p0 + block).min(l)]);
+                        let (a, pix) = (&gp[p0 * direct::MR..], &pix[p0..(p0 + block).min(l)]);
                         let acc = &mut acc[grp * og * kk..];
-                        direct::weight_grad(a, o, og, &xt, pix, panels, acc, kk);
+                        direct::weight_grad(a, l, og, &xt, pix, panels, acc, kk);
                     }
                 }
             }
-            F::pool().give(gt);
+            F::pool().give(gp);
             F::pool().give(xt);
             acc
         };

@@ -63,6 +63,19 @@ pub(super) fn pack<F: Float>(
     packed
 }
 
+/// Rows `src[r·len..(r + 1)·len]` of `rows` rows into `dst` in blocks of [`MR`] rows,
+/// position-major within a block (`dst[((r / MR)·len + p)·MR + r % MR] = src[r·len + p]`):
+/// the output gradient as [`weight_grad`] reads it. A last block's missing rows are left
+/// as they are (the kernel's sums for them are dropped).
+pub(super) fn pack_rows<F: Float>(src: &[F], rows: usize, len: usize, dst: &mut [F]) {
+    for (r, row) in src.chunks_exact(len.max(1)).take(rows).enumerate() {
+        let block = &mut dst[r / MR * len * MR..];
+        for (d, &v) in block.iter_mut().skip(r % MR).step_by(MR).zip(row) {
+            *d = v;
+        }
+    }
+}
+
 /// `y[r][oy·ow + ox] += Σ_t w[r][t] · x[offsets[t] + oy·row + ox]` for the `rows` channels
 /// of `y` (`rows × oh·ow`, row-major) and the `[oh, ow]` positions, the taps summed in
 /// segments that end at `ends` (each segment's sum, an FMA chain from zero, is added to
@@ -111,21 +124,21 @@ pub(super) fn run<F: Float>(
     }
 }
 
-/// The weight gradient's product without packing: `acc[r][8·q + j] += Σ_p a[p·ld + r] ·
-/// x[pix[p] + panels[q] + j]` for the `rows` rows of `acc` (row stride `kk`), the panels
-/// `q` of eight taps and the positions `p` of `pix`, each sum an FMA chain from zero over
-/// the positions in order, then added to `acc`. `a` is the output gradient transposed
-/// (`[positions, ld]`, from the group's first channel), `x` the sample's pixels with their
-/// channels side by side, so that eight adjacent taps of a panel are eight adjacent
-/// channels of one pixel.
+/// The weight gradient's product with the input read in place: `acc[r][8·q + j] +=
+/// Σ_p a(r, p) · x[pix[p] + panels[q] + j]` for the `rows` rows of `acc` (row stride
+/// `kk`), the panels `q` of eight taps and the positions `p` of `pix`, each sum an FMA
+/// chain from zero over the positions in order, then added to `acc`. `x` holds the
+/// sample's pixels with their channels side by side, so the eight taps of a panel are
+/// eight adjacent channels of one pixel; `a` is the output gradient [`pack_rows`]ed,
+/// `a(r, p) = a[((r / MR)·stride + p)·MR + r % MR]`, so a tile's broadcasts walk it in
+/// order.
 ///
 /// # Panics
-/// If [`available`] is false or a buffer is too short (`a` must hold [`MR`] rows past
-/// the last block's start).
+/// If [`available`] is false or a buffer is too short.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn weight_grad<F: Float>(
     a: &[F],
-    ld: usize,
+    stride: usize,
     rows: usize,
     x: &[F],
     pix: &[usize],
@@ -138,7 +151,7 @@ pub(super) fn weight_grad<F: Float>(
         return;
     }
     assert!(available::<F>(), "conv direct kernel without AVX2+FMA");
-    assert!(ld >= rows && a.len() >= (positions - 1) * ld + rows.div_ceil(MR) * MR);
+    assert!(stride >= positions && a.len() >= ((rows - 1) / MR * stride + positions) * MR);
     let reach = pix.iter().max().unwrap_or(&0) + panels.iter().max().unwrap_or(&0) + LANES;
     assert!(x.len() >= reach && kk >= np * LANES && acc.len() >= (rows - 1) * kk + np * LANES);
     #[cfg(target_arch = "x86_64")]
@@ -149,7 +162,7 @@ pub(super) fn weight_grad<F: Float>(
             x.as_ptr().cast(),
             acc.as_mut_ptr().cast(),
         );
-        avx2::weight_grad(a, ld, rows, x, pix, panels, acc, kk);
+        avx2::weight_grad(a, stride, rows, x, pix, panels, acc, kk);
     }
 }
 
@@ -273,7 +286,7 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn weight_grad(
         a: *const f32,
-        ld: usize,
+        stride: usize,
         rows: usize,
         x: *const f32,
         pix: &[usize],
@@ -290,7 +303,8 @@ mod avx2 {
                     _ => weight_tile::<1>,
                 };
                 let out = acc.add(blk * MR * kk + q0 * LANES);
-                tile(a.add(blk * MR), ld, x, pix, &panels[q0..], out, kk, valid);
+                let a = a.add(blk * stride * MR);
+                tile(a, x, pix, &panels[q0..], out, kk, valid);
             }
         }
     }
@@ -304,7 +318,6 @@ mod avx2 {
     #[allow(clippy::too_many_arguments)]
     unsafe fn weight_tile<const V: usize>(
         a: *const f32,
-        ld: usize,
         x: *const f32,
         pix: &[usize],
         panels: &[usize],
@@ -321,7 +334,7 @@ mod avx2 {
             for (xv, &off) in xv.iter_mut().zip(&off) {
                 *xv = _mm256_loadu_ps(xp.add(off));
             }
-            let ap = a.add(p * ld);
+            let ap = a.add(p * MR);
             for (i, acc) in acc.iter_mut().enumerate() {
                 let ai = _mm256_broadcast_ss(&*ap.add(i));
                 for v in 0..V {
