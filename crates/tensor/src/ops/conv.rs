@@ -5,12 +5,16 @@
 //! convolutions themselves work one sample at a time: each thread unfolds a sample into its
 //! own pooled scratch buffer (a few hundred kilobytes, warm in cache) and hands it to the
 //! packed GEMM, so no batch-sized column buffer is ever built and, after warm-up, nothing is
-//! allocated. Threads split the batch; the weight gradient sums fixed chunks of the batch in
-//! order, so every result is the same whatever the number of threads. Semantics, argument names and output sizes are PyTorch's
+//! allocated. In `f32` on a CPU with AVX2 and FMA, the products read their operands in
+//! place instead (`conv_direct`: no columns built, nothing packed) with the same sums in
+//! the same order, so the same bits. Threads split the batch; the weight gradient sums
+//! fixed chunks of the batch in order, so every result is the same whatever the number of
+//! threads. Semantics, argument names and output sizes are PyTorch's
 //! (`torch.nn.functional`): along each axis a window of `kernel` taps `dilation` apart
 //! moves `stride` at a time over the input padded with `padding` zeros on both sides,
 //! `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1` times (floor).
 
+use super::conv_direct as direct;
 use super::transpose::transpose_into;
 use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
@@ -491,6 +495,16 @@ impl<F: Float> Tensor<F> {
         // The bias is written first and the product added to it (one pass fewer).
         let bias = bias.map(Tensor::contiguous);
         let bias = bias.as_ref().map(|b| &b.data.0[b.offset..b.offset + o]);
+        if opts.stride == [1, 1] && direct::available::<F>() {
+            // The padded input of a sample's group (the padded sizes were checked).
+            let padded = [
+                shape[2] + 2 * opts.padding[0],
+                shape[3] + 2 * opts.padding[1],
+            ];
+            checked_alloc::<F>(op, &[cg, padded[0], padded[1]], &shape, &wshape)?;
+            let y = self.conv2d_direct(wd, bias, [o, g], [kh, kw], opts, [oh, ow]);
+            return Ok(Tensor::from_parts(y, vec![n, o, oh, ow]));
+        }
         let beta = if bias.is_some() { F::one() } else { F::zero() };
         let y = per_sample(
             n,
@@ -532,6 +546,58 @@ impl<F: Float> Tensor<F> {
             },
         );
         Ok(Tensor::from_parts(y, vec![n, o, oh, ow]))
+    }
+
+    /// [`Tensor::conv2d`] with stride 1 by the direct kernel ([`direct::available`]): per
+    /// sample and group the input channels are copied with their zero padding and the
+    /// kernel adds each depth block of taps to the output, which starts as the bias (or
+    /// zero). These are the sums, in the order, of the im2col product with `β = 1`.
+    fn conv2d_direct(
+        &self,
+        wd: &[F],
+        bias: Option<&[F]>,
+        [o, g]: [usize; 2],
+        [kh, kw]: [usize; 2],
+        opts: ConvOptions,
+        [oh, ow]: [usize; 2],
+    ) -> Vec<F> {
+        let [n, c, h, w] = [self.shape[0], self.shape[1], self.shape[2], self.shape[3]];
+        let (cg, og, l) = (c / g, o / g, oh * ow);
+        let ([ph, pw], [dh, dw]) = (opts.padding, opts.dilation);
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let taps = cg * kh * kw;
+        // Tap `(ch, ki, kj)`, in the weight's order, reads this far from the position.
+        let offsets: Vec<usize> = (0..taps)
+            .map(|t| {
+                let (ch, ki, kj) = (t / (kh * kw), t / kw % kh, t % kw);
+                (ch * hp + ki * dh) * wp + kj * dw
+            })
+            .collect();
+        let ends: Vec<usize> = (1..=taps.div_ceil(DEPTH_BLOCK))
+            .map(|i| (i * DEPTH_BLOCK).min(taps))
+            .collect();
+        let packed: Vec<Vec<F>> = (0..g)
+            .map(|grp| direct::pack(og, taps, |r, t| wd[(grp * og + r) * taps + t]))
+            .collect();
+        let y = per_sample(
+            n,
+            o * l,
+            cg * hp * wp + direct::SLACK,
+            (n * o * l).saturating_mul(taps),
+            |b, y, xp| {
+                for (ch, row) in y.chunks_mut(l).enumerate() {
+                    fill_uninit(row, bias.map_or(F::zero(), |bias| bias[ch]));
+                }
+                // SAFETY: every element was written just above.
+                let y = unsafe { &mut *(y as *mut [MaybeUninit<F>] as *mut [F]) };
+                for (grp, (w, y)) in packed.iter().zip(y.chunks_mut(og * l)).enumerate() {
+                    pad_channels(self, b, grp * cg..(grp + 1) * cg, [ph, pw], xp);
+                    direct::run(xp, wp, &offsets, &ends, w, y, og, [oh, ow], false);
+                }
+            },
+        );
+        packed.into_iter().for_each(|p| F::pool().give(p));
+        y
     }
 
     /// The transposed convolution, as PyTorch's `F.conv_transpose2d`: the adjoint of
@@ -621,35 +687,59 @@ impl<F: Float> Tensor<F> {
         let (x, w) = (self.contiguous(), weight.contiguous());
         let (xd, wd) = (&x.data.0[x.offset..], &w.data.0[w.offset..]);
         let plane = size[0] * size[1];
+        // The columns' product by the direct kernel: the input's group (copied, with room
+        // for the kernel's last loads) read in place, the weight packed once.
+        let fast = direct::available::<F>();
+        let (packed, offsets, ends): (Vec<Vec<F>>, Vec<usize>, Vec<usize>) = match fast {
+            true => (
+                (0..g)
+                    .map(|grp| direct::pack(ok, cg, |r, t| wd[(grp * cg + t) * ok + r]))
+                    .collect(),
+                (0..cg).map(|t| t * l).collect(),
+                (1..=cg.div_ceil(DEPTH_BLOCK))
+                    .map(|i| (i * DEPTH_BLOCK).min(cg))
+                    .collect(),
+            ),
+            false => (Vec::new(), Vec::new(), Vec::new()),
+        };
+        let extra = if fast { cg * l + direct::SLACK } else { 0 };
         let y = per_sample(
             n,
             o * plane,
-            ok * l,
+            ok * l + extra,
             (n * c).saturating_mul(ok * l),
-            |b, y, cols| {
+            |b, y, scratch| {
+                let (cols, xg) = scratch.split_at_mut(ok * l);
                 // col2im adds the columns in: the sample starts at zero.
                 let y = fill_uninit(y, F::zero());
                 for grp in 0..g {
-                    // SAFETY: the weight's group is a row-major `cg×ok` block of `wd` (read
-                    // transposed), the input's group a row-major `cg×l` block of `xd`, and
-                    // `cols` is `ok×l`.
-                    unsafe {
-                        F::gemm(
-                            ok,
-                            cg,
-                            l,
-                            F::one(),
-                            wd.as_ptr().add(grp * cg * ok),
-                            1,
-                            ok as isize,
-                            xd.as_ptr().add((b * c + grp * cg) * l),
-                            l as isize,
-                            1,
-                            F::zero(),
-                            cols.as_mut_ptr(),
-                            l as isize,
-                            1,
-                        );
+                    let xs = &xd[(b * c + grp * cg) * l..(b * c + grp * cg + cg) * l];
+                    if fast {
+                        xg[..cg * l].copy_from_slice(xs);
+                        let w = &packed[grp];
+                        direct::run(xg, l, &offsets, &ends, w, cols, ok, [1, l], true);
+                    } else {
+                        // SAFETY: the weight's group is a row-major `cg×ok` block of `wd`
+                        // (read transposed), `xs` is the input's group, row-major `cg×l`,
+                        // and `cols` is `ok×l`.
+                        unsafe {
+                            F::gemm(
+                                ok,
+                                cg,
+                                l,
+                                F::one(),
+                                wd.as_ptr().add(grp * cg * ok),
+                                1,
+                                ok as isize,
+                                xs.as_ptr(),
+                                l as isize,
+                                1,
+                                F::zero(),
+                                cols.as_mut_ptr(),
+                                l as isize,
+                                1,
+                            );
+                        }
                     }
                     let out = &mut y[grp * og * plane..(grp + 1) * og * plane];
                     for ch in 0..og {
@@ -660,6 +750,7 @@ impl<F: Float> Tensor<F> {
                 }
             },
         );
+        packed.into_iter().for_each(|p| F::pool().give(p));
         add_bias(Tensor::from_parts(y, vec![n, o, size[0], size[1]]), bias)
     }
 
@@ -737,6 +828,67 @@ impl<F: Float> Tensor<F> {
         // The sums are formed with the taps ordered `(ki, kj, c)` (see `im2row`) and
         // permuted to the weight's `(c, ki, kj)` at the end: each element is the same sum,
         // in the same order, as with the columns of `unfold`.
+        // With the input's channels in panels of eight, the direct kernel reads the taps in
+        // place from the sample transposed to pixels and padded: no rows built or packed.
+        let direct_wg = direct::available::<F>() && cg > 0 && cg % direct::LANES == 0;
+        let ([ph, pw], [sh, sw], [dh, dw]) = (opts.padding, opts.stride, opts.dilation);
+        let [hp, wp] = [h + 2 * ph, w + 2 * pw];
+        if direct_wg {
+            checked_alloc::<F>(op, &[hp, wp, c], &gshape, &shape)?;
+        }
+        let pix: Vec<usize> = match direct_wg {
+            true => (0..l)
+                .map(|p| ((p / ow * sh) * wp + p % ow * sw) * c)
+                .collect(),
+            false => Vec::new(),
+        };
+        let panels: Vec<Vec<usize>> = match direct_wg {
+            true => (0..g)
+                .map(|grp| {
+                    (0..kk / direct::LANES)
+                        .map(|q| {
+                            let t = q * direct::LANES;
+                            let (ki, kj, ch) = (t / (kernel[1] * cg), t / cg % kernel[1], t % cg);
+                            ((ki * dh) * wp + kj * dw) * c + grp * cg + ch
+                        })
+                        .collect()
+                })
+                .collect(),
+            false => Vec::new(),
+        };
+        let partial_direct = |i: usize| -> Vec<F> {
+            let mut acc = F::pool().take(len);
+            acc.resize(len, F::zero());
+            let mut xt = F::pool().take(hp * wp * c);
+            xt.resize(hp * wp * c, F::zero());
+            let blocks = og.div_ceil(direct::MR);
+            let mut gp = F::pool().take(g * blocks * l * direct::MR);
+            gp.resize(g * blocks * l * direct::MR, F::zero());
+            let block = POSITION_BLOCK.min(l).max(1);
+            for b in i * WEIGHT_GRAD_CHUNK..((i + 1) * WEIGHT_GRAD_CHUNK).min(n) {
+                for y in 0..h {
+                    // SAFETY: row `y` of sample `b` is `c` runs of `w` values `hw` apart in
+                    // `xd`; its row in `xt`, inside the padding, has room for `w·c` values.
+                    unsafe {
+                        let src = xd.as_ptr().add(b * c * hw + y * w);
+                        let dst = xt.as_mut_ptr().add(((y + ph) * wp + pw) * c);
+                        transpose_into(src, c, w, hw, dst);
+                    }
+                }
+                for (grp, panels) in panels.iter().enumerate() {
+                    let gp = &mut gp[grp * blocks * l * direct::MR..];
+                    direct::pack_rows(&ad[(b * o + grp * og) * l..], og, l, gp);
+                    for p0 in (0..l).step_by(block) {
+                        let (a, pix) = (&gp[p0 * direct::MR..], &pix[p0..(p0 + block).min(l)]);
+                        let acc = &mut acc[grp * og * kk..];
+                        direct::weight_grad(a, l, og, &xt, pix, panels, acc, kk);
+                    }
+                }
+            }
+            F::pool().give(gp);
+            F::pool().give(xt);
+            acc
+        };
         let partial = |i: usize| -> Vec<F> {
             let mut acc = F::pool().take(len);
             acc.resize(len, F::zero());
@@ -791,13 +943,20 @@ impl<F: Float> Tensor<F> {
             F::pool().give(xt);
             acc
         };
+        let run = |i| {
+            if direct_wg {
+                partial_direct(i)
+            } else {
+                partial(i)
+            }
+        };
         let parallel = chunks > 1
             && rayon::current_num_threads() > 1
             && (len * l).saturating_mul(n) >= PAR_MIN;
         let parts: Vec<Vec<F>> = if parallel {
-            (0..chunks).into_par_iter().map(partial).collect()
+            (0..chunks).into_par_iter().map(run).collect()
         } else {
-            (0..chunks).map(partial).collect()
+            (0..chunks).map(run).collect()
         };
         let mut parts = parts.into_iter();
         let mut sum = parts.next().unwrap_or_else(|| {
@@ -821,6 +980,10 @@ impl<F: Float> Tensor<F> {
         Ok(Tensor::from_parts(dw, vec![o, cg, kernel[0], kernel[1]]))
     }
 }
+
+/// matrixmultiply's `f32` depth block (`kc`): a product's sums over longer depths are
+/// formed a block at a time, each block's sum added to the output.
+const DEPTH_BLOCK: usize = 256;
 
 /// Window positions per product of [`Tensor::conv2d_weight_grad`]: the transposed columns
 /// of a block stay in cache while the product packs them. matrixmultiply's `f32` depth
@@ -878,6 +1041,41 @@ fn fill_uninit<F: Float>(out: &mut [MaybeUninit<F>], value: F) -> &mut [F] {
     out.iter_mut().for_each(|o| _ = o.write(value));
     // SAFETY: every element was written just above.
     unsafe { &mut *(out as *mut [MaybeUninit<F>] as *mut [F]) }
+}
+
+/// Channels `chans` of sample `b` of the 4-D `x` (any strides) copied into `xp` as
+/// `[chans, h + 2·ph, w + 2·pw]` row-major planes, the padding zero.
+fn pad_channels<F: Float>(
+    x: &Tensor<F>,
+    b: usize,
+    chans: std::ops::Range<usize>,
+    [ph, pw]: [usize; 2],
+    xp: &mut [F],
+) {
+    let [h, w] = [x.shape[2], x.shape[3]];
+    let [s0, s1, s2, s3] = [x.strides[0], x.strides[1], x.strides[2], x.strides[3]];
+    let data = &x.data.0;
+    let mut rows = xp.chunks_exact_mut(w + 2 * pw);
+    for ch in chans {
+        for iy in 0..h + 2 * ph {
+            let Some(row) = rows.next() else { return };
+            let Some(sy) = iy.checked_sub(ph).filter(|&sy| sy < h) else {
+                row.fill(F::zero());
+                continue;
+            };
+            row[..pw].fill(F::zero());
+            row[pw + w..].fill(F::zero());
+            let first = x.offset + b * s0 + ch * s1 + sy * s2;
+            let dst = &mut row[pw..pw + w];
+            if s3 == 1 {
+                dst.copy_from_slice(&data[first..first + w]);
+            } else {
+                dst.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, d)| *d = data[first + i * s3]);
+            }
+        }
+    }
 }
 
 /// im2col of one sample: channels `chans` of sample `b` of the 4-D `x` (any strides)

@@ -2,6 +2,7 @@
 
 mod binary;
 mod conv;
+mod conv_direct;
 mod dropout;
 mod elementwise_math;
 mod index;

@@ -215,6 +215,76 @@ fn conv2d_large_batch_matches_direct_loops() {
     assert_close(&f64s(&y), &want, 1e-12, "large batch");
 }
 
+fn bits(t: &Tensor<f32>) -> Vec<u32> {
+    t.to_vec().iter().map(|v| v.to_bits()).collect()
+}
+
+/// The `f32` convolution with stride 1 (computed by a direct kernel where the CPU has
+/// AVX2 and FMA) has the bits of `unfold` and one `matmul` per group: odd sizes, paddings,
+/// dilations, groups, depths past one 256-tap block, channel counts that leave a partial
+/// block of output channels, ragged rows and non-contiguous inputs; with a bias, the bias
+/// is the sum's first term.
+#[test]
+fn conv2d_f32_stride_1_has_the_bits_of_unfold_and_matmul() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut checked = 0;
+    for case in 0..60 {
+        let groups = rng.random_range(1..=2);
+        let cg = [1, 3, 5, 32][rng.random_range(0..4)];
+        let og = rng.random_range(1..=9);
+        let (kh, kw) = (rng.random_range(1..=3), rng.random_range(1..=4));
+        let n = rng.random_range(1..=3);
+        let xs = [
+            n,
+            cg * groups,
+            rng.random_range(4..=13),
+            rng.random_range(4..=30),
+        ];
+        let ws = [og * groups, cg, kh, kw];
+        let pick =
+            |rng: &mut StdRng, lo, hi| [rng.random_range(lo..=hi), rng.random_range(lo..=hi)];
+        let opts = ConvOptions {
+            stride: [1, 1],
+            padding: pick(&mut rng, 0, 2),
+            dilation: pick(&mut rng, 1, 2),
+            groups,
+        };
+        let x = image::<f32>(&mut rng, xs, case % 3);
+        let w = image::<f32>(&mut rng, ws, 0);
+        let b = Tensor::<f32>::rand(&[ws[0]], -1.0, 1.0, &mut rng).unwrap();
+        let Ok(y) = x.conv2d(&w, None, opts) else {
+            continue;
+        };
+        let [oh, ow] = [y.shape()[2], y.shape()[3]];
+        // Products of at most 16 columns go to `matmul`'s narrow kernel, summed otherwise.
+        if oh * ow <= 16 {
+            continue;
+        }
+        let kk = cg * kh * kw;
+        let cols = x.unfold(opts.window([kh, kw])).unwrap();
+        let cols = cols.reshape(&[n as isize, groups as isize, kk as isize, (oh * ow) as isize]);
+        let wg = w
+            .reshape(&[groups as isize, og as isize, kk as isize])
+            .unwrap();
+        let want = wg.matmul(&cols.unwrap()).unwrap();
+        let what = format!("case {case} {xs:?} {ws:?} {opts:?}");
+        assert_eq!(bits(&y), bits(&want), "{what}");
+        let yb = x.conv2d(&w, Some(&b), opts).unwrap();
+        if kk <= 256 {
+            let want = want
+                .reshape(&[-1, ws[0] as isize, (oh * ow) as isize])
+                .unwrap();
+            let want = want.add(&b.reshape(&[-1, 1]).unwrap()).unwrap();
+            assert_eq!(bits(&yb), bits(&want), "{what}, bias");
+        } else {
+            let want = y.add(&b.reshape(&[-1, 1, 1]).unwrap()).unwrap();
+            assert_close(&f64s(&yb), &f64s(&want), 1e-5, &format!("{what}, bias"));
+        }
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} cases had an output");
+}
+
 /// `F.conv_transpose2d` as a scatter: each input element adds its weighted kernel into the
 /// output.
 fn naive_conv_transpose2d(
@@ -856,4 +926,136 @@ fn check_weight_grad<F: Float>(seed: u64, tol: f64) {
         checked += 1;
     }
     assert!(checked > 30, "only {checked} cases had an output");
+}
+
+/// The `f32` weight gradient with channels in multiples of eight (computed by a direct
+/// kernel where the CPU has AVX2 and FMA): for one sample, the bits of `matmul` of the
+/// gradient by the unfolded input transposed; for several, the loops' values and the same
+/// bits at one thread as at several. Strides, paddings, dilations, groups, more positions
+/// than one 256-position block, output channels that leave a partial block, non-contiguous
+/// operands.
+#[test]
+fn conv2d_weight_grad_f32_channel_panels_match_matmul_and_loops() {
+    let mut rng = StdRng::seed_from_u64(19);
+    let mut checked = 0;
+    for case in 0..40 {
+        let groups = rng.random_range(1..=2);
+        let cg = [8, 16, 24][rng.random_range(0..3)];
+        let og = rng.random_range(1..=9);
+        let (kh, kw) = (rng.random_range(1..=3), rng.random_range(2..=3));
+        let n = if case % 2 == 0 {
+            1
+        } else {
+            rng.random_range(2..=11)
+        };
+        let size = if case % 5 == 0 {
+            [23, 21]
+        } else {
+            [rng.random_range(3..=12), rng.random_range(3..=12)]
+        };
+        let xs = [n, cg * groups, size[0], size[1]];
+        let ws = [og * groups, cg, kh, kw];
+        let pick =
+            |rng: &mut StdRng, lo, hi| [rng.random_range(lo..=hi), rng.random_range(lo..=hi)];
+        let opts = ConvOptions {
+            stride: pick(&mut rng, 1, 2),
+            padding: pick(&mut rng, 0, 2),
+            dilation: pick(&mut rng, 1, 2),
+            groups,
+        };
+        let out = |a: usize| {
+            out_len(
+                xs[2 + a],
+                ws[2 + a],
+                opts.stride[a],
+                opts.padding[a],
+                opts.dilation[a],
+            )
+        };
+        let (Some(oh), Some(ow)) = (out(0), out(1)) else {
+            continue;
+        };
+        let x = image::<f32>(&mut rng, xs, case % 3);
+        let g = image::<f32>(&mut rng, [n, ws[0], oh, ow], (case / 3) % 2);
+        let got = g.conv2d_weight_grad(&x, [kh, kw], opts).unwrap();
+        let what = format!("case {case} {xs:?} {ws:?} {opts:?}");
+        if n == 1 {
+            let (gi, kk, l) = (groups as isize, (cg * kh * kw) as isize, (oh * ow) as isize);
+            let cols = x.unfold(opts.window([kh, kw])).unwrap();
+            let cols = cols.reshape(&[gi, kk, l]).unwrap().transpose(1, 2).unwrap();
+            let gg = g.reshape(&[gi, og as isize, l]).unwrap();
+            let want = gg.matmul(&cols).unwrap();
+            assert_eq!(bits(&got), bits(&want), "{what}");
+        } else {
+            let want = naive_weight_grad(&f64s(&g), &f64s(&x), xs, ws, opts, [oh, ow]);
+            assert_close(&f64s(&got), &want, 1e-4, &what);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let one = pool
+                .install(|| g.conv2d_weight_grad(&x, [kh, kw], opts))
+                .unwrap();
+            assert_eq!(bits(&one), bits(&got), "{what}: 1 thread");
+        }
+        checked += 1;
+    }
+    assert!(checked > 25, "only {checked} cases had an output");
+}
+
+/// The `f32` transposed convolution (whose columns' product is a direct kernel where the
+/// CPU has AVX2 and FMA) has the bits of `matmul` of the weight transposed by the input,
+/// then `fold`: strides, paddings, dilations, groups, more than 256 input channels,
+/// ragged column counts, non-contiguous inputs.
+#[test]
+fn conv_transpose2d_f32_has_the_bits_of_matmul_and_fold() {
+    let mut rng = StdRng::seed_from_u64(23);
+    let mut checked = 0;
+    for case in 0..40 {
+        let groups = rng.random_range(1..=2);
+        let cg = [1, 3, 8, 260][rng.random_range(0..4)];
+        let og = rng.random_range(1..=5);
+        let (kh, kw) = (rng.random_range(1..=3), rng.random_range(1..=3));
+        let n = rng.random_range(1..=3);
+        let xs = [
+            n,
+            cg * groups,
+            rng.random_range(3..=9),
+            rng.random_range(5..=13),
+        ];
+        let ws = [cg * groups, og, kh, kw];
+        let pick =
+            |rng: &mut StdRng, lo, hi| [rng.random_range(lo..=hi), rng.random_range(lo..=hi)];
+        let opts = ConvOptions {
+            stride: pick(&mut rng, 1, 2),
+            padding: pick(&mut rng, 0, 1),
+            dilation: pick(&mut rng, 1, 2),
+            groups,
+        };
+        let x = image::<f32>(&mut rng, xs, case % 3);
+        let w = image::<f32>(&mut rng, ws, 0);
+        let Ok(y) = x.conv_transpose2d(&w, None, opts, [0, 0]) else {
+            continue;
+        };
+        let l = xs[2] * xs[3];
+        if l <= 16 {
+            continue;
+        }
+        let (gi, ok) = (groups as isize, (og * kh * kw) as isize);
+        let wt = w
+            .reshape(&[gi, cg as isize, ok])
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap();
+        let xg = x
+            .reshape(&[n as isize, gi, cg as isize, l as isize])
+            .unwrap();
+        let cols = wt.matmul(&xg).unwrap();
+        let cols = cols.reshape(&[n as isize, gi * ok, l as isize]).unwrap();
+        let size = [y.shape()[2], y.shape()[3]];
+        let want = cols.fold(size, opts.window([kh, kw])).unwrap();
+        assert_eq!(bits(&y), bits(&want), "case {case} {xs:?} {ws:?} {opts:?}");
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} cases had an output");
 }
