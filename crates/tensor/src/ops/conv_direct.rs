@@ -1,9 +1,9 @@
-//! Direct convolution for `f32` with stride 1, on AVX2+FMA: the products of
-//! [`Tensor::conv2d`](crate::Tensor::conv2d) without im2col columns or GEMM packing. With
-//! stride 1, eight adjacent output positions of a row read eight adjacent input values
-//! for every tap, so the input (copied once per sample with its zero padding) is read
-//! in place: a tile of [`MR`] output channels × up to 24 positions keeps its sums in
-//! registers while the taps stream past, each tap one broadcast weight per channel and
+//! Direct convolution for `f32` with stride 1, on AVX2+FMA CPUs without AVX-512: the
+//! products of [`Tensor::conv2d`](crate::Tensor::conv2d) without im2col columns or GEMM
+//! packing. With stride 1, eight adjacent output positions of a row read eight adjacent
+//! input values for every tap, so the input (copied once per sample with its zero padding)
+//! is read in place: a tile of [`MR`] output channels × up to 24 positions keeps its sums
+//! in registers while the taps stream past, each tap one broadcast weight per channel and
 //! one unaligned load per eight positions.
 //!
 //! The sums are formed as matrixmultiply forms them for the im2col product, so results
@@ -28,7 +28,8 @@ pub(super) const LANES: usize = 8;
 /// loads up to seven values past the row's last position.
 pub(super) const SLACK: usize = LANES;
 
-/// Whether the kernel can run: `f32` on a CPU with AVX2 and FMA.
+/// Whether the kernel runs: `f32` on a CPU whose widest vectors are AVX2's. With AVX-512
+/// matrixmultiply's kernel is twice as wide as this one, so the products keep it there.
 pub(super) fn available<F: Float>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -36,6 +37,7 @@ pub(super) fn available<F: Float>() -> bool {
             && F::DTYPE == "float32"
             && std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
+            && !std::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
