@@ -276,8 +276,8 @@ impl<F: Float> ByteImages<F> {
                 }
             }
         }
-        // SAFETY: every element was written just above (`out` and `bytes` are one item
-        // long), and `MaybeUninit<F>` has the layout of `F`.
+        // SAFETY: every element was written just above (`decode` passes one item's bytes,
+        // `numel` of them, and a row of `numel`), and `MaybeUninit<F>` has the layout of `F`.
         let out =
             unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<F>(), out.len()) };
         for step in &self.steps {
