@@ -71,6 +71,10 @@ struct Args {
     /// samples per second, the evaluation time and the test accuracy.
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// With `--data`: keep the training images as bytes, decoded per batch (as the `mnist`
+    /// example keeps them), instead of as `f32`.
+    #[arg(long)]
+    bytes: bool,
     /// Epochs with `--data` (1 to 1000).
     #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     epochs: usize,
@@ -96,7 +100,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if args.model != Model::Mlp || args.timeline {
             return Err("--data: only for --model mlp, without --timeline".into());
         }
-        return epochs::run(dir, args.epochs, batch, json);
+        return epochs::run(dir, args.epochs, batch, args.bytes, json);
+    }
+    if args.bytes {
+        return Err("--bytes: only with --data".into());
     }
     let mut out = std::io::stdout().lock();
 

@@ -10,7 +10,10 @@ hand (needs torch, jax, optax, numpy):
 
     cargo build --release --example mlp_step
     python3 benches/reference/compare_epoch.py --threads 2 --rounds 5 [--data DIR] [--no-jax]
-        [--baseline PATH/TO/OTHER/mlp_step]
+        [--baseline PATH/TO/OTHER/mlp_step] [--bytes]
+
+`--bytes` runs descent (not the baseline) with its training images kept as bytes and
+decoded per batch (`mlp_step --bytes`, as the `mnist` example keeps them).
 """
 import argparse
 import json
@@ -37,12 +40,14 @@ def main():
     ap.add_argument("--data", default=os.environ.get("MNIST_DIR"))
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--baseline", help="another build of mlp_step (e.g. before a change), run in the same rounds")
+    ap.add_argument("--bytes", action="store_true", help="descent keeps the training images as bytes")
     args = ap.parse_args()
     if not args.data:
         ap.error("no data directory: pass --data DIR or set MNIST_DIR")
     common = ["--threads", str(args.threads), "--data", args.data]
     runs = {
-        "descent": [os.path.join(TARGET, "release", "examples", "mlp_step"), "--json", *common],
+        "descent": [os.path.join(TARGET, "release", "examples", "mlp_step"), "--json", *common]
+        + (["--bytes"] if args.bytes else []),
         "torch": [sys.executable, os.path.join(HERE, "mnist_torch.py"), *common],
     }
     if args.baseline:

@@ -7,8 +7,17 @@
 //! the operations, in the same order and precision, that building the float tensor first
 //! and transforming it with [`Standardize::apply`] performs on each element, so a batch
 //! decoded from bytes holds the same bits as the same rows of the float dataset.
+//!
+//! A table that is a division by a constant (pixels scaled to [0, 1]) is computed as one,
+//! since a vectorized division is cheaper than a lookup per byte; that it gives the table's
+//! bits is checked for all 256 bytes when the items are made. A batch is decoded a row at a
+//! time, one pass per standardization over the row while it is in cache, its rows split
+//! across the kernel threads when large: the batch is on the training step's critical path.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use descent_tensor::layout::checked_numel;
 use descent_tensor::{Float, Tensor};
@@ -49,6 +58,8 @@ pub struct ByteImages<F: Float> {
     numel: usize,
     /// The value of each byte.
     table: Arc<[F]>,
+    /// `Some(d)` if every byte's value in `table` is `F::of(b) / d`, bit for bit.
+    divisor: Option<F>,
     /// The standardizations, applied in order.
     steps: Vec<PerFeature<F>>,
 }
@@ -91,6 +102,7 @@ impl<F: Float> ByteImages<F> {
             first: 0,
             numel: shape[1..].iter().product(),
             shape: shape.to_vec(),
+            divisor: divisor_of(&table),
             table: table.into(),
             steps: Vec::new(),
         })
@@ -188,7 +200,7 @@ impl<F: Float> ByteImages<F> {
     /// [`Error::InvalidArgument`] naming the first index ≥ `len`.
     pub fn gather(&self, indices: &[usize]) -> Result<Tensor<F>> {
         self.check_indices("ByteImages::gather", indices)?;
-        self.decode(indices.iter().copied(), indices.len())
+        self.decode(|k| indices[k], indices.len())
     }
 
     /// Items `start..start + n`, decoded.
@@ -197,7 +209,7 @@ impl<F: Float> ByteImages<F> {
     /// [`Error::InvalidArgument`] naming the range and the shape if it runs past the end.
     pub fn rows(&self, start: usize, n: usize) -> Result<Tensor<F>> {
         self.check_range("ByteImages::rows", start, n)?;
-        self.decode(start..start + n, n)
+        self.decode(|k| start + k, n)
     }
 
     /// Every item, decoded: the float tensor the bytes stand for.
@@ -216,23 +228,63 @@ impl<F: Float> ByteImages<F> {
             .expect("ByteImages::new checked that the decoded items fit")
     }
 
-    /// Decodes the `n` items `items` into a tensor: each byte through the table, then each
-    /// standardization in turn, element by element (the rounding of `sub` then `div`).
-    fn decode(&self, items: impl Iterator<Item = usize>, n: usize) -> Result<Tensor<F>> {
-        let mut out = Vec::with_capacity(n * self.numel);
-        for i in items {
-            // One pass per item: the standardizations run on each value as it is decoded,
-            // while the item's row is in cache.
-            out.extend(self.item(i).iter().enumerate().map(|(j, &b)| {
-                let x = self.table[usize::from(b)];
-                self.steps
-                    .iter()
-                    .fold(x, |x, step| (x - step.mean[j]) / step.std[j])
-            }));
-        }
+    /// Decodes items `item(0), …, item(n − 1)` into a tensor, row by row (in parallel for
+    /// a large batch): each byte through the table, then each standardization in turn over
+    /// the row (the rounding of `sub` then `div`, element by element).
+    fn decode(&self, item: impl Fn(usize) -> usize + Sync, n: usize) -> Result<Tensor<F>> {
+        let numel = self.numel;
         let mut shape = self.shape.clone();
         shape[0] = n;
+        let mut out = Vec::with_capacity(n * numel);
+        // Rows `first..` of the batch into `out`. A random row is a few cache lines in
+        // memory: asking for the rows two ahead overlaps their loads with this row's work.
+        let fill = |first: usize, out: &mut [MaybeUninit<F>]| {
+            let rows = out.len() / numel.max(1);
+            for (k, row) in out.chunks_mut(numel.max(1)).enumerate() {
+                if k + 2 < rows {
+                    prefetch(self.item(item(first + k + 2)));
+                }
+                self.decode_row(self.item(item(first + k)), row);
+            }
+        };
+        let spare = &mut out.spare_capacity_mut()[..n * numel];
+        if n * numel >= PAR_MIN && rayon::current_num_threads() > 1 {
+            let per_task = n.div_ceil(2 * rayon::current_num_threads());
+            spare
+                .par_chunks_mut(per_task * numel)
+                .enumerate()
+                .for_each(|(c, out)| fill(c * per_task, out));
+        } else {
+            fill(0, spare);
+        }
+        // SAFETY: `fill` wrote every element of `spare`, the first `n * numel` of `out`.
+        unsafe { out.set_len(n * numel) };
         Ok(Tensor::from_vec(out, &shape)?)
+    }
+
+    /// One item's bytes decoded into `out` (all of it written).
+    fn decode_row(&self, bytes: &[u8], out: &mut [MaybeUninit<F>]) {
+        match self.divisor {
+            Some(d) => {
+                for (y, &b) in out.iter_mut().zip(bytes) {
+                    y.write(F::of(f64::from(b)) / d);
+                }
+            }
+            None => {
+                for (y, &b) in out.iter_mut().zip(bytes) {
+                    y.write(self.table[usize::from(b)]);
+                }
+            }
+        }
+        // SAFETY: every element was written just above (`decode` passes one item's bytes,
+        // `numel` of them, and a row of `numel`), and `MaybeUninit<F>` has the layout of `F`.
+        let out =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<F>(), out.len()) };
+        for step in &self.steps {
+            for ((y, &m), &s) in out.iter_mut().zip(&step.mean[..]).zip(&step.std[..]) {
+                *y = (*y - m) / s;
+            }
+        }
     }
 
     fn check_indices(&self, op: &'static str, indices: &[usize]) -> Result<()> {
@@ -252,4 +304,27 @@ impl<F: Float> ByteImages<F> {
             }),
         }
     }
+}
+
+/// Asks the caches for `bytes` ahead of their use (a hint; nothing off x86-64).
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch never faults, whatever the address, and SSE is part of x86-64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// Elements of a batch from which its rows are decoded on several threads.
+const PAR_MIN: usize = 1 << 15;
+
+/// `Some(d)` if `table[b]` is `F::of(b) / d` for every byte `b`, bit for bit, with `d` the
+/// rounded reciprocal of `table[1]`.
+fn divisor_of<F: Float>(table: &[F]) -> Option<F> {
+    let d = F::of((1.0 / table.get(1)?.as_f64()).round());
+    let same = |b: usize, x: F| (F::of_usize(b) / d).as_f64().to_bits() == x.as_f64().to_bits();
+    (d.as_f64().is_normal() && table.iter().enumerate().all(|(b, &x)| same(b, x))).then_some(d)
 }

@@ -148,6 +148,46 @@ fn standardized_bytes_equal_standardized_floats_f64() {
     standardized_bytes_equal_standardized_floats::<f64>();
 }
 
+/// Bytes decoded by `decode` and standardized per feature against the float dataset of the
+/// same rule, in batches large enough to be split across threads (the last one ragged).
+fn other_decodes_and_large_batches_equal_the_floats<F: Float>() {
+    // Divisions by a constant (computed as one), and tables that are not.
+    let decodes: [fn(u8) -> f64; 6] = [
+        unit,
+        |b| f64::from(b),
+        |b| f64::from(b) / 3.0,
+        |b| -f64::from(b) / 255.0,
+        |b| f64::from(b) * 0.1 - 3.0,
+        |b| f64::from(b).sqrt(),
+    ];
+    let (n, d) = (301, 131);
+    let bytes = random_bytes(n, d, 8);
+    for decode in decodes {
+        let floats: Vec<F> = bytes.iter().map(|&b| F::of(decode(b))).collect();
+        let x = Tensor::from_vec(floats, &[n, d]).unwrap();
+        let float = Dataset::new(x, (0..n).collect()).unwrap();
+        let items = ByteImages::new(bytes.clone(), &[n, d], decode).unwrap();
+        let byte = Dataset::from_bytes(items, (0..n).collect()).unwrap();
+        assert_same_batches(&float, &byte, 257);
+        let s = Standardize::fit(float.images()).unwrap();
+        let (f, b) = (
+            float.standardize(&s).unwrap(),
+            byte.standardize(&s).unwrap(),
+        );
+        assert_same_batches(&f, &b, 290);
+    }
+}
+
+#[test]
+fn other_decodes_and_large_batches_equal_the_floats_f32() {
+    other_decodes_and_large_batches_equal_the_floats::<f32>();
+}
+
+#[test]
+fn other_decodes_and_large_batches_equal_the_floats_f64() {
+    other_decodes_and_large_batches_equal_the_floats::<f64>();
+}
+
 #[test]
 fn whitening_fits_the_same_on_bytes_and_maps_them_to_floats() {
     let (float, byte) = pair::<f64>(300, 5, 5);
