@@ -502,10 +502,23 @@ fn conv_cases(s: &mut Sampler) -> Result<Vec<Case>> {
     ];
     for (i, (name, xs, win)) in pools.into_iter().enumerate() {
         let tag = if i % 2 == 0 { " (transposed)" } else { "" };
+        // ReLU fused into the pool on the same sample shifted down, so that many windows
+        // have no positive element (an output of 0, which passes no gradient).
+        let x = s.tensor(&xs, -1.0, 1.0, i % 2 == 0)?;
+        let shifted = if i % 2 == 0 {
+            x.t()?.add_scalar(-0.5).t()?
+        } else {
+            x.add_scalar(-0.5)
+        };
         out.push(case(
             format!("max_pool2d {xs:?} {name}{tag}"),
-            vec![s.tensor(&xs, -1.0, 1.0, i % 2 == 0)?],
+            vec![x.clone()],
             move |_, v| v[0].max_pool2d(win),
+        ));
+        out.push(case(
+            format!("relu_max_pool2d {xs:?} {name}{tag}"),
+            vec![shifted],
+            move |_, v| v[0].relu_max_pool2d(win),
         ));
         if win.dilation == [1, 1] {
             for include in [true, false] {

@@ -4,10 +4,12 @@
 //! `1`, …; a struct names its fields (`fc2.bias`), so weights load under the same names in
 //! both frameworks.
 
+use crate::activation::Relu;
 use crate::error::Result;
 use crate::state::{Buffer, BufferMut};
 use descent_autodiff::{Param, Tape, Var};
 use descent_tensor::Float;
+use std::any::TypeId;
 
 /// Whether a forward pass trains or evaluates. Passed explicitly to every forward, never
 /// stored in the model: BatchNorm uses batch statistics and updates its running ones in
@@ -133,6 +135,24 @@ pub trait Module<F: Float> {
             .sum()
     }
 
+    /// This layer's forward on `relu(x)` as one op, for a layer that has such a fused form
+    /// ([`MaxPool2d`](crate::MaxPool2d): the maximum of ReLUs is the ReLU of the maximum);
+    /// `None` for the others. [`Sequential`] calls it for a
+    /// [`Relu`](crate::activation::Relu) followed by this layer: the same values and
+    /// gradients as the two layers apart, without `relu(x)` written out.
+    ///
+    /// # Errors
+    /// As [`Module::forward`].
+    fn forward_relu_first<'t>(
+        &self,
+        tape: &'t Tape<F>,
+        x: Var<'t, F>,
+        mode: Mode,
+    ) -> Option<Result<Var<'t, F>>> {
+        let _ = (tape, x, mode);
+        None
+    }
+
     /// Records the forward pass as [`Module::forward`] does, and hands each layer's output
     /// to `observer` with the layer's name — how diagnostics see the activations inside a
     /// model, with no global state. The default reports this module's own output under the
@@ -232,7 +252,10 @@ fn reseed_tree<F: Float>(module: &mut dyn Module<F>, next: &mut u64) {
 }
 
 /// Layers applied in order; parameters are named by position (`"0.weight"`), as PyTorch's
-/// `nn.Sequential`.
+/// `nn.Sequential`. A [`Relu`] followed by a layer with a fused form
+/// ([`Module::forward_relu_first`], as [`MaxPool2d`](crate::MaxPool2d)) runs as that one
+/// op in [`Module::forward`]; [`Module::forward_observed`] runs every layer apart, so that
+/// each output can be seen.
 ///
 /// ```
 /// use descent_autodiff::Tape;
@@ -261,23 +284,29 @@ fn reseed_tree<F: Float>(module: &mut dyn Module<F>, next: &mut u64) {
 #[derive(Default)]
 pub struct Sequential<F: Float> {
     layers: Vec<Box<dyn Module<F>>>,
+    /// Which layers are a [`Relu`], known from their type when they are added.
+    relu: Vec<bool>,
 }
 
 impl<F: Float> Sequential<F> {
     /// An empty sequence (the identity).
     pub fn new() -> Self {
-        Sequential { layers: Vec::new() }
+        Sequential {
+            layers: Vec::new(),
+            relu: Vec::new(),
+        }
     }
 
     /// Appends a layer (builder style).
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Module<F> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
+        self.push(layer);
         self
     }
 
     /// Appends a layer.
-    pub fn push(&mut self, layer: impl Module<F> + 'static) {
+    pub fn push<M: Module<F> + 'static>(&mut self, layer: M) {
+        self.relu.push(TypeId::of::<M>() == TypeId::of::<Relu>());
         self.layers.push(Box::new(layer));
     }
 
@@ -327,9 +356,17 @@ impl<F: Float> Sequential<F> {
 
 impl<F: Float> Module<F> for Sequential<F> {
     fn forward<'t>(&self, tape: &'t Tape<F>, x: Var<'t, F>, mode: Mode) -> Result<Var<'t, F>> {
-        self.layers
-            .iter()
-            .try_fold(x, |h, layer| layer.forward(tape, h, mode))
+        let (mut h, mut i) = (x, 0);
+        while let Some(layer) = self.layers.get(i) {
+            if let (true, Some(next)) = (self.relu[i], self.layers.get(i + 1)) {
+                if let Some(y) = next.forward_relu_first(tape, h, mode) {
+                    (h, i) = (y?, i + 2);
+                    continue;
+                }
+            }
+            (h, i) = (layer.forward(tape, h, mode)?, i + 1);
+        }
+        Ok(h)
     }
 
     fn forward_observed<'t>(

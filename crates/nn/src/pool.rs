@@ -78,6 +78,17 @@ impl<F: Float> Module<F> for MaxPool2d {
         let layer = format!("MaxPool2d({:?})", self.window);
         batched(&layer, x, |x| Ok(x.max_pool2d(self.window)?))
     }
+
+    /// `Var::relu_max_pool2d`: the pool of `relu(x)` in one pass over `x`.
+    fn forward_relu_first<'t>(
+        &self,
+        _: &'t Tape<F>,
+        x: Var<'t, F>,
+        _: Mode,
+    ) -> Option<Result<Var<'t, F>>> {
+        let layer = format!("MaxPool2d({:?})", self.window);
+        Some(batched(&layer, x, |x| Ok(x.relu_max_pool2d(self.window)?)))
+    }
 }
 
 /// Average pooling over windows of `[N, C, H, W]` (PyTorch's `nn.AvgPool2d`; floor mode

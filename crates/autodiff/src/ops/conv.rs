@@ -132,6 +132,39 @@ impl<'t, F: Float> Var<'t, F> {
         })
     }
 
+    /// `relu` then max pooling as one op
+    /// ([`descent_tensor::Tensor::relu_max_pool2d_with_indices`]): the same values and
+    /// gradients as `self.relu()?.max_pool2d(window)`, without `relu(self)` written or its
+    /// backward run over the unpooled size. Backward: ReLU's rule at the pooled output, then
+    /// [`Var::max_pool2d_adjoint`] through the argmax (a window whose output is 0 passes no
+    /// gradient, whichever element its index names).
+    ///
+    /// ```
+    /// use descent_autodiff::Tape;
+    /// use descent_tensor::{Tensor, Window2d};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-3., -1., 2., -2., -5., -4., -6., -7.], &[1, 2, 2, 2])?);
+    /// let y = x.relu_max_pool2d(Window2d::new([2, 2]))?;
+    /// assert_eq!(y.value()?.to_vec(), [2., 0.]);
+    /// let grads = y.sum(&[], false)?.backward()?;
+    /// assert_eq!(grads.wrt(x).unwrap().to_vec(), [0., 0., 1., 0., 0., 0., 0., 0.]);
+    /// # Ok::<(), descent_autodiff::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Var::max_pool2d`].
+    pub fn relu_max_pool2d(self, window: Window2d) -> Result<Self> {
+        let (value, index) = self.with_value(|x| x.relu_max_pool2d_with_indices(window))??;
+        let index = Arc::new(index);
+        self.unary_op("relu_max_pool2d", value, move |c| {
+            let xs = c.x(0).dims();
+            let g = c.g.relu_backward(c.out)?;
+            Ok(vec![Some(
+                g.max_pool2d_adjoint(index.clone(), [xs[2], xs[3]])?,
+            )])
+        })
+    }
+
     /// The adjoint of [`Var::max_pool2d`] ([`descent_tensor::Tensor::max_pool2d_adjoint`]):
     /// each element of `self`, `[N, C, oh, ow]`, goes to the position `index` names in its
     /// `[H, W] = input_size` plane, zeros elsewhere. Backward: the gradient gathered at

@@ -52,7 +52,7 @@ impl<'t, F: Float> Var<'t, F> {
     /// like PyTorch's `threshold_backward` (so a NaN or infinite `g` is zeroed where the
     /// unit is off, not multiplied by 0). Linear in `g`, so its own gradient with respect
     /// to `g` is the same select; none flows to `y`, on which it is piecewise constant.
-    fn relu_backward(self, y: Var<'t, F>) -> Result<Var<'t, F>> {
+    pub(crate) fn relu_backward(self, y: Var<'t, F>) -> Result<Var<'t, F>> {
         let zero = F::zero();
         let v = self.with_values(y, |g, y| {
             g.zip_map("relu_backward", y, |g, y| if y <= zero { zero } else { g })

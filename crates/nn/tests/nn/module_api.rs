@@ -105,3 +105,44 @@ fn batchnorm2d_state_has_pytorch_names_in_a_sequential() {
         ]
     );
 }
+
+/// A `Relu` followed by a `MaxPool2d` in a `Sequential` runs as the fused
+/// `relu_max_pool2d` op, with the output and input gradient of the two layers apart (a
+/// `Relu` wrapped in its own `Sequential` is not fused), batched or not, f32 and f64.
+#[test]
+fn sequential_fuses_relu_into_the_max_pool_after_it() {
+    use descent_nn::MaxPool2d;
+    fn check<F: descent_tensor::Float>(shape: &[usize]) {
+        let mut rng = StdRng::seed_from_u64(5);
+        let x = Tensor::<F>::randn(shape, F::of(0.0), F::of(1.0), &mut rng).unwrap();
+        let fused = Sequential::new().add(Relu).add(MaxPool2d::new([2, 2]));
+        let apart = Sequential::new()
+            .add(Sequential::new().add(Relu))
+            .add(MaxPool2d::new([2, 2]));
+        let run = |model: &Sequential<F>| {
+            let tape = Tape::new();
+            let xv = tape.var(x.clone());
+            let y = model.forward(&tape, xv, Mode::Train).unwrap();
+            // The op that made the output (an unbatched input's ends in a squeeze).
+            let label = format!("{y:?}");
+            let value = y.value().unwrap().to_vec();
+            let grads = y.square().unwrap().sum(&[], false).unwrap().backward();
+            let dx = grads.unwrap().wrt(xv).unwrap().to_vec();
+            (label, value, dx)
+        };
+        let (label, y, dx) = run(&fused);
+        let (other, want_y, want_dx) = run(&apart);
+        if shape.len() == 4 {
+            assert!(label.contains("relu_max_pool2d"), "{label}");
+            assert!(other.contains("max_pool2d"), "{other}");
+        }
+        assert!(!other.contains("relu_max_pool2d"), "{other}");
+        assert_eq!((y, dx), (want_y, want_dx), "{shape:?}");
+        // The trace still shows every layer's output.
+        let tape = Tape::new();
+        let trace = fused.forward_trace(&tape, tape.constant(x.clone()), Mode::Train);
+        assert_eq!(trace.unwrap().len(), 2);
+    }
+    check::<f64>(&[3, 2, 7, 9]);
+    check::<f32>(&[4, 6, 10]);
+}

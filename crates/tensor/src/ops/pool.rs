@@ -93,7 +93,39 @@ impl<F: Float> Tensor<F> {
     /// [`Error::Window`] if the window does not fit in the padded input, or if a
     /// dilated window holds no input element (PyTorch returns −∞ there).
     pub fn max_pool2d_with_indices(&self, window: Window2d) -> Result<(Self, Vec<usize>)> {
-        let op = "max_pool2d";
+        self.max_pool2d_impl("max_pool2d", window, false)
+    }
+
+    /// `relu` then [`Tensor::max_pool2d_with_indices`] in one pass over `self`: the maximum
+    /// of a window's `relu(x)` is `relu` of its maximum (NaN included), so the same values,
+    /// bit for bit, without writing `relu(self)`. The indices are the argmax of `self`
+    /// itself; where a window's output is 0 (no positive element) they name its raw maximum
+    /// rather than its first zero, which is why the backward must mask the gradient by the
+    /// output before scattering it (as the tape's `relu_max_pool2d` does): the gradients
+    /// then equal those of the two ops apart.
+    ///
+    /// ```
+    /// use descent_tensor::{Tensor, Window2d};
+    /// let x = Tensor::<f32>::from_vec(vec![-3., -1., 2., -2., -5., -4., -6., -7.], &[1, 2, 2, 2])?;
+    /// let (y, idx) = x.relu_max_pool2d_with_indices(Window2d::new([2, 2]))?;
+    /// assert_eq!((y.to_vec(), idx), (vec![2., 0.], vec![2, 1]));
+    /// # Ok::<(), descent_tensor::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::max_pool2d_with_indices`], naming `relu_max_pool2d`.
+    pub fn relu_max_pool2d_with_indices(&self, window: Window2d) -> Result<(Self, Vec<usize>)> {
+        self.max_pool2d_impl("relu_max_pool2d", window, true)
+    }
+
+    /// Max pooling with the argmax, of `relu(self)` if `relu` (see
+    /// [`Tensor::relu_max_pool2d_with_indices`]).
+    fn max_pool2d_impl(
+        &self,
+        op: &'static str,
+        window: Window2d,
+        relu: bool,
+    ) -> Result<(Self, Vec<usize>)> {
         let shape = dims4(op, INPUT, self)?;
         let [oh, ow] = pool_positions(op, &shape, &window)?;
         let [n, c, h, w] = shape;
@@ -131,6 +163,7 @@ impl<F: Float> Tensor<F> {
                         row_stride: s2,
                         w,
                         ow,
+                        relu,
                     };
                     return vectorized(rows);
                 }
@@ -162,6 +195,9 @@ impl<F: Float> Tensor<F> {
                                 *best = if take { y * w + at } else { *best };
                             }
                         }
+                    }
+                    if relu {
+                        vs.iter_mut().for_each(|v| *v = relu_of(*v));
                     }
                 }
             };
@@ -229,7 +265,8 @@ impl<F: Float> Tensor<F> {
         let values = Tensor::build(vec![n, c, oh, ow], |start, out| {
             let mut at = Cursor::at(start, [c, oh, ow]);
             for (o, &k) in out.iter_mut().zip(&idx_ref[start..]) {
-                o.write(data[at.plane(offset, s0, s1) + (k / w) * s2 + (k % w) * s3]);
+                let v = data[at.plane(offset, s0, s1) + (k / w) * s2 + (k % w) * s3];
+                o.write(if relu { relu_of(v) } else { v });
                 at.next();
             }
         });
@@ -563,6 +600,8 @@ struct Max2x2Plane<'a, F> {
     w: usize,
     /// The output's width (at least 1).
     ow: usize,
+    /// Whether the values are of `relu(x)` (the indices are `x`'s either way).
+    relu: bool,
 }
 
 impl<F: Float> Vectorize for Max2x2Plane<'_, F> {
@@ -574,7 +613,11 @@ impl<F: Float> Vectorize for Max2x2Plane<'_, F> {
         for (oy, (vs, is)) in rows.zip(self.index.chunks_exact_mut(ow)).enumerate() {
             let top = self.base + 2 * oy * self.row_stride;
             let (r0, r1) = (&self.data[top..], &self.data[top + self.row_stride..]);
-            max2x2_row(vs, is, r0, r1, 2 * oy * self.w, self.w);
+            if self.relu {
+                max2x2_row::<F, true>(vs, is, r0, r1, 2 * oy * self.w, self.w);
+            } else {
+                max2x2_row::<F, false>(vs, is, r0, r1, 2 * oy * self.w, self.w);
+            }
         }
     }
 }
@@ -583,9 +626,10 @@ impl<F: Float> Vectorize for Max2x2Plane<'_, F> {
 /// the windows, read from their start), with each window's taps in PyTorch's scan order: a
 /// later tap wins if it is greater or NaN, so ties go to the first maximum and the last
 /// NaN wins. `top` is the index `y·w` of `r0`'s first element. Written with selects, one
-/// window per lane, so the compiler vectorizes it (stride-2 loads become shuffles).
+/// window per lane, so the compiler vectorizes it (stride-2 loads become shuffles). With
+/// `RELU` each maximum is written as [`relu_of`] it.
 #[inline(always)]
-fn max2x2_row<F: Float>(
+fn max2x2_row<F: Float, const RELU: bool>(
     values: &mut [MaybeUninit<F>],
     index: &mut [MaybeUninit<usize>],
     r0: &[F],
@@ -606,8 +650,19 @@ fn max2x2_row<F: Float>(
             max = if t { v } else { max };
             best = if t { k } else { best };
         }
-        values[ox].write(max);
+        values[ox].write(if RELU { relu_of(max) } else { max });
         index[ox].write(best);
+    }
+}
+
+/// `relu(v)` exactly as [`Tensor::relu`] computes it: 0 for `v ≤ 0` (−0 included), `v`
+/// otherwise (NaN stays NaN).
+#[inline(always)]
+fn relu_of<F: Float>(v: F) -> F {
+    if v <= F::zero() {
+        F::zero()
+    } else {
+        v
     }
 }
 

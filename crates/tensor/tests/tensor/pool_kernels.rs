@@ -1,7 +1,7 @@
 //! The CNN step's element-wise kernels against naive loops: the 2×2 stride-2 max pool's
 //! vectorized path (ties, NaN, odd sizes, strided and offset views), the max pool's
-//! adjoint (a scatter through the argmax, overlapping windows included) and dropout masks
-//! drawn in bulk.
+//! adjoint (a scatter through the argmax, overlapping windows included), ReLU fused into
+//! the max pool, and dropout masks drawn in bulk.
 
 use descent_tensor::{Error, Float, Tensor, Window2d};
 use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
@@ -137,6 +137,63 @@ fn max_pool2d_other_windows_match_a_naive_loop() {
         );
         assert_eq!(idx, want_idx, "case {case}: {shape:?} {k:?} {s:?}");
     }
+}
+
+/// `relu` fused into the max pool gives the bits of `relu` then `max_pool2d` (ties, NaN, −0
+/// from negated zeros, windows with no positive element) and the raw argmax of the input,
+/// on the vectorized 2×2 path and the general ones (padding, dilation, ceil mode), every
+/// layout, both precisions.
+fn relu_max_pool_matches_relu_then_pool<F: Float>(seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for case in 0..120 {
+        let shape = [
+            rng.random_range(1..=3),
+            rng.random_range(1..=4),
+            rng.random_range(3..=13),
+            rng.random_range(3..=29),
+        ];
+        let win = match case % 4 {
+            0 | 1 => Window2d::new([2, 2])
+                .stride([2, 2])
+                .ceil_mode(case % 8 == 1),
+            2 => Window2d::new([3, 2]).stride([2, 1]).padding([1, 1]),
+            _ => Window2d::new([2, 2]).dilation([2, 1]).ceil_mode(true),
+        };
+        let x = input::<F>(&mut rng, shape, case % 4, case % 3 == 0);
+        for x in [x.clone(), x.neg()] {
+            let what = format!("case {case}: {shape:?} {win:?}");
+            let (y, idx) = x.relu_max_pool2d_with_indices(win).unwrap();
+            let want = x.relu().max_pool2d(win).unwrap();
+            assert_eq!(bits(&f64s(&y)), bits(&f64s(&want)), "values, {what}");
+            let (_, raw_idx) = x.max_pool2d_with_indices(win).unwrap();
+            assert_eq!(idx, raw_idx, "indices, {what}");
+        }
+    }
+}
+
+#[test]
+fn relu_max_pool2d_matches_relu_then_max_pool2d_f32() {
+    relu_max_pool_matches_relu_then_pool::<f32>(21);
+}
+
+#[test]
+fn relu_max_pool2d_matches_relu_then_max_pool2d_f64() {
+    relu_max_pool_matches_relu_then_pool::<f64>(22);
+}
+
+#[test]
+fn relu_max_pool2d_bad_input_names_the_op() {
+    let x = Tensor::<f32>::ones(&[64, 3, 28, 28]);
+    let err = x.relu_max_pool2d_with_indices(Window2d::new([2, 40]));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "relu_max_pool2d: output width would be zero: the kernel spans 40 but the padded input width is 28: [64, 3, 28, 28] * [2, 40]"
+    );
+    let err = Tensor::<f64>::ones(&[2, 5, 4]).relu_max_pool2d_with_indices(Window2d::new([2, 2]));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "relu_max_pool2d: expected 4 dims [N, C, H, W], got shape [2, 5, 4]"
+    );
 }
 
 /// `out[plane, index[k]] += g[k]` in the output's order, from zeros.
