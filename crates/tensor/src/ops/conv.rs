@@ -573,9 +573,7 @@ impl<F: Float> Tensor<F> {
                 (ch * hp + ki * dh) * wp + kj * dw
             })
             .collect();
-        let ends: Vec<usize> = (1..=taps.div_ceil(DEPTH_BLOCK))
-            .map(|i| (i * DEPTH_BLOCK).min(taps))
-            .collect();
+        let ends = depth_block_ends(taps);
         let packed: Vec<Vec<F>> = (0..g)
             .map(|grp| direct::pack(og, taps, |r, t| wd[(grp * og + r) * taps + t]))
             .collect();
@@ -696,9 +694,7 @@ impl<F: Float> Tensor<F> {
                     .map(|grp| direct::pack(ok, cg, |r, t| wd[(grp * cg + t) * ok + r]))
                     .collect(),
                 (0..cg).map(|t| t * l).collect(),
-                (1..=cg.div_ceil(DEPTH_BLOCK))
-                    .map(|i| (i * DEPTH_BLOCK).min(cg))
-                    .collect(),
+                depth_block_ends(cg),
             ),
             false => (Vec::new(), Vec::new(), Vec::new()),
         };
@@ -985,10 +981,17 @@ impl<F: Float> Tensor<F> {
 /// formed a block at a time, each block's sum added to the output.
 const DEPTH_BLOCK: usize = 256;
 
+/// Where each [`DEPTH_BLOCK`] of a `depth`-long sum ends, for the direct kernels.
+fn depth_block_ends(depth: usize) -> Vec<usize> {
+    (1..=depth.div_ceil(DEPTH_BLOCK))
+        .map(|i| (i * DEPTH_BLOCK).min(depth))
+        .collect()
+}
+
 /// Window positions per product of [`Tensor::conv2d_weight_grad`]: the transposed columns
 /// of a block stay in cache while the product packs them. matrixmultiply's `f32` depth
 /// block, so splitting the sum over positions changes no `f32` result.
-const POSITION_BLOCK: usize = 256;
+const POSITION_BLOCK: usize = DEPTH_BLOCK;
 
 /// Samples per partial sum of [`Tensor::conv2d_weight_grad`]: chunks fixed in size, not
 /// in number, keep the sum's order independent of the threads.
