@@ -6,6 +6,7 @@
 //! PyTorch's scan order, so values and tie-breaking match it.
 
 use super::conv::{checked_alloc, dims4, par_fill, window_error, Window2d};
+use super::unary::relu_of;
 use crate::error::{Error, Result};
 use crate::tensor::PAR_MIN;
 use crate::{vectorized, Float, Tensor, Vectorize};
@@ -652,17 +653,6 @@ fn max2x2_row<F: Float, const RELU: bool>(
         }
         values[ox].write(if RELU { relu_of(max) } else { max });
         index[ox].write(best);
-    }
-}
-
-/// `relu(v)` exactly as [`Tensor::relu`] computes it: 0 for `v ≤ 0` (−0 included), `v`
-/// otherwise (NaN stays NaN).
-#[inline(always)]
-fn relu_of<F: Float>(v: F) -> F {
-    if v <= F::zero() {
-        F::zero()
-    } else {
-        v
     }
 }
 

@@ -67,7 +67,7 @@ impl<F: Float> Tensor<F> {
     }
     /// `max(x, 0)`; NaN stays NaN (as PyTorch, and as `maximum_scalar(0)`).
     pub fn relu(&self) -> Self {
-        self.map(|x| if x <= F::zero() { F::zero() } else { x })
+        self.map(relu_of)
     }
     /// `x` limited to `[lo, hi]` (NaN stays NaN).
     pub fn clamp(&self, lo: F, hi: F) -> Self {
@@ -169,6 +169,17 @@ fn mask<F: Float>(b: bool) -> F {
         F::one()
     } else {
         F::zero()
+    }
+}
+
+/// `max(v, 0)` of one value: 0 for `v ≤ 0` (−0 included), `v` otherwise (NaN stays NaN);
+/// [`Tensor::relu`] and the fused ReLU of the max pool.
+#[inline(always)]
+pub(crate) fn relu_of<F: Float>(v: F) -> F {
+    if v <= F::zero() {
+        F::zero()
+    } else {
+        v
     }
 }
 
