@@ -74,7 +74,8 @@ pub trait Float:
 }
 
 /// Implements [`Float`] for a primitive type: its dtype name, pool, tanh and exp kernels
-/// and GEMM.
+/// and GEMM (for `f32` descent's own on AVX2 CPUs, with matrixmultiply's bits; else
+/// matrixmultiply's).
 macro_rules! impl_float {
     ($t:ty, $dtype:literal, $pool:ident, $gemm:path, $tanh:expr, $exp:expr) => {
         static $pool: Pool<$t> = Pool::new();
@@ -124,7 +125,7 @@ impl_float!(
     f32,
     "float32",
     POOL_F32,
-    matrixmultiply::sgemm,
+    crate::ops::sgemm::sgemm,
     crate::math::tanh_f32,
     crate::math::exp_f32
 );

@@ -1,6 +1,6 @@
-//! Matrix products: 2-D and batched (batch axes broadcast), any strides. This is the one
-//! caller of `matrixmultiply::{sgemm, dgemm}`; transposed operands are passed as strides
-//! and packed by matrixmultiply as they lie (no transposed copies).
+//! Matrix products: 2-D and batched (batch axes broadcast), any strides. Products go to
+//! `F::gemm` (matrixmultiply, or `sgemm.rs` for `f32` on AVX2, with the same bits);
+//! transposed operands are passed as strides and packed as they lie (no transposed copies).
 //! Large single products are split across threads along the larger of the output's two
 //! axes: with 128 rows, splitting the weight axis keeps each thread from packing the whole
 //! weight matrix. Products with at most 16 output columns (an output layer)
@@ -299,7 +299,10 @@ unsafe fn gemm_split<F: Float>(
     let bias = bias.map(|b| OutPtr(b.cast_mut()));
     if n >= m {
         // Split the columns of C (and of B) into blocks of whole kernel tiles.
-        let block = n.div_ceil(threads).next_multiple_of(tile_columns()).min(n);
+        let block = n
+            .div_ceil(threads)
+            .next_multiple_of(tile_columns::<F>())
+            .min(n);
         (0..n.div_ceil(block)).into_par_iter().for_each(|j| {
             let (j0, nj) = (j * block, block.min(n - j * block));
             F::gemm(
@@ -327,7 +330,10 @@ unsafe fn gemm_split<F: Float>(
             );
         });
     } else {
-        let block = m.div_ceil(threads).next_multiple_of(8).min(m);
+        let block = m
+            .div_ceil(threads)
+            .next_multiple_of(tile_rows::<F>())
+            .min(m);
         (0..m.div_ceil(block)).into_par_iter().for_each(|i| {
             let (i0, mi) = (i * block, block.min(m - i * block));
             F::gemm(
@@ -357,15 +363,28 @@ unsafe fn gemm_split<F: Float>(
     }
 }
 
-/// The width of matrixmultiply's kernel tiles on this CPU, rounded up to 8 (16 `f32` with
-/// AVX-512, else 8 `f32` or 4 `f64`): a split's column blocks are whole tiles, so that no
-/// thread gets a tile more than an even share would give it.
-fn tile_columns() -> usize {
+/// The width of the GEMM's kernel tiles on this CPU, rounded up to 8 (the `f32` kernel's
+/// 16 on AVX2, matrixmultiply's 16 `f32` with AVX-512, else 8 `f32` or 4 `f64`): a split's
+/// column blocks are whole tiles, so that no thread gets a tile more than an even share
+/// would give it.
+fn tile_columns<F: Float>() -> usize {
+    if super::sgemm::available::<F>() {
+        return super::sgemm::TILE_COLUMNS;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f") {
         return 16;
     }
     8
+}
+
+/// The height of the GEMM's kernel tiles on this CPU (the `f32` kernel's 6 on AVX2, else
+/// matrixmultiply's 8 or less), for a split's row blocks.
+fn tile_rows<F: Float>() -> usize {
+    match super::sgemm::available::<F>() {
+        true => super::sgemm::TILE_ROWS,
+        false => 8,
+    }
 }
 
 /// Output columns up to which [`skinny`] replaces matrixmultiply, whose 16×16 AVX-512

@@ -14,6 +14,7 @@ mod products;
 mod random;
 mod reduce;
 mod scan;
+pub(crate) mod sgemm;
 pub mod shape;
 mod softmax;
 mod sort;

@@ -243,3 +243,191 @@ fn a_split_product_gives_the_bits_of_one_thread() {
         }
     }
 }
+
+/// `f32` bits equal, any NaN counting as equal to any NaN (which NaN an operation returns
+/// when both inputs are NaN depends on the instruction's operand order).
+fn same_bits(x: &[f32], y: &[f32]) -> bool {
+    x.len() == y.len()
+        && x.iter()
+            .zip(y)
+            .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
+}
+
+/// One `m×k` matrix of random values stored at `rs`/`cs` (in a buffer `data` large enough
+/// for the strides), for the layouts a product receives: row-major, column-major, and
+/// every other element of a wider row-major matrix.
+fn strided(m: usize, k: usize, layout: usize, rng: &mut StdRng) -> (Vec<f32>, isize, isize) {
+    let (rs, cs, len) = match layout {
+        0 => (k, 1, m * k),
+        1 => (1, m, m * k),
+        _ => (2 * k + 3, 2, m * (2 * k + 3)),
+    };
+    let data = (0..len.max(1))
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    (data, rs as isize, cs as isize)
+}
+
+/// `Float::gemm` for `f32` (descent's own kernel on AVX2 CPUs, matrixmultiply elsewhere)
+/// gives the bits of `matrixmultiply::sgemm` called directly: random sizes around the
+/// depth blocks (256) and the tiles' edges, `k = 0`, both operands row-major, transposed
+/// and strided, `α = 1` and another, `β = 0` (C full of NaN, which must not be read),
+/// `β = 1` and another, C with a row stride wider than its rows and column-major.
+#[test]
+fn the_f32_gemm_keeps_the_bits_of_matrixmultiply() {
+    use descent_tensor::Float;
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut shapes = vec![
+        (1, 1, 1),
+        (6, 256, 16),
+        (7, 257, 17),
+        (13, 512, 33),
+        (5, 513, 31),
+        (12, 0, 9),
+        (128, 784, 64),
+        (150, 300, 40),
+        (2, 700, 3),
+        (40, 33, 700),
+    ];
+    for _ in 0..30 {
+        shapes.push((
+            rng.random_range(1..90),
+            rng.random_range(0..600),
+            rng.random_range(1..90),
+        ));
+    }
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        let (la, lb) = (i % 3, (i / 3) % 3);
+        let (a, rsa, csa) = strided(m, k, la, &mut rng);
+        let (b, rsb, csb) = strided(k, n, lb, &mut rng);
+        for (alpha, beta) in [
+            (1.0f32, 0.0f32),
+            (1.0, 1.0),
+            (1.0, -0.75),
+            (0.5, 0.0),
+            (1.5, 2.0),
+        ] {
+            // Row-major C with two spare columns per row, or column-major.
+            let (rsc, csc) = match i % 4 {
+                3 => (1, m as isize),
+                _ => (n as isize + 2, 1),
+            };
+            let len = m * (n + 2);
+            let c0: Vec<f32> = match beta == 0.0 {
+                true => vec![f32::NAN; len],
+                false => (0..len).map(|_| rng.random_range(-1.0..1.0)).collect(),
+            };
+            let (mut want, mut got) = (c0.clone(), c0);
+            // SAFETY: the buffers hold the matrices their strides describe.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    alpha,
+                    a.as_ptr(),
+                    rsa,
+                    csa,
+                    b.as_ptr(),
+                    rsb,
+                    csb,
+                    beta,
+                    want.as_mut_ptr(),
+                    rsc,
+                    csc,
+                );
+                <f32 as Float>::gemm(
+                    m,
+                    k,
+                    n,
+                    alpha,
+                    a.as_ptr(),
+                    rsa,
+                    csa,
+                    b.as_ptr(),
+                    rsb,
+                    csb,
+                    beta,
+                    got.as_mut_ptr(),
+                    rsc,
+                    csc,
+                );
+            }
+            assert!(
+                same_bits(&want, &got),
+                "{m}×{k}·{k}×{n}, layouts {la} {lb}, α {alpha}, β {beta}, C strides {rsc} {csc}"
+            );
+        }
+    }
+}
+
+/// `matmul` and `linear` in `f32`, with one thread and split across two, give the bits of
+/// matrixmultiply's product of the same operands (plus the bias, as `add` rounds it), on
+/// the MLP's layouts (`x·Wᵀ`, `dᵀ·x`) and ragged sizes.
+#[test]
+fn f32_products_keep_the_bits_of_matrixmultiply() {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (pool(1), pool(2));
+    let mut rng = StdRng::seed_from_u64(22);
+    for (m, k, n) in [
+        (128, 784, 512),
+        (97, 300, 131),
+        (250, 129, 77),
+        (33, 513, 200),
+    ] {
+        let rand = |rows: usize, cols: usize, rng: &mut StdRng| {
+            let v: Vec<f32> = (0..rows * cols)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            Tensor::from_vec(v, &[rows, cols]).unwrap()
+        };
+        let x = rand(m, k, &mut rng);
+        let w = rand(n, k, &mut rng);
+        let bias = rand(1, n, &mut rng).reshape(&[n as isize]).unwrap();
+        let xt = rand(k, m, &mut rng);
+        // matrixmultiply's x·Wᵀ and xtᵀ·W-shaped products, row-major outputs.
+        let reference =
+            |a: &Tensor<f32>, rsa: usize, csa: usize, b: &Tensor<f32>, rsb: usize, csb: usize| {
+                let mut c = vec![0f32; m * n];
+                let (a, b) = (a.to_vec(), b.to_vec());
+                // SAFETY: the strides describe the contiguous operands' storage.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        rsa as isize,
+                        csa as isize,
+                        b.as_ptr(),
+                        rsb as isize,
+                        csb as isize,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
+                }
+                c
+            };
+        let want_xw = reference(&x, k, 1, &w, 1, k);
+        let want_txw = reference(&xt, 1, m, &w, 1, k);
+        let want_bias: Vec<f32> = (want_xw.iter().enumerate())
+            .map(|(i, &v)| v + bias.to_vec()[i % n])
+            .collect();
+        for p in [&one, &two] {
+            let got = p.install(|| x.matmul(&w.t().unwrap()).unwrap().to_vec());
+            assert!(same_bits(&want_xw, &got), "x·Wᵀ {m}×{k}·{k}×{n}");
+            let got = p.install(|| x.linear(&w, Some(&bias)).unwrap().to_vec());
+            assert!(same_bits(&want_bias, &got), "linear {m}×{k}·{k}×{n}");
+            let got = p.install(|| xt.t().unwrap().matmul(&w.t().unwrap()).unwrap().to_vec());
+            assert!(same_bits(&want_txw, &got), "xtᵀ·Wᵀ {m}×{k}·{k}×{n}");
+        }
+    }
+}

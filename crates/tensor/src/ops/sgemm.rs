@@ -1,0 +1,345 @@
+//! The `f32` GEMM on CPUs whose widest vectors are AVX2's: 6×16 tiles (twelve accumulators,
+//! two loads of B and six broadcasts of A per step of depth), with packing written for
+//! both layouts of each operand (8×8 in-register transposes for an operand laid out
+//! against its panels), where matrixmultiply's 8×8 kernel builds its tiles with shuffles
+//! and packs such operands element by element.
+//!
+//! It forms every sum as `matrixmultiply::sgemm` does, so the results keep their bits:
+//! the depth is cut into blocks of [`KC`] from the start, each output's block sum is one
+//! FMA chain from zero over the depth in order, and the first block writes
+//! `C = ab + β·C` (`C` not read when `β = 0`), later ones `C = ab + 1·C`. Tile shapes and
+//! loop orders change none of that. Only `α = 1` (all that descent passes) and unit
+//! column stride of `C` are covered; everything else goes to matrixmultiply.
+
+use std::cell::RefCell;
+
+/// Rows of a tile (and of a packed panel of A).
+const MR: usize = 6;
+/// Columns of a tile (and of a packed panel of B): two vectors.
+const NR: usize = 16;
+/// matrixmultiply's depth block: where each output's sum is cut, so it fixes the bits.
+const KC: usize = 256;
+/// Rows of A packed at once (24 panels, 144 KiB at full depth: in L2).
+const MC: usize = 144;
+/// Columns of B packed at once (3 MiB at full depth: in L3).
+const NC: usize = 3072;
+
+/// Elements a packed A must hold past its end: the transposing packer stores eight values
+/// for each step of depth of a six-row panel.
+const SLACK: usize = 8;
+
+/// Whether [`sgemm`] runs its own kernel for `f32` on this CPU (AVX2+FMA, no AVX-512: with
+/// AVX-512 matrixmultiply's 16×16 kernel is twice as wide).
+pub(super) fn available<F: crate::Float>() -> bool {
+    super::conv_direct::available::<F>()
+}
+
+/// The tile's width, for splitting a product's columns across threads in whole tiles.
+pub(super) const TILE_COLUMNS: usize = NR;
+/// The tile's height, for splitting a product's rows across threads in whole tiles.
+pub(super) const TILE_ROWS: usize = MR;
+
+thread_local! {
+    /// The packing buffers of A and B, reused by every call on the thread.
+    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `C ← α·A·B + β·C`, as `matrixmultiply::sgemm` (same arguments, same bits).
+///
+/// # Safety
+/// As `matrixmultiply::sgemm`: the pointers and strides describe valid `m×k`, `k×n` and
+/// `m×n` matrices, and `c` aliases neither `a` nor `b`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    let covered = alpha == 1.0 && csc == 1 && m > 0 && k > 0 && n > 0 && available::<f32>();
+    // The buffers are borrowed for the call; a nested call (none is made) would fall back.
+    let done = covered
+        && BUFFERS.with(|buffers| {
+            let Ok(mut buffers) = buffers.try_borrow_mut() else {
+                return false;
+            };
+            let (pa, pb) = &mut *buffers;
+            let kc = k.min(KC);
+            let pa = aligned(pa, m.min(MC).next_multiple_of(MR) * kc + SLACK);
+            let pb = aligned(pb, n.min(NC).next_multiple_of(NR) * kc);
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the features were checked (`available`); the buffers hold a block of
+            // each operand; the caller vouches for the matrices.
+            avx2::run(
+                [m, k, n],
+                (a, rsa, csa),
+                (b, rsb, csb),
+                beta,
+                (c, rsc),
+                pa,
+                pb,
+            );
+            true
+        });
+    if !done {
+        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+    }
+}
+
+/// A pointer to `len` elements of `buf` starting at a 32-byte boundary, growing `buf`
+/// (only ever growing it, so there is no allocation after the first calls).
+fn aligned(buf: &mut Vec<f32>, len: usize) -> *mut f32 {
+    if buf.len() < len + 8 {
+        buf.resize(len + 8, 0.0);
+    }
+    let p = buf.as_mut_ptr();
+    // SAFETY: the offset is at most 7 elements, within the `len + 8` allocated.
+    unsafe { p.add(p.align_offset(32)) }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{KC, MC, MR, NC, NR};
+    use std::arch::x86_64::*;
+
+    /// The blocked loops: for each block of [`NC`] columns and each depth block of
+    /// [`KC`], B's block is packed once, then each block of [`MC`] rows of A is packed
+    /// and multiplied with it tile by tile, the tiles of one column panel of B in turn
+    /// (the panel stays in L1).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `pa` and `pb` must hold the packed blocks (with
+    /// `SLACK` past A's); the matrices must be valid.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn run(
+        [m, k, n]: [usize; 3],
+        (a, rsa, csa): (*const f32, isize, isize),
+        (b, rsb, csb): (*const f32, isize, isize),
+        beta: f32,
+        (c, rsc): (*mut f32, isize),
+        pa: *mut f32,
+        pb: *mut f32,
+    ) {
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let bb = b.offset(pc as isize * rsb + jc as isize * csb);
+                pack_b(kc, nc, bb, rsb, csb, pb);
+                // The first depth block applies β, the later ones add to C.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    let ab = a.offset(ic as isize * rsa + pc as isize * csa);
+                    pack_a(mc, kc, ab, rsa, csa, pa);
+                    let cc = c.offset(ic as isize * rsc + jc as isize);
+                    block(mc, nc, kc, pa, pb, beta, cc, rsc);
+                }
+            }
+        }
+    }
+
+    /// The tiles of one packed block of A (`mc` rows) against one of B (`nc` columns).
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block(
+        mc: usize,
+        nc: usize,
+        kc: usize,
+        pa: *const f32,
+        pb: *const f32,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+    ) {
+        let mut edge = [0f32; MR * NR];
+        for jr in (0..nc).step_by(NR) {
+            let nr = NR.min(nc - jr);
+            let b = pb.add(jr * kc);
+            for ir in (0..mc).step_by(MR) {
+                let mr = MR.min(mc - ir);
+                let a = pa.add(ir * kc);
+                let c = c.offset(ir as isize * rsc + jr as isize);
+                if mr == MR && nr == NR {
+                    tile(kc, a, b, beta, c, rsc);
+                } else {
+                    // As matrixmultiply's masked tiles: the sums written with β = 0 to a
+                    // scratch tile (`ab + 0`), then `C = that` or `C = β·C + that`.
+                    tile(kc, a, b, 0.0, edge.as_mut_ptr(), NR as isize);
+                    for i in 0..mr {
+                        let row = c.offset(i as isize * rsc);
+                        for (j, &s) in edge[i * NR..i * NR + nr].iter().enumerate() {
+                            let x = row.add(j);
+                            *x = if beta == 0.0 { s } else { *x * beta + s };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One 6×16 tile: each output's sum over the `kc` steps of depth, an FMA chain from
+    /// zero, then `C = sum + β·C` (`sum + 0` when `β = 0`, without reading C).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile(
+        kc: usize,
+        mut a: *const f32,
+        mut b: *const f32,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for _ in 0..kc {
+            let b0 = _mm256_load_ps(b);
+            let b1 = _mm256_load_ps(b.add(8));
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_ss(&*a.add(i));
+                acc[0] = _mm256_fmadd_ps(ai, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(ai, b1, acc[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        let betav = _mm256_set1_ps(beta);
+        for (i, acc) in acc.iter().enumerate() {
+            let row = c.offset(i as isize * rsc);
+            for (h, &s) in acc.iter().enumerate() {
+                let x = row.add(8 * h);
+                let cv = match beta == 0.0 {
+                    true => _mm256_setzero_ps(),
+                    false => _mm256_mul_ps(_mm256_loadu_ps(x), betav),
+                };
+                _mm256_storeu_ps(x, _mm256_add_ps(s, cv));
+            }
+        }
+    }
+
+    /// Packs `kc` rows of the `nc` columns of B into panels of [`NR`] columns, row by
+    /// row within a panel (`[nc / NR][kc][NR]`), a last panel's missing columns zero.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: isize, csb: isize, pb: *mut f32) {
+        for j0 in (0..nc).step_by(NR) {
+            let w = NR.min(nc - j0);
+            let dst = pb.add(j0 * kc);
+            let src = b.offset(j0 as isize * csb);
+            let mut p0 = 0;
+            if w == NR && csb == 1 {
+                for p in 0..kc {
+                    let s = src.offset(p as isize * rsb);
+                    _mm256_store_ps(dst.add(p * NR), _mm256_loadu_ps(s));
+                    _mm256_store_ps(dst.add(p * NR + 8), _mm256_loadu_ps(s.add(8)));
+                }
+                p0 = kc;
+            } else if w == NR && rsb == 1 {
+                // Columns lie along the depth: 8×8 blocks transposed in registers.
+                while p0 + 8 <= kc {
+                    for h in 0..2 {
+                        let s = src.offset((8 * h) as isize * csb + p0 as isize);
+                        let rows: [__m256; 8] =
+                            std::array::from_fn(|j| _mm256_loadu_ps(s.offset(j as isize * csb)));
+                        for (i, r) in transpose(rows).into_iter().enumerate() {
+                            _mm256_store_ps(dst.add((p0 + i) * NR + 8 * h), r);
+                        }
+                    }
+                    p0 += 8;
+                }
+            }
+            for p in p0..kc {
+                for j in 0..NR {
+                    *dst.add(p * NR + j) = match j < w {
+                        true => *src.offset(p as isize * rsb + j as isize * csb),
+                        false => 0.0,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Packs the `mc` rows of `kc` columns of A into panels of [`MR`] rows, column by
+    /// column within a panel (`[mc / MR][kc][MR]`), a last panel's missing rows zero. The
+    /// transposing path stores eight values per column (two past it, overwritten by the
+    /// next column or panel, or landing in the buffer's slack).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, pa: *mut f32) {
+        for i0 in (0..mc).step_by(MR) {
+            let h = MR.min(mc - i0);
+            let dst = pa.add(i0 * kc);
+            let src = a.offset(i0 as isize * rsa);
+            let mut p0 = 0;
+            if h == MR && rsa == 1 {
+                for p in 0..kc {
+                    let s = src.offset(p as isize * csa);
+                    for i in 0..MR {
+                        *dst.add(p * MR + i) = *s.add(i);
+                    }
+                }
+                p0 = kc;
+            } else if h == MR && csa == 1 {
+                // Rows lie along the depth: 8×8 blocks (two rows zero) transposed.
+                while p0 + 8 <= kc {
+                    let rows: [__m256; 8] = std::array::from_fn(|i| match i < MR {
+                        true => _mm256_loadu_ps(src.offset(i as isize * rsa + p0 as isize)),
+                        false => _mm256_setzero_ps(),
+                    });
+                    for (p, col) in transpose(rows).into_iter().enumerate() {
+                        _mm256_storeu_ps(dst.add((p0 + p) * MR), col);
+                    }
+                    p0 += 8;
+                }
+            }
+            for p in p0..kc {
+                for i in 0..MR {
+                    *dst.add(p * MR + i) = match i < h {
+                        true => *src.offset(i as isize * rsa + p as isize * csa),
+                        false => 0.0,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The transpose of eight rows of eight: `out[j][i] = rows[i][j]`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn transpose(r: [__m256; 8]) -> [__m256; 8] {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ]
+    }
+}
