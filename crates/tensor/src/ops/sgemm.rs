@@ -201,6 +201,12 @@ mod avx2 {
         c: *mut f32,
         rsc: isize,
     ) {
+        // C's rows are fetched while the sums run, so that the write-back does not wait.
+        for i in 0..MR as isize {
+            let row = c.offset(i * rsc);
+            _mm_prefetch::<_MM_HINT_T0>(row.cast());
+            _mm_prefetch::<_MM_HINT_T0>(row.add(NR - 1).cast());
+        }
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for _ in 0..kc {
             let b0 = _mm256_load_ps(b);
