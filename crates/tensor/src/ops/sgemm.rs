@@ -8,7 +8,10 @@
 //! the depth is cut into blocks of [`KC`] from the start, each output's block sum is one
 //! FMA chain from zero over the depth in order, and the first block writes
 //! `C = ab + β·C` (`C` not read when `β = 0`), later ones `C = ab + 1·C`. Tile shapes and
-//! loop orders change none of that. Only `α = 1` (all that descent passes) and unit
+//! loop orders change none of that, with one exception kept as well: matrixmultiply
+//! writes the outputs in the last `m % 8` rows and `n % 8` columns (its partial 8×8
+//! tiles) as `β·C + (ab + 0)`, which differs from `ab + β·C` when `ab` is −0 (products
+//! that underflow) and `β·C` is −0. Only `α = 1` (all that descent passes) and unit
 //! column stride of `C` are covered; everything else goes to matrixmultiply.
 
 use std::cell::RefCell;
@@ -131,6 +134,8 @@ mod avx2 {
         pa: *mut f32,
         pb: *mut f32,
     ) {
+        // matrixmultiply's 8×8 tiles are masked from these rows and columns on.
+        let (m8, n8) = (m - m % 8, n - n % 8);
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {
@@ -144,26 +149,28 @@ mod avx2 {
                     let ab = a.offset(ic as isize * rsa + pc as isize * csa);
                     pack_a(mc, kc, ab, rsa, csa, pa);
                     let cc = c.offset(ic as isize * rsc + jc as isize);
-                    block(mc, nc, kc, pa, pb, beta, cc, rsc);
+                    let edge = [m8.saturating_sub(ic), n8.saturating_sub(jc)];
+                    block([mc, nc, kc], pa, pb, beta, cc, rsc, edge);
                 }
             }
         }
     }
 
     /// The tiles of one packed block of A (`mc` rows) against one of B (`nc` columns).
+    /// Rows from `edge[0]` and columns from `edge[1]` on lie in matrixmultiply's masked
+    /// tiles (see [`super`]).
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn block(
-        mc: usize,
-        nc: usize,
-        kc: usize,
+        [mc, nc, kc]: [usize; 3],
         pa: *const f32,
         pb: *const f32,
         beta: f32,
         c: *mut f32,
         rsc: isize,
+        edge: [usize; 2],
     ) {
-        let mut edge = [0f32; MR * NR];
+        let mut scratch = [0f32; MR * NR];
         for jr in (0..nc).step_by(NR) {
             let nr = NR.min(nc - jr);
             let b = pb.add(jr * kc);
@@ -171,43 +178,55 @@ mod avx2 {
                 let mr = MR.min(mc - ir);
                 let a = pa.add(ir * kc);
                 let c = c.offset(ir as isize * rsc + jr as isize);
-                if mr == MR && nr == NR {
-                    tile(kc, a, b, beta, c, rsc);
-                } else {
-                    // As matrixmultiply's masked tiles: the sums written with β = 0 to a
-                    // scratch tile (`ab + 0`), then `C = that` or `C = β·C + that`.
-                    tile(kc, a, b, 0.0, edge.as_mut_ptr(), NR as isize);
-                    for i in 0..mr {
-                        let row = c.offset(i as isize * rsc);
-                        for (j, &s) in edge[i * NR..i * NR + nr].iter().enumerate() {
-                            let x = row.add(j);
-                            *x = if beta == 0.0 { s } else { *x * beta + s };
-                        }
+                if nr == NR && ir + mr <= edge[0] && jr + nr <= edge[1] {
+                    // A tile of R = `mr` rows: the last panel's missing rows not summed.
+                    macro_rules! rows {
+                        ($($r:literal)*) => {
+                            match mr {
+                                $($r => tile::<$r>(kc, a, b, Some(beta), c, rsc),)*
+                                _ => tile::<MR>(kc, a, b, Some(beta), c, rsc),
+                            }
+                        };
+                    }
+                    rows!(1 2 3 4 5);
+                    continue;
+                }
+                // The sums to a scratch tile, then each element written as matrixmultiply
+                // writes it in its full or masked tiles.
+                tile::<MR>(kc, a, b, None, scratch.as_mut_ptr(), NR as isize);
+                for i in 0..mr {
+                    let row = c.offset(i as isize * rsc);
+                    for (j, &s) in scratch[i * NR..i * NR + nr].iter().enumerate() {
+                        let masked = ir + i >= edge[0] || jr + j >= edge[1];
+                        let s = if masked { s + 0.0 } else { s };
+                        let x = row.add(j);
+                        *x = if beta == 0.0 { s + 0.0 } else { s + *x * beta };
                     }
                 }
             }
         }
     }
 
-    /// One 6×16 tile: each output's sum over the `kc` steps of depth, an FMA chain from
-    /// zero, then `C = sum + β·C` (`sum + 0` when `β = 0`, without reading C).
+    /// A tile of `R` rows (at most [`MR`]) and 16 columns: each output's sum over the `kc`
+    /// steps of depth, an FMA chain from zero, then `C = sum + β·C` (`sum + 0` when
+    /// `β = 0`, without reading C), or with `β` none the sums stored as they are.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn tile(
+    unsafe fn tile<const R: usize>(
         kc: usize,
         mut a: *const f32,
         mut b: *const f32,
-        beta: f32,
+        beta: Option<f32>,
         c: *mut f32,
         rsc: isize,
     ) {
         // C's rows are fetched while the sums run, so that the write-back does not wait.
-        for i in 0..MR as isize {
+        for i in 0..R as isize {
             let row = c.offset(i * rsc);
             _mm_prefetch::<_MM_HINT_T0>(row.cast());
             _mm_prefetch::<_MM_HINT_T0>(row.add(NR - 1).cast());
         }
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
         for _ in 0..kc {
             let b0 = _mm256_load_ps(b);
             let b1 = _mm256_load_ps(b.add(8));
@@ -219,16 +238,18 @@ mod avx2 {
             a = a.add(MR);
             b = b.add(NR);
         }
-        let betav = _mm256_set1_ps(beta);
         for (i, acc) in acc.iter().enumerate() {
             let row = c.offset(i as isize * rsc);
             for (h, &s) in acc.iter().enumerate() {
                 let x = row.add(8 * h);
-                let cv = match beta == 0.0 {
-                    true => _mm256_setzero_ps(),
-                    false => _mm256_mul_ps(_mm256_loadu_ps(x), betav),
+                let v = match beta {
+                    None => s,
+                    Some(beta) if beta == 0.0 => _mm256_add_ps(s, _mm256_setzero_ps()),
+                    Some(beta) => {
+                        _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_set1_ps(beta)))
+                    }
                 };
-                _mm256_storeu_ps(x, _mm256_add_ps(s, cv));
+                _mm256_storeu_ps(x, v);
             }
         }
     }

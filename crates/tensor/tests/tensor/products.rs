@@ -361,6 +361,84 @@ fn the_f32_gemm_keeps_the_bits_of_matrixmultiply() {
     }
 }
 
+/// The signed zeros: with products that underflow a sum can end at −0, and matrixmultiply
+/// writes its partial 8×8 tiles (the last `m % 8` rows and `n % 8` columns) as
+/// `β·C + (sum + 0)` but its full tiles as `sum + β·C`, which differ when `β·C` is −0 too;
+/// `Float::gemm` keeps that, whatever its own tiles, with one depth block and with several.
+#[test]
+fn the_f32_gemm_keeps_matrixmultiplys_signed_zeros() {
+    use descent_tensor::Float;
+    let mut rng = StdRng::seed_from_u64(23);
+    let mut negative_zeros = 0;
+    for (m, k, n) in [
+        (13, 3, 21),
+        (130, 40, 37),
+        (8, 10, 16),
+        (7, 300, 45),
+        (64, 257, 20),
+    ] {
+        let tiny = |len: usize, rng: &mut StdRng| -> Vec<f32> {
+            (0..len)
+                .map(|_| if rng.random_bool(0.5) { 1e-30 } else { -1e-30 })
+                .collect()
+        };
+        let (a, b) = (tiny(m * k, &mut rng), tiny(k * n, &mut rng));
+        for beta in [0.0f32, 1.0, 0.5, -2.0] {
+            let c0: Vec<f32> = (0..m * n)
+                .map(|_| if rng.random_bool(0.5) { 0.0 } else { -0.0 })
+                .collect();
+            let (mut want, mut got) = (c0.clone(), c0);
+            // SAFETY: row-major buffers of the sizes given.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    beta,
+                    want.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+                <f32 as Float>::gemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    beta,
+                    got.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+            }
+            // β = 0 writes `sum + 0`, never −0; otherwise the full tiles keep some.
+            let nz = want
+                .iter()
+                .filter(|x| x.to_bits() == (-0f32).to_bits())
+                .count();
+            assert!(beta != 0.0 || nz == 0);
+            negative_zeros += nz;
+            assert!(same_bits(&want, &got), "{m}×{k}·{k}×{n}, β {beta}");
+        }
+    }
+    assert!(
+        negative_zeros > 0,
+        "no −0 written: the case is not exercised"
+    );
+}
+
 /// `matmul` and `linear` in `f32`, with one thread and split across two, give the bits of
 /// matrixmultiply's product of the same operands (plus the bias, as `add` rounds it), on
 /// the MLP's layouts (`x·Wᵀ`, `dᵀ·x`) and ragged sizes.
