@@ -222,11 +222,12 @@ unsafe fn gemm_block<F: Float>(
         skinny::gemm(g, a, b, c, split.unwrap_or(1), bias);
         return;
     }
-    // Operands go to matrixmultiply as they lie, whatever their strides: its packing reads
-    // an operand laid out against it (A row-major, as activations are; B = Wᵀ, as `Linear`
-    // passes its weight) with gathers, which on an AVX-512 Xeon cost less than copying the
-    // operand transposed first (figures in `benches/README.md`). Packing changes no sum:
-    // the bits are the same in every layout.
+    // Operands go to `F::gemm` as they lie, whatever their strides: matrixmultiply's
+    // packing reads an operand laid out against it (A row-major, as activations are;
+    // B = Wᵀ, as `Linear` passes its weight) with gathers, which on an AVX-512 Xeon cost
+    // less than copying the operand transposed first (figures in `benches/README.md`);
+    // `sgemm.rs` transposes such operands in registers as it packs them. Packing changes
+    // no sum: the bits are the same in every layout.
     gemm_split(g, a, b, c, split, bias);
 }
 
@@ -253,7 +254,7 @@ unsafe fn add_bias<F: Float>(
     }
 }
 
-/// matrixmultiply's `C = A·B (+ bias)`, split across `split` threads if given.
+/// `F::gemm`'s `C = A·B (+ bias)`, split across `split` threads if given.
 ///
 /// # Safety
 /// As [`gemm_block`].

@@ -244,10 +244,13 @@ mod avx2 {
                 let x = row.add(8 * h);
                 let v = match beta {
                     None => s,
-                    Some(beta) if beta == 0.0 => _mm256_add_ps(s, _mm256_setzero_ps()),
-                    Some(beta) => {
-                        _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_set1_ps(beta)))
-                    }
+                    Some(beta) => _mm256_add_ps(
+                        s,
+                        match beta == 0.0 {
+                            true => _mm256_setzero_ps(),
+                            false => _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_set1_ps(beta)),
+                        },
+                    ),
                 };
                 _mm256_storeu_ps(x, v);
             }
