@@ -852,6 +852,8 @@ impl<F: Float> Tensor<F> {
                 .collect(),
             false => Vec::new(),
         };
+        let threads = rayon::current_num_threads();
+        let parallel = chunks > 1 && threads > 1 && (len * l).saturating_mul(n) >= PAR_MIN;
         let partial_direct = |i: usize| -> Vec<F> {
             let mut acc = F::pool().take(len);
             acc.resize(len, F::zero());
@@ -874,10 +876,27 @@ impl<F: Float> Tensor<F> {
                 for (grp, panels) in panels.iter().enumerate() {
                     let gp = &mut gp[grp * blocks * l * direct::MR..];
                     direct::pack_rows(&ad[(b * o + grp * og) * l..], og, l, gp);
-                    for p0 in (0..l).step_by(block) {
-                        let (a, pix) = (&gp[p0 * direct::MR..], &pix[p0..(p0 + block).min(l)]);
-                        let acc = &mut acc[grp * og * kk..];
-                        direct::weight_grad(a, l, og, &xt, pix, panels, acc, kk);
+                    let (gp, xt) = (&*gp, &*xt);
+                    // Rows `r0..` of the group (`acc` their rows), every position block in
+                    // order: each sum is formed as with all rows at once.
+                    let tiles = |r0: usize, acc: &mut [F]| {
+                        let rows = acc.len() / kk;
+                        for p0 in (0..l).step_by(block) {
+                            let a = &gp[(r0 / direct::MR * l + p0) * direct::MR..];
+                            let pix = &pix[p0..(p0 + block).min(l)];
+                            direct::weight_grad(a, l, rows, xt, pix, panels, acc, kk);
+                        }
+                    };
+                    let acc = &mut acc[grp * og * kk..(grp + 1) * og * kk];
+                    if parallel {
+                        // Blocks of rows the other threads can take: the last chunks'
+                        // samples are shared too, not left to the thread that took them.
+                        let rows = og.div_ceil(threads).next_multiple_of(direct::MR);
+                        acc.par_chunks_mut(rows * kk)
+                            .enumerate()
+                            .for_each(|(k, acc)| tiles(k * rows, acc));
+                    } else {
+                        tiles(0, acc);
                     }
                 }
             }
@@ -946,11 +965,12 @@ impl<F: Float> Tensor<F> {
                 partial(i)
             }
         };
-        let parallel = chunks > 1
-            && rayon::current_num_threads() > 1
-            && (len * l).saturating_mul(n) >= PAR_MIN;
         let parts: Vec<Vec<F>> = if parallel {
-            (0..chunks).into_par_iter().map(run).collect()
+            (0..chunks)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(run)
+                .collect()
         } else {
             (0..chunks).map(run).collect()
         };
@@ -1002,7 +1022,8 @@ const WEIGHT_GRAD_CHUNK: usize = 8;
 /// one: a product with `β = 0` does, so no pass zeroes what is about to be overwritten),
 /// and `scratch` a buffer of `scratch_len` elements. Threads take contiguous runs of
 /// samples, each with one scratch buffer from the pool, when the work (`flops`
-/// multiply-adds) is worth splitting.
+/// multiply-adds) is worth splitting; runs of a few samples ([`balanced_runs`]), not one
+/// per thread.
 fn per_sample<F: Float>(
     n: usize,
     out_len: usize,
@@ -1026,10 +1047,11 @@ fn per_sample<F: Float>(
     };
     let spare = &mut y.spare_capacity_mut()[..total];
     if threads > 1 && n > 1 && flops >= PAR_MIN {
-        let chunk = n.div_ceil(threads);
+        let chunk = balanced_runs(n, threads);
         spare
             .par_chunks_mut(chunk * out_len)
             .enumerate()
+            .with_max_len(1)
             .for_each(|(i, ys)| run(i * chunk, ys));
     } else {
         run(0, spare);
@@ -1037,6 +1059,14 @@ fn per_sample<F: Float>(
     // SAFETY: `sample` wrote every element of every sample's `out` (its contract above).
     unsafe { y.set_len(total) };
     y
+}
+
+/// Items per job when `n` items are shared by `threads` threads: about eight jobs per
+/// thread, each one a job the other threads can take. With one run per thread, a thread
+/// that starts late or runs slower leaves the others idle at the end (at 32 samples per
+/// thread, a sixth of the convolutions' time).
+fn balanced_runs(n: usize, threads: usize) -> usize {
+    n.div_ceil(threads.saturating_mul(8)).max(1)
 }
 
 /// `out` filled with `value`, as the initialized slice it then is.
