@@ -852,8 +852,6 @@ impl<F: Float> Tensor<F> {
                 .collect(),
             false => Vec::new(),
         };
-        let threads = rayon::current_num_threads();
-        let parallel = chunks > 1 && threads > 1 && (len * l).saturating_mul(n) >= PAR_MIN;
         let partial_direct = |i: usize| -> Vec<F> {
             let mut acc = F::pool().take(len);
             acc.resize(len, F::zero());
@@ -876,27 +874,10 @@ impl<F: Float> Tensor<F> {
                 for (grp, panels) in panels.iter().enumerate() {
                     let gp = &mut gp[grp * blocks * l * direct::MR..];
                     direct::pack_rows(&ad[(b * o + grp * og) * l..], og, l, gp);
-                    let (gp, xt) = (&*gp, &*xt);
-                    // Rows `r0..` of the group (`acc` their rows), every position block in
-                    // order: each sum is formed as with all rows at once.
-                    let tiles = |r0: usize, acc: &mut [F]| {
-                        let rows = acc.len() / kk;
-                        for p0 in (0..l).step_by(block) {
-                            let a = &gp[(r0 / direct::MR * l + p0) * direct::MR..];
-                            let pix = &pix[p0..(p0 + block).min(l)];
-                            direct::weight_grad(a, l, rows, xt, pix, panels, acc, kk);
-                        }
-                    };
-                    let acc = &mut acc[grp * og * kk..(grp + 1) * og * kk];
-                    if parallel {
-                        // Blocks of rows the other threads can take: the last chunks'
-                        // samples are shared too, not left to the thread that took them.
-                        let rows = og.div_ceil(threads).next_multiple_of(direct::MR);
-                        acc.par_chunks_mut(rows * kk)
-                            .enumerate()
-                            .for_each(|(k, acc)| tiles(k * rows, acc));
-                    } else {
-                        tiles(0, acc);
+                    for p0 in (0..l).step_by(block) {
+                        let (a, pix) = (&gp[p0 * direct::MR..], &pix[p0..(p0 + block).min(l)]);
+                        let acc = &mut acc[grp * og * kk..];
+                        direct::weight_grad(a, l, og, &xt, pix, panels, acc, kk);
                     }
                 }
             }
@@ -965,6 +946,11 @@ impl<F: Float> Tensor<F> {
                 partial(i)
             }
         };
+        let parallel = chunks > 1
+            && rayon::current_num_threads() > 1
+            && (len * l).saturating_mul(n) >= PAR_MIN;
+        // Each chunk a job of its own: rayon's default split leaves the caller runs of
+        // chunks that an idle thread cannot take.
         let parts: Vec<Vec<F>> = if parallel {
             (0..chunks)
                 .into_par_iter()
