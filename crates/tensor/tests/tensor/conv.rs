@@ -1005,7 +1005,7 @@ fn conv2d_weight_grad_f32_channel_panels_match_matmul_and_loops() {
 
 /// The three products of the MNIST CNN's second convolution, and of a ragged batch, have
 /// the same bits whatever the threads: at one, at the pool's, and at three (whose jobs of a
-/// few samples, and blocks of the weight gradient's rows, fall elsewhere).
+/// few samples, and of the weight gradient's chunks, fall elsewhere).
 #[test]
 fn conv_products_have_the_same_bits_at_any_number_of_threads() {
     let mut rng = StdRng::seed_from_u64(23);
