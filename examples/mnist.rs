@@ -33,13 +33,12 @@ use clap::{Parser, ValueEnum};
 use descent::data::{mnist, Mnist};
 use descent::nn::activation::{Relu, Sigmoid, Tanh};
 use descent::nn::Sequential;
-use descent::nn::{BatchNorm1d, Conv2d, Dropout, Flatten, Init, Linear, MaxPool2d, Module};
-use descent::tensor::ConvOptions;
+use descent::nn::{BatchNorm1d, Dropout, Init, Linear};
 use descent::train::checkpoint::Settings;
 use descent::train::cli::{self as train_cli, Flag, Program, TrainArgs};
 use descent::train::evaluate::Classification;
 use descent::train::Error::Usage;
-use layers::{Image, Named};
+use layers::Named;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -194,11 +193,10 @@ fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     let init: Init = init_spec(args).parse()?;
     let mut rng = StdRng::seed_from_u64(args.train.seed);
-    let net: Box<dyn Module<f32>> = match args.model {
-        ModelKind::Mlp => Box::new(mlp(args, features, init, &mut rng)?),
-        ModelKind::Cnn => Box::new(cnn_model(features, init, &mut rng)?),
+    let model = match args.model {
+        ModelKind::Mlp => Named::new().add("", mlp(args, features, init, &mut rng)?),
+        ModelKind::Cnn => Named::new().add("", cnn_model(features, init, &mut rng)?),
     };
-    let model = Named(vec![("", net)]);
     Ok(train_cli::run(
         &args.train,
         model,
@@ -249,8 +247,7 @@ fn mlp(args: &Args, features: usize, init: Init, rng: &mut StdRng) -> Result<Seq
     Ok(net)
 }
 
-/// PyTorch's example's layers under its attribute names (`conv1`, `conv2`, `fc1`, `fc2`;
-/// the others hold no weights), so the saved weights load into it.
+/// PyTorch's example's CNN (`layers::mnist_cnn`), for 28×28 images only.
 fn cnn_model(features: usize, init: Init, rng: &mut StdRng) -> Result<Named> {
     if features != 28 * 28 {
         return Err(Usage(format!(
@@ -258,25 +255,5 @@ fn cnn_model(features: usize, init: Init, rng: &mut StdRng) -> Result<Named> {
         ))
         .into());
     }
-    let opts = ConvOptions::default();
-    let mut conv = |i, o| Conv2d::with_init(i, o, [3, 3], opts, init, &mut *rng);
-    let (conv1, conv2) = (conv(1, 32)?, conv(32, 64)?);
-    let layers: Vec<(&str, Box<dyn Module<f32>>)> = vec![
-        ("image", Box::new(Image([1, 28, 28]))),
-        ("conv1", Box::new(conv1)),
-        ("relu1", Box::new(Relu)),
-        ("conv2", Box::new(conv2)),
-        ("relu2", Box::new(Relu)),
-        ("pool", Box::new(MaxPool2d::new([2, 2]))),
-        ("dropout1", Box::new(Dropout::new(0.25, 0)?)),
-        ("flatten", Box::new(Flatten::default())),
-        ("fc1", Box::new(Linear::with_init(9216, 128, init, rng)?)),
-        ("relu3", Box::new(Relu)),
-        ("dropout2", Box::new(Dropout::new(0.5, 0)?)),
-        (
-            "fc2",
-            Box::new(Linear::with_init(128, mnist::CLASSES, init, rng)?),
-        ),
-    ];
-    Ok(Named(layers))
+    Ok(layers::mnist_cnn(init, rng)?)
 }

@@ -6,6 +6,10 @@ use std::process::Output;
 
 use crate::common::{command, temp_dir, text};
 
+/// The example's model containers and its CNN, as the example builds them.
+#[path = "../../examples/cli/layers.rs"]
+mod layers;
+
 /// Runs the example with `flags`, with `MNIST_DIR` naming no directory, so a run without
 /// `--data` can neither read the real files nor download them.
 fn train(flags: &[&str]) -> Output {
@@ -497,6 +501,41 @@ fn diagnose_writes_each_report_beside_the_metrics_and_the_plot() {
     let message = refused(&["--diagnose", "layers"]);
     assert!(message.contains("--metrics"), "{message}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The CNN `--model cnn` trains runs its ReLU and max pool as one fused op in `forward`
+/// (one tape node fewer), and every layer apart in `forward_observed`, which diagnostics
+/// use: the same loss and gradients, bit for bit, the same dropout masks drawn.
+#[test]
+fn the_cnn_fuses_relu_into_the_max_pool_with_the_same_bits() {
+    use descent::autodiff::Tape;
+    use descent::nn::{loss, Mode, Module, Reduction};
+    use descent::tensor::Tensor;
+    use rand::{rngs::StdRng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut model = layers::mnist_cnn("default".parse().unwrap(), &mut rng).unwrap();
+    let x = Tensor::<f32>::rand(&[5, 784], 0.0, 1.0, &mut rng).unwrap();
+    let labels = [3, 1, 4, 1, 5];
+    let mut run = |fused: bool| {
+        model.reseed_dropout(7);
+        let tape = Tape::new();
+        let input = tape.constant(x.clone());
+        let logits = match fused {
+            true => model.forward(&tape, input, Mode::Train),
+            false => model.forward_observed(&tape, input, Mode::Train, &mut |_, _| {}),
+        };
+        let loss = loss::cross_entropy(logits.unwrap(), &labels, Reduction::Mean).unwrap();
+        let grads = loss.backward().unwrap();
+        let mut bits = vec![loss.item().unwrap().to_bits()];
+        for p in model.params() {
+            bits.extend(grads.get(p).unwrap().to_vec().iter().map(|v| v.to_bits()));
+        }
+        (bits, tape.len())
+    };
+    let (fused, nodes) = run(true);
+    let (apart, all_nodes) = run(false);
+    assert_eq!(nodes + 1, all_nodes, "one op for relu2 and pool");
+    assert!(fused == apart, "fused and apart differ");
 }
 
 /// `--lr-range-test` trains nothing: it prints each rate of the sweep with its label and a

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::module::{Mode, Module};
 use descent_autodiff::{Tape, Var};
 use descent_tensor::{Float, Tensor};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 use std::cell::RefCell;
 
 /// In [`Mode::Train`], zeroes each element with probability `p` and scales the rest by
@@ -29,7 +29,7 @@ use std::cell::RefCell;
 #[derive(Debug)]
 pub struct Dropout {
     p: f64,
-    rng: RefCell<StdRng>,
+    rng: RefCell<ChaCha12Rng>,
 }
 
 impl Dropout {
@@ -48,7 +48,7 @@ impl Dropout {
         }
         Ok(Dropout {
             p,
-            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+            rng: RefCell::new(ChaCha12Rng::seed_from_u64(seed)),
         })
     }
 
@@ -66,7 +66,7 @@ impl<F: Float> Module<F> for Dropout {
 
     /// Restarts the mask generator from `seed`: the masks of `Dropout::new(p, seed)`.
     fn reseed(&mut self, seed: u64) -> bool {
-        *self.rng.get_mut() = StdRng::seed_from_u64(seed);
+        *self.rng.get_mut() = ChaCha12Rng::seed_from_u64(seed);
         true
     }
 }
@@ -78,14 +78,15 @@ fn drop_with_mask<'t, F: Float>(
     x: Var<'t, F>,
     mode: Mode,
     p: f64,
-    rng: &RefCell<StdRng>,
+    rng: &RefCell<ChaCha12Rng>,
     mask_shape: &[usize],
 ) -> Result<Var<'t, F>> {
     if mode == Mode::Eval || p == 0.0 {
         return Ok(x);
     }
-    // One 32-bit draw per mask element, in bulk ([`Tensor::dropout_mask`]).
-    let mask = Tensor::dropout_mask(mask_shape, p, &mut *rng.borrow_mut())?;
+    // One 32-bit draw per mask element, in bulk, large masks in parallel pieces
+    // ([`Tensor::dropout_mask_chacha`]).
+    let mask = Tensor::dropout_mask_chacha(mask_shape, p, &mut rng.borrow_mut())?;
     Ok(x.mul(tape.constant(mask))?)
 }
 
@@ -114,7 +115,7 @@ fn drop_with_mask<'t, F: Float>(
 #[derive(Debug)]
 pub struct Dropout2d {
     p: f64,
-    rng: RefCell<StdRng>,
+    rng: RefCell<ChaCha12Rng>,
 }
 
 impl Dropout2d {
@@ -133,7 +134,7 @@ impl Dropout2d {
         }
         Ok(Dropout2d {
             p,
-            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+            rng: RefCell::new(ChaCha12Rng::seed_from_u64(seed)),
         })
     }
 
@@ -161,7 +162,7 @@ impl<F: Float> Module<F> for Dropout2d {
 
     /// Restarts the mask generator from `seed`: the masks of `Dropout2d::new(p, seed)`.
     fn reseed(&mut self, seed: u64) -> bool {
-        *self.rng.get_mut() = StdRng::seed_from_u64(seed);
+        *self.rng.get_mut() = ChaCha12Rng::seed_from_u64(seed);
         true
     }
 }

@@ -949,8 +949,14 @@ impl<F: Float> Tensor<F> {
         let parallel = chunks > 1
             && rayon::current_num_threads() > 1
             && (len * l).saturating_mul(n) >= PAR_MIN;
+        // Each chunk a job of its own: rayon's default split leaves the caller runs of
+        // chunks that an idle thread cannot take.
         let parts: Vec<Vec<F>> = if parallel {
-            (0..chunks).into_par_iter().map(run).collect()
+            (0..chunks)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(run)
+                .collect()
         } else {
             (0..chunks).map(run).collect()
         };
@@ -1002,7 +1008,8 @@ const WEIGHT_GRAD_CHUNK: usize = 8;
 /// one: a product with `β = 0` does, so no pass zeroes what is about to be overwritten),
 /// and `scratch` a buffer of `scratch_len` elements. Threads take contiguous runs of
 /// samples, each with one scratch buffer from the pool, when the work (`flops`
-/// multiply-adds) is worth splitting.
+/// multiply-adds) is worth splitting; runs of a few samples ([`balanced_runs`]), not one
+/// per thread.
 fn per_sample<F: Float>(
     n: usize,
     out_len: usize,
@@ -1026,10 +1033,11 @@ fn per_sample<F: Float>(
     };
     let spare = &mut y.spare_capacity_mut()[..total];
     if threads > 1 && n > 1 && flops >= PAR_MIN {
-        let chunk = n.div_ceil(threads);
+        let chunk = balanced_runs(n, threads);
         spare
             .par_chunks_mut(chunk * out_len)
             .enumerate()
+            .with_max_len(1)
             .for_each(|(i, ys)| run(i * chunk, ys));
     } else {
         run(0, spare);
@@ -1037,6 +1045,14 @@ fn per_sample<F: Float>(
     // SAFETY: `sample` wrote every element of every sample's `out` (its contract above).
     unsafe { y.set_len(total) };
     y
+}
+
+/// Items per job when `n` items are shared by `threads` threads: about eight jobs per
+/// thread, each one a job the other threads can take. With one run per thread, a thread
+/// that starts late or runs slower leaves the others idle at the end (at 32 samples per
+/// thread, a sixth of the convolutions' time).
+fn balanced_runs(n: usize, threads: usize) -> usize {
+    n.div_ceil(threads.saturating_mul(8)).max(1)
 }
 
 /// `out` filled with `value`, as the initialized slice it then is.

@@ -1003,6 +1003,40 @@ fn conv2d_weight_grad_f32_channel_panels_match_matmul_and_loops() {
     assert!(checked > 25, "only {checked} cases had an output");
 }
 
+/// The three products of the MNIST CNN's second convolution, and of a ragged batch, have
+/// the same bits whatever the threads: at one, at the pool's, and at three (whose jobs of a
+/// few samples, and of the weight gradient's chunks, fall elsewhere).
+#[test]
+fn conv_products_have_the_same_bits_at_any_number_of_threads() {
+    let mut rng = StdRng::seed_from_u64(23);
+    for (n, c, o, size) in [(64, 32, 64, 26), (37, 16, 11, 9)] {
+        let x = image::<f32>(&mut rng, [n, c, size, size], 1);
+        let w = image::<f32>(&mut rng, [o, c, 3, 3], 0);
+        let g = image::<f32>(&mut rng, [n, o, size - 2, size - 2], 2);
+        let opts = ConvOptions::default();
+        let products = || {
+            let y = x.conv2d(&w, None, opts).unwrap();
+            let dx = g.conv_transpose2d(&w, None, opts, [0, 0]).unwrap();
+            let dw = g.conv2d_weight_grad(&x, [3, 3], opts).unwrap();
+            [bits(&y), bits(&dx), bits(&dw)]
+        };
+        let want = products();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(products);
+            for (k, name) in ["conv2d", "conv_transpose2d", "weight grad"]
+                .iter()
+                .enumerate()
+            {
+                assert!(got[k] == want[k], "{name}, batch {n}, {threads} threads");
+            }
+        }
+    }
+}
+
 /// The `f32` transposed convolution (whose columns' product is a direct kernel where the
 /// CPU has AVX2 and FMA) has the bits of `matmul` of the weight transposed by the input,
 /// then `fold`: strides, paddings, dilations, groups, more than 256 input channels,

@@ -327,6 +327,40 @@ fn dropout_mask_matches_a_naive_loop_and_is_unbiased() {
     }
 }
 
+/// The mask drawn in parallel pieces from a ChaCha generator is `StdRng`'s serial mask of
+/// the same seed, bit for bit, and leaves the generator where the serial draw does: sizes
+/// that end inside a block, a generator that starts inside its buffer, one thread, three.
+#[test]
+fn dropout_mask_chacha_is_the_serial_mask() {
+    use rand_chacha::ChaCha12Rng;
+    for (n, skip, p) in [
+        (100_003, 0, 0.25),
+        (589_824, 5, 0.5),
+        (40_000, 17, 1.0),
+        (9, 1, 0.5),
+    ] {
+        for threads in [0, 1, 3] {
+            let mut rng = ChaCha12Rng::seed_from_u64(n as u64);
+            let mut serial = StdRng::seed_from_u64(n as u64);
+            for _ in 0..skip {
+                assert_eq!(rng.next_u32(), serial.next_u32());
+            }
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+            let got = pool
+                .unwrap()
+                .install(|| Tensor::<f32>::dropout_mask_chacha(&[n], p, &mut rng).unwrap());
+            let want = Tensor::<f32>::dropout_mask(&[n], p, &mut serial).unwrap();
+            let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert!(bits(&got) == bits(&want), "n = {n}, {threads} threads");
+            assert_eq!(
+                rng.next_u64(),
+                serial.next_u64(),
+                "n = {n}, {threads} threads"
+            );
+        }
+    }
+}
+
 #[test]
 fn dropout_mask_edges() {
     let mut rng = StdRng::seed_from_u64(0);
