@@ -86,7 +86,7 @@ unsafe fn transpose_scalar<F: Float>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use super::TILE;
     use std::arch::x86_64::*;
     use std::ops::Range;
@@ -135,8 +135,27 @@ mod avx2 {
                 _mm256_loadu_ps(s.add($r * rs))
             };
         }
-        let (r0, r1, r2, r3) = (row!(0), row!(1), row!(2), row!(3));
-        let (r4, r5, r6, r7) = (row!(4), row!(5), row!(6), row!(7));
+        let rows = [
+            row!(0),
+            row!(1),
+            row!(2),
+            row!(3),
+            row!(4),
+            row!(5),
+            row!(6),
+            row!(7),
+        ];
+        let out = in_registers(rows);
+        for (c, v) in out.into_iter().enumerate() {
+            _mm256_storeu_ps(d.add(c * ld), v);
+        }
+    }
+
+    /// The transpose of eight rows of eight in registers: `out[c][r] = rows[r][c]`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(in crate::ops) unsafe fn in_registers(rows: [__m256; 8]) -> [__m256; 8] {
+        let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
         // Pairs of rows interleaved, then quadruples: each 128-bit lane holds a 4×4 block.
         macro_rules! interleave {
             ($x:expr, $y:expr) => {
@@ -156,7 +175,7 @@ mod avx2 {
         let ((b0, b1), (b2, b3)) = (quadruple!(a0, a2), quadruple!(a1, a3));
         let ((b4, b5), (b6, b7)) = (quadruple!(a4, a6), quadruple!(a5, a7));
         // Low lanes of rows 0–3 with low lanes of rows 4–7 make columns 0–3; high, 4–7.
-        let out = [
+        [
             _mm256_permute2f128_ps::<0x20>(b0, b4),
             _mm256_permute2f128_ps::<0x20>(b1, b5),
             _mm256_permute2f128_ps::<0x20>(b2, b6),
@@ -165,10 +184,7 @@ mod avx2 {
             _mm256_permute2f128_ps::<0x31>(b1, b5),
             _mm256_permute2f128_ps::<0x31>(b2, b6),
             _mm256_permute2f128_ps::<0x31>(b3, b7),
-        ];
-        for (c, v) in out.into_iter().enumerate() {
-            _mm256_storeu_ps(d.add(c * ld), v);
-        }
+        ]
     }
 }
 

@@ -203,18 +203,28 @@ fn matmul_dot_outer_with_vectors_match_naive_loops() {
     );
 }
 
+/// A rayon pool of `n` threads, to run a product on one thread or split across more.
+fn pool(n: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
+}
+
+/// A `rows×cols` `f32` matrix of values uniform in `[-1, 1)`.
+fn random_matrix(rows: usize, cols: usize, rng: &mut StdRng) -> Tensor<f32> {
+    let v: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    Tensor::from_vec(v, &[rows, cols]).unwrap()
+}
+
 /// A product split over two threads gives the bits of the same product on one, for the
 /// MNIST model's weight-gradient shapes (784 columns: two blocks of whole tiles on every
 /// CPU) and ragged sizes, with `A` transposed as the weight gradients pass it and with a
 /// strided `B`.
 #[test]
 fn a_split_product_gives_the_bits_of_one_thread() {
-    let pool = |n| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-    };
     let (one, two) = (pool(1), pool(2));
     let mut rng = StdRng::seed_from_u64(11);
     for (m, k, n) in [
@@ -224,14 +234,10 @@ fn a_split_product_gives_the_bits_of_one_thread() {
         (40, 77, 257),
         (300, 50, 100),
     ] {
-        let rand = |rows: usize, cols: usize, rng: &mut StdRng| {
-            let v: Vec<f32> = (0..rows * cols)
-                .map(|_| rng.random_range(-1.0..1.0))
-                .collect();
-            Tensor::from_vec(v, &[rows, cols]).unwrap()
-        };
-        let a = rand(k, m, &mut rng).t().unwrap();
-        let b = rand(k, 2 * n, &mut rng).slice(1, 0, 2 * n, 2).unwrap();
+        let a = random_matrix(k, m, &mut rng).t().unwrap();
+        let b = random_matrix(k, 2 * n, &mut rng)
+            .slice(1, 0, 2 * n, 2)
+            .unwrap();
         for (a, b) in [(a.clone(), b.clone()), (a.contiguous(), b.contiguous())] {
             let serial = one.install(|| a.matmul(&b).unwrap().to_vec());
             let split = two.install(|| a.matmul(&b).unwrap().to_vec());
@@ -444,12 +450,6 @@ fn the_f32_gemm_keeps_matrixmultiplys_signed_zeros() {
 /// the MLP's layouts (`x·Wᵀ`, `dᵀ·x`) and ragged sizes.
 #[test]
 fn f32_products_keep_the_bits_of_matrixmultiply() {
-    let pool = |n| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-    };
     let (one, two) = (pool(1), pool(2));
     let mut rng = StdRng::seed_from_u64(22);
     for (m, k, n) in [
@@ -458,16 +458,12 @@ fn f32_products_keep_the_bits_of_matrixmultiply() {
         (250, 129, 77),
         (33, 513, 200),
     ] {
-        let rand = |rows: usize, cols: usize, rng: &mut StdRng| {
-            let v: Vec<f32> = (0..rows * cols)
-                .map(|_| rng.random_range(-1.0..1.0))
-                .collect();
-            Tensor::from_vec(v, &[rows, cols]).unwrap()
-        };
-        let x = rand(m, k, &mut rng);
-        let w = rand(n, k, &mut rng);
-        let bias = rand(1, n, &mut rng).reshape(&[n as isize]).unwrap();
-        let xt = rand(k, m, &mut rng);
+        let x = random_matrix(m, k, &mut rng);
+        let w = random_matrix(n, k, &mut rng);
+        let bias = random_matrix(1, n, &mut rng)
+            .reshape(&[n as isize])
+            .unwrap();
+        let xt = random_matrix(k, m, &mut rng);
         // matrixmultiply's x·Wᵀ and xtᵀ·W-shaped products, row-major outputs.
         let reference =
             |a: &Tensor<f32>, rsa: usize, csa: usize, b: &Tensor<f32>, rsb: usize, csb: usize| {
