@@ -1049,8 +1049,7 @@ fn per_sample<F: Float>(
 
 /// Items per job when `n` items are shared by `threads` threads: about eight jobs per
 /// thread, each one a job the other threads can take. With one run per thread, a thread
-/// that starts late or runs slower leaves the others idle at the end (at 32 samples per
-/// thread, a sixth of the convolutions' time).
+/// that starts late or runs slower leaves the others idle at the end.
 fn balanced_runs(n: usize, threads: usize) -> usize {
     n.div_ceil(threads.saturating_mul(8)).max(1)
 }

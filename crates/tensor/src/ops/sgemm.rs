@@ -288,14 +288,7 @@ mod avx2 {
                     p0 += 8;
                 }
             }
-            for p in p0..kc {
-                for j in 0..NR {
-                    *dst.add(p * NR + j) = match j < w {
-                        true => *src.offset(p as isize * rsb + j as isize * csb),
-                        false => 0.0,
-                    };
-                }
-            }
+            pack_rest::<NR>(p0..kc, w, src, rsb, csb, dst);
         }
     }
 
@@ -331,13 +324,28 @@ mod avx2 {
                     p0 += 8;
                 }
             }
-            for p in p0..kc {
-                for i in 0..MR {
-                    *dst.add(p * MR + i) = match i < h {
-                        true => *src.offset(i as isize * rsa + p as isize * csa),
-                        false => 0.0,
-                    };
-                }
+            pack_rest::<MR>(p0..kc, h, src, csa, rsa, dst);
+        }
+    }
+
+    /// The element-by-element packing of a panel `W` wide over the steps of depth
+    /// `depth` (`dst[p·W + j] = src[p·along + j·across]` for the `real` columns of a
+    /// panel, zero past them): the ragged depths and panels the vector paths leave.
+    #[inline]
+    unsafe fn pack_rest<const W: usize>(
+        depth: std::ops::Range<usize>,
+        real: usize,
+        src: *const f32,
+        along: isize,
+        across: isize,
+        dst: *mut f32,
+    ) {
+        for p in depth {
+            for j in 0..W {
+                *dst.add(p * W + j) = match j < real {
+                    true => *src.offset(p as isize * along + j as isize * across),
+                    false => 0.0,
+                };
             }
         }
     }
