@@ -3,7 +3,8 @@
 //! transposed operands are passed as strides and packed as they lie (no transposed copies).
 //! Large single products are split across threads along the larger of the output's two
 //! axes: with 128 rows, splitting the weight axis keeps each thread from packing the whole
-//! weight matrix. Products with at most 16 output columns (an output layer)
+//! weight matrix (in `f32` on AVX2 the threads also share one packed copy of the other
+//! operand and take the columns in shrinking runs, `sgemm::sgemm_par`). Products with at most 16 output columns (an output layer)
 //! take a small register-blocked kernel instead (`skinny`).
 
 use super::OutPtr;
@@ -299,6 +300,22 @@ unsafe fn gemm_split<F: Float>(
     let (a, b, c) = (OutPtr(a as *mut F), OutPtr(b as *mut F), OutPtr(c));
     let bias = bias.map(|b| OutPtr(b.cast_mut()));
     if n >= m {
+        let done = |cols: std::ops::Range<usize>| {
+            add_bias(c.get(), n, 0..m, cols, bias.map(|b| b.get().cast_const()))
+        };
+        // `f32` on AVX2: the threads share one packed A and take columns as they are free.
+        if super::sgemm::available::<F>()
+            && super::sgemm::sgemm_par(
+                [m, k, n],
+                (a.get().cast::<f32>(), rsa, csa),
+                (b.get().cast::<f32>(), rsb, csb),
+                (c.get().cast::<f32>(), ldc),
+                threads,
+                &done,
+            )
+        {
+            return;
+        }
         // Split the columns of C (and of B) into blocks of whole kernel tiles.
         let block = n
             .div_ceil(threads)
@@ -322,13 +339,7 @@ unsafe fn gemm_split<F: Float>(
                 ldc,
                 1,
             );
-            add_bias(
-                c.get(),
-                n,
-                0..m,
-                j0..j0 + nj,
-                bias.map(|b| b.get().cast_const()),
-            );
+            done(j0..j0 + nj);
         });
     } else {
         let block = m

@@ -27,10 +27,6 @@ const MC: usize = 144;
 /// Columns of B packed at once (3 MiB at full depth: in L3).
 const NC: usize = 3072;
 
-/// Elements a packed A must hold past its end: the transposing packer stores eight values
-/// for each step of depth of a six-row panel.
-const SLACK: usize = 8;
-
 /// Whether [`sgemm`] runs its own kernel for `f32` on this CPU (AVX2+FMA, no AVX-512: with
 /// AVX-512 matrixmultiply's 16×16 kernel is twice as wide).
 pub(super) fn available<F: crate::Float>() -> bool {
@@ -45,6 +41,8 @@ pub(super) const TILE_ROWS: usize = MR;
 thread_local! {
     /// The packing buffers of A and B, reused by every call on the thread.
     static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The packed A that [`sgemm_par`]'s threads share, owned by the thread that calls it.
+    static SHARED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `C ← α·A·B + β·C`, as `matrixmultiply::sgemm` (same arguments, same bits).
@@ -78,7 +76,7 @@ pub(crate) unsafe fn sgemm(
             };
             let (pa, pb) = &mut *buffers;
             let kc = k.min(KC);
-            let pa = aligned(pa, m.min(MC).next_multiple_of(MR) * kc + SLACK);
+            let pa = aligned(pa, m.min(MC).next_multiple_of(MR) * kc);
             let pb = aligned(pb, n.min(NC).next_multiple_of(NR) * kc);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the features were checked (`available`); the buffers hold a block of
@@ -99,6 +97,101 @@ pub(crate) unsafe fn sgemm(
     }
 }
 
+/// `C = A·B` as [`sgemm`] computes it (`α = 1`, `β = 0`, `C` row-major with row stride
+/// `rsc`), on up to `threads` threads of the current pool, where [`sgemm`] run once per
+/// thread on a block of columns would pack all of A on every thread and leave the blocks
+/// to finish apart. A is packed once, into one buffer the threads share, each panel by
+/// the first thread that needs it (claimed with an atomic: a thread waits only for a
+/// panel another is packing at that moment, so a busy worker delays nothing); the columns
+/// of C are handed out in runs of whole tiles that shrink as the work runs out, to
+/// whichever thread is free, and `done` is called with each run's columns on the thread
+/// that wrote them. Returns `false`, computing nothing, where [`sgemm`] would not run its
+/// own kernel or A is too large to share.
+///
+/// # Safety
+/// As [`sgemm`], with `c` valid for `m` rows of `n` elements `rsc` apart.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_par(
+    [m, k, n]: [usize; 3],
+    (a, rsa, csa): (*const f32, isize, isize),
+    (b, rsb, csb): (*const f32, isize, isize),
+    (c, rsc): (*mut f32, isize),
+    threads: usize,
+    done: &(dyn Fn(std::ops::Range<usize>) + Sync),
+) -> bool {
+    let rows = m.next_multiple_of(MR);
+    if !(m > 0 && k > 0 && n > 0 && available::<f32>()) || rows * k > SHARED_A {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    SHARED.with(|shared| {
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicU8, AtomicUsize};
+        // A nested call (none is made) would pack into a buffer of its own.
+        let (mut borrowed, mut own) = (shared.try_borrow_mut(), Vec::new());
+        let shared = match &mut borrowed {
+            Ok(shared) => &mut **shared,
+            Err(_) => &mut own,
+        };
+        let pa = Ptr(aligned(shared, rows * k));
+        let panels: Vec<AtomicU8> = (0..k.div_ceil(KC) * rows / MR)
+            .map(|_| AtomicU8::new(0))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let (a, b, c) = (Ptr(a.cast_mut()), Ptr(b.cast_mut()), Ptr(c));
+        (0..threads).into_par_iter().for_each(|_| {
+            let mut own = Vec::new();
+            BUFFERS.with(|buffers| {
+                let mut borrowed = buffers.try_borrow_mut();
+                let pb = match &mut borrowed {
+                    Ok(buffers) => &mut buffers.1,
+                    Err(_) => &mut own,
+                };
+                let pb = aligned(pb, n.min(NC).next_multiple_of(NR) * k.min(KC));
+                let shared = avx2::SharedA {
+                    a: (a.get(), rsa, csa),
+                    m,
+                    pa: pa.get(),
+                    panels: &panels,
+                };
+                // SAFETY: the features were checked; `pa` holds all of A packed, `pb` a
+                // run of B's columns (at most `NC`); the caller vouches for the matrices,
+                // and each run of C's columns is written by the one thread that took it.
+                avx2::runs(
+                    [m, k, n],
+                    &shared,
+                    (b.get(), rsb, csb),
+                    (c.get(), rsc),
+                    pb,
+                    &next,
+                    threads,
+                    done,
+                );
+            });
+        });
+    });
+    true
+}
+
+/// The largest A (in elements, padded to whole panels) [`sgemm_par`] packs into one
+/// shared buffer (4 MiB): larger products split as before.
+const SHARED_A: usize = 1 << 20;
+
+/// A pointer the threads of [`sgemm_par`] share: they read the operands, and write
+/// disjoint panels of the packed A and disjoint columns of C.
+#[derive(Clone, Copy)]
+struct Ptr(*mut f32);
+// SAFETY: see the type's doc; the storage outlives the parallel loop that uses it.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+impl Ptr {
+    /// The pointer (a method, so closures capture the `Send` wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// A pointer to `len` elements of `buf` starting at a 32-byte boundary, growing `buf`
 /// (only ever growing it, so there is no allocation after the first calls).
 fn aligned(buf: &mut Vec<f32>, len: usize) -> *mut f32 {
@@ -115,6 +208,111 @@ mod avx2 {
     use super::{KC, MC, MR, NC, NR};
     use crate::ops::transpose::avx2::in_registers as transpose;
     use std::arch::x86_64::*;
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+    /// All of A packed for [`runs`]: the depth block from `p` is `rows × kc` elements from
+    /// `pa + p·rows` (`rows` = `m` in whole panels), laid out as [`pack_a`] lays out a
+    /// block; `panels` holds each panel's state (depth blocks in turn, panels in order).
+    pub(super) struct SharedA<'a> {
+        pub(super) a: (*const f32, isize, isize),
+        pub(super) m: usize,
+        pub(super) pa: *mut f32,
+        pub(super) panels: &'a [AtomicU8],
+    }
+
+    /// A panel's states: not packed, being packed, packed.
+    const FREE: u8 = 0;
+    const PACKING: u8 = 1;
+    const PACKED: u8 = 2;
+
+    impl SharedA<'_> {
+        /// The packed rows `ic..ic + mc` of the depth block `pc..pc + kc`, once every panel
+        /// of them is packed: those no thread has claimed are packed here, then the ones
+        /// other threads are packing waited for.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn block(&self, ic: usize, mc: usize, pc: usize, kc: usize) -> *const f32 {
+            let rows = self.m.next_multiple_of(MR);
+            let (a, rsa, csa) = self.a;
+            let first = (pc / KC) * (rows / MR) + ic / MR;
+            let states = &self.panels[first..first + mc.div_ceil(MR)];
+            let block = self.pa.add(pc * rows + ic * kc);
+            for (i, state) in states.iter().enumerate() {
+                let claimed = state.load(Ordering::Acquire) == FREE
+                    && state
+                        .compare_exchange(FREE, PACKING, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok();
+                if claimed {
+                    let i0 = ic + i * MR;
+                    let src = a.offset(i0 as isize * rsa + pc as isize * csa);
+                    pack_a(
+                        MR.min(self.m - i0),
+                        kc,
+                        src,
+                        rsa,
+                        csa,
+                        block.add(i * MR * kc),
+                    );
+                    state.store(PACKED, Ordering::Release);
+                }
+            }
+            for state in states {
+                while state.load(Ordering::Acquire) != PACKED {
+                    std::hint::spin_loop();
+                }
+            }
+            block
+        }
+    }
+
+    /// [`sgemm_par`](super::sgemm_par)'s work on one thread: runs of C's columns taken from
+    /// `next` (tiles handed out so far) until none is left, each run's depth blocks in
+    /// order, its B packed into `pb`, multiplied with the shared A's blocks of rows.
+    ///
+    /// # Safety
+    /// As [`run`]; `shared` must describe all of A, and every thread of the call take
+    /// its runs from the same `next`.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn runs(
+        [m, k, n]: [usize; 3],
+        shared: &SharedA,
+        (b, rsb, csb): (*const f32, isize, isize),
+        (c, rsc): (*mut f32, isize),
+        pb: *mut f32,
+        next: &AtomicUsize,
+        threads: usize,
+        done: &(dyn Fn(std::ops::Range<usize>) + Sync),
+    ) {
+        let (m8, n8) = (m - m % 8, n - n % 8);
+        let tiles = n.div_ceil(NR);
+        // Each run a share of what is left, so that the last ones are one tile wide.
+        let take = |t: usize| (tiles - t).div_ceil(2 * threads).min(NC / NR);
+        while let Ok(t) = next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+            (t < tiles).then(|| t + take(t))
+        }) {
+            let (jc, nc) = (t * NR, (take(t) * NR).min(n - t * NR));
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                pack_b(
+                    kc,
+                    nc,
+                    b.offset(pc as isize * rsb + jc as isize * csb),
+                    rsb,
+                    csb,
+                    pb,
+                );
+                let beta = if pc == 0 { 0.0 } else { 1.0 };
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    let pa = shared.block(ic, mc, pc, kc);
+                    let cc = c.offset(ic as isize * rsc + jc as isize);
+                    let edge = [m8.saturating_sub(ic), n8.saturating_sub(jc)];
+                    block([mc, nc, kc], pa, pb, beta, cc, rsc, edge);
+                }
+            }
+            done(jc..jc + nc);
+        }
+    }
 
     /// The blocked loops: for each block of [`NC`] columns and each depth block of
     /// [`KC`], B's block is packed once, then each block of [`MC`] rows of A is packed
@@ -122,8 +320,8 @@ mod avx2 {
     /// (the panel stays in L1).
     ///
     /// # Safety
-    /// AVX2 and FMA must be available; `pa` and `pb` must hold the packed blocks (with
-    /// `SLACK` past A's); the matrices must be valid.
+    /// AVX2 and FMA must be available; `pa` and `pb` must hold the packed blocks; the
+    /// matrices must be valid.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn run(
@@ -294,8 +492,9 @@ mod avx2 {
 
     /// Packs the `mc` rows of `kc` columns of A into panels of [`MR`] rows, column by
     /// column within a panel (`[mc / MR][kc][MR]`), a last panel's missing rows zero. The
-    /// transposing path stores eight values per column (two past it, overwritten by the
-    /// next column or panel, or landing in the buffer's slack).
+    /// transposing path stores eight values per column, two past it that the next column
+    /// overwrites, but only six for a panel's last column: nothing is written past the
+    /// panel, which another thread may be packing or reading.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: isize, csa: isize, pa: *mut f32) {
         for i0 in (0..mc).step_by(MR) {
@@ -319,7 +518,15 @@ mod avx2 {
                         false => _mm256_setzero_ps(),
                     });
                     for (p, col) in transpose(rows).into_iter().enumerate() {
-                        _mm256_storeu_ps(dst.add((p0 + p) * MR), col);
+                        let d = dst.add((p0 + p) * MR);
+                        match p0 + p + 1 < kc {
+                            true => _mm256_storeu_ps(d, col),
+                            false => _mm256_maskstore_ps(
+                                d,
+                                _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0),
+                                col,
+                            ),
+                        }
                     }
                     p0 += 8;
                 }

@@ -505,3 +505,84 @@ fn f32_products_keep_the_bits_of_matrixmultiply() {
         }
     }
 }
+
+/// Products whose columns are split (`n ≥ m`) on pools of two and three threads, which in
+/// `f32` on AVX2 share one packed A and take the columns in runs as they are free, give
+/// the bits of one thread and of `matrixmultiply::sgemm`: ragged `m`, `n` and `k`, depths
+/// around the blocks of 256 (and `k = 0`), more rows than a block of A, a last run one
+/// tile wide, A and B row-major, transposed and strided, with and without a bias.
+#[test]
+fn products_split_with_a_shared_a_give_the_bits_of_one_thread() {
+    let (one, two, three) = (pool(1), pool(2), pool(3));
+    let mut rng = StdRng::seed_from_u64(23);
+    for (m, k, n) in [
+        (128, 784, 512),
+        (512, 128, 784),
+        (97, 256, 131),
+        (7, 257, 300),
+        (1, 1024, 400),
+        (6, 3000, 17),
+        (145, 300, 149),
+        (290, 257, 333),
+        (300, 5, 301),
+        (64, 0, 100),
+    ] {
+        // Each operand in turn row-major, transposed (stored the other way) and strided.
+        let lay = |rows: usize, cols: usize, layout: usize, rng: &mut StdRng| match layout {
+            0 => random_matrix(rows, cols, rng),
+            1 => random_matrix(cols, rows, rng).t().unwrap(),
+            _ => random_matrix(rows, 2 * cols, rng)
+                .slice(1, 0, 2 * cols, 2)
+                .unwrap(),
+        };
+        for layout in 0..3 {
+            let a = lay(m, k, layout, &mut rng);
+            let b = lay(k, n, (layout + 1) % 3, &mut rng);
+            let mut want = vec![0f32; m * n];
+            let (ac, bc) = (a.to_vec(), b.to_vec());
+            // SAFETY: row-major copies of the operands, a row-major output of m×n.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    ac.as_ptr(),
+                    k as isize,
+                    1,
+                    bc.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    want.as_mut_ptr(),
+                    n as isize,
+                    1,
+                );
+            }
+            let serial = one.install(|| a.matmul(&b).unwrap().to_vec());
+            assert!(
+                same_bits(&want, &serial),
+                "{m}×{k}·{k}×{n}, layout {layout}"
+            );
+            let bias = random_matrix(1, n, &mut rng)
+                .reshape(&[n as isize])
+                .unwrap();
+            let w = b.t().unwrap();
+            let with_bias: Vec<f32> = (want.iter().enumerate())
+                .map(|(i, &v)| v + bias.to_vec()[i % n])
+                .collect();
+            for (threads, p) in [(2, &two), (3, &three)] {
+                let split = p.install(|| a.matmul(&b).unwrap().to_vec());
+                assert!(
+                    same_bits(&serial, &split),
+                    "{m}×{k}·{k}×{n}, layout {layout}, {threads} threads"
+                );
+                let linear = p.install(|| a.linear(&w, Some(&bias)).unwrap().to_vec());
+                assert!(
+                    same_bits(&with_bias, &linear),
+                    "linear {m}×{k}·{k}×{n}, layout {layout}, {threads} threads"
+                );
+            }
+        }
+    }
+}
