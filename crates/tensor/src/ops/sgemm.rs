@@ -106,7 +106,7 @@ pub(crate) unsafe fn sgemm(
 /// of C are handed out in runs of whole tiles that shrink as the work runs out, to
 /// whichever thread is free, and `done` is called with each run's columns on the thread
 /// that wrote them. Returns `false`, computing nothing, where [`sgemm`] would not run its
-/// own kernel or A is too large to share.
+/// own kernel, or A is too small or too large to share.
 ///
 /// # Safety
 /// As [`sgemm`], with `c` valid for `m` rows of `n` elements `rsc` apart.
@@ -120,7 +120,7 @@ pub(crate) unsafe fn sgemm_par(
     done: &(dyn Fn(std::ops::Range<usize>) + Sync),
 ) -> bool {
     let rows = m.next_multiple_of(MR);
-    if !(m > 0 && k > 0 && n > 0 && available::<f32>()) || rows * k > SHARED_A {
+    if !(n > 0 && available::<f32>()) || !(SHARED_MIN..=SHARED_A).contains(&(rows * k)) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -134,12 +134,12 @@ pub(crate) unsafe fn sgemm_par(
             Err(_) => &mut own,
         };
         let pa = Ptr(aligned(shared, rows * k));
-        let panels: Vec<AtomicU8> = (0..k.div_ceil(KC) * rows / MR)
-            .map(|_| AtomicU8::new(0))
+        let panels: Vec<avx2::Panel> = (0..k.div_ceil(KC) * rows / MR)
+            .map(|_| avx2::Panel(AtomicU8::new(0)))
             .collect();
         let next = AtomicUsize::new(0);
         let (a, b, c) = (Ptr(a.cast_mut()), Ptr(b.cast_mut()), Ptr(c));
-        (0..threads).into_par_iter().for_each(|_| {
+        (0..threads).into_par_iter().for_each(|me| {
             let mut own = Vec::new();
             BUFFERS.with(|buffers| {
                 let mut borrowed = buffers.try_borrow_mut();
@@ -153,6 +153,7 @@ pub(crate) unsafe fn sgemm_par(
                     m,
                     pa: pa.get(),
                     panels: &panels,
+                    first: me * MC / MR / threads,
                 };
                 // SAFETY: the features were checked; `pa` holds all of A packed, `pb` a
                 // run of B's columns (at most `NC`); the caller vouches for the matrices,
@@ -172,6 +173,10 @@ pub(crate) unsafe fn sgemm_par(
     });
     true
 }
+
+/// The smallest A (in elements) [`sgemm_par`] shares (32 KiB): for a smaller one, packing
+/// it on each thread costs less than handing out the runs.
+const SHARED_MIN: usize = 1 << 13;
 
 /// The largest A (in elements, padded to whole panels) [`sgemm_par`] packs into one
 /// shared buffer (4 MiB): larger products split as before.
@@ -217,8 +222,15 @@ mod avx2 {
         pub(super) a: (*const f32, isize, isize),
         pub(super) m: usize,
         pub(super) pa: *mut f32,
-        pub(super) panels: &'a [AtomicU8],
+        pub(super) panels: &'a [Panel],
+        /// The panel of each block of rows this thread tries to claim first, so that
+        /// threads starting together pack different panels.
+        pub(super) first: usize,
     }
+
+    /// A panel's state, alone in its cache line: the threads claim panels side by side.
+    #[repr(align(64))]
+    pub(super) struct Panel(pub(super) AtomicU8);
 
     /// A panel's states: not packed, being packed, packed.
     const FREE: u8 = 0;
@@ -236,7 +248,14 @@ mod avx2 {
             let first = (pc / KC) * (rows / MR) + ic / MR;
             let states = &self.panels[first..first + mc.div_ceil(MR)];
             let block = self.pa.add(pc * rows + ic * kc);
-            for (i, state) in states.iter().enumerate() {
+            let start = self.first.min(states.len());
+            for (i, Panel(state)) in states
+                .iter()
+                .enumerate()
+                .cycle()
+                .skip(start)
+                .take(states.len())
+            {
                 let claimed = state.load(Ordering::Acquire) == FREE
                     && state
                         .compare_exchange(FREE, PACKING, Ordering::Acquire, Ordering::Relaxed)
@@ -255,7 +274,7 @@ mod avx2 {
                     state.store(PACKED, Ordering::Release);
                 }
             }
-            for state in states {
+            for Panel(state) in states {
                 while state.load(Ordering::Acquire) != PACKED {
                     std::hint::spin_loop();
                 }
@@ -285,8 +304,8 @@ mod avx2 {
     ) {
         let (m8, n8) = (m - m % 8, n - n % 8);
         let tiles = n.div_ceil(NR);
-        // Each run a share of what is left, so that the last ones are one tile wide.
-        let take = |t: usize| (tiles - t).div_ceil(2 * threads).min(NC / NR);
+        // Each run a thread's share of what is left, so that the last ones are one tile wide.
+        let take = |t: usize| (tiles - t).div_ceil(threads).min(NC / NR);
         while let Ok(t) = next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
             (t < tiles).then(|| t + take(t))
         }) {
