@@ -120,7 +120,8 @@ pub(crate) unsafe fn sgemm_par(
     done: &(dyn Fn(std::ops::Range<usize>) + Sync),
 ) -> bool {
     let rows = m.next_multiple_of(MR);
-    if !(n > 0 && available::<f32>()) || !(SHARED_MIN..=SHARED_A).contains(&(rows * k)) {
+    let shared = n > 0 && available::<f32>() && (SHARED_MIN..=SHARED_A).contains(&(rows * k));
+    if !shared {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
