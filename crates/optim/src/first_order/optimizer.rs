@@ -784,11 +784,16 @@ fn update_all<F: Float, R: UpdateRule>(
     states: &mut HashMap<ParamId, ParamState<R::State<F>>>,
     batch: &mut Vec<Job<'_, F, R::State<F>>>,
 ) {
-    batch.sort_by_key(|job| std::cmp::Reverse(job.param.len()));
-    batch.par_iter_mut().with_max_len(1).for_each(|job| {
-        let rule = &groups[job.group];
-        rule.update(job.param, &job.grad, &mut job.state.rule, job.ctx);
-    });
+    let update = |job: &mut Job<'_, F, R::State<F>>| {
+        groups[job.group].update(job.param, &job.grad, &mut job.state.rule, job.ctx);
+    };
+    if rayon::current_num_threads() < 2 {
+        // A pool of one is not the caller's: dispatching to it would only add a hand-off.
+        batch.iter_mut().for_each(update);
+    } else {
+        batch.sort_by_key(|job| std::cmp::Reverse(job.param.len()));
+        batch.par_iter_mut().with_max_len(1).for_each(update);
+    }
     for job in batch.drain(..) {
         states.insert(job.id, job.state);
     }
@@ -831,12 +836,13 @@ fn all_finite<F: Float>(params: &[&mut Param<F>], grads: &Gradients<F>) -> Vec<b
             None => finite[index] = !g.has_non_finite(),
         }
     }
-    let bad: Vec<usize> = pieces
-        .into_par_iter()
-        .filter(|&(_, s)| vectorized(ZeroTimesSum(s)).is_nan())
-        .map(|(index, _)| index)
-        .collect();
-    for index in bad {
+    let non_finite = |&(_, s): &(usize, &[F])| vectorized(ZeroTimesSum(s)).is_nan();
+    let bad: Vec<(usize, &[F])> = if rayon::current_num_threads() < 2 {
+        pieces.into_iter().filter(non_finite).collect()
+    } else {
+        pieces.into_par_iter().filter(non_finite).collect()
+    };
+    for (index, _) in bad {
         finite[index] = false;
     }
     finite
