@@ -14,14 +14,12 @@
 //! trajectories match torch.optim to the last few bits.
 
 use crate::error::{Error, Result};
-use crate::first_order::kernel::PAR_MIN;
 use crate::first_order::state::{
     check_count, check_finite, shape_from_meta, shape_to_meta, StateDict, MAX_COUNT,
 };
 use crate::spec::{Options, Spec};
 use descent_autodiff::{Gradients, Param, ParamId};
 use descent_tensor::{vectorized, Float, Tensor, Vectorize};
-use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
@@ -472,7 +470,6 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
     ) -> Result<()> {
         let name = self.groups[0].name();
         // Check everything before touching anything: a bad gradient changes nothing.
-        let finite = all_finite(params, grads);
         for (index, p) in params.iter().enumerate() {
             let Some(g) = grads.by_id(p.id()) else {
                 continue;
@@ -485,7 +482,7 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
                     grad: g.shape().to_vec(),
                 });
             }
-            if !finite[index] {
+            if !all_finite(g) {
                 return Err(Error::NonFiniteGradient {
                     name: name.to_string(),
                     index,
@@ -515,41 +512,28 @@ impl<F: Float, R: UpdateRule> FirstOrder<F, R> {
             }
         }
         let loss_increased = matches!((self.last_loss, loss), (Some(a), Some(b)) if b > a);
-        // Every parameter's update in one parallel dispatch (a parameter passed twice, as
-        // clones, steps twice, in order: its second update waits for a second dispatch).
-        let mut batch: Vec<Job<'_, F, R::State<F>>> = Vec::with_capacity(params.len());
         for p in params.iter_mut() {
             let id = p.id();
             let Some(g) = grads.by_id(id) else {
                 continue;
             };
-            if batch.iter().any(|job| job.id == id) {
-                update_all(&self.groups, &mut self.states, &mut batch);
-            }
-            let group = self.group_of.get(&id).copied().unwrap_or(0);
-            let mut state = self.states.remove(&id).unwrap_or_else(|| ParamState {
+            let rule = &self.groups[self.group_of.get(&id).copied().unwrap_or(0)];
+            let state = self.states.entry(id).or_insert_with(|| ParamState {
                 step: 0,
                 shape: g.shape().to_vec(),
-                rule: R::State::new(&self.groups[group], g.numel()),
+                rule: R::State::new(rule, g.numel()),
             });
             state.step += 1;
+            let g: Cow<'_, [F]> = match g.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(g.to_vec()),
+            };
             let ctx = RuleCtx {
                 step: state.step,
                 loss_increased,
             };
-            batch.push(Job {
-                id,
-                group,
-                param: p.value.data_mut(),
-                grad: match g.as_slice() {
-                    Some(s) => Cow::Borrowed(s),
-                    None => Cow::Owned(g.to_vec()),
-                },
-                state,
-                ctx,
-            });
+            rule.update(p.value.data_mut(), &g, &mut state.rule, ctx);
         }
-        update_all(&self.groups, &mut self.states, &mut batch);
         if loss.is_some() {
             self.last_loss = loss;
         }
@@ -766,45 +750,12 @@ impl<F: Float, R: UpdateRule> Optimizer<F> for FirstOrder<F, R> {
     }
 }
 
-/// One parameter's update, ready to run: its state is out of the map while it runs.
-struct Job<'a, F: Float, S> {
-    id: ParamId,
-    group: usize,
-    param: &'a mut [F],
-    grad: Cow<'a, [F]>,
-    state: ParamState<S>,
-    ctx: RuleCtx,
-}
-
-/// Runs the updates of `batch` (distinct parameters) on the pool at once, the largest
-/// first, so that the small parameters' updates run beside the large ones' halves instead
-/// of between them, and puts their states back.
-fn update_all<F: Float, R: UpdateRule>(
-    groups: &[R],
-    states: &mut HashMap<ParamId, ParamState<R::State<F>>>,
-    batch: &mut Vec<Job<'_, F, R::State<F>>>,
-) {
-    let update = |job: &mut Job<'_, F, R::State<F>>| {
-        groups[job.group].update(job.param, &job.grad, &mut job.state.rule, job.ctx);
-    };
-    if rayon::current_num_threads() < 2 {
-        // A pool of one is not the caller's: dispatching to it would only add a hand-off.
-        batch.iter_mut().for_each(update);
-    } else {
-        batch.sort_by_key(|job| std::cmp::Reverse(job.param.len()));
-        batch.par_iter_mut().with_max_len(1).for_each(update);
-    }
-    for job in batch.drain(..) {
-        states.insert(job.id, job.state);
-    }
-}
-
-/// Whether each parameter's gradient is finite (`true` where it has none, or one of
-/// another shape, which the caller reports first), in one parallel pass over all the
-/// gradients cut into pieces of about the same length, without copying: `0·x` is 0 for
-/// finite `x` and NaN for NaN or ±∞, summed in 32 independent lanes (four AVX2 registers,
-/// so that the additions' latency overlaps) by a loop compiled for the CPU's SIMD tier.
-fn all_finite<F: Float>(params: &[&mut Param<F>], grads: &Gradients<F>) -> Vec<bool> {
+/// Whether every element is finite, without copying: `0·x` is 0 for finite `x` and NaN
+/// for NaN or ±∞, summed in 32 independent lanes (four AVX2 registers, so that the
+/// additions' latency overlaps) by a loop compiled for the CPU's SIMD tier, and split
+/// across the pool like the updates (otherwise it is serial work while the other worker
+/// waits).
+fn all_finite<F: Float>(g: &Tensor<F>) -> bool {
     /// The summing loop, for [`vectorized`].
     struct ZeroTimesSum<'a, F>(&'a [F]);
     impl<F: Float> Vectorize for ZeroTimesSum<'_, F> {
@@ -825,25 +776,17 @@ fn all_finite<F: Float>(params: &[&mut Param<F>], grads: &Gradients<F>) -> Vec<b
             acc.iter().fold(tail, |a, &b| a + b)
         }
     }
-    let mut finite = vec![true; params.len()];
-    let mut pieces: Vec<(usize, &[F])> = Vec::new();
-    for (index, p) in params.iter().enumerate() {
-        let Some(g) = grads.by_id(p.id()).filter(|g| g.shape() == p.shape()) else {
-            continue;
-        };
-        match g.as_slice() {
-            Some(s) => pieces.extend(s.chunks(PAR_MIN).map(|c| (index, c))),
-            None => finite[index] = !g.has_non_finite(),
+    /// Halves a long slice between the threads; any NaN in either half shows.
+    fn finite<F: Float>(s: &[F]) -> bool {
+        if s.len() < 2 * crate::first_order::kernel::PAR_MIN || rayon::current_num_threads() < 2 {
+            return !vectorized(ZeroTimesSum(s)).is_nan();
         }
+        let (a, b) = s.split_at(s.len() / 2);
+        let (a, b) = rayon::join(|| finite(a), || finite(b));
+        a && b
     }
-    let non_finite = |&(_, s): &(usize, &[F])| vectorized(ZeroTimesSum(s)).is_nan();
-    let bad: Vec<(usize, &[F])> = if rayon::current_num_threads() < 2 {
-        pieces.into_iter().filter(non_finite).collect()
-    } else {
-        pieces.into_par_iter().filter(non_finite).collect()
-    };
-    for (index, _) in bad {
-        finite[index] = false;
+    match g.as_slice() {
+        Some(s) => finite(s),
+        None => !g.has_non_finite(),
     }
-    finite
 }

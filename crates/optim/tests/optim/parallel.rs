@@ -60,10 +60,10 @@ fn split_updates_give_the_same_bits_as_one_element_alone() {
     }
 }
 
-/// A step over a model's parameters updates them all at once: large ones (split across the
-/// threads) beside small ones, a non-contiguous gradient, a parameter without a gradient, a
-/// group with its own learning rate, and a clone passed after its original (it steps again,
-/// after it). Each must get the bits it gets when it is stepped alone, in that order.
+/// One step over many parameters — large ones (split across the threads) beside small ones,
+/// a non-contiguous gradient, a parameter without a gradient, a group with its own learning
+/// rate, and a clone passed after its original (it steps again, after it) — gives each the
+/// bits it gets when it is stepped alone, in that order.
 #[test]
 fn one_step_over_many_parameters_gives_each_the_bits_it_gets_alone() {
     let shapes: [&[usize]; 6] = [&[301, 257], &[7], &[131_075], &[1], &[40, 33], &[5]];
