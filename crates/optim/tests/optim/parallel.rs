@@ -112,7 +112,7 @@ fn one_step_over_many_parameters_gives_each_the_bits_it_gets_alone() {
             opt.step_with_loss(&mut refs, &g, loss).unwrap();
         }
         // Alone: each parameter with its own optimizer, the clone after its original.
-        for k in 0..6 {
+        for (k, together) in ps.iter().enumerate() {
             let mut p = make(k);
             let mut copy = p.clone();
             let mut opt = build::<f64>(spec).unwrap();
@@ -132,7 +132,7 @@ fn one_step_over_many_parameters_gives_each_the_bits_it_gets_alone() {
             let bits = |p: &Param<f64>| -> Vec<u64> {
                 p.value.to_vec().iter().map(|x| x.to_bits()).collect()
             };
-            assert_eq!(bits(&ps[k]), bits(&p), "{spec}: parameter {k}");
+            assert_eq!(bits(together), bits(&p), "{spec}: parameter {k}");
             if k == 1 {
                 assert_eq!(bits(&twin), bits(&copy), "{spec}: the clone");
             }
