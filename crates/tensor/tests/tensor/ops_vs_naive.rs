@@ -1422,3 +1422,48 @@ fn op32(name: &str, x: &Tensor<f32>, dim: isize) -> Vec<u32> {
     };
     t.unwrap().to_vec().iter().map(|v| v.to_bits()).collect()
 }
+
+/// Sums over leading axes (a bias gradient's sum over the batch), on one thread or split by
+/// columns across the threads, give the same bits, and the naive sums to rounding: sizes
+/// on both sides of the split's threshold, a ragged last chunk, several outer rows.
+#[test]
+fn batch_sums_give_the_same_bits_on_one_thread_or_split() {
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    for (shape, dims) in [
+        (vec![128, 256], vec![0]),
+        (vec![128, 512], vec![0]),
+        (vec![1000, 701], vec![0]),
+        (vec![3, 301, 129], vec![1]),
+        (vec![4, 50, 999], vec![0, 1]),
+    ] {
+        let x = Tensor::<f32>::randn(&shape, 0.0, 1.0, &mut rng).unwrap();
+        let split = x.sum(&dims, false).unwrap();
+        let alone = one.install(|| x.sum(&dims, false).unwrap());
+        let bits =
+            |t: &Tensor<f32>| -> Vec<u32> { t.to_vec().iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(&split), bits(&alone), "{shape:?} over {dims:?}");
+        let xs = x.to_vec();
+        let kept: Vec<usize> = (0..shape.len())
+            .filter(|d| !dims.contains(&(*d as isize)))
+            .collect();
+        let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+        let mut want = vec![0.0f64; numel(&out_shape)];
+        for (p, &v) in xs.iter().enumerate() {
+            let idx = unravel(p, &shape);
+            let o: Vec<usize> = kept.iter().map(|&d| idx[d]).collect();
+            want[ravel(&o, &out_shape)] += f64::from(v);
+        }
+        for (g, w) in split.to_vec().iter().zip(&want) {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{g} vs {w}"
+            );
+        }
+    }
+}
