@@ -707,7 +707,11 @@ struct RowFold {
 
 impl RowFold {
     /// `out[o, c] = finish(fold(… fold(init, x[o, 0, c]) …, x[o, reduced − 1, c]))`, with
-    /// chunks of the output's columns in parallel for large inputs.
+    /// chunks of the output's columns in parallel for large inputs. A chunk of columns
+    /// reads a strip of every row, half of which the other thread wrote when the input came
+    /// from a kernel split by rows (a bias gradient from ReLU's backward), so an element
+    /// counts a quarter of an element-wise one: the batch sums of a layer's few hundred
+    /// biases stay on one thread.
     fn fold<F: Float>(
         &self,
         out_shape: Dims,
@@ -721,7 +725,7 @@ impl RowFold {
             reduced,
             inner,
         } = *self;
-        Tensor::build_with_cost(out_shape, reduced, |start, out| {
+        Tensor::build_with_cost(out_shape, reduced.div_ceil(4), |start, out| {
             // A chunk of the flat output may span several `o`; take it one `o` at a time.
             let mut done = 0;
             while done < out.len() {

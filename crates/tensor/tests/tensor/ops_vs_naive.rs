@@ -1339,3 +1339,131 @@ fn large_inputs_take_the_parallel_paths() {
         gather_case::<f32>(&x, 2, 4).unwrap();
     }
 }
+
+/// `softmax` and `log_softmax` over inputs large enough to be split across the threads by
+/// rows give the bits of one thread, and the naive formula to rounding: a ragged last piece,
+/// rows along a middle or the first axis (moved last before the split), transposed inputs.
+#[test]
+fn softmax_split_across_threads_gives_the_bits_of_one_thread() {
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(11);
+    for (shape, dim) in [
+        (vec![4097, 10], -1),
+        (vec![1000, 33], 1),
+        (vec![40, 1000], 0),
+        (vec![3, 1100, 11], 1),
+    ] {
+        let x = Tensor::<f64>::randn(&shape, 0.0, 3.0, &mut rng).unwrap();
+        let inputs = [x.clone(), x.transpose(0, -1).unwrap()];
+        for x in inputs {
+            for (name, op) in [
+                (
+                    "softmax",
+                    Tensor::<f64>::softmax as fn(&Tensor<f64>, isize) -> _,
+                ),
+                ("log_softmax", Tensor::<f64>::log_softmax),
+            ] {
+                let split = op(&x, dim).unwrap();
+                let alone = one.install(|| op(&x, dim).unwrap());
+                let bits = |t: &Tensor<f64>| -> Vec<u64> {
+                    t.to_vec().iter().map(|v| v.to_bits()).collect()
+                };
+                assert_eq!(
+                    bits(&split),
+                    bits(&alone),
+                    "{name} {:?} dim {dim}",
+                    x.shape()
+                );
+                let xf = x.cast::<f32>();
+                let (split32, alone32) =
+                    (op32(name, &xf, dim), one.install(|| op32(name, &xf, dim)));
+                assert_eq!(split32, alone32, "{name} f32 {:?} dim {dim}", x.shape());
+                // Against the definition, at every 61st element.
+                let d = if dim < 0 { x.ndim() - 1 } else { dim as usize };
+                let (shape, v) = (x.shape().to_vec(), split.to_vec());
+                let xs = x.to_vec();
+                for p in (0..xs.len()).step_by(61) {
+                    let idx = unravel(p, &shape);
+                    let line: Vec<f64> = (0..shape[d])
+                        .map(|j| {
+                            let mut i = idx.clone();
+                            i[d] = j;
+                            xs[ravel(&i, &shape)]
+                        })
+                        .collect();
+                    let m = line.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let s: f64 = line.iter().map(|&y| (y - m).exp()).sum();
+                    let want = if name == "softmax" {
+                        (xs[p] - m).exp() / s
+                    } else {
+                        (xs[p] - m) - s.ln()
+                    };
+                    assert!(
+                        (v[p] - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                        "{name} at {idx:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The f32 op by name, as bits.
+fn op32(name: &str, x: &Tensor<f32>, dim: isize) -> Vec<u32> {
+    let t = if name == "softmax" {
+        x.softmax(dim)
+    } else {
+        x.log_softmax(dim)
+    };
+    t.unwrap().to_vec().iter().map(|v| v.to_bits()).collect()
+}
+
+/// Sums over leading axes (a bias gradient's sum over the batch), on one thread or split by
+/// columns across the threads, give the same bits, and the naive sums to rounding: sizes
+/// on both sides of the split's threshold, a ragged last chunk, several outer rows.
+#[test]
+fn batch_sums_give_the_same_bits_on_one_thread_or_split() {
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    for (shape, dims) in [
+        (vec![128, 256], vec![0]),
+        (vec![128, 512], vec![0]),
+        (vec![1000, 701], vec![0]),
+        (vec![3, 301, 129], vec![1]),
+        (vec![4, 50, 999], vec![0, 1]),
+    ] {
+        let x = Tensor::<f32>::randn(&shape, 0.0, 1.0, &mut rng).unwrap();
+        let split = x.sum(&dims, false).unwrap();
+        let alone = one.install(|| x.sum(&dims, false).unwrap());
+        let bits =
+            |t: &Tensor<f32>| -> Vec<u32> { t.to_vec().iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(&split), bits(&alone), "{shape:?} over {dims:?}");
+        let xs = x.to_vec();
+        let kept: Vec<usize> = (0..shape.len())
+            .filter(|d| !dims.contains(&(*d as isize)))
+            .collect();
+        let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+        let mut want = vec![0.0f64; numel(&out_shape)];
+        for (p, &v) in xs.iter().enumerate() {
+            let idx = unravel(p, &shape);
+            let o: Vec<usize> = kept.iter().map(|&d| idx[d]).collect();
+            want[ravel(&o, &out_shape)] += f64::from(v);
+        }
+        for (g, w) in split.to_vec().iter().zip(&want) {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{g} vs {w}"
+            );
+        }
+    }
+}
