@@ -4,8 +4,9 @@
 //! Large single products are split across threads along the larger of the output's two
 //! axes: with 128 rows, splitting the weight axis keeps each thread from packing the whole
 //! weight matrix (in `f32` on AVX2 the threads also share one packed copy of the other
-//! operand and take the columns in shrinking runs, `sgemm::sgemm_par`). Products with at most 16 output columns (an output layer)
-//! take a small register-blocked kernel instead (`skinny`).
+//! operand and take the columns in shrinking runs, `sgemm::sgemm_par`). Products with at
+//! most 16 output columns (an output layer) take a small register-blocked kernel instead
+//! (`skinny`).
 
 use super::OutPtr;
 use crate::error::{Error, Result};
