@@ -303,7 +303,6 @@ mod avx2 {
         threads: usize,
         done: &(dyn Fn(std::ops::Range<usize>) + Sync),
     ) {
-        let (m8, n8) = (m - m % 8, n - n % 8);
         let tiles = n.div_ceil(NR);
         // Each run a thread's share of what is left, so that the last ones are one tile wide.
         let take = |t: usize| (tiles - t).div_ceil(threads).min(NC / NR);
@@ -311,25 +310,17 @@ mod avx2 {
             (t < tiles).then(|| t + take(t))
         }) {
             let (jc, nc) = (t * NR, (take(t) * NR).min(n - t * NR));
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
-                pack_b(
-                    kc,
-                    nc,
-                    b.offset(pc as isize * rsb + jc as isize * csb),
-                    rsb,
-                    csb,
-                    pb,
-                );
-                let beta = if pc == 0 { 0.0 } else { 1.0 };
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    let pa = shared.block(ic, mc, pc, kc);
-                    let cc = c.offset(ic as isize * rsc + jc as isize);
-                    let edge = [m8.saturating_sub(ic), n8.saturating_sub(jc)];
-                    block([mc, nc, kc], pa, pb, beta, cc, rsc, edge);
-                }
-            }
+            // SAFETY: as this function's; `shared.block` packs or waits for A's rows.
+            let packed_a = |ic, mc, pc, kc| unsafe { shared.block(ic, mc, pc, kc) };
+            columns(
+                [m, k, n],
+                [jc, nc],
+                packed_a,
+                (b, rsb, csb),
+                0.0,
+                (c, rsc),
+                pb,
+            );
             done(jc..jc + nc);
         }
     }
@@ -353,24 +344,64 @@ mod avx2 {
         pa: *mut f32,
         pb: *mut f32,
     ) {
-        // matrixmultiply's 8×8 tiles are masked from these rows and columns on.
-        let (m8, n8) = (m - m % 8, n - n % 8);
+        // SAFETY: as this function's; `pa` holds a block of A.
+        let packed_a = |ic, mc, pc, kc| unsafe {
+            pack_a(
+                mc,
+                kc,
+                a.offset(ic as isize * rsa + pc as isize * csa),
+                rsa,
+                csa,
+                pa,
+            );
+            pa.cast_const()
+        };
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
-                let bb = b.offset(pc as isize * rsb + jc as isize * csb);
-                pack_b(kc, nc, bb, rsb, csb, pb);
-                // The first depth block applies β, the later ones add to C.
-                let beta = if pc == 0 { beta } else { 1.0 };
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    let ab = a.offset(ic as isize * rsa + pc as isize * csa);
-                    pack_a(mc, kc, ab, rsa, csa, pa);
-                    let cc = c.offset(ic as isize * rsc + jc as isize);
-                    let edge = [m8.saturating_sub(ic), n8.saturating_sub(jc)];
-                    block([mc, nc, kc], pa, pb, beta, cc, rsc, edge);
-                }
+            columns(
+                [m, k, n],
+                [jc, nc],
+                packed_a,
+                (b, rsb, csb),
+                beta,
+                (c, rsc),
+                pb,
+            );
+        }
+    }
+
+    /// The columns `jc..jc + nc` of an `m×n` C (at most [`NC`] of them): for each depth
+    /// block of [`KC`], B's block is packed once into `pb`, then each block of [`MC`] rows
+    /// of A, as `packed_a(ic, mc, pc, kc)` gives it packed, is multiplied with it tile by
+    /// tile. [`run`] packs A's blocks itself, [`runs`] takes them from the shared A.
+    ///
+    /// # Safety
+    /// As [`run`]; `packed_a` must return the rows `ic..ic + mc` of the depth block
+    /// `pc..pc + kc` packed as [`pack_a`] packs them.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn columns(
+        [m, k, n]: [usize; 3],
+        [jc, nc]: [usize; 2],
+        mut packed_a: impl FnMut(usize, usize, usize, usize) -> *const f32,
+        (b, rsb, csb): (*const f32, isize, isize),
+        beta: f32,
+        (c, rsc): (*mut f32, isize),
+        pb: *mut f32,
+    ) {
+        // matrixmultiply's 8×8 tiles are masked from these rows and columns on.
+        let (m8, n8) = (m - m % 8, n - n % 8);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let bb = b.offset(pc as isize * rsb + jc as isize * csb);
+            pack_b(kc, nc, bb, rsb, csb, pb);
+            // The first depth block applies β, the later ones add to C.
+            let beta = if pc == 0 { beta } else { 1.0 };
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                let pa = packed_a(ic, mc, pc, kc);
+                let cc = c.offset(ic as isize * rsc + jc as isize);
+                let edge = [m8.saturating_sub(ic), n8.saturating_sub(jc)];
+                block([mc, nc, kc], pa, pb, beta, cc, rsc, edge);
             }
         }
     }
