@@ -1,7 +1,8 @@
 //! Milliseconds per training step of the MNIST models (the 784-512-256-10 ReLU MLP, or with
 //! `--model cnn` PyTorch's classic MNIST CNN; cross-entropy, Adam lr 1e-3, batch 128 unless
-//! `--batch`) on synthetic data, and the process's peak memory, to compare with PyTorch
-//! eager, whose scripts for the same work are `benches/reference/mlp_step_torch.py` and
+//! `--batch`) on synthetic data, the step's GFLOP/s as a fraction of this machine's `f32`
+//! FMA peak on the same threads (measured after the steps), and the process's peak memory,
+//! to compare with PyTorch eager, whose scripts for the same work are `benches/reference/mlp_step_torch.py` and
 //! `benches/reference/cnn_torch.py`. Run both one after the other (figures in
 //! `benches/README.md`):
 //!
@@ -19,6 +20,8 @@
 mod cli;
 #[path = "mlp_step/epochs.rs"]
 mod epochs;
+#[path = "mlp_step/peak.rs"]
+mod peak;
 #[path = "mlp_step/timeline.rs"]
 mod timeline;
 
@@ -39,8 +42,9 @@ use std::time::Instant;
 
 /// Times training steps of an MNIST model (784-512-256-10 ReLU MLP, or PyTorch's classic
 /// MNIST CNN; cross-entropy, Adam lr 1e-3) on synthetic data after 20 warm-up steps, and
-/// prints the median milliseconds per step, samples per second and the process's peak
-/// memory.
+/// prints the median milliseconds per step, samples per second, the step's GFLOP/s (its
+/// products and convolutions) against this machine's f32 FMA peak on the same threads, and
+/// the process's peak memory.
 #[derive(Parser, Debug)]
 #[command(version, long_about = None)]
 struct Args {
@@ -161,7 +165,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::with_capacity(steps);
     let warmup = 20;
     // As the MNIST example trains: the other workers poll between kernels.
-    let _awake = descent::tensor::keep_workers_awake();
+    let awake = descent::tensor::keep_workers_awake();
     for step in 0..warmup + steps {
         let (x, labels) = &batches[step % batches.len()];
         let start = Instant::now();
@@ -194,16 +198,52 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let peak_mb = peak_rss_kb().map_or("null".to_string(), |kb| {
         format!("{:.0}", kb as f64 / 1024.0)
     });
+    let gflops = step_flops(args.model, batch) / median / 1e6;
+    // The polling workers would take the cores from the peak's threads.
+    drop(awake);
+    let fma_peak = peak::fma_gflops(threads);
     if json {
+        let (fma_peak, of_peak) = match fma_peak {
+            Some(p) => (format!("{p:.1}"), format!("{:.3}", gflops / p)),
+            None => ("null".to_string(), "null".to_string()),
+        };
         writeln!(
             out,
-            r#"{{"bench":"{name}_b{batch}","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"peak_rss_mb":{peak_mb}}}"#,
+            r#"{{"bench":"{name}_b{batch}","framework":"descent","threads":{threads},"median_ms":{median:.3},"samples_per_second":{:.0},"gflops":{gflops:.1},"fma_peak_gflops":{fma_peak},"of_fma_peak":{of_peak},"peak_rss_mb":{peak_mb}}}"#,
             batch as f64 / median * 1e3
         )?;
     } else {
-        writeln!(out, "{name}, batch {batch}, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, peak RSS {peak_mb} MB", batch as f64 / median * 1e3)?;
+        let of_peak = fma_peak.map_or(String::new(), |p| {
+            format!(
+                " ({:.0}% of the FMA peak, {p:.0} GFLOP/s on {threads} threads)",
+                100.0 * gflops / p
+            )
+        });
+        writeln!(out, "{name}, batch {batch}, {threads} threads: {median:.3} ms/step (median of {steps}), {:.0} samples/s, {gflops:.1} GFLOP/s{of_peak}, peak RSS {peak_mb} MB", batch as f64 / median * 1e3)?;
     }
     Ok(())
+}
+
+/// The floating-point operations of one training step of `model` on `batch` images: its
+/// products and convolutions, each multiply-add two, run forward, for the weights' gradient
+/// and (all but the first layer) for the input's gradient; the element-wise work and the
+/// optimizer are left out.
+fn step_flops(model: Model, batch: usize) -> f64 {
+    // (multiply-adds of the forward per image, whether the input's gradient is formed)
+    let layers: &[(usize, bool)] = match model {
+        Model::Mlp => &[(784 * 512, false), (512 * 256, true), (256 * 10, true)],
+        Model::Cnn => &[
+            (26 * 26 * 32 * 9, false),
+            (24 * 24 * 64 * 32 * 9, true),
+            (9216 * 128, true),
+            (128 * 10, true),
+        ],
+    };
+    let per_image: usize = layers
+        .iter()
+        .map(|&(mul_adds, input_grad)| 2 * mul_adds * (2 + usize::from(input_grad)))
+        .sum();
+    (per_image * batch) as f64
 }
 
 /// Whose CPU time [`cpu_seconds`] reads.

@@ -199,3 +199,38 @@ fn output_cut_short_by_the_reader_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `mlp_step --json` reports the step's GFLOP/s as its products' operations over the
+/// median (the MLP at batch 128: forward, weight gradients, and input gradients for all but
+/// the first layer, two operations per multiply-add) and its share of the FMA peak it
+/// measured (or `null` for both on a CPU without FMA).
+#[test]
+fn mlp_step_reports_its_gflops_against_the_fma_peak() {
+    let out = run("mlp_step", &["--steps", "3", "--threads", "1", "--json"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let number = |key: &str| line[key].as_f64();
+    let (ms, gflops) = (number("median_ms").unwrap(), number("gflops").unwrap());
+    let flops = 2.0 * 128.0 * (2.0 * 784.0 * 512.0 + 3.0 * 512.0 * 256.0 + 3.0 * 256.0 * 10.0);
+    // Both printed rounded: to 0.05 GFLOP/s and 0.5 µs.
+    let tolerance = flops * (0.05 / gflops + 0.0005 / ms) * 1.01;
+    assert!(
+        (gflops * ms * 1e6 - flops).abs() <= tolerance,
+        "{gflops} GFLOP/s over {ms} ms is not {flops} operations: {stdout}"
+    );
+    match (number("fma_peak_gflops"), number("of_fma_peak")) {
+        (Some(peak), Some(of_peak)) => {
+            assert!(peak > 0.0, "{stdout}");
+            assert!(
+                (of_peak - gflops / peak).abs() <= 0.0005 + 0.05 / peak * 1.01,
+                "{stdout}"
+            );
+        }
+        _ => assert!(
+            line["fma_peak_gflops"].is_null() && line["of_fma_peak"].is_null(),
+            "{stdout}"
+        ),
+    }
+}
