@@ -10,15 +10,16 @@ use std::time::Instant;
 /// only with at least latency × units chains (4 × 2 on current x86 cores).
 const CHAINS: usize = 12;
 
-/// Steps of every chain per timed run (a few tens of milliseconds at a few GHz).
-const STEPS: usize = 4_000_000;
+/// Steps of every chain per timed run (about 50 ms at 3 GHz and two FMAs a cycle).
+const STEPS: usize = 25_000_000;
 
 /// GFLOP/s of `threads` threads running FMA chains together (an FMA counted as two
-/// operations), the best of three runs; `None` on a CPU without FMA (or not x86-64).
+/// operations), the best of five runs (a neighbour on a shared host only ever slows a run
+/// down); `None` on a CPU without FMA (or not x86-64).
 pub fn fma_gflops(threads: usize) -> Option<f64> {
     let lanes = lanes()?;
     let barrier = Barrier::new(threads);
-    let best = (0..3)
+    let best = (0..5)
         .map(|_| {
             let slowest = std::thread::scope(|s| {
                 let runs: Vec<_> = (0..threads)
