@@ -60,7 +60,10 @@ static POLLING: AtomicUsize = AtomicUsize::new(0);
 /// around a training loop with two threads, the guard removes most of the wake-ups (figures
 /// in `benches/README.md`). The price is that the
 /// other cores stay busy while the guard lives, also while the caller does serial work;
-/// hold it around the loop, not the program. With one thread it does nothing.
+/// hold it around the loop, not the program. A worker that has found nothing for a few
+/// microseconds yields its core to the OS between polls, so that threads with work get the
+/// cores when there are more threads than cores or other processes share them (OpenMP's
+/// spinning backs off the same way). With one thread it does nothing.
 ///
 /// Call it after [`set_num_threads`] (it starts the pool). Kernels started from any
 /// thread still run while it is held.
@@ -84,10 +87,13 @@ pub fn keep_workers_awake() -> AwakeWorkers {
                 return;
             }
             POLLING.fetch_add(1, Ordering::SeqCst);
+            let idle = crossbeam_utils::Backoff::new();
             while !stop.load(Ordering::Relaxed) {
                 // Runs one pending job (a kernel's half) if there is one.
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::hint::spin_loop();
+                if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                    idle.reset();
+                } else {
+                    idle.snooze();
                 }
             }
             POLLING.fetch_sub(1, Ordering::SeqCst);

@@ -241,7 +241,8 @@ mod avx2 {
     impl SharedA<'_> {
         /// The packed rows `ic..ic + mc` of the depth block `pc..pc + kc`, once every panel
         /// of them is packed: those no thread has claimed are packed here, then the ones
-        /// other threads are packing waited for.
+        /// other threads are packing waited for (spinning, then yielding the core, which
+        /// the packing thread may need when there are more threads than cores).
         #[target_feature(enable = "avx2,fma")]
         unsafe fn block(&self, ic: usize, mc: usize, pc: usize, kc: usize) -> *const f32 {
             let rows = self.m.next_multiple_of(MR);
@@ -276,8 +277,9 @@ mod avx2 {
                 }
             }
             for Panel(state) in states {
+                let wait = crossbeam_utils::Backoff::new();
                 while state.load(Ordering::Acquire) != PACKED {
-                    std::hint::spin_loop();
+                    wait.snooze();
                 }
             }
             block
