@@ -2,9 +2,9 @@
 //! `--model cnn` PyTorch's classic MNIST CNN; cross-entropy, Adam lr 1e-3, batch 128 unless
 //! `--batch`) on synthetic data, the step's GFLOP/s as a fraction of this machine's `f32`
 //! FMA peak on the same threads (measured after the steps), and the process's peak memory,
-//! to compare with PyTorch eager, whose scripts for the same work are `benches/reference/mlp_step_torch.py` and
-//! `benches/reference/cnn_torch.py`. Run both one after the other (figures in
-//! `benches/README.md`):
+//! to compare with PyTorch eager, whose scripts for the same work are
+//! `benches/reference/mlp_step_torch.py` and `benches/reference/cnn_torch.py`. Run both one
+//! after the other (figures in `benches/README.md`):
 //!
 //! ```sh
 //! cargo run --release --example mlp_step -- --threads 2 --json

@@ -15,9 +15,12 @@ const STEPS: usize = 25_000_000;
 
 /// GFLOP/s of `threads` threads running FMA chains together (an FMA counted as two
 /// operations), the best of five runs (a neighbour on a shared host only ever slows a run
-/// down); `None` on a CPU without FMA (or not x86-64).
+/// down); `None` on a CPU without FMA (or not x86-64). More threads than cores share the
+/// cores' peak, so no more threads than cores run.
 pub fn fma_gflops(threads: usize) -> Option<f64> {
     let lanes = lanes()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.min(cores);
     let barrier = Barrier::new(threads);
     let best = (0..5)
         .map(|_| {
@@ -59,16 +62,14 @@ fn lanes() -> Option<usize> {
 /// Runs the chains `lanes` wide (as [`lanes`] found), returning a sum of their ends so that
 /// none is optimized away.
 fn chains(lanes: usize) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `lanes` reports the features each width needs.
-    unsafe {
-        match lanes {
-            16 => return x86::avx512(),
-            8 => return x86::avx2(),
-            _ => {}
-        }
+    match lanes {
+        // SAFETY: `lanes` reports the features each width needs.
+        #[cfg(target_arch = "x86_64")]
+        16 => unsafe { x86::avx512() },
+        #[cfg(target_arch = "x86_64")]
+        8 => unsafe { x86::avx2() },
+        _ => 0.0,
     }
-    0.0
 }
 
 #[cfg(target_arch = "x86_64")]
