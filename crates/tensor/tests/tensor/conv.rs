@@ -915,10 +915,7 @@ fn check_weight_grad<F: Float>(seed: u64, tol: f64) {
             tol,
             &format!("weight grad case {case} {xs:?} {ws:?} {opts:?}"),
         );
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
+        let pool = crate::common::pool(1);
         let one = pool
             .install(|| g.conv2d_weight_grad(&x, [ws[2], ws[3]], opts))
             .unwrap();
@@ -989,10 +986,7 @@ fn conv2d_weight_grad_f32_channel_panels_match_matmul_and_loops() {
         } else {
             let want = naive_weight_grad(&f64s(&g), &f64s(&x), xs, ws, opts, [oh, ow]);
             assert_close(&f64s(&got), &want, 1e-4, &what);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap();
+            let pool = crate::common::pool(1);
             let one = pool
                 .install(|| g.conv2d_weight_grad(&x, [kh, kw], opts))
                 .unwrap();
@@ -1022,10 +1016,7 @@ fn conv_products_have_the_same_bits_at_any_number_of_threads() {
         };
         let want = products();
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::common::pool(threads);
             let got = pool.install(products);
             for (k, name) in ["conv2d", "conv_transpose2d", "weight grad"]
                 .iter()

@@ -1347,10 +1347,7 @@ fn large_inputs_take_the_parallel_paths() {
 fn softmax_split_across_threads_gives_the_bits_of_one_thread() {
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
+    let one = common::pool(1);
     let mut rng = StdRng::seed_from_u64(11);
     for (shape, dim) in [
         (vec![4097, 10], -1),
@@ -1430,10 +1427,7 @@ fn op32(name: &str, x: &Tensor<f32>, dim: isize) -> Vec<u32> {
 fn batch_sums_give_the_same_bits_on_one_thread_or_split() {
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
+    let one = common::pool(1);
     let mut rng = StdRng::seed_from_u64(5);
     for (shape, dims) in [
         (vec![128, 256], vec![0]),

@@ -2,7 +2,7 @@
 //! label assignment, on random sizes (including 1) and on contiguous, permuted and strided
 //! layouts.
 
-use crate::common::{numel, ravel, unravel};
+use crate::common::{numel, pool, ravel, unravel};
 use descent_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -201,14 +201,6 @@ fn matmul_dot_outer_with_vectors_match_naive_loops() {
             .to_string(),
         "outer: expected a 1-D tensor, got shape [2, 3]"
     );
-}
-
-/// A rayon pool of `n` threads, to run a product on one thread or split across more.
-fn pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
 }
 
 /// A `rows×cols` `f32` matrix of values uniform in `[-1, 1)`.
