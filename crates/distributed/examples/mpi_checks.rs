@@ -32,7 +32,7 @@ fn main() {
     let comm = match Comm::init() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("mpi_checks: {e}");
+            say_err(&format!("mpi_checks: {e}"));
             std::process::exit(2);
         }
     };
@@ -54,10 +54,18 @@ fn main() {
             }
         }
         Err(e) => {
-            eprintln!("mpi_checks {case}: rank {}: {e}", comm.rank());
+            say_err(&format!("mpi_checks {case}: rank {}: {e}", comm.rank()));
             comm.abort(1);
         }
     }
+}
+
+/// Writes `line` to stderr in one `write` call. `eprintln!` writes each piece of its format
+/// separately, so when two ranks fail at once mpirun's merged stderr interleaves their
+/// messages mid-word and the line naming the lost rank is never whole.
+fn say_err(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 // ----- data-parallel first-order training ---------------------------------------------------
@@ -592,7 +600,7 @@ fn hang(comm: &Comm) -> Res<()> {
             Ok(()) => {}
             Err(e @ Error::RankLost { .. }) => {
                 // The expected end: print it and stop the job (the hung rank too).
-                eprintln!("rank {}: {e}", comm.rank());
+                say_err(&format!("rank {}: {e}", comm.rank()));
                 comm.abort(3);
             }
             Err(e) => return Err(e.into()),
