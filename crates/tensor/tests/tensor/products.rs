@@ -251,6 +251,72 @@ fn same_bits(x: &[f32], y: &[f32]) -> bool {
             .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
 }
 
+/// The signature `matrixmultiply::sgemm` and `Float::gemm` share.
+type Sgemm = unsafe fn(
+    usize,
+    usize,
+    usize,
+    f32,
+    *const f32,
+    isize,
+    isize,
+    *const f32,
+    isize,
+    isize,
+    f32,
+    *mut f32,
+    isize,
+    isize,
+);
+
+/// A matrix in a buffer: the buffer, its rows and columns, and their (non-negative) strides.
+type Strided<T> = (T, [usize; 2], [isize; 2]);
+
+/// A row-major `rows × cols` matrix in `buf`.
+fn row_major<T>(buf: T, [rows, cols]: [usize; 2]) -> Strided<T> {
+    (buf, [rows, cols], [cols as isize, 1])
+}
+
+/// `c ← α·a·b + β·c` by `gemm` (`matrixmultiply::sgemm` or `Float::gemm`), after checking
+/// that every matrix lies in its buffer, so that the tests call the raw kernels safely.
+fn gemm_on(
+    gemm: Sgemm,
+    alpha: f32,
+    (a, [m, k], sa): Strided<&[f32]>,
+    (b, [kb, n], sb): Strided<&[f32]>,
+    beta: f32,
+    (c, [mc, nc], sc): Strided<&mut [f32]>,
+) {
+    assert!(
+        kb == k && mc == m && nc == n,
+        "operands of {m}×{k}·{kb}×{n} into {mc}×{nc}"
+    );
+    let fits = |len: usize, [r, c]: [usize; 2], [rs, cs]: [isize; 2]| {
+        r == 0 || c == 0 || (r - 1) * rs as usize + (c - 1) * (cs as usize) < len
+    };
+    assert!(sa.iter().chain(&sb).chain(&sc).all(|&s| s >= 0));
+    assert!(fits(a.len(), [m, k], sa) && fits(b.len(), [k, n], sb) && fits(c.len(), [m, n], sc));
+    // SAFETY: each matrix lies in its buffer (checked above), and `c` is its own buffer.
+    unsafe {
+        gemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            sa[0],
+            sa[1],
+            b.as_ptr(),
+            sb[0],
+            sb[1],
+            beta,
+            c.as_mut_ptr(),
+            sc[0],
+            sc[1],
+        )
+    }
+}
+
 /// One `m×k` matrix of random values stored at `rs`/`cs` (in a buffer `data` large enough
 /// for the strides), for the layouts a product receives: row-major, column-major, and
 /// every other element of a wider row-major matrix.
@@ -316,40 +382,12 @@ fn the_f32_gemm_keeps_the_bits_of_matrixmultiply() {
                 false => (0..len).map(|_| rng.random_range(-1.0..1.0)).collect(),
             };
             let (mut want, mut got) = (c0.clone(), c0);
-            // SAFETY: the buffers hold the matrices their strides describe.
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    alpha,
-                    a.as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    beta,
-                    want.as_mut_ptr(),
-                    rsc,
-                    csc,
-                );
-                <f32 as Float>::gemm(
-                    m,
-                    k,
-                    n,
-                    alpha,
-                    a.as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    beta,
-                    got.as_mut_ptr(),
-                    rsc,
-                    csc,
-                );
+            for (gemm, c) in [
+                (matrixmultiply::sgemm as Sgemm, &mut want),
+                (<f32 as Float>::gemm, &mut got),
+            ] {
+                let (a, b) = ((&a[..], [m, k], [rsa, csa]), (&b[..], [k, n], [rsb, csb]));
+                gemm_on(gemm, alpha, a, b, beta, (c, [m, n], [rsc, csc]));
             }
             assert!(
                 same_bits(&want, &got),
@@ -387,40 +425,12 @@ fn the_f32_gemm_keeps_matrixmultiplys_signed_zeros() {
                 .map(|_| if rng.random_bool(0.5) { 0.0 } else { -0.0 })
                 .collect();
             let (mut want, mut got) = (c0.clone(), c0);
-            // SAFETY: row-major buffers of the sizes given.
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.as_ptr(),
-                    k as isize,
-                    1,
-                    b.as_ptr(),
-                    n as isize,
-                    1,
-                    beta,
-                    want.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-                <f32 as Float>::gemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.as_ptr(),
-                    k as isize,
-                    1,
-                    b.as_ptr(),
-                    n as isize,
-                    1,
-                    beta,
-                    got.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
+            for (gemm, c) in [
+                (matrixmultiply::sgemm as Sgemm, &mut want),
+                (<f32 as Float>::gemm, &mut got),
+            ] {
+                let (a, b) = (row_major(&a[..], [m, k]), row_major(&b[..], [k, n]));
+                gemm_on(gemm, 1.0, a, b, beta, row_major(c, [m, n]));
             }
             negative_zeros += want
                 .iter()
@@ -459,25 +469,16 @@ fn f32_products_keep_the_bits_of_matrixmultiply() {
             |a: &Tensor<f32>, rsa: usize, csa: usize, b: &Tensor<f32>, rsb: usize, csb: usize| {
                 let mut c = vec![0f32; m * n];
                 let (a, b) = (a.to_vec(), b.to_vec());
-                // SAFETY: the strides describe the contiguous operands' storage.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_ptr(),
-                        rsa as isize,
-                        csa as isize,
-                        b.as_ptr(),
-                        rsb as isize,
-                        csb as isize,
-                        0.0,
-                        c.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    );
-                }
+                let (sa, sb) = ([rsa as isize, csa as isize], [rsb as isize, csb as isize]);
+                let (a, b) = ((&a[..], [m, k], sa), (&b[..], [k, n], sb));
+                gemm_on(
+                    matrixmultiply::sgemm,
+                    1.0,
+                    a,
+                    b,
+                    0.0,
+                    row_major(&mut c, [m, n]),
+                );
                 c
             };
         let want_xw = reference(&x, k, 1, &w, 1, k);
@@ -532,25 +533,15 @@ fn products_split_with_a_shared_a_give_the_bits_of_one_thread() {
             let b = lay(k, n, (layout + 1) % 3, &mut rng);
             let mut want = vec![0f32; m * n];
             let (ac, bc) = (a.to_vec(), b.to_vec());
-            // SAFETY: row-major copies of the operands, a row-major output of m×n.
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    ac.as_ptr(),
-                    k as isize,
-                    1,
-                    bc.as_ptr(),
-                    n as isize,
-                    1,
-                    0.0,
-                    want.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
+            let (ar, br) = (row_major(&ac[..], [m, k]), row_major(&bc[..], [k, n]));
+            gemm_on(
+                matrixmultiply::sgemm,
+                1.0,
+                ar,
+                br,
+                0.0,
+                row_major(&mut want, [m, n]),
+            );
             let serial = one.install(|| a.matmul(&b).unwrap().to_vec());
             assert!(
                 same_bits(&want, &serial),
